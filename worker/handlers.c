@@ -1,0 +1,28 @@
+/*  handlers.c: the table of every task kind this build knows.
+ *  A new kind is one file worker/task_<kind>.c and one line here. */
+#include "worker/handlers.h"
+
+#include <string.h>
+
+extern const assay_handler_t assay_task_noop;
+
+static const assay_handler_t *const s_handlers[] = {
+    &assay_task_noop,
+};
+
+const assay_handler_t *assay_handler_find(const char *kind)
+{
+    for (size_t i = 0; i < sizeof s_handlers / sizeof s_handlers[0]; i++)
+        if (strcmp(s_handlers[i]->kind, kind) == 0) return s_handlers[i];
+    return NULL;
+}
+
+size_t assay_handler_count(void)
+{
+    return sizeof s_handlers / sizeof s_handlers[0];
+}
+
+const assay_handler_t *assay_handler_at(size_t i)
+{
+    return i < assay_handler_count() ? s_handlers[i] : NULL;
+}
