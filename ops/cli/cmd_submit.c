@@ -1,0 +1,361 @@
+/*  cmd_submit.c: `assay submit`: validate a pipeline spec and the items, import
+ *  the items (COPY, one transaction, all or nothing), create the job and its
+ *  stages, and wake the broker with NOTIFY. */
+#include "ops/cli/cli.h"
+#include "ops/cli/import.h"
+#include "ops/cli/spec.h"
+
+#include "common/util.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char s_help[] =
+    "usage: assay submit --spec SPEC.json [--input ITEMS.jsonl] [--dataset NAME]\n"
+    "                    [--name JOB_NAME] [--weight N] [--dry-run] [--json]\n"
+    "\n"
+    "Validate SPEC.json (a pipeline spec) and ITEMS.jsonl (one item per line), import\n"
+    "the items in one transaction and create a job that runs the spec over them.\n"
+    "A bad line stops the whole import: nothing is imported and every problem found\n"
+    "(up to 20) is reported as FILE:LINE: field: what was expected.\n"
+    "Identical items (same kind, question, context, options) are stored once per\n"
+    "dataset. Without --input, the job runs over the dataset's existing items.\n"
+    "\n"
+    "options:\n"
+    "  --spec FILE      pipeline spec (see ops/pipelines/ for templates)\n"
+    "  --input FILE     items to import (JSONL; '-' for standard input)\n"
+    "  --dataset NAME   dataset the items belong to (default: input file name)\n"
+    "  --name NAME      job name (default: the spec's name)\n"
+    "  --weight N       fair-share weight (default: the spec's weight, else 1)\n"
+    "  --dry-run        validate only, change nothing\n"
+    "  --json           print the result as JSON\n"
+    "\n"
+    "examples:\n"
+    "  assay submit --spec ops/pipelines/distill.json --input ops/sample/exam_mcq.jsonl\n"
+    "  assay submit --spec judge.json --dataset exam_mcq --weight 3\n";
+
+#define S_MAX_ERRORS 20
+
+typedef struct {
+    const char *spec_path, *input, *dataset, *name;
+    long weight;
+    int dry_run, json;
+} s_opts_t;
+
+static int s_parse(int argc, char **argv, s_opts_t *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **dst = NULL;
+        if (assay_cli_is_help(a)) {
+            fputs(s_help, stdout);
+            return 1;
+        } else if (strcmp(a, "--spec") == 0) {
+            dst = &o->spec_path;
+        } else if (strcmp(a, "--input") == 0) {
+            dst = &o->input;
+        } else if (strcmp(a, "--dataset") == 0) {
+            dst = &o->dataset;
+        } else if (strcmp(a, "--name") == 0) {
+            dst = &o->name;
+        } else if (strcmp(a, "--weight") == 0) {
+            if (i + 1 >= argc) break;
+            char *end;
+            o->weight = strtol(argv[++i], &end, 10);
+            if (*end || o->weight < 1 || o->weight > 1000) {
+                assay_cli_error("submit", "--weight: expected an integer from 1 to 1000, not \"%s\"",
+                                argv[i]);
+                return -1;
+            }
+            continue;
+        } else if (strcmp(a, "--dry-run") == 0) {
+            o->dry_run = 1;
+            continue;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+            continue;
+        } else {
+            assay_cli_error("submit", "unknown argument \"%s\" (see `assay submit --help`)", a);
+            return -1;
+        }
+        if (i + 1 >= argc) {
+            assay_cli_error("submit", "%s needs a value", a);
+            return -1;
+        }
+        *dst = argv[++i];
+    }
+    if (!o->spec_path) {
+        assay_cli_error("submit", "--spec is required (see `assay submit --help`)");
+        return -1;
+    }
+    if (!o->input && !o->dataset) {
+        assay_cli_error("submit", "give --input ITEMS.jsonl, or --dataset NAME to reuse imported items");
+        return -1;
+    }
+    return 0;
+}
+
+static char *s_default_dataset(const char *input)
+{
+    if (!input || strcmp(input, "-") == 0) return assay_strdup("stdin");
+    char *copy = assay_strdup(input);
+    char *base = assay_strdup(basename(copy));
+    free(copy);
+    char *dot = strrchr(base, '.');
+    if (dot && dot != base) *dot = '\0';
+    return base;
+}
+
+/* stream the input into the COPY; returns the number of errors (printed), or -1 on a
+ * database or I/O failure (printed) */
+static long s_copy_items(assay_cli_t *cli, assay_db_t *db, const char *path, long long *nlines)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        assay_cli_error("submit", "could not open input \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long long lineno = 0, good = 0;
+    long errors = 0;
+    int db_failed = 0;
+    assay_buf_t row = ASSAY_BUF_INIT;
+    assay_progress_t prog;
+    assay_progress_init(&prog, "import", 0, cli->err_tty);
+    while ((len = getline(&line, &cap, f)) != -1) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        size_t lead = strspn(line, " \t");
+        if ((size_t)len == lead) continue; /* blank line */
+        char err[600];
+        int bad = 0;
+        json_t *item = NULL;
+        assay_item_info_t info;
+        if ((size_t)len > ASSAY_ITEM_MAX_BYTES) {
+            snprintf(err, sizeof err, "line is %zd bytes, more than the %u allowed per item", len,
+                     ASSAY_ITEM_MAX_BYTES);
+            bad = 1;
+        } else {
+            json_error_t jerr;
+            item = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &jerr);
+            if (!item) {
+                snprintf(err, sizeof err, "invalid JSON at column %d: %s", jerr.column, jerr.text);
+                bad = 1;
+            } else if (assay_item_check(item, &info, err, sizeof err) != 0) {
+                bad = 1;
+            }
+        }
+        if (bad) {
+            if (errors < S_MAX_ERRORS) fprintf(stderr, "%s:%lld: %s\n", path, lineno, err);
+            errors++;
+        } else if (errors == 0 && !db_failed) {
+            assay_buf_reset(&row);
+            assay_buf_addf(&row, "%lld\t%s\t", lineno, info.kind);
+            assay_db_copy_escape(&row, info.question, strlen(info.question));
+            assay_buf_addf(&row, "\t%s\t", info.hash);
+            assay_db_copy_escape(&row, line, (size_t)len);
+            assay_buf_addc(&row, '\n');
+            if (assay_db_copy_send(db, row.data, row.len) != 0) db_failed = 1;
+            good++;
+        }
+        json_decref(item);
+        assay_progress_update(&prog, lineno);
+    }
+    int read_err = ferror(f);
+    if (f != stdin) fclose(f);
+    free(line);
+    assay_buf_release(&row);
+    if (lineno > 0) assay_progress_finish(&prog);
+    if (read_err) {
+        assay_cli_error("submit", "could not read \"%s\"", path);
+        return -1;
+    }
+    if (errors > S_MAX_ERRORS)
+        fprintf(stderr, "%s: ... and %ld more errors\n", path, errors - S_MAX_ERRORS);
+    if (db_failed) {
+        assay_cli_error("submit", "%s", assay_db_error(db));
+        return -1;
+    }
+    if (errors == 0 && good == 0) {
+        assay_cli_error("submit", "%s: no items (the file is empty)", path);
+        return -1;
+    }
+    *nlines = good;
+    return errors;
+}
+
+static const char s_insert_items[] =
+    "WITH ins AS ("
+    " INSERT INTO items (dataset, ext_id, kind, question, context, options, answer, gold_codes,"
+    "                    category, tags, source, record, content_hash)"
+    " SELECT DISTINCT ON (hash) $1, record->>'id', kind, question, record->>'context',"
+    "        CASE WHEN jsonb_typeof(record->'options') = 'object' THEN record->'options' END,"
+    "        coalesce(record->>'answer', record->>'diagnosis', record->>'reference_answer'),"
+    "        coalesce(ARRAY(SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(record->'gold_codes') = 'array' THEN record->'gold_codes' END)), '{}'),"
+    "        record->>'category',"
+    "        coalesce(ARRAY(SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(record->'tags') = 'array' THEN record->'tags' END)), '{}'),"
+    "        record->>'source', record, hash"
+    " FROM import_stage ORDER BY hash, lineno"
+    " ON CONFLICT (dataset, content_hash) DO NOTHING RETURNING 1)"
+    "SELECT count(*) FROM ins";
+
+static int s_submit(assay_cli_t *cli, const s_opts_t *o, json_t *spec)
+{
+    assay_db_t *db = assay_cli_db(cli);
+    if (!db) return ASSAY_EXIT_DB;
+    char *dataset = o->dataset ? assay_strdup(o->dataset) : s_default_dataset(o->input);
+    int rc = ASSAY_EXIT_DB;
+    long long nlines = 0, inserted = 0, nitems = 0, job_id = 0;
+    PGresult *res = NULL;
+
+    if (assay_db_begin(db) != 0) goto db_err;
+    if (o->input) {
+        if (assay_db_exec(db, "CREATE TEMP TABLE import_stage (lineno bigint, kind text,"
+                              " question text, hash text, record jsonb) ON COMMIT DROP") != 0 ||
+            assay_db_copy_begin(db, "COPY import_stage FROM STDIN") != 0)
+            goto db_err;
+        long errors = s_copy_items(cli, db, o->input, &nlines);
+        if (errors != 0) {
+            /* end the COPY so the connection is usable, then throw everything away */
+            PQputCopyEnd(assay_db_conn(db), "import aborted");
+            while ((res = PQgetResult(assay_db_conn(db))) != NULL) PQclear(res);
+            assay_db_rollback(db);
+            if (errors > 0)
+                fprintf(stderr, "assay submit: nothing imported: fix the lines above and submit "
+                                "again\n");
+            rc = ASSAY_EXIT_FAIL;
+            goto out;
+        }
+        if (assay_db_copy_end(db) != 0) goto db_err;
+        const char *p[] = {dataset};
+        res = assay_db_query(db, s_insert_items, 1, p);
+        if (!res) goto db_err;
+        inserted = atoll(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        res = NULL;
+    }
+
+    {
+        char *spec_text = json_dumps(spec, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        char hash[65], weight[16], prio[16];
+        assay_sha256_hex(spec_text, strlen(spec_text), hash);
+        json_t *w = json_object_get(spec, "weight");
+        snprintf(weight, sizeof weight, "%ld",
+                 o->weight ? o->weight : (w ? (long)json_integer_value(w) : 1));
+        json_t *pr = json_object_get(spec, "priority");
+        snprintf(prio, sizeof prio, "%ld", pr ? (long)json_integer_value(pr) : 0);
+        const char *name = o->name ? o->name : json_string_value(json_object_get(spec, "name"));
+        const char *p[] = {name, dataset, spec_text, hash, weight, prio};
+        res = assay_db_query(db,
+                             "INSERT INTO jobs (name, dataset, spec, spec_hash, weight, priority)"
+                             " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                             6, p);
+        free(spec_text);
+        if (!res) goto db_err;
+        job_id = atoll(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        res = NULL;
+    }
+    {
+        char jid[32];
+        snprintf(jid, sizeof jid, "%lld", job_id);
+        size_t i;
+        json_t *st;
+        json_array_foreach(json_object_get(spec, "stages"), i, st)
+        {
+            char idx[16], maxa[16], tmo[16], round[16];
+            snprintf(idx, sizeof idx, "%zu", i);
+            json_t *v;
+            snprintf(maxa, sizeof maxa, "%lld",
+                     (v = json_object_get(st, "max_attempts")) ? json_integer_value(v) : 5);
+            snprintf(tmo, sizeof tmo, "%lld",
+                     (v = json_object_get(st, "timeout_s")) ? json_integer_value(v) : 600);
+            snprintf(round, sizeof round, "%lld",
+                     (v = json_object_get(st, "round")) ? json_integer_value(v) : 1);
+            json_t *params = json_object_get(st, "params");
+            char *ptext = params ? json_dumps(params, JSON_COMPACT) : assay_strdup("{}");
+            const char *p[] = {jid,
+                               idx,
+                               json_string_value(json_object_get(st, "name")),
+                               json_string_value(json_object_get(st, "kind")),
+                               ptext,
+                               round,
+                               maxa,
+                               tmo};
+            int r = assay_db_execp(db,
+                                   "INSERT INTO stages (job_id, idx, name, kind, params, round,"
+                                   " max_attempts, timeout_s) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+                                   8, p);
+            free(ptext);
+            if (r != 0) goto db_err;
+        }
+        const char *p[] = {jid, dataset};
+        res = assay_db_query(db,
+                             o->input ? "WITH ins AS (INSERT INTO job_items (job_id, item_id)"
+                                        " SELECT $1, i.id FROM items i"
+                                        " WHERE i.dataset = $2 AND i.content_hash IN"
+                                        " (SELECT hash FROM import_stage) RETURNING 1)"
+                                        " SELECT count(*) FROM ins"
+                                      : "WITH ins AS (INSERT INTO job_items (job_id, item_id)"
+                                        " SELECT $1, i.id FROM items i WHERE i.dataset = $2"
+                                        " RETURNING 1) SELECT count(*) FROM ins",
+                             2, p);
+        if (!res) goto db_err;
+        nitems = atoll(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        res = NULL;
+        if (nitems == 0) {
+            assay_db_rollback(db);
+            assay_cli_error("submit", "dataset \"%s\" has no items: nothing submitted", dataset);
+            rc = ASSAY_EXIT_NOTFOUND;
+            goto out;
+        }
+    }
+    if (o->dry_run) {
+        assay_db_rollback(db);
+    } else {
+        if (assay_db_exec(db, "NOTIFY assay_jobs") != 0 || assay_db_commit(db) != 0) goto db_err;
+    }
+    if (o->json)
+        printf("{\"job\":%lld,\"dataset\":\"%s\",\"lines\":%lld,\"new_items\":%lld,"
+               "\"items\":%lld,\"dry_run\":%s}\n",
+               o->dry_run ? 0 : job_id, dataset, nlines, inserted, nitems,
+               o->dry_run ? "true" : "false");
+    else if (o->dry_run)
+        printf("dry run: %lld lines valid, %lld new items, job would run over %lld items; "
+               "nothing changed\n", nlines, inserted, nitems);
+    else
+        printf("job %lld submitted: dataset \"%s\", %lld lines read, %lld new items, %lld items "
+               "in the job\n", job_id, dataset, nlines, inserted, nitems);
+    rc = ASSAY_EXIT_OK;
+    goto out;
+
+db_err:
+    assay_cli_error("submit", "%s", assay_db_error(db));
+    assay_db_rollback(db);
+    rc = ASSAY_EXIT_DB;
+out:
+    PQclear(res);
+    free(dataset);
+    return rc;
+}
+
+int assay_cmd_submit(assay_cli_t *cli, int argc, char **argv)
+{
+    s_opts_t o = {0};
+    int r = s_parse(argc, argv, &o);
+    if (r != 0) return r > 0 ? ASSAY_EXIT_OK : ASSAY_EXIT_USAGE;
+    char err[1024];
+    json_t *spec = assay_spec_load(o.spec_path, err, sizeof err);
+    if (!spec) {
+        assay_cli_error("submit", "%s", err);
+        return ASSAY_EXIT_FAIL;
+    }
+    int rc = s_submit(cli, &o, spec);
+    json_decref(spec);
+    return rc;
+}
