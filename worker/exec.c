@@ -1,0 +1,378 @@
+/*  exec.c: see exec.h; also implements the handler-side API of task.h and
+ *  runtime.h, since tasks and the runtime are the executor's objects. */
+#include "worker/exec.h"
+
+#include "common/error.h"
+#include "common/http.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "worker/handlers.h"
+#include "worker/runtime.h"
+#include "worker/task.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct s_shared {
+    char *name;
+    void *obj;
+    void (*free_fn)(void *obj);
+    struct s_shared *next;
+} s_shared_t;
+
+struct assay_runtime {
+    const assay_config_t *config;
+    json_t *params;
+    assay_http_t *http;
+    s_shared_t *shared;
+};
+
+typedef struct {
+    const assay_handler_t *handler;
+    void *state;
+    int ready;
+} s_kind_t;
+
+struct assay_task {
+    assay_exec_t *exec;
+    uint64_t id;
+    uint32_t attempt;
+    const s_kind_t *kind;
+    json_t *input;
+    json_t *params;
+    void *user;
+    int64_t start_us;
+    uint64_t timer;
+    int reported; /* the callback ran (done, fail or timeout) */
+    int finished; /* the handler called done or fail */
+};
+
+struct assay_exec {
+    assay_runtime_t rt;
+    assay_exec_done_fn done;
+    void *arg;
+    s_kind_t *kinds;
+    size_t nkinds;
+    int inflight;
+};
+
+/* ---- runtime ---- */
+
+const assay_config_t *assay_runtime_config(const assay_runtime_t *rt)
+{
+    return rt->config;
+}
+
+const json_t *assay_runtime_params(const assay_runtime_t *rt)
+{
+    return rt->params;
+}
+
+const char *assay_runtime_setting(const assay_runtime_t *rt, const char *key, const char *def)
+{
+    json_t *v = json_object_get(rt->params, key);
+    if (json_is_string(v)) return json_string_value(v);
+    char full[256];
+    snprintf(full, sizeof full, "worker.%s", key);
+    return assay_config_get(rt->config, full, def);
+}
+
+assay_http_t *assay_runtime_http(assay_runtime_t *rt)
+{
+    return rt->http;
+}
+
+void *assay_runtime_shared(assay_runtime_t *rt, const char *name,
+                           void *(*load)(assay_runtime_t *rt, char *err, size_t errlen),
+                           void (*free_fn)(void *obj), char *err, size_t errlen)
+{
+    for (s_shared_t *s = rt->shared; s; s = s->next)
+        if (strcmp(s->name, name) == 0) return s->obj;
+    void *obj = load(rt, err, errlen);
+    if (!obj) return NULL;
+    s_shared_t *s = ASSAY_NEW(s_shared_t);
+    s->name = assay_strdup(name);
+    s->obj = obj;
+    s->free_fn = free_fn;
+    s->next = rt->shared;
+    rt->shared = s;
+    return obj;
+}
+
+/* ---- task API for handlers ---- */
+
+const json_t *assay_task_input(const assay_task_t *task)
+{
+    return task->input;
+}
+
+const json_t *assay_task_params(const assay_task_t *task)
+{
+    return task->params;
+}
+
+uint64_t assay_task_id(const assay_task_t *task)
+{
+    return task->id;
+}
+
+const char *assay_task_kind(const assay_task_t *task)
+{
+    return task->kind->handler->kind;
+}
+
+assay_runtime_t *assay_task_runtime(const assay_task_t *task)
+{
+    return &task->exec->rt;
+}
+
+const char *assay_param_str(const assay_task_t *task, const char *key, const char *def)
+{
+    json_t *v = json_object_get(task->params, key);
+    if (json_is_string(v)) return json_string_value(v);
+    v = json_object_get(task->exec->rt.params, key);
+    return json_is_string(v) ? json_string_value(v) : def;
+}
+
+static json_t *s_param(const assay_task_t *task, const char *key)
+{
+    json_t *v = json_object_get(task->params, key);
+    return v ? v : json_object_get(task->exec->rt.params, key);
+}
+
+double assay_param_num(const assay_task_t *task, const char *key, double def)
+{
+    json_t *v = s_param(task, key);
+    if (json_is_number(v)) return json_number_value(v);
+    if (json_is_string(v)) {
+        char *end;
+        double d = strtod(json_string_value(v), &end);
+        if (end != json_string_value(v) && *end == '\0') return d;
+    }
+    return def;
+}
+
+int assay_param_bool(const assay_task_t *task, const char *key, int def)
+{
+    json_t *v = s_param(task, key);
+    if (json_is_boolean(v)) return json_is_true(v);
+    if (json_is_integer(v)) return json_integer_value(v) != 0;
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        if (!strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "yes")) return 1;
+        if (!strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "no")) return 0;
+    }
+    return def;
+}
+
+static void s_task_free(assay_task_t *t)
+{
+    json_decref(t->input);
+    json_decref(t->params);
+    free(t);
+}
+
+/* report once; free once both the report and the handler are finished */
+static void s_report(assay_task_t *t, assay_exec_result_t *r)
+{
+    assay_exec_t *self = t->exec;
+    if (!t->reported) {
+        t->reported = 1;
+        self->inflight--;
+        if (t->timer) {
+            assay_http_after_cancel(self->rt.http, t->timer);
+            t->timer = 0;
+        }
+        r->id = t->id;
+        r->attempt = t->attempt;
+        r->kind = t->kind->handler->kind;
+        r->user = t->user;
+        r->elapsed_us = assay_clock_us() - t->start_us;
+        self->done(r, self->arg);
+    }
+}
+
+void assay_task_done(assay_task_t *task, json_t *output)
+{
+    if (task->finished) {
+        log_error("exec", "task %llu (%s): handler finished it twice; second result ignored",
+                  (unsigned long long)task->id, task->kind->handler->kind);
+        json_decref(output);
+        return;
+    }
+    task->finished = 1;
+    if (!json_is_object(output)) {
+        json_decref(output);
+        assay_exec_result_t r = {0};
+        r.retryable = 0;
+        r.reason = "handler produced no output object";
+        s_report(task, &r);
+    } else {
+        assay_exec_result_t r = {0};
+        r.ok = 1;
+        r.output = output;
+        s_report(task, &r);
+        json_decref(output);
+    }
+    s_task_free(task);
+}
+
+static void s_fail(assay_task_t *task, int retryable, const char *endpoint, uint32_t retry_after,
+                   const char *fmt, va_list ap)
+{
+    if (task->finished) {
+        log_error("exec", "task %llu (%s): handler finished it twice; second failure ignored",
+                  (unsigned long long)task->id, task->kind->handler->kind);
+        return;
+    }
+    task->finished = 1;
+    char reason[1024];
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    assay_exec_result_t r = {0};
+    r.retryable = retryable;
+    r.reason = reason;
+    r.endpoint = endpoint;
+    r.retry_after_ms = retry_after;
+    s_report(task, &r);
+    s_task_free(task);
+}
+
+void assay_task_fail(assay_task_t *task, int retryable, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_fail(task, retryable, NULL, 0, fmt, ap);
+    va_end(ap);
+}
+
+void assay_task_fail_ratelimited(assay_task_t *task, const char *endpoint, uint32_t retry_after_ms,
+                                 const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_fail(task, 1, endpoint, retry_after_ms, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- executor ---- */
+
+assay_exec_t *assay_exec_new(const assay_config_t *cfg, json_t *params, assay_exec_done_fn done,
+                             void *arg)
+{
+    assay_exec_t *self = ASSAY_NEW(assay_exec_t);
+    self->rt.config = cfg;
+    self->rt.params = params ? params : json_object();
+    self->rt.http = assay_http_new(cfg);
+    self->done = done;
+    self->arg = arg;
+    self->nkinds = assay_handler_count();
+    self->kinds = assay_calloc(self->nkinds, sizeof *self->kinds);
+    for (size_t i = 0; i < self->nkinds; i++) self->kinds[i].handler = assay_handler_at(i);
+    return self;
+}
+
+void assay_exec_destroy(assay_exec_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    assay_exec_t *self = *self_p;
+    /* in-flight HTTP requests complete with ESTATE, which fails their tasks */
+    assay_http_destroy(&self->rt.http);
+    for (size_t i = 0; i < self->nkinds; i++)
+        if (self->kinds[i].ready && self->kinds[i].handler->teardown)
+            self->kinds[i].handler->teardown(self->kinds[i].state);
+    free(self->kinds);
+    s_shared_t *s = self->rt.shared;
+    while (s) {
+        s_shared_t *next = s->next;
+        if (s->free_fn) s->free_fn(s->obj);
+        free(s->name);
+        free(s);
+        s = next;
+    }
+    json_decref(self->rt.params);
+    free(self);
+    *self_p = NULL;
+}
+
+static s_kind_t *s_kind(assay_exec_t *self, const char *kind)
+{
+    for (size_t i = 0; i < self->nkinds; i++)
+        if (strcmp(self->kinds[i].handler->kind, kind) == 0) return &self->kinds[i];
+    return NULL;
+}
+
+int assay_exec_prepare(assay_exec_t *self, const char *kind, char *err, size_t errlen)
+{
+    s_kind_t *k = s_kind(self, kind);
+    if (!k) {
+        snprintf(err, errlen, "unknown task kind \"%s\"", kind);
+        return ASSAY_ENOTFOUND;
+    }
+    if (k->ready) return 0;
+    if (k->handler->setup) {
+        int rc = k->handler->setup(&self->rt, &k->state, err, errlen);
+        if (rc != 0) return rc < 0 ? rc : ASSAY_ECONFIG;
+    }
+    k->ready = 1;
+    return 0;
+}
+
+static void s_timeout(void *arg)
+{
+    assay_task_t *t = arg;
+    t->timer = 0;
+    char reason[128];
+    snprintf(reason, sizeof reason, "task timed out on the worker");
+    assay_exec_result_t r = {0};
+    r.retryable = 1;
+    r.reason = reason;
+    s_report(t, &r);
+    /* the handler still owns the task until it calls done or fail */
+}
+
+int assay_exec_start(assay_exec_t *self, uint64_t id, uint32_t attempt, const char *kind,
+                     json_t *input, json_t *params, uint32_t timeout_ms, void *user)
+{
+    char err[512];
+    s_kind_t *k = s_kind(self, kind);
+    if (!k || assay_exec_prepare(self, kind, err, sizeof err) != 0 || !json_is_object(input)) {
+        json_decref(input);
+        json_decref(params);
+        return k ? ASSAY_EINVAL : ASSAY_ENOTFOUND;
+    }
+    assay_task_t *t = ASSAY_NEW(assay_task_t);
+    t->exec = self;
+    t->id = id;
+    t->attempt = attempt;
+    t->kind = k;
+    t->input = input;
+    t->params = json_is_object(params) ? params : (json_decref(params), json_object());
+    t->user = user;
+    t->start_us = assay_clock_us();
+    self->inflight++;
+    if (timeout_ms) t->timer = assay_http_after(self->rt.http, timeout_ms, s_timeout, t);
+    k->handler->run(k->state, t);
+    return 0;
+}
+
+int assay_exec_pollfds(assay_exec_t *self, struct pollfd *fds, int max)
+{
+    return assay_http_pollfds(self->rt.http, fds, max);
+}
+
+long assay_exec_timeout_ms(assay_exec_t *self)
+{
+    return assay_http_timeout_ms(self->rt.http);
+}
+
+void assay_exec_process(assay_exec_t *self, const struct pollfd *fds, int n)
+{
+    assay_http_process(self->rt.http, fds, n);
+}
+
+int assay_exec_inflight(const assay_exec_t *self)
+{
+    return self->inflight;
+}
