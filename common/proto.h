@@ -124,26 +124,38 @@ int assay_proto_decode(const void *const frames[], const size_t sizes[], size_t 
                        assay_msg_t *msg, assay_proto_stats_t *stats);
 
 /* encode msg into the three frames; *body is a new malloc'd buffer the caller frees.
- * tag must have room for 4 bytes; cmd for 1. Returns 0 or ASSAY_EINVAL/ETOOBIG. */
+ * tag must have room for 4 bytes; cmd for 1. Returns 0 or ASSAY_EINVAL/ETOOBIG.
+ * The encoder applies the decoder's rules (EINVAL for a NULL required string, NUL or
+ * invalid UTF-8 in a string, an out-of-range value, duplicate or too many kinds), so
+ * whatever it produces decodes. A zero input_len/params_len/output_len means strlen();
+ * a zero ready.version means ASSAY_PROTO_VERSION. */
 int assay_proto_encode(const assay_msg_t *msg, unsigned char tag[4], unsigned char cmd[1],
                        char **body, size_t *body_len);
 
 /* send msg on a ZeroMQ socket; for a ROUTER pass the peer's identity, else NULL/0.
  * Returns 0, or a negative code (ASSAY_EAGAIN when the socket would block with
- * ZMQ_DONTWAIT in flags, ASSAY_EIO otherwise). */
+ * ZMQ_DONTWAIT in flags or a signal interrupted the call, ASSAY_EIO otherwise, with
+ * zmq_errno() telling why, e.g. EHOSTUNREACH for an unknown peer on a ROUTER with
+ * ZMQ_ROUTER_MANDATORY), or an encode error. */
 int assay_proto_send(void *socket, const void *identity, size_t identity_len,
                      const assay_msg_t *msg, int flags);
 
 /* receive one message; for a ROUTER the identity is copied into identity
  * (*identity_len in: capacity, out: length), else pass NULL. All frames of the
- * message are consumed even when it is rejected. Returns 0, ASSAY_EAGAIN when
- * nothing is waiting (ZMQ_DONTWAIT), ASSAY_EIO on a socket error, or a decode
- * error (the message was dropped and counted). */
+ * message are consumed even when it is rejected, and the identity is filled for a
+ * rejected message too (so the broker can answer DISCONNECT). Returns 0, ASSAY_EAGAIN
+ * when nothing is waiting (ZMQ_DONTWAIT) or a signal interrupted the wait, ASSAY_EIO
+ * on a socket error, ASSAY_EINVAL when the identity does not fit (*identity_len then
+ * holds its length; the message was consumed), or a decode error (the message was
+ * dropped and counted). */
 int assay_proto_recv(void *socket, void *identity, size_t *identity_len, assay_msg_t *msg,
                      assay_proto_stats_t *stats, int flags);
 
 /* free what a decoded message owns and zero it; safe to call twice */
 void assay_msg_release(assay_msg_t *msg);
+
+/* 1 when a and b carry the same command and field values (strings by content), else 0 */
+int assay_msg_equal(const assay_msg_t *a, const assay_msg_t *b);
 
 /* "READY", "TASK", ... or "?" */
 const char *assay_cmd_name(int cmd);
