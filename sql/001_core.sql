@@ -108,8 +108,8 @@ COMMENT ON COLUMN tasks.worker IS 'Name of the worker that holds (or last held) 
 COMMENT ON COLUMN tasks.input IS 'Task input when it is not the item record itself (later stages); NULL = items.record.';
 COMMENT ON COLUMN tasks.last_error IS 'Reason of the last failed attempt.';
 -- Partial indexes keep claiming fast however many finished rows accumulate.
-CREATE INDEX tasks_runnable ON tasks (priority DESC, id) WHERE state = 'pending';
-CREATE INDEX tasks_leased ON tasks (lease_expires) WHERE state = 'leased';
+CREATE INDEX tasks_runnable ON tasks (job_id, priority DESC, id) WHERE state = 'pending';
+CREATE INDEX tasks_leased ON tasks (job_id, lease_expires) WHERE state = 'leased';
 CREATE INDEX tasks_job_state ON tasks (job_id, stage_id, state);
 CREATE INDEX tasks_item ON tasks (item_id);
 
@@ -242,3 +242,31 @@ SELECT s.job_id, s.idx AS stage_idx, s.name AS stage, s.kind,
 FROM stages s LEFT JOIN tasks t ON t.stage_id = s.id
 GROUP BY s.job_id, s.idx, s.name, s.kind;
 COMMENT ON VIEW job_progress IS 'Task counts by state for every stage of every job (what `assay status` shows).';
+
+-- Tolerant readers of worker output: a malformed number in one result must not
+-- fail the whole batch it is written in, so out-of-type or out-of-range values read
+-- as NULL.
+CREATE FUNCTION assay_jint(j jsonb) RETURNS integer LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN jsonb_typeof(j) = 'number'
+                 AND j::text::numeric BETWEEN -2147483648 AND 2147483647
+           THEN round(j::text::numeric)::integer END
+$$;
+COMMENT ON FUNCTION assay_jint(jsonb) IS 'A JSON number as integer, NULL when it is not a number or out of range.';
+
+CREATE FUNCTION assay_jnum(j jsonb) RETURNS double precision LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN jsonb_typeof(j) = 'number' AND abs(j::text::numeric) < 1e300
+           THEN j::text::numeric::double precision END
+$$;
+COMMENT ON FUNCTION assay_jnum(jsonb) IS 'A JSON number as double precision, NULL when it is not a number or out of range.';
+
+CREATE FUNCTION assay_jbool(j jsonb) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN jsonb_typeof(j) = 'boolean' THEN j::text::boolean END
+$$;
+COMMENT ON FUNCTION assay_jbool(jsonb) IS 'A JSON boolean, NULL when it is not one.';
+
+CREATE FUNCTION assay_jtext(j jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN jsonb_typeof(j) = 'string' THEN j #>> '{}'
+                WHEN j IS NULL OR jsonb_typeof(j) = 'null' THEN NULL
+                ELSE j::text END
+$$;
+COMMENT ON FUNCTION assay_jtext(jsonb) IS 'A JSON string as text (other values as their JSON text), NULL for null.';

@@ -1,0 +1,735 @@
+/*  broker.c: see broker.h */
+#include "broker/broker.h"
+
+#include "broker/imap.h"
+#include "broker/queue.h"
+#include "broker/retry.h"
+#include "broker/store.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define S_MAX_IDENTITY 255
+
+typedef struct {
+    char *kind;
+    uint32_t slots;
+    uint32_t inflight;
+} s_credit_t;
+
+typedef struct {
+    uint8_t identity[S_MAX_IDENTITY];
+    size_t idlen;
+    uint64_t key;
+    char *name;
+    s_credit_t credits[ASSAY_PROTO_MAX_KINDS];
+    uint32_t ncredits;
+    int64_t last_recv_ms;
+    int64_t last_send_ms;
+    int draining;
+    uint64_t done, failed;
+} s_peer_t;
+
+typedef struct {
+    uint64_t id;
+    uint32_t attempt;
+    uint64_t job_id;
+    s_peer_t *peer;
+    int credit; /* index into peer->credits */
+    int64_t deadline_ms;
+} s_flight_t;
+
+typedef struct {
+    uint64_t id;
+    int weight;
+    int running;
+    int seen; /* reload marker */
+} s_job_t;
+
+typedef struct {
+    char kind[64];
+    int64_t idle_until_ms; /* last claim found nothing: wait before asking again */
+} s_claimstate_t;
+
+struct assay_broker {
+    const assay_config_t *cfg;
+    char *bind;
+    char id[128];
+    void *ctx;
+    void *sock;
+    assay_store_t *store;
+    assay_queue_t *queue;
+    assay_imap_t *peers_by_key;
+    s_peer_t **peers;
+    size_t npeers;
+    assay_imap_t *flights;
+    s_job_t *jobs;
+    size_t njobs;
+    s_claimstate_t claims[ASSAY_PROTO_MAX_KINDS];
+    size_t nclaims;
+    assay_retry_policy_t retry;
+    uint64_t rng;
+    uint32_t heartbeat_ms;
+    uint32_t liveness;
+    long claim_max;
+    long max_pending_writes;
+    int db_down;
+    int64_t db_retry_ms;
+    int jobs_dirty;
+    int64_t next_jobs_ms, next_sweep_ms, next_stats_ms, next_finish_ms;
+    assay_proto_stats_t proto;
+    assay_store_stats_t st;
+    uint64_t dispatched, unknown_peer_msgs;
+};
+
+/* ---- peers ---- */
+
+static uint64_t s_identity_key(const void *id, size_t len)
+{
+    uint64_t k = assay_hash64(id, len);
+    return k ? k : 1;
+}
+
+static s_peer_t *s_peer_find(assay_broker_t *self, const void *id, size_t len)
+{
+    s_peer_t *p = assay_imap_get(self->peers_by_key, s_identity_key(id, len));
+    if (p && p->idlen == len && memcmp(p->identity, id, len) == 0) return p;
+    return NULL;
+}
+
+static void s_release_flight(assay_broker_t *self, s_flight_t *f, const char *reason)
+{
+    /* the task ran (or may have run) on a worker that is gone: count the attempt */
+    uint32_t delay = assay_retry_delay_ms(&self->retry, f->attempt, 0, &self->rng);
+    assay_store_add_fail(self->store, f->id, f->attempt, 1, delay, reason,
+                         f->peer ? f->peer->name : "?");
+}
+
+typedef struct {
+    assay_broker_t *self;
+    s_peer_t *peer;
+    uint64_t *ids;
+    size_t n, cap;
+} s_collect_t;
+
+static void s_collect_flights(uint64_t key, void *value, void *arg)
+{
+    s_collect_t *c = arg;
+    s_flight_t *f = value;
+    if (f->peer != c->peer) return;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 64;
+        c->ids = assay_realloc(c->ids, c->cap * sizeof *c->ids);
+    }
+    c->ids[c->n++] = key;
+}
+
+static void s_peer_remove(assay_broker_t *self, s_peer_t *p, const char *why)
+{
+    s_collect_t c = {self, p, NULL, 0, 0};
+    assay_imap_each(self->flights, s_collect_flights, &c);
+    char reason[256];
+    snprintf(reason, sizeof reason, "worker %s lost (%s)", p->name, why);
+    for (size_t i = 0; i < c.n; i++) {
+        s_flight_t *f = assay_imap_del(self->flights, c.ids[i]);
+        s_release_flight(self, f, reason);
+        free(f);
+    }
+    free(c.ids);
+    log_info("broker", "worker %s removed (%s): %zu tasks back to the queue", p->name, why, c.n);
+    assay_imap_del(self->peers_by_key, p->key);
+    for (size_t i = 0; i < self->npeers; i++)
+        if (self->peers[i] == p) {
+            self->peers[i] = self->peers[--self->npeers];
+            break;
+        }
+    for (uint32_t k = 0; k < p->ncredits; k++) free(p->credits[k].kind);
+    free(p->name);
+    free(p);
+}
+
+static int s_send(assay_broker_t *self, s_peer_t *p, const void *identity, size_t idlen,
+                  const assay_msg_t *m)
+{
+    int rc = assay_proto_send(self->sock, identity, idlen, m, ZMQ_DONTWAIT);
+    if (p) p->last_send_ms = assay_clock_ms();
+    if (rc != 0)
+        log_debug("broker", "could not send %s: %s", assay_cmd_name(m->cmd),
+                  zmq_strerror(zmq_errno()));
+    return rc;
+}
+
+static void s_on_ready(assay_broker_t *self, const uint8_t *id, size_t idlen,
+                       const assay_msg_ready_t *r)
+{
+    s_peer_t *p = s_peer_find(self, id, idlen);
+    if (p) s_peer_remove(self, p, "registered again");
+    p = ASSAY_NEW(s_peer_t);
+    memcpy(p->identity, id, idlen);
+    p->idlen = idlen;
+    p->key = s_identity_key(id, idlen);
+    p->name = assay_strdup(r->worker);
+    for (uint32_t i = 0; i < r->nslots && i < ASSAY_PROTO_MAX_KINDS; i++) {
+        p->credits[i].kind = assay_strdup(r->slots[i].kind);
+        p->credits[i].slots = r->slots[i].slots;
+    }
+    p->ncredits = r->nslots < ASSAY_PROTO_MAX_KINDS ? r->nslots : ASSAY_PROTO_MAX_KINDS;
+    p->last_recv_ms = assay_clock_ms();
+    assay_imap_put(self->peers_by_key, p->key, p);
+    self->peers = assay_realloc(self->peers, (self->npeers + 1) * sizeof *self->peers);
+    self->peers[self->npeers++] = p;
+    /* the kinds this worker runs become claimable */
+    for (uint32_t i = 0; i < p->ncredits; i++) {
+        int found = 0;
+        for (size_t c = 0; c < self->nclaims; c++)
+            if (!strcmp(self->claims[c].kind, p->credits[i].kind)) {
+                self->claims[c].idle_until_ms = 0;
+                found = 1;
+            }
+        if (!found && self->nclaims < ASSAY_PROTO_MAX_KINDS) {
+            snprintf(self->claims[self->nclaims].kind, sizeof self->claims[0].kind, "%s",
+                     p->credits[i].kind);
+            self->claims[self->nclaims++].idle_until_ms = 0;
+        }
+    }
+    assay_msg_t w = {.cmd = ASSAY_CMD_WELCOME};
+    w.u.welcome.heartbeat_ms = self->heartbeat_ms;
+    w.u.welcome.liveness = self->liveness;
+    w.u.welcome.broker = self->id;
+    s_send(self, p, id, idlen, &w);
+    log_info("broker", "worker %s ready (%u kinds)", p->name, p->ncredits);
+}
+
+static void s_credit_return(assay_broker_t *self, s_peer_t *p, uint64_t id, uint32_t attempt)
+{
+    s_flight_t *f = assay_imap_get(self->flights, id);
+    if (!f || f->attempt != attempt) return;
+    if (p && f->peer != p) return;
+    assay_imap_del(self->flights, id);
+    if (f->peer && f->credit >= 0 && f->peer->credits[f->credit].inflight > 0)
+        f->peer->credits[f->credit].inflight--;
+    free(f);
+}
+
+static void s_on_result(assay_broker_t *self, s_peer_t *p, assay_msg_result_t *r)
+{
+    const char *name = p ? p->name : "unregistered";
+    /* never let one bad output poison a whole batch: validate before queuing */
+    json_error_t jerr;
+    json_t *out = json_loadb(r->output, r->output_len, 0, &jerr);
+    if (!json_is_object(out)) {
+        char reason[256];
+        snprintf(reason, sizeof reason, "worker sent an output that is not a JSON object: %s",
+                 out ? "wrong type" : jerr.text);
+        assay_store_add_fail(self->store, r->id, r->attempt, 0, 0, reason, name);
+        if (p) p->failed++;
+    } else {
+        assay_store_add_result(self->store, r->id, r->attempt, r->output, r->output_len, name,
+                               r->elapsed_us / 1000.0);
+        if (p) p->done++;
+    }
+    json_decref(out);
+    s_credit_return(self, p, r->id, r->attempt);
+}
+
+static void s_on_fail(assay_broker_t *self, s_peer_t *p, assay_msg_fail_t *f)
+{
+    const char *name = p ? p->name : "unregistered";
+    uint32_t delay = f->retryable ? assay_retry_delay_ms(&self->retry, f->attempt,
+                                                         f->retry_after_ms, &self->rng)
+                                  : 0;
+    assay_store_add_fail(self->store, f->id, f->attempt, f->retryable, delay,
+                         f->reason ? f->reason : "no reason given", name);
+    if (p) p->failed++;
+    s_credit_return(self, p, f->id, f->attempt);
+}
+
+static void s_on_message(assay_broker_t *self, const uint8_t *id, size_t idlen, assay_msg_t *m)
+{
+    s_peer_t *p = s_peer_find(self, id, idlen);
+    if (p) p->last_recv_ms = assay_clock_ms();
+    switch (m->cmd) {
+    case ASSAY_CMD_READY:
+        s_on_ready(self, id, idlen, &m->u.ready);
+        return;
+    case ASSAY_CMD_RESULT:
+        s_on_result(self, p, &m->u.result);
+        break;
+    case ASSAY_CMD_FAIL:
+        s_on_fail(self, p, &m->u.fail);
+        break;
+    case ASSAY_CMD_HEARTBEAT:
+        break;
+    case ASSAY_CMD_DISCONNECT:
+        if (p) {
+            const char *why = m->u.disconnect.reason ? m->u.disconnect.reason : "";
+            if (strcmp(why, "draining") == 0) {
+                p->draining = 1;
+                log_info("broker", "worker %s is draining", p->name);
+            } else {
+                s_peer_remove(self, p, "disconnected");
+            }
+        }
+        return;
+    default:
+        log_warn("broker", "unexpected %s from a worker ignored", assay_cmd_name(m->cmd));
+        return;
+    }
+    if (!p) {
+        /* a worker we do not know (we restarted): its result was still taken above;
+         * ask it to register so it gets work again */
+        self->unknown_peer_msgs++;
+        assay_msg_t d = {.cmd = ASSAY_CMD_DISCONNECT};
+        d.u.disconnect.reason = "unknown worker: send READY";
+        s_send(self, NULL, id, idlen, &d);
+    }
+}
+
+/* ---- jobs ---- */
+
+static s_job_t *s_job(assay_broker_t *self, uint64_t id)
+{
+    for (size_t i = 0; i < self->njobs; i++)
+        if (self->jobs[i].id == id) return &self->jobs[i];
+    return NULL;
+}
+
+static void s_job_loaded(const assay_store_job_t *j, void *arg)
+{
+    assay_broker_t *self = arg;
+    s_job_t *job = s_job(self, j->id);
+    if (!job) {
+        self->jobs = assay_realloc(self->jobs, (self->njobs + 1) * sizeof *self->jobs);
+        job = &self->jobs[self->njobs++];
+        job->id = j->id;
+        log_info("broker", "job %llu %s (weight %d)", (unsigned long long)j->id,
+                 j->running ? "running" : "not running", j->weight);
+    }
+    job->weight = j->weight;
+    job->running = j->running;
+    job->seen = 1;
+    assay_queue_set_weight(self->queue, j->id, j->weight);
+}
+
+static void s_release_queued(assay_qtask_t *t, void *arg)
+{
+    assay_broker_t *self = arg;
+    assay_store_add_release(self->store, t->id, t->attempt);
+    assay_qtask_free(t);
+}
+
+static int s_reload_jobs(assay_broker_t *self)
+{
+    for (size_t i = 0; i < self->njobs; i++) self->jobs[i].seen = 0;
+    if (assay_store_load_jobs(self->store, s_job_loaded, self) != 0) return -1;
+    for (size_t i = 0; i < self->njobs;) {
+        s_job_t *j = &self->jobs[i];
+        if (!j->seen || !j->running) {
+            /* paused, cancelled or finished: hand back what waits in the queue */
+            assay_queue_drain_job(self->queue, j->id, s_release_queued, self);
+        }
+        if (!j->seen) {
+            self->jobs[i] = self->jobs[--self->njobs];
+            continue;
+        }
+        i++;
+    }
+    uint64_t created = 0;
+    if (assay_store_expand(self->store, &created) != 0) return -1;
+    if (created) log_info("broker", "created %llu tasks for new jobs", (unsigned long long)created);
+    for (size_t c = 0; c < self->nclaims; c++) self->claims[c].idle_until_ms = 0;
+    return 0;
+}
+
+/* ---- dispatch ---- */
+
+static void s_claim(assay_broker_t *self, int64_t now)
+{
+    if (self->njobs == 0 || self->db_down) return;
+    if ((long)assay_store_pending(self->store) > self->max_pending_writes) return;
+    uint64_t ids[256];
+    int limits[256];
+    for (size_t c = 0; c < self->nclaims; c++) {
+        s_claimstate_t *cs = &self->claims[c];
+        if (cs->idle_until_ms > now) continue;
+        long free_slots = 0, total_slots = 0;
+        for (size_t i = 0; i < self->npeers; i++) {
+            s_peer_t *p = self->peers[i];
+            if (p->draining) continue;
+            for (uint32_t k = 0; k < p->ncredits; k++)
+                if (!strcmp(p->credits[k].kind, cs->kind)) {
+                    free_slots += (long)p->credits[k].slots - (long)p->credits[k].inflight;
+                    total_slots += p->credits[k].slots;
+                }
+        }
+        if (total_slots == 0) continue;
+        long want = free_slots + total_slots / 2 + 16;
+        if (want > self->claim_max) want = self->claim_max;
+        long queued = (long)assay_queue_count(self->queue, cs->kind);
+        if (queued >= want / 2) continue;
+        long need = want - queued;
+        size_t n = 0;
+        long wsum = 0;
+        for (size_t j = 0; j < self->njobs && n < 256; j++)
+            if (self->jobs[j].running) wsum += self->jobs[j].weight;
+        for (size_t j = 0; j < self->njobs && n < 256; j++) {
+            if (!self->jobs[j].running) continue;
+            ids[n] = self->jobs[j].id;
+            long share = (need * self->jobs[j].weight + wsum - 1) / (wsum ? wsum : 1);
+            limits[n++] = (int)(share < 1 ? 1 : share);
+        }
+        if (n == 0) return;
+        long got = assay_store_claim(self->store, cs->kind, ids, limits, n, self->queue);
+        if (got < 0) {
+            self->db_down = 1;
+            return;
+        }
+        if (got == 0) cs->idle_until_ms = now + 500;
+    }
+}
+
+static void s_dispatch(assay_broker_t *self, int64_t now)
+{
+    if (assay_queue_total(self->queue) == 0) return;
+    for (size_t i = 0; i < self->npeers; i++) {
+        s_peer_t *p = self->peers[i];
+        if (p->draining) continue;
+        for (uint32_t k = 0; k < p->ncredits; k++) {
+            s_credit_t *cr = &p->credits[k];
+            while (cr->inflight < cr->slots) {
+                assay_qtask_t *t = assay_queue_pop(self->queue, cr->kind);
+                if (!t) break;
+                s_job_t *job = s_job(self, t->job_id);
+                if (!job || !job->running) {
+                    s_release_queued(t, self);
+                    continue;
+                }
+                if (now > t->lease_deadline_ms - (int64_t)t->timeout_ms) {
+                    /* waited so long its lease could lapse while it runs: hand it back */
+                    s_release_queued(t, self);
+                    continue;
+                }
+                const assay_store_stage_t *st = assay_store_stage(self->store, t->stage_id);
+                if (!st) {
+                    assay_store_add_fail(self->store, t->id, t->attempt, 1, 5000,
+                                         "broker could not load the task's stage", "broker");
+                    assay_qtask_free(t);
+                    continue;
+                }
+                assay_msg_t m = {.cmd = ASSAY_CMD_TASK};
+                m.u.task.id = t->id;
+                m.u.task.attempt = t->attempt;
+                m.u.task.kind = t->kind;
+                m.u.task.input = t->input;
+                m.u.task.input_len = t->input_len;
+                m.u.task.params = st->params;
+                m.u.task.params_len = strlen(st->params);
+                m.u.task.timeout_ms = t->timeout_ms;
+                if (s_send(self, p, p->identity, p->idlen, &m) != 0) {
+                    s_release_queued(t, self);
+                    break;
+                }
+                s_flight_t *f = ASSAY_NEW(s_flight_t);
+                f->id = t->id;
+                f->attempt = t->attempt;
+                f->job_id = t->job_id;
+                f->peer = p;
+                f->credit = (int)k;
+                f->deadline_ms = t->lease_deadline_ms;
+                s_flight_t *old = assay_imap_put(self->flights, t->id, f);
+                if (old) {
+                    /* the same task id in flight twice means its old lease lapsed */
+                    if (old->peer && old->peer->credits[old->credit].inflight > 0)
+                        old->peer->credits[old->credit].inflight--;
+                    free(old);
+                }
+                cr->inflight++;
+                self->dispatched++;
+                assay_qtask_free(t);
+            }
+        }
+    }
+}
+
+/* ---- timers ---- */
+
+typedef struct {
+    assay_broker_t *self;
+    int64_t now;
+    uint64_t *ids;
+    size_t n, cap;
+} s_expired_t;
+
+static void s_find_expired(uint64_t key, void *value, void *arg)
+{
+    s_expired_t *e = arg;
+    s_flight_t *f = value;
+    if (f->deadline_ms >= e->now) return;
+    if (e->n == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 64;
+        e->ids = assay_realloc(e->ids, e->cap * sizeof *e->ids);
+    }
+    e->ids[e->n++] = key;
+}
+
+static void s_timers(assay_broker_t *self, int64_t now)
+{
+    /* liveness and heartbeats */
+    int64_t dead_after = (int64_t)self->heartbeat_ms * self->liveness;
+    for (size_t i = 0; i < self->npeers;) {
+        s_peer_t *p = self->peers[i];
+        if (now - p->last_recv_ms > dead_after) {
+            s_peer_remove(self, p, "heartbeat missed");
+            continue;
+        }
+        if (now - p->last_send_ms >= (int64_t)self->heartbeat_ms) {
+            assay_msg_t h = {.cmd = ASSAY_CMD_HEARTBEAT};
+            s_send(self, p, p->identity, p->idlen, &h);
+        }
+        i++;
+    }
+    if (self->db_down) return;
+    if (now >= self->next_jobs_ms || self->jobs_dirty) {
+        self->jobs_dirty = 0;
+        self->next_jobs_ms = now + 2000;
+        if (s_reload_jobs(self) != 0) self->db_down = 1;
+    }
+    if (now >= self->next_finish_ms) {
+        self->next_finish_ms = now + 1000;
+        uint64_t finished = 0;
+        if (assay_store_finish_jobs(self->store, &finished) != 0)
+            self->db_down = 1;
+        else if (finished) {
+            log_info("broker", "%llu jobs finished", (unsigned long long)finished);
+            self->jobs_dirty = 1;
+        }
+    }
+    if (now >= self->next_sweep_ms) {
+        self->next_sweep_ms = now + 10000;
+        /* in-flight tasks past their lease: the worker is alive but stuck */
+        s_expired_t e = {self, now, NULL, 0, 0};
+        assay_imap_each(self->flights, s_find_expired, &e);
+        for (size_t i = 0; i < e.n; i++) {
+            s_flight_t *f = assay_imap_del(self->flights, e.ids[i]);
+            if (f->peer && f->peer->credits[f->credit].inflight > 0)
+                f->peer->credits[f->credit].inflight--;
+            free(f);
+        }
+        free(e.ids);
+        uint64_t expired = 0;
+        if (assay_store_expire_leases(self->store, 5, &expired) != 0)
+            self->db_down = 1;
+        else if (expired)
+            log_warn("broker", "%llu leases expired and went back to pending",
+                     (unsigned long long)expired);
+    }
+    if (now >= self->next_stats_ms) {
+        self->next_stats_ms = now + 10000;
+        log_info("broker",
+                 "workers=%zu queued=%zu inflight=%zu dispatched=%llu stored=%llu ignored=%llu "
+                 "retried=%llu dead=%llu bad_frames=%llu",
+                 self->npeers, assay_queue_total(self->queue), assay_imap_size(self->flights),
+                 (unsigned long long)self->dispatched, (unsigned long long)self->st.results_stored,
+                 (unsigned long long)self->st.results_ignored,
+                 (unsigned long long)self->st.fails_retried,
+                 (unsigned long long)self->st.fails_dead,
+                 (unsigned long long)(self->proto.bad_frames + self->proto.bad_tag +
+                                      self->proto.bad_version + self->proto.bad_command +
+                                      self->proto.oversized + self->proto.truncated +
+                                      self->proto.malformed));
+    }
+}
+
+/* ---- lifecycle ---- */
+
+assay_broker_t *assay_broker_new(const assay_config_t *cfg, char *err, size_t errlen)
+{
+    assay_broker_t *self = ASSAY_NEW(assay_broker_t);
+    self->cfg = cfg;
+    self->bind = assay_strdup(assay_config_get(cfg, "broker.bind", "tcp://127.0.0.1:5555"));
+    self->heartbeat_ms = (uint32_t)assay_config_get_long(cfg, "broker.heartbeat_ms", 1000);
+    self->liveness = (uint32_t)assay_config_get_long(cfg, "broker.liveness", 5);
+    self->claim_max = assay_config_get_long(cfg, "broker.claim_max", 4000);
+    self->max_pending_writes = assay_config_get_long(cfg, "broker.max_pending_writes", 50000);
+    self->retry.base_ms = (uint32_t)assay_config_get_long(cfg, "broker.retry_base_ms", 1000);
+    self->retry.max_ms = (uint32_t)assay_config_get_long(cfg, "broker.retry_max_ms", 300000);
+    self->rng = (uint64_t)assay_wallclock_ms() ^ ((uint64_t)getpid() << 32);
+    char host[64] = "broker";
+    gethostname(host, sizeof host - 1);
+    snprintf(self->id, sizeof self->id, "%s:%d", host, (int)getpid());
+    self->store = assay_store_new(assay_config_get(cfg, "db", ""), err, errlen);
+    if (!self->store) {
+        free(self->bind);
+        free(self);
+        return NULL;
+    }
+    self->queue = assay_queue_new();
+    self->peers_by_key = assay_imap_new();
+    self->flights = assay_imap_new();
+    return self;
+}
+
+static void s_free_flight(uint64_t key, void *value, void *arg)
+{
+    (void)key;
+    (void)arg;
+    free(value);
+}
+
+void assay_broker_destroy(assay_broker_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    assay_broker_t *self = *self_p;
+    while (self->npeers) {
+        s_peer_t *p = self->peers[0];
+        assay_imap_del(self->peers_by_key, p->key);
+        self->peers[0] = self->peers[--self->npeers];
+        for (uint32_t k = 0; k < p->ncredits; k++) free(p->credits[k].kind);
+        free(p->name);
+        free(p);
+    }
+    free(self->peers);
+    assay_imap_each(self->flights, s_free_flight, NULL);
+    assay_imap_destroy(&self->flights);
+    assay_imap_destroy(&self->peers_by_key);
+    assay_queue_destroy(&self->queue);
+    assay_store_destroy(&self->store);
+    free(self->jobs);
+    if (self->sock) zmq_close(self->sock);
+    if (self->ctx) zmq_ctx_term(self->ctx);
+    free(self->bind);
+    free(self);
+    *self_p = NULL;
+}
+
+int assay_broker_wait_active(assay_broker_t *self, volatile sig_atomic_t *stop)
+{
+    int logged = 0;
+    while (!*stop) {
+        int got = assay_store_try_lock(self->store);
+        if (got == 1) break;
+        if (got < 0) {
+            usleep(1000 * 1000);
+            if (assay_store_reconnect(self->store) != 0)
+                log_warn("broker", "database unavailable: %s", assay_store_error(self->store));
+            continue;
+        }
+        if (!logged) {
+            log_info("broker", "standby: another broker is active; waiting to take over");
+            logged = 1;
+        }
+        usleep(500 * 1000);
+    }
+    if (*stop) return -1;
+    uint64_t requeued = 0, dead = 0;
+    if (assay_store_recover(self->store, &requeued, &dead) != 0) return -1;
+    log_info("broker", "active: %llu leased tasks of a previous broker back to pending, %llu dead",
+             (unsigned long long)requeued, (unsigned long long)dead);
+    return 0;
+}
+
+static void s_db_recover(assay_broker_t *self, int64_t now)
+{
+    if (now < self->db_retry_ms) return;
+    self->db_retry_ms = now + 1000;
+    if (assay_store_reconnect(self->store) != 0) {
+        log_warn("broker", "database still unavailable: %s", assay_store_error(self->store));
+        return;
+    }
+    int got = assay_store_try_lock(self->store);
+    if (got != 1) {
+        /* another broker took over while we were cut off: we must not go on */
+        log_error("broker", "lost the active-broker lock while the database was away; exiting");
+        exit(1);
+    }
+    self->db_down = 0;
+    self->jobs_dirty = 1;
+    log_info("broker", "database connection restored");
+}
+
+int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
+{
+    self->ctx = zmq_ctx_new();
+    self->sock = zmq_socket(self->ctx, ZMQ_ROUTER);
+    int one = 1, zero = 0, linger = 1000;
+    zmq_setsockopt(self->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(self->sock, ZMQ_SNDHWM, &zero, sizeof zero);
+    zmq_setsockopt(self->sock, ZMQ_RCVHWM, &zero, sizeof zero);
+    zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
+    int64_t maxmsg = ASSAY_PROTO_MAX_BODY + 4096;
+    zmq_setsockopt(self->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    if (zmq_bind(self->sock, self->bind) != 0) {
+        log_error("broker", "could not bind \"%s\": %s", self->bind, zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    log_info("broker", "broker %s listening on %s", self->id, self->bind);
+    self->jobs_dirty = 1;
+
+    while (!*stop) {
+        int64_t now = assay_clock_ms();
+        zmq_pollitem_t items[2] = {{self->sock, 0, ZMQ_POLLIN, 0},
+                                   {NULL, assay_store_fd(self->store), ZMQ_POLLIN, 0}};
+        int nitems = (!self->db_down && items[1].fd >= 0) ? 2 : 1;
+        long timeout = self->heartbeat_ms / 2;
+        if (assay_store_pending(self->store) || self->jobs_dirty) timeout = 0;
+        if (zmq_poll(items, nitems, timeout) < 0 && zmq_errno() != EINTR) {
+            log_error("broker", "poll failed: %s", zmq_strerror(zmq_errno()));
+            return -1;
+        }
+        if (nitems == 2 && (items[1].revents & ZMQ_POLLIN)) {
+            int r = assay_store_poll_notify(self->store);
+            if (r > 0) self->jobs_dirty = 1;
+            if (r < 0) self->db_down = 1;
+        }
+        /* read everything waiting (bounded so timers still run under a flood) */
+        for (int k = 0; k < 50000; k++) {
+            uint8_t id[S_MAX_IDENTITY];
+            size_t idlen = sizeof id;
+            assay_msg_t m;
+            int r = assay_proto_recv(self->sock, id, &idlen, &m, &self->proto, ZMQ_DONTWAIT);
+            if (r == ASSAY_EAGAIN || r == ASSAY_EIO) break;
+            if (r != 0) {
+                s_peer_t *p = s_peer_find(self, id, idlen);
+                log_debug("broker", "dropped a malformed message from %s: %s",
+                          p ? p->name : "an unknown peer", assay_strerror(r));
+                continue;
+            }
+            s_on_message(self, id, idlen, &m);
+            assay_msg_release(&m);
+        }
+        now = assay_clock_ms();
+        if (self->db_down) s_db_recover(self, now);
+        if (!self->db_down && assay_store_pending(self->store)) {
+            if (assay_store_flush(self->store, &self->st) != 0) {
+                self->db_down = 1;
+            } else {
+                for (size_t c = 0; c < self->nclaims; c++) self->claims[c].idle_until_ms = 0;
+            }
+        }
+        s_claim(self, now);
+        s_dispatch(self, now);
+        s_timers(self, now);
+    }
+
+    log_info("broker", "stopping: handing back %zu queued tasks", assay_queue_total(self->queue));
+    assay_queue_drain_all(self->queue, s_release_queued, self);
+    for (int tries = 0; tries < 10 && assay_store_pending(self->store); tries++) {
+        if (self->db_down) s_db_recover(self, assay_clock_ms() + 1000000);
+        if (!self->db_down && assay_store_flush(self->store, &self->st) == 0) break;
+        self->db_down = 1;
+        usleep(500 * 1000);
+    }
+    log_info("broker", "stopped: dispatched=%llu stored=%llu ignored=%llu",
+             (unsigned long long)self->dispatched, (unsigned long long)self->st.results_stored,
+             (unsigned long long)self->st.results_ignored);
+    return 0;
+}

@@ -1,0 +1,495 @@
+/*  store.c: see store.h */
+#include "broker/store.h"
+
+#include "common/db.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_LOCK_SQL "SELECT pg_try_advisory_lock(7305812002)"
+#define S_LEASE_GRACE_S "60"
+
+struct assay_store {
+    char *conninfo;
+    assay_db_t *db;
+    char error[1024];
+    /* write batches, in COPY text format */
+    assay_buf_t results, fails, releases;
+    size_t nresults, nfails, nreleases;
+    /* stage cache */
+    assay_store_stage_t *stages;
+    size_t nstages, cap_stages;
+};
+
+static const char s_setup_sql[] =
+    "CREATE TEMP TABLE IF NOT EXISTS b_results (id bigint, attempt integer, output text,"
+    " worker text, elapsed_ms double precision) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS b_fails (id bigint, attempt integer, retryable boolean,"
+    " delay_ms integer, reason text, worker text) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS b_release (id bigint, attempt integer) ON COMMIT DELETE ROWS;"
+    "LISTEN assay_jobs";
+
+static const char s_results_sql[] =
+    "WITH r AS (SELECT DISTINCT ON (id) id, attempt, output::jsonb AS output, worker, elapsed_ms"
+    "           FROM b_results ORDER BY id, attempt DESC),"
+    " d AS (UPDATE tasks t SET state = 'done', finished_at = now(), lease_expires = NULL,"
+    "              worker = r.worker, last_error = NULL"
+    "       FROM r WHERE t.id = r.id AND t.attempt = r.attempt AND t.state IN ('leased', 'pending')"
+    "       RETURNING t.id, t.job_id, t.stage_id, t.item_id, t.kind, t.attempt, t.input,"
+    "                 r.output, r.worker, r.elapsed_ms),"
+    " o AS (INSERT INTO task_outputs (task_id, job_id, stage_id, item_id, attempt, worker,"
+    "                                 elapsed_ms, output)"
+    "       SELECT id, job_id, stage_id, item_id, attempt, worker, elapsed_ms, output FROM d"
+    "       ON CONFLICT (task_id) DO NOTHING RETURNING task_id),"
+    " s AS (INSERT INTO samples (task_id, job_id, stage_id, item_id, idx, reasoning, answer, raw,"
+    "         model, endpoint, template, template_hash, prompt_tokens, completion_tokens,"
+    "         reasoning_tokens, latency_ms, cost_usd, cache_key, cached)"
+    "       SELECT d.id, d.job_id, d.stage_id, d.item_id,"
+    "              coalesce(assay_jint(x.v->'idx'), (x.ord - 1)::integer),"
+    "              assay_jtext(x.v->'reasoning'), assay_jtext(x.v->'answer'), x.v->'raw',"
+    "              assay_jtext(x.v->'model'), assay_jtext(x.v->'endpoint'),"
+    "              assay_jtext(x.v->'template'), assay_jtext(x.v->'template_hash'),"
+    "              assay_jint(x.v->'prompt_tokens'), assay_jint(x.v->'completion_tokens'),"
+    "              assay_jint(x.v->'reasoning_tokens'), assay_jnum(x.v->'latency_ms'),"
+    "              assay_jnum(x.v->'cost_usd'), assay_jtext(x.v->'cache_key'),"
+    "              coalesce(assay_jbool(x.v->'cached'), false)"
+    "       FROM d CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(d.output->'samples')"
+    "            = 'array' THEN d.output->'samples' ELSE '[]'::jsonb END) WITH ORDINALITY AS x(v, ord)"
+    "       WHERE d.item_id IS NOT NULL AND jsonb_typeof(x.v) = 'object'"
+    "       ON CONFLICT (task_id, idx) DO NOTHING RETURNING 1),"
+    " n AS (INSERT INTO tasks (job_id, stage_id, item_id, kind, max_attempts, priority, input)"
+    "       SELECT d.job_id, ns.id, d.item_id, ns.kind, ns.max_attempts, j.priority,"
+    "              coalesce(d.input, i.record, '{}'::jsonb) || d.output"
+    "       FROM d JOIN stages cs ON cs.id = d.stage_id"
+    "       JOIN stages ns ON ns.job_id = d.job_id AND ns.idx = cs.idx + 1"
+    "       JOIN jobs j ON j.id = d.job_id LEFT JOIN items i ON i.id = d.item_id"
+    "       WHERE j.state <> 'cancelled' RETURNING 1)"
+    " SELECT (SELECT count(*) FROM o), (SELECT count(*) FROM b_results), (SELECT count(*) FROM n),"
+    "        (SELECT count(*) FROM s)";
+
+static const char s_fails_sql[] =
+    "WITH f AS (SELECT DISTINCT ON (id) * FROM b_fails ORDER BY id, attempt DESC),"
+    " u AS (UPDATE tasks t SET"
+    "         state = CASE WHEN NOT f.retryable OR t.attempt >= t.max_attempts"
+    "                      THEN 'dead'::task_state ELSE 'pending'::task_state END,"
+    "         not_before = now() + make_interval(secs => f.delay_ms / 1000.0),"
+    "         lease_expires = NULL, worker = f.worker, last_error = f.reason,"
+    "         finished_at = CASE WHEN NOT f.retryable OR t.attempt >= t.max_attempts"
+    "                            THEN now() END"
+    "       FROM f WHERE t.id = f.id AND t.attempt = f.attempt AND t.state = 'leased'"
+    "       RETURNING t.state)"
+    " SELECT count(*) FILTER (WHERE state = 'dead'), count(*) FILTER (WHERE state = 'pending')"
+    " FROM u";
+
+static const char s_release_sql[] =
+    "WITH u AS (UPDATE tasks t SET"
+    "         state = CASE WHEN j.state = 'cancelled' THEN 'cancelled'::task_state"
+    "                      ELSE 'pending'::task_state END,"
+    "         attempt = greatest(t.attempt - 1, 0), lease_expires = NULL"
+    "       FROM b_release b, jobs j"
+    "       WHERE t.id = b.id AND t.attempt = b.attempt AND t.state = 'leased' AND j.id = t.job_id"
+    "       RETURNING 1) SELECT count(*) FROM u";
+
+static const char s_claim_sql[] =
+    "WITH q AS (SELECT * FROM unnest($1::bigint[], $2::integer[]) AS q(job_id, lim)),"
+    " c AS (SELECT t.id FROM q CROSS JOIN LATERAL"
+    "        (SELECT id FROM tasks WHERE state = 'pending' AND job_id = q.job_id AND kind = $3"
+    "         AND not_before <= now() ORDER BY priority DESC, id LIMIT q.lim"
+    "         FOR UPDATE SKIP LOCKED) t),"
+    " u AS (UPDATE tasks t SET state = 'leased', attempt = t.attempt + 1, started_at = now(),"
+    "         lease_expires = now() + make_interval(secs => s.timeout_s + " S_LEASE_GRACE_S ")"
+    "       FROM c, stages s WHERE t.id = c.id AND s.id = t.stage_id"
+    "       RETURNING t.id, t.attempt, t.job_id, t.stage_id, t.item_id, t.input, s.timeout_s)"
+    " SELECT u.id, u.attempt, u.job_id, u.stage_id, u.timeout_s,"
+    "        coalesce(u.input, i.record, '{}'::jsonb)::text"
+    " FROM u LEFT JOIN items i ON i.id = u.item_id ORDER BY u.id";
+
+static void s_err(assay_store_t *self, const char *what)
+{
+    snprintf(self->error, sizeof self->error, "%s: %s", what,
+             self->db ? assay_db_error(self->db) : "no connection");
+    log_error("store", "%s", self->error);
+}
+
+static int s_connect(assay_store_t *self)
+{
+    char err[512];
+    assay_db_destroy(&self->db);
+    self->db = assay_db_connect(self->conninfo, "assay-broker", err, sizeof err);
+    if (!self->db) {
+        snprintf(self->error, sizeof self->error, "%s", err);
+        return -1;
+    }
+    if (assay_db_exec(self->db, s_setup_sql) != 0) {
+        s_err(self, "could not prepare the broker session");
+        return -1;
+    }
+    return 0;
+}
+
+assay_store_t *assay_store_new(const char *conninfo, char *err, size_t errlen)
+{
+    assay_store_t *self = ASSAY_NEW(assay_store_t);
+    self->conninfo = assay_strdup(conninfo ? conninfo : "");
+    if (s_connect(self) != 0) {
+        snprintf(err, errlen, "%s", self->error);
+        assay_store_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void assay_store_destroy(assay_store_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    assay_store_t *self = *self_p;
+    assay_db_destroy(&self->db);
+    assay_buf_release(&self->results);
+    assay_buf_release(&self->fails);
+    assay_buf_release(&self->releases);
+    for (size_t i = 0; i < self->nstages; i++) {
+        free(self->stages[i].kind);
+        free(self->stages[i].params);
+    }
+    free(self->stages);
+    free(self->conninfo);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *assay_store_error(const assay_store_t *self)
+{
+    return self->error;
+}
+
+int assay_store_fd(assay_store_t *self)
+{
+    return self->db ? PQsocket(assay_db_conn(self->db)) : -1;
+}
+
+int assay_store_ok(assay_store_t *self)
+{
+    return self->db && PQstatus(assay_db_conn(self->db)) == CONNECTION_OK;
+}
+
+int assay_store_poll_notify(assay_store_t *self)
+{
+    if (!self->db) return -1;
+    PGconn *conn = assay_db_conn(self->db);
+    if (!PQconsumeInput(conn)) return -1;
+    int got = 0;
+    PGnotify *n;
+    while ((n = PQnotifies(conn)) != NULL) {
+        got = 1;
+        PQfreemem(n);
+    }
+    return got;
+}
+
+int assay_store_reconnect(assay_store_t *self)
+{
+    return s_connect(self);
+}
+
+int assay_store_try_lock(assay_store_t *self)
+{
+    PGresult *res = assay_db_query(self->db, S_LOCK_SQL, 0, NULL);
+    if (!res) {
+        s_err(self, "could not take the broker lock");
+        return -1;
+    }
+    int got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    return got;
+}
+
+static int s_count2(assay_store_t *self, const char *sql, int n, const char *const *params,
+                    const char *what, uint64_t *a, uint64_t *b)
+{
+    PGresult *res = assay_db_query(self->db, sql, n, params);
+    if (!res) {
+        s_err(self, what);
+        return -1;
+    }
+    if (a) *a = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    if (b && PQnfields(res) > 1) *b = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+    PQclear(res);
+    return 0;
+}
+
+int assay_store_recover(assay_store_t *self, uint64_t *requeued, uint64_t *dead)
+{
+    return s_count2(self,
+                    "WITH u AS (UPDATE tasks SET"
+                    "  state = CASE WHEN attempt >= max_attempts THEN 'dead'::task_state"
+                    "               ELSE 'pending'::task_state END,"
+                    "  last_error = CASE WHEN attempt >= max_attempts"
+                    "    THEN 'lease lost when the broker stopped, and no attempts left'"
+                    "    ELSE last_error END,"
+                    "  finished_at = CASE WHEN attempt >= max_attempts THEN now() END,"
+                    "  lease_expires = NULL"
+                    " WHERE state = 'leased' RETURNING state)"
+                    " SELECT count(*) FILTER (WHERE state = 'pending'),"
+                    "        count(*) FILTER (WHERE state = 'dead') FROM u",
+                    0, NULL, "could not recover leases", requeued, dead);
+}
+
+int assay_store_expire_leases(assay_store_t *self, int grace_s, uint64_t *expired)
+{
+    char g[16];
+    snprintf(g, sizeof g, "%d", grace_s);
+    const char *p[] = {g};
+    return s_count2(self,
+                    "WITH u AS (UPDATE tasks SET"
+                    "  state = CASE WHEN attempt >= max_attempts THEN 'dead'::task_state"
+                    "               ELSE 'pending'::task_state END,"
+                    "  last_error = 'lease expired', lease_expires = NULL,"
+                    "  finished_at = CASE WHEN attempt >= max_attempts THEN now() END"
+                    " WHERE state = 'leased'"
+                    "   AND lease_expires < now() - make_interval(secs => $1::integer)"
+                    " RETURNING 1) SELECT count(*) FROM u",
+                    1, p, "could not expire leases", expired, NULL);
+}
+
+int assay_store_load_jobs(assay_store_t *self, void (*fn)(const assay_store_job_t *job, void *arg),
+                          void *arg)
+{
+    PGresult *res = assay_db_query(self->db,
+                                   "SELECT id, weight, priority, state = 'running' FROM jobs"
+                                   " WHERE state IN ('running', 'paused', 'cancelled')"
+                                   "   AND (state <> 'cancelled' OR finished_at IS NULL)"
+                                   " ORDER BY id",
+                                   0, NULL);
+    if (!res) {
+        s_err(self, "could not load jobs");
+        return -1;
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        assay_store_job_t j;
+        j.id = strtoull(PQgetvalue(res, r, 0), NULL, 10);
+        j.weight = atoi(PQgetvalue(res, r, 1));
+        j.priority = atoi(PQgetvalue(res, r, 2));
+        j.running = strcmp(PQgetvalue(res, r, 3), "t") == 0;
+        fn(&j, arg);
+    }
+    PQclear(res);
+    return 0;
+}
+
+int assay_store_expand(assay_store_t *self, uint64_t *created)
+{
+    return s_count2(self,
+                    "WITH s AS (SELECT s.id, s.job_id, s.kind, s.max_attempts, j.priority"
+                    "           FROM stages s JOIN jobs j ON j.id = s.job_id"
+                    "           WHERE j.state = 'running' AND s.idx = 0 AND s.expanded_at IS NULL"
+                    "           FOR UPDATE OF s),"
+                    " i AS (INSERT INTO tasks (job_id, stage_id, item_id, kind, max_attempts,"
+                    "                          priority)"
+                    "       SELECT s.job_id, s.id, ji.item_id, s.kind, s.max_attempts, s.priority"
+                    "       FROM s JOIN job_items ji ON ji.job_id = s.job_id"
+                    "       ORDER BY s.job_id, ji.item_id RETURNING 1),"
+                    " m AS (UPDATE stages SET expanded_at = now() WHERE id IN (SELECT id FROM s)"
+                    "       RETURNING 1)"
+                    " SELECT (SELECT count(*) FROM i), (SELECT count(*) FROM m)",
+                    0, NULL, "could not expand stages", created, NULL);
+}
+
+int assay_store_finish_jobs(assay_store_t *self, uint64_t *finished)
+{
+    return s_count2(self,
+                    "WITH f AS (UPDATE jobs j SET state = 'done', finished_at = now()"
+                    " WHERE j.state = 'running'"
+                    "   AND NOT EXISTS (SELECT 1 FROM stages s WHERE s.job_id = j.id"
+                    "                   AND s.idx = 0 AND s.expanded_at IS NULL)"
+                    "   AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id"
+                    "                   AND t.state = 'pending')"
+                    "   AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id"
+                    "                   AND t.state = 'leased')"
+                    " RETURNING 1),"
+                    " c AS (UPDATE jobs j SET finished_at = now() WHERE j.state = 'cancelled'"
+                    "   AND j.finished_at IS NULL"
+                    "   AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id"
+                    "                   AND t.state = 'leased') RETURNING 1)"
+                    " SELECT (SELECT count(*) FROM f), (SELECT count(*) FROM c)",
+                    0, NULL, "could not finish jobs", finished, NULL);
+}
+
+const assay_store_stage_t *assay_store_stage(assay_store_t *self, uint64_t stage_id)
+{
+    for (size_t i = 0; i < self->nstages; i++)
+        if (self->stages[i].id == stage_id) return &self->stages[i];
+    char id[32];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)stage_id);
+    const char *p[] = {id};
+    PGresult *res = assay_db_query(self->db,
+                                   "SELECT job_id, kind, params::text, timeout_s, max_attempts"
+                                   " FROM stages WHERE id = $1",
+                                   1, p);
+    if (!res) {
+        s_err(self, "could not load stage");
+        return NULL;
+    }
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        snprintf(self->error, sizeof self->error, "stage %s does not exist", id);
+        return NULL;
+    }
+    if (self->nstages == self->cap_stages) {
+        self->cap_stages = self->cap_stages ? self->cap_stages * 2 : 16;
+        self->stages = assay_realloc(self->stages, self->cap_stages * sizeof *self->stages);
+    }
+    assay_store_stage_t *s = &self->stages[self->nstages++];
+    s->id = stage_id;
+    s->job_id = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    s->kind = assay_strdup(PQgetvalue(res, 0, 1));
+    s->params = assay_strdup(PQgetvalue(res, 0, 2));
+    s->timeout_ms = (uint32_t)atoi(PQgetvalue(res, 0, 3)) * 1000u;
+    s->max_attempts = atoi(PQgetvalue(res, 0, 4));
+    PQclear(res);
+    return s;
+}
+
+long assay_store_claim(assay_store_t *self, const char *kind, const uint64_t *job_ids,
+                       const int *limits, size_t njobs, assay_queue_t *q)
+{
+    if (njobs == 0) return 0;
+    assay_buf_t jobs = ASSAY_BUF_INIT, lims = ASSAY_BUF_INIT;
+    assay_buf_addc(&jobs, '{');
+    assay_buf_addc(&lims, '{');
+    for (size_t i = 0; i < njobs; i++) {
+        assay_buf_addf(&jobs, "%s%llu", i ? "," : "", (unsigned long long)job_ids[i]);
+        assay_buf_addf(&lims, "%s%d", i ? "," : "", limits[i]);
+    }
+    assay_buf_addc(&jobs, '}');
+    assay_buf_addc(&lims, '}');
+    const char *p[] = {jobs.data, lims.data, kind};
+    PGresult *res = assay_db_query(self->db, s_claim_sql, 3, p);
+    assay_buf_release(&jobs);
+    assay_buf_release(&lims);
+    if (!res) {
+        s_err(self, "could not claim tasks");
+        return -1;
+    }
+    int n = PQntuples(res);
+    int64_t now = assay_clock_ms();
+    for (int r = 0; r < n; r++) {
+        assay_qtask_t *t = ASSAY_NEW(assay_qtask_t);
+        t->id = strtoull(PQgetvalue(res, r, 0), NULL, 10);
+        t->attempt = (uint32_t)strtoul(PQgetvalue(res, r, 1), NULL, 10);
+        t->job_id = strtoull(PQgetvalue(res, r, 2), NULL, 10);
+        t->stage_id = strtoull(PQgetvalue(res, r, 3), NULL, 10);
+        t->timeout_ms = (uint32_t)strtoul(PQgetvalue(res, r, 4), NULL, 10) * 1000u;
+        /* the lease in Postgres is timeout + grace; keep a margin for clock skew */
+        t->lease_deadline_ms = now + t->timeout_ms + 30000;
+        t->kind = assay_strdup(kind);
+        t->input_len = (size_t)PQgetlength(res, r, 5);
+        t->input = assay_strndup(PQgetvalue(res, r, 5), t->input_len);
+        assay_queue_push(q, t);
+    }
+    PQclear(res);
+    return n;
+}
+
+void assay_store_add_result(assay_store_t *self, uint64_t id, uint32_t attempt, const char *output,
+                            size_t output_len, const char *worker, double elapsed_ms)
+{
+    assay_buf_t *b = &self->results;
+    assay_buf_addf(b, "%llu\t%u\t", (unsigned long long)id, attempt);
+    assay_db_copy_escape(b, output, output_len);
+    assay_buf_addc(b, '\t');
+    assay_db_copy_escape(b, worker, strlen(worker));
+    assay_buf_addf(b, "\t%.3f\n", elapsed_ms);
+    self->nresults++;
+}
+
+void assay_store_add_fail(assay_store_t *self, uint64_t id, uint32_t attempt, int retryable,
+                          uint32_t delay_ms, const char *reason, const char *worker)
+{
+    assay_buf_t *b = &self->fails;
+    assay_buf_addf(b, "%llu\t%u\t%s\t%u\t", (unsigned long long)id, attempt, retryable ? "t" : "f",
+                   delay_ms);
+    assay_db_copy_escape(b, reason, strlen(reason));
+    assay_buf_addc(b, '\t');
+    assay_db_copy_escape(b, worker, strlen(worker));
+    assay_buf_addc(b, '\n');
+    self->nfails++;
+}
+
+void assay_store_add_release(assay_store_t *self, uint64_t id, uint32_t attempt)
+{
+    assay_buf_addf(&self->releases, "%llu\t%u\n", (unsigned long long)id, attempt);
+    self->nreleases++;
+}
+
+size_t assay_store_pending(const assay_store_t *self)
+{
+    return self->nresults + self->nfails + self->nreleases;
+}
+
+static int s_copy(assay_store_t *self, const char *sql, const assay_buf_t *b)
+{
+    if (assay_db_copy_begin(self->db, sql) != 0) return -1;
+    if (assay_db_copy_send(self->db, b->data, b->len) != 0) {
+        PQputCopyEnd(assay_db_conn(self->db), "aborted");
+        PGresult *r;
+        while ((r = PQgetResult(assay_db_conn(self->db))) != NULL) PQclear(r);
+        return -1;
+    }
+    return assay_db_copy_end(self->db);
+}
+
+int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats)
+{
+    if (assay_store_pending(self) == 0) return 0;
+    if (!self->db) return -1;
+    uint64_t stored = 0, total = 0, created = 0, dead = 0, retried = 0, released = 0;
+    if (assay_db_begin(self->db) != 0) goto fail;
+    if (self->nresults) {
+        if (s_copy(self, "COPY b_results FROM STDIN", &self->results) != 0) goto fail;
+        PGresult *res = assay_db_query(self->db, s_results_sql, 0, NULL);
+        if (!res) goto fail;
+        stored = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        total = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+        created = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
+        PQclear(res);
+    }
+    if (self->nfails) {
+        if (s_copy(self, "COPY b_fails FROM STDIN", &self->fails) != 0) goto fail;
+        PGresult *res = assay_db_query(self->db, s_fails_sql, 0, NULL);
+        if (!res) goto fail;
+        dead = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        retried = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+        PQclear(res);
+    }
+    if (self->nreleases) {
+        if (s_copy(self, "COPY b_release FROM STDIN", &self->releases) != 0) goto fail;
+        PGresult *res = assay_db_query(self->db, s_release_sql, 0, NULL);
+        if (!res) goto fail;
+        released = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+    }
+    if (assay_db_commit(self->db) != 0) goto fail;
+    if (stats) {
+        stats->results_stored += stored;
+        stats->results_ignored += total - stored;
+        stats->tasks_created += created;
+        stats->fails_dead += dead;
+        stats->fails_retried += retried;
+        stats->released += released;
+        stats->flushes++;
+    }
+    assay_buf_reset(&self->results);
+    assay_buf_reset(&self->fails);
+    assay_buf_reset(&self->releases);
+    self->nresults = self->nfails = self->nreleases = 0;
+    return 0;
+fail:
+    s_err(self, "could not write results");
+    if (self->db && PQstatus(assay_db_conn(self->db)) == CONNECTION_OK)
+        assay_db_rollback(self->db);
+    return -1;
+}

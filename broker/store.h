@@ -1,0 +1,104 @@
+/*  store.h: everything the broker reads from and writes to Postgres.
+ *
+ *  The broker holds one connection. Writes are batched: results, failures and
+ *  releases are queued in memory with assay_store_add_*() and written by
+ *  assay_store_flush() in one transaction (group commit, synchronous_commit stays
+ *  on), once per loop pass. Every write is conditional on (task id, attempt) and
+ *  the task's state, so replaying a batch whose commit was lost is harmless: a
+ *  result is stored at most once, whatever happens to the broker.
+ *
+ *  A standby broker waits in assay_store_try_lock() for the advisory lock the
+ *  active broker holds; Postgres releases it when the active broker's session
+ *  dies, and the standby takes over.
+ */
+#ifndef ASSAY_STORE_H
+#define ASSAY_STORE_H
+
+#include "broker/queue.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct assay_store assay_store_t;
+
+typedef struct {
+    uint64_t id;
+    int weight;
+    int priority;
+    int running; /* 1 running, 0 paused/cancelled/done */
+} assay_store_job_t;
+
+typedef struct {
+    uint64_t id;
+    uint64_t job_id;
+    char *kind;
+    char *params; /* JSON text */
+    uint32_t timeout_ms;
+    int max_attempts;
+} assay_store_stage_t;
+
+typedef struct {
+    uint64_t results_stored;   /* results that became done */
+    uint64_t results_ignored;  /* late or duplicate results (attempt no longer current) */
+    uint64_t fails_retried;    /* failures sent back to pending with a delay */
+    uint64_t fails_dead;       /* failures that made the task dead */
+    uint64_t released;         /* tasks handed back without counting an attempt */
+    uint64_t tasks_created;    /* next-stage tasks created by results */
+    uint64_t flushes;
+} assay_store_stats_t;
+
+/* connect; NULL with the reason in err */
+assay_store_t *assay_store_new(const char *conninfo, char *err, size_t errlen);
+void assay_store_destroy(assay_store_t **self_p);
+/* the last error (one line) */
+const char *assay_store_error(const assay_store_t *self);
+/* the socket to poll for NOTIFY (assay_jobs), or -1 */
+int assay_store_fd(assay_store_t *self);
+/* read what arrived on the socket; returns 1 when a notification came, 0 if none,
+ * -1 when the connection is broken */
+int assay_store_poll_notify(assay_store_t *self);
+/* reconnect after a failure (and re-LISTEN); 0 or -1 */
+int assay_store_reconnect(assay_store_t *self);
+int assay_store_ok(assay_store_t *self);
+
+/* try the broker advisory lock: 1 got it, 0 another broker holds it, -1 error */
+int assay_store_try_lock(assay_store_t *self);
+
+/* after taking over: every leased task was leased by a broker that is gone. Tasks
+ * with attempts left go back to pending, the others become dead. */
+int assay_store_recover(assay_store_t *self, uint64_t *requeued, uint64_t *dead);
+/* return leases that ran out (lease_expires older than grace_s) to pending */
+int assay_store_expire_leases(assay_store_t *self, int grace_s, uint64_t *expired);
+
+/* running and paused jobs; fn is called for each. Returns 0 or -1. */
+int assay_store_load_jobs(assay_store_t *self, void (*fn)(const assay_store_job_t *job, void *arg),
+                          void *arg);
+/* create the first stage's tasks for running jobs that have none yet */
+int assay_store_expand(assay_store_t *self, uint64_t *created);
+/* mark jobs with nothing left pending or leased as done; returns 0 or -1 */
+int assay_store_finish_jobs(assay_store_t *self, uint64_t *finished);
+/* a stage by id (cached; loaded on first use); NULL on error */
+const assay_store_stage_t *assay_store_stage(assay_store_t *self, uint64_t stage_id);
+
+/* claim up to limits[i] pending tasks of kind for each job_ids[i] (one round
+ * trip), lease them (attempt + 1) and push them onto q. Returns the number
+ * claimed or -1. */
+long assay_store_claim(assay_store_t *self, const char *kind, const uint64_t *job_ids,
+                       const int *limits, size_t njobs, assay_queue_t *q);
+
+/* queue writes for the next flush (copies what it keeps) */
+void assay_store_add_result(assay_store_t *self, uint64_t id, uint32_t attempt, const char *output,
+                            size_t output_len, const char *worker, double elapsed_ms);
+/* a failed attempt: dead when !retryable (or out of attempts), else pending again
+ * after delay_ms */
+void assay_store_add_fail(assay_store_t *self, uint64_t id, uint32_t attempt, int retryable,
+                          uint32_t delay_ms, const char *reason, const char *worker);
+/* a claimed task that was never run (queued when a job paused, broker stopping):
+ * back to pending without counting the attempt */
+void assay_store_add_release(assay_store_t *self, uint64_t id, uint32_t attempt);
+size_t assay_store_pending(const assay_store_t *self);
+/* write everything queued in one transaction. On failure the batch stays queued
+ * (it is safe to replay) and -1 is returned. */
+int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats);
+
+#endif

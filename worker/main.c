@@ -1,0 +1,431 @@
+/*  main.c: assay-worker. Connects a DEALER socket to the broker, announces its
+ *  task kinds and slots (READY), runs the TASKs it receives through the executor
+ *  and answers each with RESULT or FAIL. Stateless: kill it at any moment and the
+ *  broker re-queues what it held.
+ *
+ *  Liveness follows the ZeroMQ guide's Paranoid Pirate pattern: any traffic counts;
+ *  heartbeats go out when the line is quiet; when the broker has been silent for
+ *  `liveness` intervals the worker drops the socket and reconnects with exponential
+ *  backoff, then announces itself again. SIGTERM drains: no new work is accepted,
+ *  running tasks get worker.drain_s seconds to finish, the rest are handed back.
+ */
+#include "common/config.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/util.h"
+#include "worker/exec.h"
+#include "worker/handlers.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define S_MAX_POLL 4096
+
+static volatile sig_atomic_t s_stop = 0;
+
+static void s_on_signal(int sig)
+{
+    (void)sig;
+    s_stop = 1;
+}
+
+typedef struct {
+    const assay_config_t *cfg;
+    void *ctx;
+    void *sock;
+    char *endpoint;
+    char name[256];
+    assay_slot_t slots[ASSAY_PROTO_MAX_KINDS];
+    uint32_t nslots;
+    uint32_t heartbeat_ms;
+    uint32_t liveness;
+    int64_t last_recv_ms;
+    int64_t last_send_ms;
+    int64_t reconnect_ms; /* current backoff */
+    int draining;
+    assay_exec_t *exec;
+    assay_proto_stats_t stats;
+    uint64_t done, failed;
+} s_worker_t;
+
+static void s_send(s_worker_t *w, const assay_msg_t *msg)
+{
+    int rc = assay_proto_send(w->sock, NULL, 0, msg, 0);
+    if (rc != 0)
+        log_warn("worker", "could not send %s to broker: %s", assay_cmd_name(msg->cmd),
+                 zmq_strerror(zmq_errno()));
+    w->last_send_ms = assay_clock_ms();
+}
+
+static void s_send_ready(s_worker_t *w)
+{
+    assay_msg_t m = {.cmd = ASSAY_CMD_READY};
+    m.u.ready.version = ASSAY_PROTO_VERSION;
+    m.u.ready.worker = w->name;
+    m.u.ready.heartbeat_ms = w->heartbeat_ms;
+    m.u.ready.slots = w->slots;
+    m.u.ready.nslots = w->nslots;
+    s_send(w, &m);
+}
+
+static void s_connect(s_worker_t *w)
+{
+    if (w->sock) zmq_close(w->sock);
+    w->sock = zmq_socket(w->ctx, ZMQ_DEALER);
+    int linger = 2000, hwm = 0;
+    zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(w->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(w->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (zmq_connect(w->sock, w->endpoint) != 0) {
+        log_error("worker", "could not connect to broker \"%s\": %s", w->endpoint,
+                  zmq_strerror(zmq_errno()));
+        exit(1);
+    }
+    w->last_recv_ms = assay_clock_ms();
+    s_send_ready(w);
+}
+
+static void s_on_done(const assay_exec_result_t *r, void *arg)
+{
+    s_worker_t *w = arg;
+    assay_msg_t m;
+    memset(&m, 0, sizeof m);
+    char *text = NULL;
+    if (r->ok) {
+        text = json_dumps(r->output, JSON_COMPACT);
+        if (text && strlen(text) + 1024 > ASSAY_PROTO_MAX_BODY) {
+            free(text);
+            text = NULL;
+        }
+    }
+    if (r->ok && text) {
+        m.cmd = ASSAY_CMD_RESULT;
+        m.u.result.id = r->id;
+        m.u.result.attempt = r->attempt;
+        m.u.result.output = text;
+        m.u.result.output_len = strlen(text);
+        m.u.result.elapsed_us = (uint64_t)r->elapsed_us;
+        w->done++;
+    } else {
+        m.cmd = ASSAY_CMD_FAIL;
+        m.u.fail.id = r->id;
+        m.u.fail.attempt = r->attempt;
+        m.u.fail.retryable = r->ok ? 0 : (uint8_t)r->retryable;
+        m.u.fail.reason = (char *)(r->ok ? "output larger than the protocol's message limit"
+                                         : r->reason);
+        m.u.fail.retry_after_ms = r->retry_after_ms;
+        m.u.fail.endpoint = (char *)r->endpoint;
+        m.u.fail.elapsed_us = (uint64_t)r->elapsed_us;
+        w->failed++;
+        log_debug("worker", "task %llu (%s) failed: %s", (unsigned long long)r->id, r->kind,
+                  m.u.fail.reason);
+    }
+    s_send(w, &m);
+    free(text);
+}
+
+static void s_fail_task(s_worker_t *w, const assay_msg_task_t *t, int retryable, const char *why)
+{
+    assay_msg_t m = {.cmd = ASSAY_CMD_FAIL};
+    m.u.fail.id = t->id;
+    m.u.fail.attempt = t->attempt;
+    m.u.fail.retryable = (uint8_t)retryable;
+    m.u.fail.reason = (char *)why;
+    s_send(w, &m);
+}
+
+static void s_on_task(s_worker_t *w, const assay_msg_task_t *t)
+{
+    if (w->draining) {
+        s_fail_task(w, t, 1, "worker is shutting down");
+        return;
+    }
+    json_error_t jerr;
+    json_t *input = json_loadb(t->input, t->input_len, 0, &jerr);
+    if (!json_is_object(input)) {
+        char why[256];
+        snprintf(why, sizeof why, "task input is not a JSON object: %s",
+                 input ? "wrong type" : jerr.text);
+        json_decref(input);
+        s_fail_task(w, t, 0, why);
+        return;
+    }
+    json_t *params = t->params_len ? json_loadb(t->params, t->params_len, 0, &jerr) : NULL;
+    if (t->params_len && !json_is_object(params)) {
+        json_decref(input);
+        json_decref(params);
+        s_fail_task(w, t, 0, "task params are not a JSON object");
+        return;
+    }
+    int rc = assay_exec_start(w->exec, t->id, t->attempt, t->kind, input, params, t->timeout_ms,
+                              NULL);
+    if (rc != 0) {
+        char why[256];
+        snprintf(why, sizeof why, "this worker cannot run kind \"%s\"", t->kind);
+        s_fail_task(w, t, 1, why);
+    }
+}
+
+static void s_on_message(s_worker_t *w, assay_msg_t *m)
+{
+    switch (m->cmd) {
+    case ASSAY_CMD_WELCOME:
+        if (m->u.welcome.heartbeat_ms >= 50) w->heartbeat_ms = m->u.welcome.heartbeat_ms;
+        if (m->u.welcome.liveness >= 2) w->liveness = m->u.welcome.liveness;
+        w->reconnect_ms = 250;
+        log_info("worker", "registered with broker %s (heartbeat %u ms)",
+                 m->u.welcome.broker ? m->u.welcome.broker : "?", w->heartbeat_ms);
+        break;
+    case ASSAY_CMD_TASK:
+        s_on_task(w, &m->u.task);
+        break;
+    case ASSAY_CMD_HEARTBEAT:
+        break;
+    case ASSAY_CMD_DISCONNECT:
+        /* the broker does not know us (it restarted): announce ourselves again */
+        log_info("worker", "broker asked us to register again (%s)",
+                 m->u.disconnect.reason ? m->u.disconnect.reason : "no reason given");
+        if (!w->draining) s_send_ready(w);
+        break;
+    default:
+        log_warn("worker", "unexpected %s from broker ignored", assay_cmd_name(m->cmd));
+    }
+}
+
+static int s_parse_slots(s_worker_t *w, const char *spec, char *err, size_t errlen)
+{
+    char *copy = assay_strdup(spec), *save = NULL;
+    w->nslots = 0;
+    for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        char *eq = strchr(tok, '=');
+        long n = eq ? strtol(eq + 1, NULL, 10) : 0;
+        if (!eq || n < 1 || n > 100000) {
+            snprintf(err, errlen, "slots \"%s\": expected KIND=N with N from 1 to 100000", tok);
+            free(copy);
+            return -1;
+        }
+        *eq = '\0';
+        if (!assay_handler_find(tok)) {
+            snprintf(err, errlen, "slots: unknown task kind \"%s\"", tok);
+            free(copy);
+            return -1;
+        }
+        if (w->nslots == ASSAY_PROTO_MAX_KINDS) break;
+        w->slots[w->nslots].kind = assay_strdup(tok);
+        w->slots[w->nslots].slots = (uint32_t)n;
+        w->nslots++;
+    }
+    free(copy);
+    if (w->nslots == 0) {
+        snprintf(err, errlen, "slots: no task kinds given");
+        return -1;
+    }
+    return 0;
+}
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: assay-worker [--config FILE] [--broker ENDPOINT] [--name NAME]\n"
+            "                    [--slots KIND=N,...] [--terms PATH] [--log-level LEVEL]\n"
+            "\n"
+            "Run tasks for the assay broker. Stateless: start as many as you like.\n"
+            "\n"
+            "  --broker ENDPOINT  broker address (config `broker`, env ASSAY_BROKER;\n"
+            "                     default tcp://127.0.0.1:5555)\n"
+            "  --name NAME        worker name in reports (default host:pid)\n"
+            "  --slots SPEC       task kinds and how many of each run at once, e.g.\n"
+            "                     generate=256,verify=2 (config worker.slots; default: noop=64)\n"
+            "  --terms PATH       terminology snapshot or TSV directory (config worker.terms)\n"
+            "  --log-level LEVEL  debug | info | warn | error (config log_level)\n"
+            "\n"
+            "kinds in this build:");
+    for (size_t i = 0; i < assay_handler_count(); i++)
+        fprintf(out, " %s", assay_handler_at(i)->kind);
+    fprintf(out, "\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_path = NULL, *broker = NULL, *name = NULL, *slots = NULL, *terms = NULL,
+               *level = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            s_usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--version")) {
+            printf("assay-worker %s\n", ASSAY_VERSION);
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "assay-worker: unknown option or missing value \"%s\"\n", a);
+            s_usage(stderr);
+            return 2;
+        }
+        const char *v = argv[++i];
+        if (!strcmp(a, "--config"))
+            config_path = v;
+        else if (!strcmp(a, "--broker"))
+            broker = v;
+        else if (!strcmp(a, "--name"))
+            name = v;
+        else if (!strcmp(a, "--slots"))
+            slots = v;
+        else if (!strcmp(a, "--terms"))
+            terms = v;
+        else if (!strcmp(a, "--log-level"))
+            level = v;
+        else {
+            fprintf(stderr, "assay-worker: unknown option \"%s\"\n", a);
+            s_usage(stderr);
+            return 2;
+        }
+    }
+    assay_config_t *cfg = assay_config_new();
+    char err[1024];
+    if (assay_config_load_default(cfg, config_path, err, sizeof err) != 0) {
+        fprintf(stderr, "assay-worker: %s\n", err);
+        return 2;
+    }
+    assay_log_level_t lv = ASSAY_LOG_INFO;
+    const char *lvs = level ? level : assay_config_get(cfg, "log_level", "info");
+    if (assay_log_parse_level(lvs, &lv) != 0) {
+        fprintf(stderr, "assay-worker: unknown log level \"%s\"\n", lvs);
+        return 2;
+    }
+    assay_log_init("assay-worker", lv, !strcmp(assay_config_get(cfg, "log_format", "text"), "json"));
+
+    s_worker_t w;
+    memset(&w, 0, sizeof w);
+    w.cfg = cfg;
+    w.endpoint = assay_strdup(broker ? broker : assay_config_get(cfg, "broker", "tcp://127.0.0.1:5555"));
+    char host[128] = "worker";
+    gethostname(host, sizeof host - 1);
+    snprintf(w.name, sizeof w.name, "%s",
+             name ? name : assay_config_get(cfg, "worker.name", ""));
+    if (!w.name[0]) snprintf(w.name, sizeof w.name, "%s:%d", host, (int)getpid());
+    w.heartbeat_ms = (uint32_t)assay_config_get_long(cfg, "worker.heartbeat_ms", 1000);
+    w.liveness = (uint32_t)assay_config_get_long(cfg, "worker.liveness", 5);
+    w.reconnect_ms = 250;
+    if (s_parse_slots(&w, slots ? slots : assay_config_get(cfg, "worker.slots", "noop=64"), err,
+                      sizeof err) != 0) {
+        fprintf(stderr, "assay-worker: %s\n", err);
+        return 2;
+    }
+    json_t *params = json_object();
+    if (terms) json_object_set_new(params, "terms", json_string(terms));
+    w.exec = assay_exec_new(cfg, params, s_on_done, &w);
+    for (uint32_t i = 0; i < w.nslots; i++) {
+        if (assay_exec_prepare(w.exec, w.slots[i].kind, err, sizeof err) != 0) {
+            log_error("worker", "cannot run kind \"%s\": %s", w.slots[i].kind, err);
+            return 1;
+        }
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    w.ctx = zmq_ctx_new();
+    s_connect(&w);
+    log_info("worker", "worker %s connecting to %s", w.name, w.endpoint);
+
+    int64_t drain_deadline = 0;
+    zmq_pollitem_t items[S_MAX_POLL + 1];
+    struct pollfd fds[S_MAX_POLL];
+    for (;;) {
+        int64_t now = assay_clock_ms();
+        if (s_stop && !w.draining) {
+            w.draining = 1;
+            drain_deadline = now + 1000 * assay_config_get_long(cfg, "worker.drain_s", 30);
+            assay_msg_t m = {.cmd = ASSAY_CMD_DISCONNECT};
+            m.u.disconnect.reason = "draining";
+            s_send(&w, &m);
+            log_info("worker", "draining: %d tasks still running", assay_exec_inflight(w.exec));
+        }
+        if (w.draining && (assay_exec_inflight(w.exec) == 0 || now >= drain_deadline)) break;
+
+        int n = assay_exec_pollfds(w.exec, fds, S_MAX_POLL);
+        items[0].socket = w.sock;
+        items[0].fd = 0;
+        items[0].events = ZMQ_POLLIN;
+        items[0].revents = 0;
+        for (int i = 0; i < n; i++) {
+            items[i + 1].socket = NULL;
+            items[i + 1].fd = fds[i].fd;
+            items[i + 1].events = (short)(((fds[i].events & POLLIN) ? ZMQ_POLLIN : 0) |
+                                          ((fds[i].events & POLLOUT) ? ZMQ_POLLOUT : 0));
+            items[i + 1].revents = 0;
+        }
+        long timeout = w.heartbeat_ms;
+        long et = assay_exec_timeout_ms(w.exec);
+        if (et >= 0 && et < timeout) timeout = et;
+        int rc = zmq_poll(items, n + 1, timeout);
+        if (rc < 0 && zmq_errno() != EINTR) {
+            log_error("worker", "poll failed: %s", zmq_strerror(zmq_errno()));
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            short re = items[i + 1].revents;
+            fds[i].revents = (short)(((re & ZMQ_POLLIN) ? POLLIN : 0) |
+                                     ((re & ZMQ_POLLOUT) ? POLLOUT : 0) |
+                                     ((re & ZMQ_POLLERR) ? POLLERR : 0));
+        }
+        /* run HTTP completions first: they free slots the next TASKs use */
+        assay_exec_process(w.exec, fds, n);
+        if (items[0].revents & ZMQ_POLLIN) {
+            for (int k = 0; k < 10000; k++) {
+                assay_msg_t m;
+                int r = assay_proto_recv(w.sock, NULL, NULL, &m, &w.stats, ZMQ_DONTWAIT);
+                if (r == ASSAY_EAGAIN) break;
+                w.last_recv_ms = assay_clock_ms();
+                if (r != 0) {
+                    log_warn("worker", "dropped a malformed message from the broker: %s",
+                             assay_strerror(r));
+                    continue;
+                }
+                s_on_message(&w, &m);
+                assay_msg_release(&m);
+            }
+        }
+        now = assay_clock_ms();
+        if (now - w.last_recv_ms > (int64_t)w.heartbeat_ms * w.liveness && !w.draining) {
+            log_warn("worker", "broker silent for %lld ms: reconnecting in %lld ms",
+                     (long long)(now - w.last_recv_ms), (long long)w.reconnect_ms);
+            usleep((useconds_t)(w.reconnect_ms * 1000));
+            if (w.reconnect_ms < 30000) w.reconnect_ms *= 2;
+            s_connect(&w);
+            continue;
+        }
+        if (now - w.last_send_ms >= (int64_t)w.heartbeat_ms) {
+            assay_msg_t m = {.cmd = ASSAY_CMD_HEARTBEAT};
+            m.u.heartbeat.inflight = (uint32_t)assay_exec_inflight(&*w.exec);
+            s_send(&w, &m);
+        }
+    }
+    log_info("worker", "stopping: %llu done, %llu failed, %d handed back",
+             (unsigned long long)w.done, (unsigned long long)w.failed,
+             assay_exec_inflight(w.exec));
+    /* tasks still running are failed (retryable) through the callbacks */
+    assay_exec_destroy(&w.exec);
+    assay_msg_t bye = {.cmd = ASSAY_CMD_DISCONNECT};
+    bye.u.disconnect.reason = "bye";
+    s_send(&w, &bye);
+    zmq_close(w.sock);
+    zmq_ctx_term(w.ctx);
+    for (uint32_t i = 0; i < w.nslots; i++) free(w.slots[i].kind);
+    free(w.endpoint);
+    assay_config_destroy(&cfg);
+    return 0;
+}
