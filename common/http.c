@@ -50,6 +50,13 @@ typedef struct {
     short events;
 } s_sock_t;
 
+typedef struct {
+    int64_t due_ms;
+    uint64_t id;
+    void (*fn)(void *arg);
+    void *arg;
+} s_timer_t;
+
 struct assay_http {
     CURLM *multi;
     CURLSH *share;
@@ -67,6 +74,8 @@ struct assay_http {
     char *ca_file;
     char *user_agent;
     long max_host_connections;
+    s_timer_t *timers; /* unordered: few at a time (retry backoffs) */
+    int ntimers, captimers;
 };
 
 /* ---- first-byte deadline heap ------------------------------------------------ */
@@ -342,6 +351,10 @@ static void s_complete(assay_http_t *self, s_req_t *r, CURLcode rc, int forced_e
         } else if (rc == CURLE_WRITE_ERROR && r->receiver_abort) {
             resp.err = ASSAY_EHTTP;
             detail = "aborted by receiver";
+        } else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+                   rc == CURLE_SSL_CERTPROBLEM) {
+            resp.err = ASSAY_EHTTP;
+            resp.cert_error = 1;
         } else if (rc == CURLE_PARTIAL_FILE) {
             resp.err = ASSAY_ETRUNC;
         } else {
@@ -373,6 +386,7 @@ void assay_http_destroy(assay_http_t **self_p)
     if (self->share) curl_share_cleanup(self->share);
     free(self->socks);
     free(self->heap);
+    free(self->timers);
     free(self->proxy);
     free(self->ca_file);
     free(self->user_agent);
@@ -495,6 +509,8 @@ long assay_http_timeout_ms(assay_http_t *self)
     int64_t deadline = self->timer_deadline_ms;
     if (self->nheap > 0 && (deadline < 0 || self->heap[0]->fb_deadline_ms < deadline))
         deadline = self->heap[0]->fb_deadline_ms;
+    for (int i = 0; i < self->ntimers; i++)
+        if (deadline < 0 || self->timers[i].due_ms < deadline) deadline = self->timers[i].due_ms;
     if (deadline < 0) return -1;
     int64_t left = deadline - assay_clock_ms();
     return left < 0 ? 0 : (long)left;
@@ -533,8 +549,45 @@ void assay_http_process(assay_http_t *self, const struct pollfd *fds, int n)
     now = assay_clock_ms();
     while (self->nheap > 0 && self->heap[0]->fb_deadline_ms <= now) {
         s_req_t *r = self->heap[0];
-        s_complete(self, r, CURLE_OK, ASSAY_ETIMEOUT, "no response byte before the first-byte timeout", 2);
+        s_complete(self, r, CURLE_OK, ASSAY_ETIMEOUT,
+                   "no response byte before the first-byte timeout", 2);
     }
+    /* take the due timers out first: their callbacks may add or cancel timers */
+    s_timer_t due[32];
+    int ndue = 0;
+    for (int i = 0; i < self->ntimers && ndue < (int)ASSAY_ARRAY_LEN(due);) {
+        if (self->timers[i].due_ms > now) {
+            i++;
+            continue;
+        }
+        due[ndue++] = self->timers[i];
+        self->timers[i] = self->timers[--self->ntimers];
+    }
+    for (int i = 0; i < ndue; i++) due[i].fn(due[i].arg);
+}
+
+uint64_t assay_http_after(assay_http_t *self, long ms, void (*fn)(void *arg), void *arg)
+{
+    if (self->ntimers == self->captimers) {
+        self->captimers = self->captimers ? self->captimers * 2 : 16;
+        self->timers = assay_realloc(self->timers, (size_t)self->captimers * sizeof *self->timers);
+    }
+    s_timer_t *t = &self->timers[self->ntimers++];
+    t->due_ms = assay_clock_ms() + (ms > 0 ? ms : 0);
+    t->id = self->next_id++;
+    t->fn = fn;
+    t->arg = arg;
+    return t->id;
+}
+
+int assay_http_after_cancel(assay_http_t *self, uint64_t timer_id)
+{
+    for (int i = 0; i < self->ntimers; i++) {
+        if (self->timers[i].id != timer_id) continue;
+        self->timers[i] = self->timers[--self->ntimers];
+        return 0;
+    }
+    return ASSAY_ENOTFOUND;
 }
 
 int assay_http_inflight(const assay_http_t *self)
@@ -547,7 +600,7 @@ int assay_http_run(assay_http_t *self, long timeout_ms)
     int64_t end = timeout_ms < 0 ? -1 : assay_clock_ms() + timeout_ms;
     int cap = 0;
     struct pollfd *fds = NULL;
-    while (self->ninflight > 0) {
+    while (self->ninflight > 0 || self->ntimers > 0) {
         int64_t now = assay_clock_ms();
         if (end >= 0 && now >= end) break;
         if (cap < self->nsocks + 1) {
@@ -562,7 +615,7 @@ int assay_http_run(assay_http_t *self, long timeout_ms)
         assay_http_process(self, fds, n);
     }
     free(fds);
-    return self->ninflight;
+    return self->ninflight + self->ntimers;
 }
 
 const char *assay_http_header(const assay_http_response_t *resp, const char *name)

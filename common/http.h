@@ -47,6 +47,8 @@ typedef struct {
     double connect_ms;     /* time to TCP (+TLS) established */
     double first_byte_ms;  /* time to the first response byte */
     double total_ms;       /* time to completion */
+    int cert_error;        /* 1 when TLS certificate verification failed (or the CA
+                              file could not be used): a configuration problem */
     const void *priv;      /* internal: header storage for assay_http_header */
 } assay_http_response_t;
 
@@ -100,6 +102,13 @@ int assay_http_inflight(const assay_http_t *self);
 /* convenience loop for tools and tests: poll and process until nothing is in
  * flight or timeout_ms passes (-1 = no limit); returns the number in flight */
 int assay_http_run(assay_http_t *self, long timeout_ms);
+
+/* Timers on the same loop (delayed retries, backoff): fn(arg) runs from inside
+ * assay_http_process once ms have passed; assay_http_timeout_ms accounts for them.
+ * A pending timer counts as in flight for assay_http_run. Returns the timer id. */
+uint64_t assay_http_after(assay_http_t *self, long ms, void (*fn)(void *arg), void *arg);
+/* drop a pending timer; returns 0 or ASSAY_ENOTFOUND when it already ran */
+int assay_http_after_cancel(assay_http_t *self, uint64_t timer_id);
 
 /* a response header by case-insensitive name (last one wins), or NULL */
 const char *assay_http_header(const assay_http_response_t *resp, const char *name);

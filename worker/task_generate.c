@@ -1,0 +1,499 @@
+/*  task_generate.c: the `generate` kind: render a prompt template for the item,
+ *  call an endpoint for n samples, and return each sample with its reasoning,
+ *  answer, raw response, tokens, latency, cost and lineage.
+ *
+ *  Params: endpoint (default: setting "endpoint", else "sim"), template (default by
+ *  item shape: options -> answer_mcq, text without question -> answer_case, else
+ *  answer_open), template_version (optional: fail if the file has another), n
+ *  (1..1000, default 1), temperature, top_p, seed, max_tokens, reasoning_effort,
+ *  stream (default: the endpoint's), max_attempts (per sample, default 3).
+ *
+ *  Input: the item, optionally with "cached": [sample, ...], samples already paid
+ *  for (each with "index" and "cache_key"); those whose key still matches are
+ *  returned as they are (marked "cached": true) and not requested again.
+ *
+ *  Failures: a retryable endpoint fault is retried here with exponential backoff
+ *  and jitter up to max_attempts per sample; a 429 stops new requests, waits for
+ *  those in flight and fails the task with assay_task_fail_ratelimited so the
+ *  broker slows the endpoint down for everyone; a fatal fault (4xx, refusal, TLS
+ *  verification) fails the task as not retryable.
+ */
+#include "worker/endpoint.h"
+#include "worker/llm.h"
+#include "worker/prompt.h"
+#include "worker/runtime.h"
+#include "worker/task.h"
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef ASSAY_PROMPTS_DIR
+#define ASSAY_PROMPTS_DIR "ops/prompts"
+#endif
+
+#define S_MAX_N 1000
+#define S_MAX_PER_REQUEST 16
+
+typedef struct {
+    assay_llm_t *llm;
+    assay_endpoints_t *endpoints;
+    assay_prompts_t *prompts;
+} s_shared_t;
+
+typedef struct {
+    assay_task_t *task;
+    assay_llm_t *llm;
+    assay_endpoint_t *ep;
+    const assay_prompt_t *prompt;
+    json_t *messages;
+    json_t *key_params;
+    assay_llm_params_t base;
+    int stream;
+    int n;
+    json_t **samples;
+    int *attempts;
+    char *busy;
+    int outstanding; /* calls in flight + retry timers pending */
+    int max_attempts;
+    int stop;        /* no new requests: rate limited, fatal or out of attempts */
+    int ratelimited;
+    int fatal;
+    int exhausted;
+    uint32_t retry_after_ms;
+    char reason[512];
+    double cost;
+    int requests;
+    int ncached;
+} s_gen_t;
+
+typedef struct {
+    s_gen_t *g;
+    int k;
+    int idx[S_MAX_PER_REQUEST];
+} s_req_t;
+
+/* ---- shared objects ------------------------------------------------------------- */
+
+static void *s_shared_load(assay_runtime_t *rt, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    s_shared_t *sh = ASSAY_NEW(s_shared_t);
+    sh->llm = assay_llm_new(assay_runtime_http(rt));
+    sh->endpoints = assay_endpoints_new(assay_runtime_config(rt));
+    sh->prompts = assay_prompts_new(assay_runtime_setting(rt, "prompts_dir", ASSAY_PROMPTS_DIR));
+    return sh;
+}
+
+static void s_shared_free(void *p)
+{
+    s_shared_t *sh = p;
+    assay_llm_destroy(&sh->llm);
+    assay_endpoints_destroy(&sh->endpoints);
+    assay_prompts_destroy(&sh->prompts);
+    free(sh);
+}
+
+static int s_setup(assay_runtime_t *rt, void **state, char *err, size_t errlen)
+{
+    s_shared_t *sh = assay_runtime_shared(rt, "llm", s_shared_load, s_shared_free, err, errlen);
+    if (!sh) return ASSAY_ECONFIG;
+    *state = sh;
+    return 0;
+}
+
+/* ---- generation ----------------------------------------------------------------- */
+
+static void s_gen_free(s_gen_t *g)
+{
+    for (int i = 0; i < g->n; i++) json_decref(g->samples[i]);
+    free(g->samples);
+    free(g->attempts);
+    free(g->busy);
+    json_decref(g->messages);
+    json_decref(g->key_params);
+    free(g);
+}
+
+static void s_finish(s_gen_t *g)
+{
+    assay_task_t *task = g->task;
+    if (g->fatal) {
+        assay_task_fail(task, 0, "%s", g->reason);
+    } else if (g->ratelimited) {
+        assay_task_fail_ratelimited(task, g->ep->name, g->retry_after_ms, "%s", g->reason);
+    } else if (g->exhausted) {
+        int missing = 0;
+        for (int i = 0; i < g->n; i++) missing += g->samples[i] == NULL;
+        assay_task_fail(task, 1, "%d of %d samples failed after %d attempts: %s", missing, g->n,
+                        g->max_attempts, g->reason);
+    } else {
+        json_t *out = json_object();
+        json_t *arr = json_array();
+        for (int i = 0; i < g->n; i++) json_array_append(arr, g->samples[i]);
+        json_object_set_new(out, "samples", arr);
+        json_object_set_new(out, "n", json_integer(g->n));
+        json_object_set_new(out, "endpoint", json_string(g->ep->name));
+        json_object_set_new(out, "model", json_string(g->ep->model));
+        json_object_set_new(out, "template", json_string(assay_prompt_name(g->prompt)));
+        json_object_set_new(out, "template_version", json_integer(assay_prompt_version(g->prompt)));
+        json_object_set_new(out, "template_hash", json_string(assay_prompt_hash(g->prompt)));
+        json_object_set_new(out, "requests", json_integer(g->requests));
+        json_object_set_new(out, "cached_samples", json_integer(g->ncached));
+        json_object_set_new(out, "cost", json_real(g->cost));
+        assay_task_done(task, out);
+    }
+    s_gen_free(g);
+}
+
+static void s_maybe_finish(s_gen_t *g)
+{
+    if (g->outstanding == 0) s_finish(g);
+}
+
+static void s_cache_key(const s_gen_t *g, int index, char out[65])
+{
+    assay_llm_cache_key(g->ep->model, g->messages, g->key_params, index, out);
+}
+
+static json_t *s_sample(s_gen_t *g, int index, const assay_llm_outcome_t *o,
+                        const assay_llm_choice_t *c, int share)
+{
+    const assay_llm_result_t *r = &o->result;
+    /* one response with several choices: tokens and cost are split between them */
+    long pt = r->prompt_tokens / share, ct = r->completion_tokens / share,
+         rt = r->reasoning_tokens / share;
+    double cost = assay_llm_cost(g->ep, r->prompt_tokens, r->completion_tokens) / share;
+    char key[65];
+    s_cache_key(g, index, key);
+    json_t *s = json_object();
+    json_object_set_new(s, "index", json_integer(index));
+    json_object_set_new(s, "answer", json_string(c->content));
+    json_object_set_new(s, "reasoning", json_string(c->reasoning));
+    json_object_set_new(s, "reasoning_source",
+                        json_string(assay_reasoning_source_name(c->reasoning_source)));
+    json_object_set_new(s, "finish_reason", json_string(c->finish_reason));
+    if (c->refusal) json_object_set_new(s, "refusal", json_string(c->refusal));
+    json_object_set_new(s, "raw", json_stringn(o->raw, o->raw_len));
+    json_object_set_new(s, "prompt_tokens", json_integer(pt));
+    json_object_set_new(s, "completion_tokens", json_integer(ct));
+    json_object_set_new(s, "reasoning_tokens", json_integer(rt));
+    json_object_set_new(s, "latency_ms", json_real(round(o->latency_ms * 10) / 10));
+    json_object_set_new(s, "cost", json_real(cost));
+    json_object_set_new(s, "model", json_string(*r->model ? r->model : g->ep->model));
+    json_object_set_new(s, "endpoint", json_string(g->ep->name));
+    json_object_set_new(s, "template", json_string(assay_prompt_name(g->prompt)));
+    json_object_set_new(s, "template_version", json_integer(assay_prompt_version(g->prompt)));
+    json_object_set_new(s, "template_hash", json_string(assay_prompt_hash(g->prompt)));
+    json_object_set_new(s, "cache_key", json_string(key));
+    json_object_set_new(s, "attempts", json_integer(g->attempts[index] + 1));
+    json_object_set_new(s, "cached", json_false());
+    g->cost += cost;
+    return s;
+}
+
+static void s_send(s_gen_t *g, s_req_t *rq);
+static void s_issue(s_gen_t *g);
+
+static void s_on_timer(void *arg)
+{
+    s_req_t *rq = arg;
+    s_gen_t *g = rq->g;
+    g->outstanding--;
+    if (g->stop) {
+        for (int j = 0; j < rq->k; j++) g->busy[rq->idx[j]] = 0;
+        free(rq);
+        s_maybe_finish(g);
+        return;
+    }
+    s_send(g, rq);
+    s_maybe_finish(g);
+}
+
+static void s_note(s_gen_t *g, const char *reason)
+{
+    size_t n = strlen(reason);
+    if (n >= sizeof g->reason) n = sizeof g->reason - 1;
+    memcpy(g->reason, reason, n);
+    g->reason[n] = '\0';
+}
+
+static void s_on_done(const assay_llm_outcome_t *o, void *arg)
+{
+    s_req_t *rq = arg;
+    s_gen_t *g = rq->g;
+    g->outstanding--;
+    const assay_llm_status_t *st = &o->status;
+    int retry = 0;
+    switch (st->verdict) {
+    case ASSAY_LLM_OK: {
+        int share = o->result.nchoices < rq->k ? o->result.nchoices : rq->k;
+        int got = 0;
+        for (int j = 0; j < o->result.nchoices && got < rq->k; j++) {
+            const assay_llm_choice_t *c = &o->result.choices[j];
+            if (c->refusal) continue; /* the others count; this one is asked again */
+            int index = rq->idx[got++];
+            g->samples[index] = s_sample(g, index, o, c, share > 0 ? share : 1);
+            g->busy[index] = 0;
+        }
+        /* fewer choices than asked for (a server that ignores n): ask again */
+        if (got < rq->k) {
+            memmove(rq->idx, rq->idx + got, (size_t)(rq->k - got) * sizeof rq->idx[0]);
+            rq->k -= got;
+            char why[300];
+            snprintf(why, sizeof why, "endpoint \"%s\" returned %d of %d requested choices",
+                     g->ep->name, got, rq->k + got);
+            s_note(g, why);
+            retry = 1;
+        }
+        break;
+    }
+    case ASSAY_LLM_RETRY:
+        s_note(g, st->reason);
+        retry = 1;
+        break;
+    case ASSAY_LLM_RATELIMIT:
+        log_info("generate", "%s", st->reason);
+        g->stop = g->ratelimited = 1;
+        if (st->retry_after_ms > g->retry_after_ms) g->retry_after_ms = st->retry_after_ms;
+        s_note(g, st->reason);
+        break;
+    case ASSAY_LLM_FATAL:
+        g->stop = g->fatal = 1;
+        s_note(g, st->reason);
+        break;
+    }
+    if (retry) {
+        int worst = 0;
+        for (int j = 0; j < rq->k; j++) {
+            int a = ++g->attempts[rq->idx[j]];
+            if (a > worst) worst = a;
+        }
+        if (worst >= g->max_attempts) {
+            g->stop = g->exhausted = 1;
+        } else if (!g->stop) {
+            /* exponential backoff with jitter, at least what the server asked for */
+            long delay = 250L << (worst - 1);
+            if (delay > 8000) delay = 8000;
+            delay = delay / 2 + (long)(assay_hash64(&rq, sizeof rq) ^ (uint64_t)assay_clock_us()) %
+                                    (uint64_t)(delay / 2 + 1);
+            if ((long)st->retry_after_ms > delay) delay = (long)st->retry_after_ms;
+            log_debug("generate", "retrying in %ld ms: %s", delay, st->reason);
+            g->outstanding++;
+            assay_http_after(assay_llm_http(g->llm), delay, s_on_timer, rq);
+            s_maybe_finish(g);
+            return;
+        }
+    }
+    for (int j = 0; j < rq->k; j++)
+        if (!g->samples[rq->idx[j]]) g->busy[rq->idx[j]] = 0;
+    free(rq);
+    s_maybe_finish(g);
+}
+
+static void s_send(s_gen_t *g, s_req_t *rq)
+{
+    assay_llm_params_t p = g->base;
+    p.n = rq->k;
+    p.stream = g->stream;
+    /* a distinct, reproducible seed per sample */
+    if (p.has_seed) p.seed += rq->idx[0];
+    json_t *req = assay_llm_request_json(g->ep, g->messages, &p);
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    g->outstanding++;
+    g->requests++;
+    int rc = assay_llm_call(g->llm, g->ep, body, strlen(body), g->stream, s_on_done, rq);
+    free(body);
+    if (rc != 0) {
+        g->outstanding--;
+        g->requests--;
+        g->stop = g->fatal = 1;
+        snprintf(g->reason, sizeof g->reason, "endpoint \"%s\": could not start request: %s",
+                 g->ep->name, assay_strerror(rc));
+        for (int j = 0; j < rq->k; j++) g->busy[rq->idx[j]] = 0;
+        free(rq);
+    }
+}
+
+static void s_issue(s_gen_t *g)
+{
+    int per = g->ep->supports_n ? S_MAX_PER_REQUEST : 1;
+    s_req_t *rq = NULL;
+    for (int i = 0; i < g->n && !g->stop; i++) {
+        if (g->samples[i] || g->busy[i]) continue;
+        if (!rq) {
+            rq = ASSAY_NEW(s_req_t);
+            rq->g = g;
+        }
+        g->busy[i] = 1;
+        rq->idx[rq->k++] = i;
+        if (rq->k == per) {
+            s_send(g, rq);
+            rq = NULL;
+        }
+    }
+    if (rq) s_send(g, rq);
+}
+
+/* a number parameter when present: 1 and *out set, 0 when absent, -1 when not a number */
+static int s_num_param(const assay_task_t *task, const char *key, double *out)
+{
+    const json_t *v = json_object_get(assay_task_params(task), key);
+    if (!v) return 0;
+    if (json_is_string(v)) {
+        char *end;
+        double d = strtod(json_string_value(v), &end);
+        if (end == json_string_value(v) || *end) return -1;
+        *out = d;
+        return 1;
+    }
+    if (!json_is_number(v)) return -1;
+    *out = json_number_value(v);
+    return 1;
+}
+
+static const char *s_default_template(const json_t *item)
+{
+    if (json_is_object(json_object_get(item, "options"))) return "answer_mcq";
+    if (json_object_get(item, "text") && !json_object_get(item, "question")) return "answer_case";
+    return "answer_open";
+}
+
+static void s_run(void *state, assay_task_t *task)
+{
+    s_shared_t *sh = state;
+    const json_t *item = assay_task_input(task);
+    assay_runtime_t *rt = assay_task_runtime(task);
+    char err[512];
+    if (!json_is_object(item)) {
+        assay_task_fail(task, 0, "generate: the input is not a JSON object");
+        return;
+    }
+    const char *ep_name =
+        assay_param_str(task, "endpoint", assay_runtime_setting(rt, "endpoint", "sim"));
+    assay_endpoint_t *ep = assay_endpoints_get(sh->endpoints, ep_name, err, sizeof err);
+    if (!ep) {
+        assay_task_fail(task, 0, "generate: %s", err);
+        return;
+    }
+    const char *tname = assay_param_str(task, "template", s_default_template(item));
+    const assay_prompt_t *prompt = assay_prompts_get(sh->prompts, tname, err, sizeof err);
+    if (!prompt) {
+        assay_task_fail(task, 0, "generate: %s", err);
+        return;
+    }
+    double d;
+    int has;
+    if ((has = s_num_param(task, "template_version", &d)) != 0 &&
+        (has < 0 || (int)d != assay_prompt_version(prompt))) {
+        char want[64];
+        snprintf(want, sizeof want, has < 0 ? "a non-number" : "%g", d);
+        assay_task_fail(task, 0, "generate: template \"%s\" is version %d, the stage asks for %s",
+                        tname, assay_prompt_version(prompt), want);
+        return;
+    }
+    s_gen_t *g = ASSAY_NEW(s_gen_t);
+    g->task = task;
+    g->llm = sh->llm;
+    g->ep = ep;
+    g->prompt = prompt;
+    g->n = 1;
+    g->max_attempts = 3;
+    assay_llm_params_init(&g->base);
+    g->key_params = json_object();
+    struct {
+        const char *key;
+        double min, max;
+    } const nums[] = {{"n", 1, S_MAX_N},          {"temperature", 0, 2},
+                      {"top_p", 0, 1},            {"seed", -9e15, 9e15},
+                      {"max_tokens", 1, 1e7},     {"max_attempts", 1, 20}};
+    for (size_t i = 0; i < ASSAY_ARRAY_LEN(nums); i++) {
+        has = s_num_param(task, nums[i].key, &d);
+        if (has == 0) continue;
+        if (has < 0 || d < nums[i].min || d > nums[i].max || isnan(d)) {
+            assay_task_fail(task, 0, "generate: parameter %s must be a number in [%g, %g]",
+                            nums[i].key, nums[i].min, nums[i].max);
+            s_gen_free(g);
+            return;
+        }
+        const char *k = nums[i].key;
+        if (!strcmp(k, "n")) g->n = (int)d;
+        else if (!strcmp(k, "max_attempts")) g->max_attempts = (int)d;
+        else if (!strcmp(k, "temperature")) g->base.temperature = d;
+        else if (!strcmp(k, "top_p")) g->base.top_p = d;
+        else if (!strcmp(k, "seed")) g->base.has_seed = 1, g->base.seed = (int64_t)d;
+        else if (!strcmp(k, "max_tokens")) g->base.max_tokens = (long)d;
+        if (strcmp(k, "n") != 0 && strcmp(k, "max_attempts") != 0)
+            json_object_set_new(g->key_params, k, json_real(d));
+    }
+    const char *effort = assay_param_str(task, "reasoning_effort", NULL);
+    if (effort) {
+        if (strcmp(effort, "low") && strcmp(effort, "medium") && strcmp(effort, "high")) {
+            assay_task_fail(task, 0,
+                            "generate: parameter reasoning_effort must be low, medium or high, got \"%s\"",
+                            effort);
+            s_gen_free(g);
+            return;
+        }
+        g->base.reasoning_effort = effort; /* params live until the task ends */
+        json_object_set_new(g->key_params, "reasoning_effort", json_string(effort));
+    }
+    json_object_set_new(g->key_params, "style", json_string(assay_llm_style_name(ep->style)));
+    g->stream = assay_param_bool(task, "stream", ep->stream);
+    g->messages = assay_prompt_render(prompt, item, err, sizeof err);
+    if (!g->messages) {
+        assay_task_fail(task, 0, "generate: %s", err);
+        s_gen_free(g);
+        return;
+    }
+    g->samples = assay_calloc((size_t)g->n, sizeof *g->samples);
+    g->attempts = assay_calloc((size_t)g->n, sizeof *g->attempts);
+    g->busy = assay_calloc((size_t)g->n, 1);
+
+    /* samples already paid for: keep those whose key still matches this request */
+    const json_t *cached = json_object_get(item, "cached");
+    if (cached && !json_is_array(cached)) {
+        assay_task_fail(task, 0, "generate: input field \"cached\" must be an array of samples");
+        s_gen_free(g);
+        return;
+    }
+    size_t ci;
+    const json_t *cs;
+    json_array_foreach(cached, ci, cs) {
+        const json_t *jidx = json_object_get(cs, "index");
+        if (!json_is_object(cs) || !json_is_integer(jidx)) {
+            assay_task_fail(task, 0, "generate: cached[%zu] is not a sample with an integer \"index\"",
+                            ci);
+            s_gen_free(g);
+            return;
+        }
+        json_int_t idx = json_integer_value(jidx);
+        if (idx < 0 || idx >= g->n || g->samples[idx]) continue;
+        const char *k = json_string_value(json_object_get(cs, "cache_key"));
+        char key[65];
+        s_cache_key(g, (int)idx, key);
+        if (k && strcmp(k, key) != 0) continue; /* made by another request: stale */
+        json_t *copy = json_deep_copy(cs);
+        json_object_set_new(copy, "cached", json_true());
+        json_object_set_new(copy, "cache_key", json_string(key));
+        g->samples[idx] = copy;
+        g->ncached++;
+    }
+    s_issue(g);
+    s_maybe_finish(g);
+}
+
+const assay_handler_t assay_task_generate = {
+    .kind = "generate",
+    .summary = "call a model endpoint for n samples of a prompt template (reasoning + answer)",
+    .setup = s_setup,
+    .teardown = NULL,
+    .run = s_run,
+};
