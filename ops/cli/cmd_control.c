@@ -2,6 +2,7 @@
  *  state changes the broker picks up on its next pass (woken by NOTIFY). */
 #include "ops/cli/cli.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -267,7 +267,7 @@ static int s_submit(assay_cli_t *cli, const s_opts_t *o, json_t *spec)
         json_t *st;
         json_array_foreach(json_object_get(spec, "stages"), i, st)
         {
-            char idx[16], maxa[16], tmo[16], round[16];
+            char idx[32], maxa[32], tmo[32], round[32];
             snprintf(idx, sizeof idx, "%zu", i);
             json_t *v;
             snprintf(maxa, sizeof maxa, "%lld",
