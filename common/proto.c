@@ -133,28 +133,44 @@ const char *assay_cmd_name(int cmd)
 #define S_AT(msg, off, type) ((type *)((char *)(msg) + (off)))
 #define S_CAT(msg, off, type) ((const type *)((const char *)(msg) + (off)))
 
-/* true when s[0..len) holds no NUL and is valid UTF-8. ASCII runs, the common
- * case in JSON text, are checked eight bytes at a time. */
+/* true when s[0..len) holds no NUL and is valid UTF-8 (no overlong forms, no
+ * surrogates, nothing above U+10FFFF: the rules of assay_utf8_valid). This runs
+ * over every string of every message, so ASCII runs, the common case in JSON
+ * text, are checked eight bytes at a time and multibyte sequences inline. */
 static bool s_text_valid(const char *s, size_t len)
 {
-    if (len == 0) return true;
-    if (memchr(s, 0, len)) return false;
+    const uint64_t high = UINT64_C(0x8080808080808080), ones = UINT64_C(0x0101010101010101);
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     while (p < end) {
         while ((size_t)(end - p) >= 8) {
             uint64_t w;
             memcpy(&w, p, 8);
-            if (w & UINT64_C(0x8080808080808080)) break;
+            if ((w & high) || ((w - ones) & ~w & high)) break; /* non-ASCII or a zero byte */
             p += 8;
         }
         if (p == end) break;
-        if (*p < 0x80) {
+        unsigned c = p[0];
+        size_t left = (size_t)(end - p);
+        if (c < 0x80) {
+            if (c == 0) return false;
             p++;
-            continue;
+        } else if (c < 0xC2) { /* a continuation byte, or an overlong 2-byte form */
+            return false;
+        } else if (c < 0xE0) {
+            if (left < 2 || (p[1] & 0xC0) != 0x80) return false;
+            p += 2;
+        } else if (c < 0xF0) {
+            if (left < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return false;
+            if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0)) return false;
+            p += 3;
+        } else if (c < 0xF5) {
+            if (left < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
+                return false;
+            if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90)) return false;
+            p += 4;
+        } else {
+            return false;
         }
-        size_t n = *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : 2;
-        if ((size_t)(end - p) < n || !assay_utf8_valid((const char *)p, n)) return false;
-        p += n;
     }
     return true;
 }

@@ -518,6 +518,33 @@ static void test_string_rules(void **state)
         msgpack_sbuffer_destroy(&sb);
     }
 
+    /* random strings, biased to UTF-8 lead and continuation bytes, are accepted
+     * exactly when they are non-empty, NUL-free and valid by assay_utf8_valid */
+    uint64_t seed = 12345;
+    static const unsigned char pick[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf,
+                                         0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe4, 0xed, 0xef, 0xf0,
+                                         0xf4, 0xf5, 0xff, 0xb8, 0xad};
+    size_t accepted = 0;
+    for (int i = 0; i < 50000; i++) {
+        char kind[24];
+        size_t len = 1 + (size_t)(seed % 20);
+        for (size_t j = 0; j < len; j++) {
+            seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+            kind[j] = (char)(seed % 3 == 0 ? 'a' + seed % 26 : pick[(seed >> 8) % sizeof(pick)]);
+        }
+        int valid = !memchr(kind, 0, len) && assay_utf8_valid(kind, len);
+        s_task_with_kind(&sb, kind, len);
+        int rc = s_decode_body(ASSAY_CMD_TASK, sb.data, sb.size, &d, NULL);
+        assert_int_equal(rc, valid ? 0 : ASSAY_EPROTO);
+        if (rc == 0) {
+            assert_memory_equal(d.u.task.kind, kind, len);
+            accepted++;
+        }
+        assay_msg_release(&d);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    assert_true(accepted > 1000 && accepted < 49000);
+
     /* the encoder refuses the same */
     assay_msg_t m;
     unsigned char tag[4], cmd[1];
