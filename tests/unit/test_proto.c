@@ -202,23 +202,63 @@ static void test_decoded_fields(void **state)
     free(e.body);
 }
 
-/* the TASK body used as the worked example in common/PROTOCOL.md */
+/* every body shown in the worked example of common/PROTOCOL.md, byte for byte */
+static void s_hex(const char *hex, unsigned char *out, size_t *len)
+{
+    *len = 0;
+    for (const char *p = hex; *p; p++) {
+        if (*p == ' ') continue;
+        unsigned v;
+        assert_int_equal(sscanf(p, "%2x", &v), 1);
+        out[(*len)++] = (unsigned char)v;
+        p++;
+    }
+}
+
 static void test_worked_example(void **state)
 {
     (void)state;
-    static const unsigned char expect[] = {
-        0x86, 0xa2, 'i',  'd',  0x2a, 0xa2, 'a',  't',  0x01, 0xa1, 'k',  0xa4, 'n',
-        'o',  'o',  'p',  0xa2, 'i',  'n',  0xa7, '{',  '"',  'x',  '"',  ':',  '1',
-        '}',  0xa2, 'p',  'a',  0xa2, '{',  '}',  0xa2, 't',  'o',  0xcd, 0x75, 0x30};
-    assay_msg_t m = {.cmd = ASSAY_CMD_TASK};
-    m.u.task = (assay_msg_task_t){42, 1, "noop", "{\"x\":1}", 7, "{}", 2, 30000};
-    enc_t e;
-    s_encode(&m, &e);
-    assert_int_equal(e.len, sizeof(expect));
-    assert_memory_equal(e.body, expect, sizeof(expect));
-    assert_memory_equal(e.tag, "ASY\x01", 4);
-    assert_int_equal(e.cmd[0], 0x03);
-    free(e.body);
+    assay_slot_t slots[] = {{"noop", 4}};
+    assay_msg_t m[7];
+    memset(m, 0, sizeof(m));
+    m[0].cmd = ASSAY_CMD_READY;
+    m[0].u.ready = (assay_msg_ready_t){1, "n1:77", 1000, slots, 1};
+    m[1].cmd = ASSAY_CMD_WELCOME;
+    m[1].u.welcome = (assay_msg_welcome_t){2000, 3, "b1"};
+    m[2].cmd = ASSAY_CMD_TASK;
+    m[2].u.task = (assay_msg_task_t){42, 1, "noop", "{\"x\":1}", 7, "{}", 2, 30000};
+    m[3].cmd = ASSAY_CMD_HEARTBEAT;
+    m[3].u.heartbeat.inflight = 1;
+    m[4].cmd = ASSAY_CMD_RESULT;
+    m[4].u.result = (assay_msg_result_t){42, 1, "{\"ok\":true}", 11, 1500};
+    m[5].cmd = ASSAY_CMD_FAIL;
+    m[5].u.fail = (assay_msg_fail_t){43, 2, 1, "HTTP 429", 5000, "sim", 800};
+    m[6].cmd = ASSAY_CMD_DISCONNECT;
+    m[6].u.disconnect.reason = "shutdown";
+    static const char *const hex[7] = {
+        "84 a1 76 01 a1 77 a5 6e 31 3a 37 37 a2 68 62 cd 03 e8 a1 73 81 a4 6e 6f 6f 70 04",
+        "83 a2 68 62 cd 07 d0 a1 6c 03 a1 62 a2 62 31",
+        "86 a2 69 64 2a a2 61 74 01 a1 6b a4 6e 6f 6f 70 a2 69 6e a7 7b 22 78 22 3a 31 7d "
+        "a2 70 61 a2 7b 7d a2 74 6f cd 75 30",
+        "81 a1 6e 01",
+        "84 a2 69 64 2a a2 61 74 01 a3 6f 75 74 ab 7b 22 6f 6b 22 3a 74 72 75 65 7d a2 75 73 "
+        "cd 05 dc",
+        "87 a2 69 64 2b a2 61 74 02 a2 72 74 c3 a3 77 68 79 a8 48 54 54 50 20 34 32 39 a2 72 "
+        "61 cd 13 88 a2 65 70 a3 73 69 6d a2 75 73 cd 03 20",
+        "81 a3 77 68 79 a8 73 68 75 74 64 6f 77 6e",
+    };
+    for (int i = 0; i < 7; i++) {
+        unsigned char expect[64];
+        size_t len;
+        enc_t e;
+        s_hex(hex[i], expect, &len);
+        s_encode(&m[i], &e);
+        assert_memory_equal(e.tag, "ASY\x01", 4);
+        assert_int_equal(e.cmd[0], m[i].cmd);
+        assert_int_equal(e.len, len);
+        assert_memory_equal(e.body, expect, len);
+        free(e.body);
+    }
 }
 
 /* ---- frame-level rejection ---- */
