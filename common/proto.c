@@ -53,6 +53,8 @@ typedef struct {
     size_t len_off; /* S_TEXT, S_SLOTS: offset of the length / count */
 } s_field_t;
 
+/* one field per line reads as the schema */
+/* clang-format off */
 #define S_F(k, t, fl, mn, member)                                                                  \
     {k, (uint8_t)(sizeof(k) - 1), t, fl, mn, offsetof(assay_msg_t, u.member), 0}
 #define S_FL(k, t, fl, member, lenmember)                                                          \
@@ -116,6 +118,8 @@ static const s_schema_t s_schemas[ASSAY_CMD__MAX + 1] = {
     [ASSAY_CMD_HEARTBEAT] = S_SCHEMA("HEARTBEAT", s_fields_heartbeat),
     [ASSAY_CMD_DISCONNECT] = S_SCHEMA("DISCONNECT", s_fields_disconnect),
 };
+
+/* clang-format on */
 
 static const s_schema_t *s_schema(int cmd)
 {
@@ -350,7 +354,8 @@ static size_t s_left(const s_reader_t *r)
 static uint64_t s_be(const unsigned char *p, size_t n)
 {
     uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) v = (v << 8) | p[i];
+    for (size_t i = 0; i < n; i++)
+        v = (v << 8) | p[i];
     return v;
 }
 
@@ -375,6 +380,7 @@ static int s_read_uint(s_reader_t *r, uint64_t *out)
     }
     size_t n;
     bool is_signed = false;
+    /* clang-format off */
     switch (c) {
     case 0xcc: n = 1; break;
     case 0xcd: n = 2; break;
@@ -386,6 +392,7 @@ static int s_read_uint(s_reader_t *r, uint64_t *out)
     case 0xd3: n = 8; is_signed = true; break;
     default: return ASSAY_EPROTO;
     }
+    /* clang-format on */
     if (s_left(r) < 1 + n) return ASSAY_ETRUNC;
     if (is_signed && (r->p[1] & 0x80)) return ASSAY_EPROTO; /* negative */
     return s_read_be(r, n, out);
@@ -434,9 +441,9 @@ static int s_skip(s_reader_t *r)
     while (pending > 0) {
         if (s_left(r) == 0) return ASSAY_ETRUNC;
         unsigned c = *r->p;
-        size_t lenbytes = 0;    /* bytes of length after the type byte */
-        uint64_t fixed = 0;     /* bytes of payload after the header */
-        int what = 0;           /* how the length counts: 1 bytes, 2 ext, 3 items, 4 pairs */
+        size_t lenbytes = 0; /* bytes of length after the type byte */
+        uint64_t fixed = 0;  /* bytes of payload after the header */
+        int what = 0;        /* how the length counts: 1 bytes, 2 ext, 3 items, 4 pairs */
         if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
             /* positive / negative fixint, nil, bool */
         } else if (c <= 0x8f) {
@@ -446,6 +453,7 @@ static int s_skip(s_reader_t *r)
         } else if (c <= 0xbf) {
             fixed = c & 0x1f;
         } else {
+            /* clang-format off */
             switch (c) {
             case 0xc4: case 0xd9: lenbytes = 1; what = 1; break;
             case 0xc5: case 0xda: lenbytes = 2; what = 1; break;
@@ -485,6 +493,7 @@ static int s_skip(s_reader_t *r)
         case 4: pending += 2 * n; break;
         default: break;
         }
+        /* clang-format on */
         if (s_left(r) < fixed) return ASSAY_ETRUNC;
         r->p += fixed;
         pending--;
@@ -671,7 +680,8 @@ void assay_msg_release(assay_msg_t *msg)
         } else if (f->type == S_SLOTS) {
             assay_slot_t *slots = *S_AT(msg, f->off, assay_slot_t *);
             uint32_t n = *S_AT(msg, f->len_off, uint32_t);
-            for (uint32_t j = 0; slots && j < n; j++) free(slots[j].kind);
+            for (uint32_t j = 0; slots && j < n; j++)
+                free(slots[j].kind);
             free(slots);
         }
     }
@@ -844,7 +854,8 @@ int assay_proto_recv(void *socket, void *identity, size_t *identity_len, assay_m
     rc = assay_proto_decode(frames, sizes, 3, msg, stats);
 
 out:
-    for (size_t i = 0; i < nparts; i++) zmq_msg_close(&parts[i]);
+    for (size_t i = 0; i < nparts; i++)
+        zmq_msg_close(&parts[i]);
     zmq_msg_close(&extra);
     return rc;
 }

@@ -16,12 +16,13 @@
 /* JSON text of about len bytes: {"text":"..."} with a mixed ASCII/CJK payload */
 static char *s_json(size_t len)
 {
-    static const char *const words[] = {"患者男性，58岁，", "chest pain for 3 hours, ",
+    static const char *const words[] = {"患者男性，58岁，",         "chest pain for 3 hours, ",
                                         "冠状动脉粥样硬化性心脏病", "BP 150/95 mmHg; ",
-                                        "心电图示ST段抬高。", "troponin I elevated. "};
+                                        "心电图示ST段抬高。",       "troponin I elevated. "};
     assay_buf_t b = ASSAY_BUF_INIT;
     assay_buf_adds(&b, "{\"text\":\"");
-    for (size_t i = 0; b.len + 40 < len; i++) assay_buf_adds(&b, words[i % ASSAY_ARRAY_LEN(words)]);
+    for (size_t i = 0; b.len + 40 < len; i++)
+        assay_buf_adds(&b, words[i % ASSAY_ARRAY_LEN(words)]);
     assay_buf_adds(&b, "\"}");
     return assay_buf_detach(&b, NULL);
 }
@@ -68,7 +69,8 @@ static void s_run(const char *name, const assay_msg_t *m, long n)
     }
     int64_t t4 = assay_clock_us();
 
-    double enc = (double)(t1 - t0) / 1e6, dec = (double)(t3 - t2) / 1e6, both = (double)(t4 - t3) / 1e6;
+    double enc = (double)(t1 - t0) / 1e6, dec = (double)(t3 - t2) / 1e6,
+           both = (double)(t4 - t3) / 1e6;
     printf("%-7s body %6zu B  encode %9.0f msg/s (%6.0f MB/s)  decode %9.0f msg/s (%6.0f MB/s)  "
            "encode+decode %9.0f msg/s\n",
            name, len, n / enc, n * (double)len / enc / 1e6, n / dec, n * (double)len / dec / 1e6,
@@ -85,12 +87,13 @@ int main(int argc, char **argv)
         return 2;
     }
     char *input = s_json(in_len), *output = s_json(out_len);
-    const char *params = "{\"model\":\"qwen2.5-72b-instruct\",\"temperature\":0.7,\"max_tokens\":2048,"
-                         "\"prompt\":\"diagnose-v3\",\"endpoint\":\"llm-a\",\"seed\":1234}";
+    const char *params =
+        "{\"model\":\"qwen2.5-72b-instruct\",\"temperature\":0.7,\"max_tokens\":2048,"
+        "\"prompt\":\"diagnose-v3\",\"endpoint\":\"llm-a\",\"seed\":1234}";
 
     assay_msg_t task = {.cmd = ASSAY_CMD_TASK};
-    task.u.task = (assay_msg_task_t){123456789, 1, "generate", input, strlen(input),
-                                     (char *)params, strlen(params), 120000};
+    task.u.task = (assay_msg_task_t){
+        123456789, 1, "generate", input, strlen(input), (char *)params, strlen(params), 120000};
     assay_msg_t result = {.cmd = ASSAY_CMD_RESULT};
     result.u.result = (assay_msg_result_t){123456789, 1, output, strlen(output), 8123456};
     assay_msg_t hb = {.cmd = ASSAY_CMD_HEARTBEAT};

@@ -60,7 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const void *f[3] = {tag, cmd, body};
         size_t s[3] = {4, 1, len};
         assay_msg_t again;
-        if (assay_proto_decode(f, s, 3, &again, NULL) != 0) s_fail("re-encoded message does not decode");
+        if (assay_proto_decode(f, s, 3, &again, NULL) != 0)
+            s_fail("re-encoded message does not decode");
         if (!assay_msg_equal(&msg, &again)) s_fail("decode(encode(m)) differs from m");
         if (assay_proto_encode(&again, tag2, cmd2, &body2, &len2) != 0 || len2 != len ||
             memcmp(body, body2, len) != 0 || memcmp(tag, tag2, 4) != 0 || cmd[0] != cmd2[0])
@@ -73,6 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         s_fail("unexpected error code");
     }
     assay_msg_release(&msg);
-    for (size_t i = 0; i < nframes; i++) free((void *)frames[i]);
+    for (size_t i = 0; i < nframes; i++)
+        free((void *)frames[i]);
     return 0;
 }

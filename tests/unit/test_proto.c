@@ -291,9 +291,9 @@ static void test_bad_frames(void **state)
     } bad_tags[] = {{"ASX\x01", 4}, {"asy\x01", 4}, {"ASY", 3}, {"ASY\x01\x01", 5}, {"", 0}};
     memset(&st, 0, sizeof(st));
     for (size_t i = 0; i < ASSAY_ARRAY_LEN(bad_tags); i++) {
-        assert_int_equal(s_decode3(bad_tags[i].tag, bad_tags[i].len, e.cmd, 1, e.body, e.len,
-                                   &d, &st),
-                         ASSAY_EPROTO);
+        assert_int_equal(
+            s_decode3(bad_tags[i].tag, bad_tags[i].len, e.cmd, 1, e.body, e.len, &d, &st),
+            ASSAY_EPROTO);
         assert_int_equal(st.bad_tag, i + 1);
     }
     assert_int_equal(s_total(&st), ASSAY_ARRAY_LEN(bad_tags));
@@ -544,13 +544,13 @@ static void test_string_rules(void **state)
         const char *s;
         size_t len;
     } bad[] = {
-        {"no\0op", 5},         /* NUL inside */
-        {"noop\0", 5},         /* NUL at the end */
-        {"", 0},               /* empty kind */
-        {"\xc3\x28", 2},       /* invalid UTF-8 */
-        {"\xed\xa0\x80", 3},   /* surrogate */
-        {"\xc0\xaf", 2},       /* overlong */
-        {"abc\xe4\xb8", 5},    /* cut multibyte sequence */
+        {"no\0op", 5},       /* NUL inside */
+        {"noop\0", 5},       /* NUL at the end */
+        {"", 0},             /* empty kind */
+        {"\xc3\x28", 2},     /* invalid UTF-8 */
+        {"\xed\xa0\x80", 3}, /* surrogate */
+        {"\xc0\xaf", 2},     /* overlong */
+        {"abc\xe4\xb8", 5},  /* cut multibyte sequence */
     };
     for (size_t i = 0; i < ASSAY_ARRAY_LEN(bad); i++) {
         s_task_with_kind(&sb, bad[i].s, bad[i].len);
@@ -561,9 +561,9 @@ static void test_string_rules(void **state)
     /* random strings, biased to UTF-8 lead and continuation bytes, are accepted
      * exactly when they are non-empty, NUL-free and valid by assay_utf8_valid */
     uint64_t seed = 12345;
-    static const unsigned char pick[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf,
-                                         0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe4, 0xed, 0xef, 0xf0,
-                                         0xf4, 0xf5, 0xff, 0xb8, 0xad};
+    static const unsigned char pick[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0,
+                                         0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe4, 0xed,
+                                         0xef, 0xf0, 0xf4, 0xf5, 0xff, 0xb8, 0xad};
     size_t accepted = 0;
     for (int i = 0; i < 50000; i++) {
         char kind[24];
@@ -693,13 +693,15 @@ static void test_forward_compatible(void **state)
 {
     (void)state;
     static const unsigned char body[] = {
-        0xde, 0x00, 0x05,                                  /* map16, 5 pairs */
-        0xa1, 'x',  0x92, 0x81, 0xa1, 'y', 0xc0, 0xc7, 0x02, 0x05, 0x01, 0x02, /* x: [{y: nil}, ext] */
-        0xdb, 0x00, 0x00, 0x00, 0x01, 'n',                /* str32 "n" */
-        0xcf, 0,    0,    0,    0,    0,   0,    0,    5,  /* uint64 5 */
-        0xd9, 0x02, 'z',  'z',  0xcb, 0,   0,    0,    0,  0, 0, 0, 0, /* zz: float64 */
-        0xa2, 'z',  'b',  0xc5, 0x00, 0x01, 0xff,          /* zb: bin16 */
-        0xa2, 'z',  'e',  0xd8, 0x01, 0,   0,    0,    0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0xde, 0x00, 0x05,                                                       /* map16, 5 pairs */
+        0xa1, 'x',  0x92, 0x81, 0xa1, 'y',  0xc0, 0xc7, 0x02, 0x05, 0x01, 0x02, /* x: [{y: nil},
+                                                                                   ext] */
+        0xdb, 0x00, 0x00, 0x00, 0x01, 'n',                                      /* str32 "n" */
+        0xcf, 0,    0,    0,    0,    0,    0,    0,    5,                      /* uint64 5 */
+        0xd9, 0x02, 'z',  'z',  0xcb, 0,    0,    0,    0,    0,    0,    0,    0, /* zz: float64 */
+        0xa2, 'z',  'b',  0xc5, 0x00, 0x01, 0xff,                                  /* zb: bin16 */
+        0xa2, 'z',  'e',  0xd8, 0x01, 0,    0,    0,    0,    0,    0,    0,    0,
+        0,    0,    0,    0,    0,    0,    0,    0,
     };
     assay_msg_t d;
     assay_proto_stats_t st = {0};
@@ -712,10 +714,10 @@ static void test_forward_compatible(void **state)
     assert_int_equal(st.truncated, sizeof(body));
 
     /* signed formats with non-negative values, nil for an optional string */
-    static const unsigned char fail[] = {0x86, 0xa2, 'i', 'd', 0xd3, 0, 0, 0, 0, 0, 0, 0, 9,
-                                         0xa2, 'a',  't', 0xd0, 2,   0xa2, 'r', 't', 0xc2,
-                                         0xa3, 'w',  'h', 'y',  0xa0, 0xa2, 'e', 'p', 0xc0,
-                                         0xa2, 'u',  's', 0x00};
+    static const unsigned char fail[] = {0x86, 0xa2, 'i', 'd',  0xd3, 0,   0,   0,    0,
+                                         0,    0,    0,   9,    0xa2, 'a', 't', 0xd0, 2,
+                                         0xa2, 'r',  't', 0xc2, 0xa3, 'w', 'h', 'y',  0xa0,
+                                         0xa2, 'e',  'p', 0xc0, 0xa2, 'u', 's', 0x00};
     assert_int_equal(s_decode_body(ASSAY_CMD_FAIL, fail, sizeof(fail), &d, &st), 0);
     assert_true(d.u.fail.id == 9);
     assert_int_equal(d.u.fail.attempt, 2);
@@ -741,7 +743,8 @@ static void test_forward_compatible(void **state)
     static const unsigned char hugemap[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
     s_expect(ASSAY_CMD_DISCONNECT, hugemap, sizeof(hugemap), ASSAY_ETRUNC,
              offsetof(assay_proto_stats_t, truncated));
-    static const unsigned char hugestr[] = {0x81, 0xa3, 'w', 'h', 'y', 0xdb, 0xff, 0xff, 0xff, 0xff};
+    static const unsigned char hugestr[] = {0x81, 0xa3, 'w',  'h',  'y',
+                                            0xdb, 0xff, 0xff, 0xff, 0xff};
     s_expect(ASSAY_CMD_DISCONNECT, hugestr, sizeof(hugestr), ASSAY_ETRUNC,
              offsetof(assay_proto_stats_t, truncated));
 }
@@ -764,7 +767,8 @@ static void test_random_bytes(void **state)
     for (int i = 0; i < 20000; i++, n++) {
         size_t len = s_rand(&seed) % 48;
         unsigned char *body = assay_malloc(len);
-        for (size_t j = 0; j < len; j++) body[j] = (unsigned char)s_rand(&seed);
+        for (size_t j = 0; j < len; j++)
+            body[j] = (unsigned char)s_rand(&seed);
         if (len && (i & 1)) body[0] = (unsigned char)(0x80 | (body[0] & 0x0f)); /* a fixmap */
         assay_msg_t d;
         int cmd = 1 + (int)(s_rand(&seed) % ASSAY_CMD__MAX);
@@ -779,7 +783,8 @@ static void test_random_bytes(void **state)
         enc_t e;
         s_sample(cmd, (int)(s_rand(&seed) & 1), &m);
         s_encode(&m, &e);
-        for (int k = 0; k < 3; k++) e.body[s_rand(&seed) % e.len] = (char)s_rand(&seed);
+        for (int k = 0; k < 3; k++)
+            e.body[s_rand(&seed) % e.len] = (char)s_rand(&seed);
         int rc = s_decode_body(cmd, e.body, e.len, &d, &st);
         assert_true(rc == 0 || rc == ASSAY_EPROTO || rc == ASSAY_ETRUNC);
         if (rc == 0) { /* whatever decodes re-encodes to something that decodes the same */
@@ -915,18 +920,12 @@ static void test_send_recv(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_decoded_fields),
-        cmocka_unit_test(test_worked_example),
-        cmocka_unit_test(test_bad_frames),
-        cmocka_unit_test(test_oversized),
-        cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_trailing),
-        cmocka_unit_test(test_missing_and_wrong_types),
-        cmocka_unit_test(test_string_rules),
-        cmocka_unit_test(test_slots),
-        cmocka_unit_test(test_forward_compatible),
-        cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_decoded_fields),
+        cmocka_unit_test(test_worked_example),     cmocka_unit_test(test_bad_frames),
+        cmocka_unit_test(test_oversized),          cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_trailing),           cmocka_unit_test(test_missing_and_wrong_types),
+        cmocka_unit_test(test_string_rules),       cmocka_unit_test(test_slots),
+        cmocka_unit_test(test_forward_compatible), cmocka_unit_test(test_random_bytes),
         cmocka_unit_test(test_send_recv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
