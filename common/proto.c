@@ -53,6 +53,8 @@ typedef struct {
     size_t len_off; /* S_TEXT, S_SLOTS: offset of the length / count */
 } s_field_t;
 
+/* one field per line reads as the schema */
+/* clang-format off */
 #define S_F(k, t, fl, mn, member)                                                                  \
     {k, (uint8_t)(sizeof(k) - 1), t, fl, mn, offsetof(assay_msg_t, u.member), 0}
 #define S_FL(k, t, fl, member, lenmember)                                                          \
@@ -117,6 +119,8 @@ static const s_schema_t s_schemas[ASSAY_CMD__MAX + 1] = {
     [ASSAY_CMD_DISCONNECT] = S_SCHEMA("DISCONNECT", s_fields_disconnect),
 };
 
+/* clang-format on */
+
 static const s_schema_t *s_schema(int cmd)
 {
     if (cmd < 1 || cmd > ASSAY_CMD__MAX) return NULL;
@@ -133,28 +137,44 @@ const char *assay_cmd_name(int cmd)
 #define S_AT(msg, off, type) ((type *)((char *)(msg) + (off)))
 #define S_CAT(msg, off, type) ((const type *)((const char *)(msg) + (off)))
 
-/* true when s[0..len) holds no NUL and is valid UTF-8. ASCII runs, the common
- * case in JSON text, are checked eight bytes at a time. */
+/* true when s[0..len) holds no NUL and is valid UTF-8 (no overlong forms, no
+ * surrogates, nothing above U+10FFFF: the rules of assay_utf8_valid). This runs
+ * over every string of every message, so ASCII runs, the common case in JSON
+ * text, are checked eight bytes at a time and multibyte sequences inline. */
 static bool s_text_valid(const char *s, size_t len)
 {
-    if (len == 0) return true;
-    if (memchr(s, 0, len)) return false;
+    const uint64_t high = UINT64_C(0x8080808080808080), ones = UINT64_C(0x0101010101010101);
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     while (p < end) {
         while ((size_t)(end - p) >= 8) {
             uint64_t w;
             memcpy(&w, p, 8);
-            if (w & UINT64_C(0x8080808080808080)) break;
+            if ((w & high) || ((w - ones) & ~w & high)) break; /* non-ASCII or a zero byte */
             p += 8;
         }
         if (p == end) break;
-        if (*p < 0x80) {
+        unsigned c = p[0];
+        size_t left = (size_t)(end - p);
+        if (c < 0x80) {
+            if (c == 0) return false;
             p++;
-            continue;
+        } else if (c < 0xC2) { /* a continuation byte, or an overlong 2-byte form */
+            return false;
+        } else if (c < 0xE0) {
+            if (left < 2 || (p[1] & 0xC0) != 0x80) return false;
+            p += 2;
+        } else if (c < 0xF0) {
+            if (left < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return false;
+            if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0)) return false;
+            p += 3;
+        } else if (c < 0xF5) {
+            if (left < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
+                return false;
+            if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90)) return false;
+            p += 4;
+        } else {
+            return false;
         }
-        size_t n = *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : 2;
-        if ((size_t)(end - p) < n || !assay_utf8_valid((const char *)p, n)) return false;
-        p += n;
     }
     return true;
 }
@@ -334,7 +354,8 @@ static size_t s_left(const s_reader_t *r)
 static uint64_t s_be(const unsigned char *p, size_t n)
 {
     uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) v = (v << 8) | p[i];
+    for (size_t i = 0; i < n; i++)
+        v = (v << 8) | p[i];
     return v;
 }
 
@@ -359,6 +380,7 @@ static int s_read_uint(s_reader_t *r, uint64_t *out)
     }
     size_t n;
     bool is_signed = false;
+    /* clang-format off */
     switch (c) {
     case 0xcc: n = 1; break;
     case 0xcd: n = 2; break;
@@ -370,6 +392,7 @@ static int s_read_uint(s_reader_t *r, uint64_t *out)
     case 0xd3: n = 8; is_signed = true; break;
     default: return ASSAY_EPROTO;
     }
+    /* clang-format on */
     if (s_left(r) < 1 + n) return ASSAY_ETRUNC;
     if (is_signed && (r->p[1] & 0x80)) return ASSAY_EPROTO; /* negative */
     return s_read_be(r, n, out);
@@ -418,9 +441,9 @@ static int s_skip(s_reader_t *r)
     while (pending > 0) {
         if (s_left(r) == 0) return ASSAY_ETRUNC;
         unsigned c = *r->p;
-        size_t lenbytes = 0;    /* bytes of length after the type byte */
-        uint64_t fixed = 0;     /* bytes of payload after the header */
-        int what = 0;           /* how the length counts: 1 bytes, 2 ext, 3 items, 4 pairs */
+        size_t lenbytes = 0; /* bytes of length after the type byte */
+        uint64_t fixed = 0;  /* bytes of payload after the header */
+        int what = 0;        /* how the length counts: 1 bytes, 2 ext, 3 items, 4 pairs */
         if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
             /* positive / negative fixint, nil, bool */
         } else if (c <= 0x8f) {
@@ -430,6 +453,7 @@ static int s_skip(s_reader_t *r)
         } else if (c <= 0xbf) {
             fixed = c & 0x1f;
         } else {
+            /* clang-format off */
             switch (c) {
             case 0xc4: case 0xd9: lenbytes = 1; what = 1; break;
             case 0xc5: case 0xda: lenbytes = 2; what = 1; break;
@@ -469,6 +493,7 @@ static int s_skip(s_reader_t *r)
         case 4: pending += 2 * n; break;
         default: break;
         }
+        /* clang-format on */
         if (s_left(r) < fixed) return ASSAY_ETRUNC;
         r->p += fixed;
         pending--;
@@ -655,7 +680,8 @@ void assay_msg_release(assay_msg_t *msg)
         } else if (f->type == S_SLOTS) {
             assay_slot_t *slots = *S_AT(msg, f->off, assay_slot_t *);
             uint32_t n = *S_AT(msg, f->len_off, uint32_t);
-            for (uint32_t j = 0; slots && j < n; j++) free(slots[j].kind);
+            for (uint32_t j = 0; slots && j < n; j++)
+                free(slots[j].kind);
             free(slots);
         }
     }
@@ -828,7 +854,8 @@ int assay_proto_recv(void *socket, void *identity, size_t *identity_len, assay_m
     rc = assay_proto_decode(frames, sizes, 3, msg, stats);
 
 out:
-    for (size_t i = 0; i < nparts; i++) zmq_msg_close(&parts[i]);
+    for (size_t i = 0; i < nparts; i++)
+        zmq_msg_close(&parts[i]);
     zmq_msg_close(&extra);
     return rc;
 }

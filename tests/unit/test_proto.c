@@ -202,23 +202,63 @@ static void test_decoded_fields(void **state)
     free(e.body);
 }
 
-/* the TASK body used as the worked example in common/PROTOCOL.md */
+/* every body shown in the worked example of common/PROTOCOL.md, byte for byte */
+static void s_hex(const char *hex, unsigned char *out, size_t *len)
+{
+    *len = 0;
+    for (const char *p = hex; *p; p++) {
+        if (*p == ' ') continue;
+        unsigned v;
+        assert_int_equal(sscanf(p, "%2x", &v), 1);
+        out[(*len)++] = (unsigned char)v;
+        p++;
+    }
+}
+
 static void test_worked_example(void **state)
 {
     (void)state;
-    static const unsigned char expect[] = {
-        0x86, 0xa2, 'i',  'd',  0x2a, 0xa2, 'a',  't',  0x01, 0xa1, 'k',  0xa4, 'n',
-        'o',  'o',  'p',  0xa2, 'i',  'n',  0xa7, '{',  '"',  'x',  '"',  ':',  '1',
-        '}',  0xa2, 'p',  'a',  0xa2, '{',  '}',  0xa2, 't',  'o',  0xcd, 0x75, 0x30};
-    assay_msg_t m = {.cmd = ASSAY_CMD_TASK};
-    m.u.task = (assay_msg_task_t){42, 1, "noop", "{\"x\":1}", 7, "{}", 2, 30000};
-    enc_t e;
-    s_encode(&m, &e);
-    assert_int_equal(e.len, sizeof(expect));
-    assert_memory_equal(e.body, expect, sizeof(expect));
-    assert_memory_equal(e.tag, "ASY\x01", 4);
-    assert_int_equal(e.cmd[0], 0x03);
-    free(e.body);
+    assay_slot_t slots[] = {{"noop", 4}};
+    assay_msg_t m[7];
+    memset(m, 0, sizeof(m));
+    m[0].cmd = ASSAY_CMD_READY;
+    m[0].u.ready = (assay_msg_ready_t){1, "n1:77", 1000, slots, 1};
+    m[1].cmd = ASSAY_CMD_WELCOME;
+    m[1].u.welcome = (assay_msg_welcome_t){2000, 3, "b1"};
+    m[2].cmd = ASSAY_CMD_TASK;
+    m[2].u.task = (assay_msg_task_t){42, 1, "noop", "{\"x\":1}", 7, "{}", 2, 30000};
+    m[3].cmd = ASSAY_CMD_HEARTBEAT;
+    m[3].u.heartbeat.inflight = 1;
+    m[4].cmd = ASSAY_CMD_RESULT;
+    m[4].u.result = (assay_msg_result_t){42, 1, "{\"ok\":true}", 11, 1500};
+    m[5].cmd = ASSAY_CMD_FAIL;
+    m[5].u.fail = (assay_msg_fail_t){43, 2, 1, "HTTP 429", 5000, "sim", 800};
+    m[6].cmd = ASSAY_CMD_DISCONNECT;
+    m[6].u.disconnect.reason = "shutdown";
+    static const char *const hex[7] = {
+        "84 a1 76 01 a1 77 a5 6e 31 3a 37 37 a2 68 62 cd 03 e8 a1 73 81 a4 6e 6f 6f 70 04",
+        "83 a2 68 62 cd 07 d0 a1 6c 03 a1 62 a2 62 31",
+        "86 a2 69 64 2a a2 61 74 01 a1 6b a4 6e 6f 6f 70 a2 69 6e a7 7b 22 78 22 3a 31 7d "
+        "a2 70 61 a2 7b 7d a2 74 6f cd 75 30",
+        "81 a1 6e 01",
+        "84 a2 69 64 2a a2 61 74 01 a3 6f 75 74 ab 7b 22 6f 6b 22 3a 74 72 75 65 7d a2 75 73 "
+        "cd 05 dc",
+        "87 a2 69 64 2b a2 61 74 02 a2 72 74 c3 a3 77 68 79 a8 48 54 54 50 20 34 32 39 a2 72 "
+        "61 cd 13 88 a2 65 70 a3 73 69 6d a2 75 73 cd 03 20",
+        "81 a3 77 68 79 a8 73 68 75 74 64 6f 77 6e",
+    };
+    for (int i = 0; i < 7; i++) {
+        unsigned char expect[64];
+        size_t len;
+        enc_t e;
+        s_hex(hex[i], expect, &len);
+        s_encode(&m[i], &e);
+        assert_memory_equal(e.tag, "ASY\x01", 4);
+        assert_int_equal(e.cmd[0], m[i].cmd);
+        assert_int_equal(e.len, len);
+        assert_memory_equal(e.body, expect, len);
+        free(e.body);
+    }
 }
 
 /* ---- frame-level rejection ---- */
@@ -251,9 +291,9 @@ static void test_bad_frames(void **state)
     } bad_tags[] = {{"ASX\x01", 4}, {"asy\x01", 4}, {"ASY", 3}, {"ASY\x01\x01", 5}, {"", 0}};
     memset(&st, 0, sizeof(st));
     for (size_t i = 0; i < ASSAY_ARRAY_LEN(bad_tags); i++) {
-        assert_int_equal(s_decode3(bad_tags[i].tag, bad_tags[i].len, e.cmd, 1, e.body, e.len,
-                                   &d, &st),
-                         ASSAY_EPROTO);
+        assert_int_equal(
+            s_decode3(bad_tags[i].tag, bad_tags[i].len, e.cmd, 1, e.body, e.len, &d, &st),
+            ASSAY_EPROTO);
         assert_int_equal(st.bad_tag, i + 1);
     }
     assert_int_equal(s_total(&st), ASSAY_ARRAY_LEN(bad_tags));
@@ -504,19 +544,46 @@ static void test_string_rules(void **state)
         const char *s;
         size_t len;
     } bad[] = {
-        {"no\0op", 5},         /* NUL inside */
-        {"noop\0", 5},         /* NUL at the end */
-        {"", 0},               /* empty kind */
-        {"\xc3\x28", 2},       /* invalid UTF-8 */
-        {"\xed\xa0\x80", 3},   /* surrogate */
-        {"\xc0\xaf", 2},       /* overlong */
-        {"abc\xe4\xb8", 5},    /* cut multibyte sequence */
+        {"no\0op", 5},       /* NUL inside */
+        {"noop\0", 5},       /* NUL at the end */
+        {"", 0},             /* empty kind */
+        {"\xc3\x28", 2},     /* invalid UTF-8 */
+        {"\xed\xa0\x80", 3}, /* surrogate */
+        {"\xc0\xaf", 2},     /* overlong */
+        {"abc\xe4\xb8", 5},  /* cut multibyte sequence */
     };
     for (size_t i = 0; i < ASSAY_ARRAY_LEN(bad); i++) {
         s_task_with_kind(&sb, bad[i].s, bad[i].len);
         EXPECT_MALFORMED(ASSAY_CMD_TASK, &sb);
         msgpack_sbuffer_destroy(&sb);
     }
+
+    /* random strings, biased to UTF-8 lead and continuation bytes, are accepted
+     * exactly when they are non-empty, NUL-free and valid by assay_utf8_valid */
+    uint64_t seed = 12345;
+    static const unsigned char pick[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0,
+                                         0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe4, 0xed,
+                                         0xef, 0xf0, 0xf4, 0xf5, 0xff, 0xb8, 0xad};
+    size_t accepted = 0;
+    for (int i = 0; i < 50000; i++) {
+        char kind[24];
+        size_t len = 1 + (size_t)(seed % 20);
+        for (size_t j = 0; j < len; j++) {
+            seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+            kind[j] = (char)(seed % 3 == 0 ? 'a' + seed % 26 : pick[(seed >> 8) % sizeof(pick)]);
+        }
+        int valid = !memchr(kind, 0, len) && assay_utf8_valid(kind, len);
+        s_task_with_kind(&sb, kind, len);
+        int rc = s_decode_body(ASSAY_CMD_TASK, sb.data, sb.size, &d, NULL);
+        assert_int_equal(rc, valid ? 0 : ASSAY_EPROTO);
+        if (rc == 0) {
+            assert_memory_equal(d.u.task.kind, kind, len);
+            accepted++;
+        }
+        assay_msg_release(&d);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    assert_true(accepted > 1000 && accepted < 49000);
 
     /* the encoder refuses the same */
     assay_msg_t m;
@@ -626,13 +693,15 @@ static void test_forward_compatible(void **state)
 {
     (void)state;
     static const unsigned char body[] = {
-        0xde, 0x00, 0x05,                                  /* map16, 5 pairs */
-        0xa1, 'x',  0x92, 0x81, 0xa1, 'y', 0xc0, 0xc7, 0x02, 0x05, 0x01, 0x02, /* x: [{y: nil}, ext] */
-        0xdb, 0x00, 0x00, 0x00, 0x01, 'n',                /* str32 "n" */
-        0xcf, 0,    0,    0,    0,    0,   0,    0,    5,  /* uint64 5 */
-        0xd9, 0x02, 'z',  'z',  0xcb, 0,   0,    0,    0,  0, 0, 0, 0, /* zz: float64 */
-        0xa2, 'z',  'b',  0xc5, 0x00, 0x01, 0xff,          /* zb: bin16 */
-        0xa2, 'z',  'e',  0xd8, 0x01, 0,   0,    0,    0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0xde, 0x00, 0x05,                                                       /* map16, 5 pairs */
+        0xa1, 'x',  0x92, 0x81, 0xa1, 'y',  0xc0, 0xc7, 0x02, 0x05, 0x01, 0x02, /* x: [{y: nil},
+                                                                                   ext] */
+        0xdb, 0x00, 0x00, 0x00, 0x01, 'n',                                      /* str32 "n" */
+        0xcf, 0,    0,    0,    0,    0,    0,    0,    5,                      /* uint64 5 */
+        0xd9, 0x02, 'z',  'z',  0xcb, 0,    0,    0,    0,    0,    0,    0,    0, /* zz: float64 */
+        0xa2, 'z',  'b',  0xc5, 0x00, 0x01, 0xff,                                  /* zb: bin16 */
+        0xa2, 'z',  'e',  0xd8, 0x01, 0,    0,    0,    0,    0,    0,    0,    0,
+        0,    0,    0,    0,    0,    0,    0,    0,
     };
     assay_msg_t d;
     assay_proto_stats_t st = {0};
@@ -645,10 +714,10 @@ static void test_forward_compatible(void **state)
     assert_int_equal(st.truncated, sizeof(body));
 
     /* signed formats with non-negative values, nil for an optional string */
-    static const unsigned char fail[] = {0x86, 0xa2, 'i', 'd', 0xd3, 0, 0, 0, 0, 0, 0, 0, 9,
-                                         0xa2, 'a',  't', 0xd0, 2,   0xa2, 'r', 't', 0xc2,
-                                         0xa3, 'w',  'h', 'y',  0xa0, 0xa2, 'e', 'p', 0xc0,
-                                         0xa2, 'u',  's', 0x00};
+    static const unsigned char fail[] = {0x86, 0xa2, 'i', 'd',  0xd3, 0,   0,   0,    0,
+                                         0,    0,    0,   9,    0xa2, 'a', 't', 0xd0, 2,
+                                         0xa2, 'r',  't', 0xc2, 0xa3, 'w', 'h', 'y',  0xa0,
+                                         0xa2, 'e',  'p', 0xc0, 0xa2, 'u', 's', 0x00};
     assert_int_equal(s_decode_body(ASSAY_CMD_FAIL, fail, sizeof(fail), &d, &st), 0);
     assert_true(d.u.fail.id == 9);
     assert_int_equal(d.u.fail.attempt, 2);
@@ -674,7 +743,8 @@ static void test_forward_compatible(void **state)
     static const unsigned char hugemap[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
     s_expect(ASSAY_CMD_DISCONNECT, hugemap, sizeof(hugemap), ASSAY_ETRUNC,
              offsetof(assay_proto_stats_t, truncated));
-    static const unsigned char hugestr[] = {0x81, 0xa3, 'w', 'h', 'y', 0xdb, 0xff, 0xff, 0xff, 0xff};
+    static const unsigned char hugestr[] = {0x81, 0xa3, 'w',  'h',  'y',
+                                            0xdb, 0xff, 0xff, 0xff, 0xff};
     s_expect(ASSAY_CMD_DISCONNECT, hugestr, sizeof(hugestr), ASSAY_ETRUNC,
              offsetof(assay_proto_stats_t, truncated));
 }
@@ -697,7 +767,8 @@ static void test_random_bytes(void **state)
     for (int i = 0; i < 20000; i++, n++) {
         size_t len = s_rand(&seed) % 48;
         unsigned char *body = assay_malloc(len);
-        for (size_t j = 0; j < len; j++) body[j] = (unsigned char)s_rand(&seed);
+        for (size_t j = 0; j < len; j++)
+            body[j] = (unsigned char)s_rand(&seed);
         if (len && (i & 1)) body[0] = (unsigned char)(0x80 | (body[0] & 0x0f)); /* a fixmap */
         assay_msg_t d;
         int cmd = 1 + (int)(s_rand(&seed) % ASSAY_CMD__MAX);
@@ -712,7 +783,8 @@ static void test_random_bytes(void **state)
         enc_t e;
         s_sample(cmd, (int)(s_rand(&seed) & 1), &m);
         s_encode(&m, &e);
-        for (int k = 0; k < 3; k++) e.body[s_rand(&seed) % e.len] = (char)s_rand(&seed);
+        for (int k = 0; k < 3; k++)
+            e.body[s_rand(&seed) % e.len] = (char)s_rand(&seed);
         int rc = s_decode_body(cmd, e.body, e.len, &d, &st);
         assert_true(rc == 0 || rc == ASSAY_EPROTO || rc == ASSAY_ETRUNC);
         if (rc == 0) { /* whatever decodes re-encodes to something that decodes the same */
@@ -848,18 +920,12 @@ static void test_send_recv(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_decoded_fields),
-        cmocka_unit_test(test_worked_example),
-        cmocka_unit_test(test_bad_frames),
-        cmocka_unit_test(test_oversized),
-        cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_trailing),
-        cmocka_unit_test(test_missing_and_wrong_types),
-        cmocka_unit_test(test_string_rules),
-        cmocka_unit_test(test_slots),
-        cmocka_unit_test(test_forward_compatible),
-        cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_decoded_fields),
+        cmocka_unit_test(test_worked_example),     cmocka_unit_test(test_bad_frames),
+        cmocka_unit_test(test_oversized),          cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_trailing),           cmocka_unit_test(test_missing_and_wrong_types),
+        cmocka_unit_test(test_string_rules),       cmocka_unit_test(test_slots),
+        cmocka_unit_test(test_forward_compatible), cmocka_unit_test(test_random_bytes),
         cmocka_unit_test(test_send_recv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
