@@ -89,7 +89,7 @@ start_worker() {
 
 start_simllm() {
   SIMLLM_PORT=$(free_port)
-  "$BIN/assay-simllm" --port "$SIMLLM_PORT" "$@" >>"$IT_TMP/simllm.log" 2>&1 &
+  "$BIN/assay-simllm" --listen "127.0.0.1:$SIMLLM_PORT" "$@" >>"$IT_TMP/simllm.log" 2>&1 &
   SIMLLM_PID=$!
   IT_PIDS+=("$SIMLLM_PID")
   SIMLLM_URL="http://127.0.0.1:$SIMLLM_PORT/v1"
