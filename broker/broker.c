@@ -68,6 +68,9 @@ struct assay_broker {
     void *sock;
     assay_store_t *store;
     assay_queue_t *queue;
+    assay_queue_t *staged; /* claimed in the open transaction, not yet committed */
+    int64_t pass_now;
+    int claim_failed;
     assay_imap_t *peers_by_key;
     s_peer_t **peers;
     size_t npeers;
@@ -352,6 +355,56 @@ static int s_reload_jobs(assay_broker_t *self)
 
 /* ---- dispatch ---- */
 
+static void s_claim(assay_broker_t *self, int64_t now);
+
+static int s_claim_in_txn(void *arg)
+{
+    assay_broker_t *self = arg;
+    s_claim(self, self->pass_now);
+    return self->claim_failed ? -1 : 0;
+}
+
+static void s_discard_staged(assay_qtask_t *t, void *arg)
+{
+    (void)arg;
+    assay_qtask_free(t);
+}
+
+static void s_commit_staged(assay_qtask_t *t, void *arg)
+{
+    assay_queue_push(arg, t);
+}
+
+/* how many more tasks of a kind the dispatch queue should hold (0 = enough) */
+static long s_claim_need(assay_broker_t *self, s_claimstate_t *cs, int64_t now)
+{
+    if (cs->idle_until_ms > now) return 0;
+    long free_slots = 0, total_slots = 0;
+    for (size_t i = 0; i < self->npeers; i++) {
+        s_peer_t *p = self->peers[i];
+        if (p->draining) continue;
+        for (uint32_t k = 0; k < p->ncredits; k++)
+            if (!strcmp(p->credits[k].kind, cs->kind)) {
+                free_slots += (long)p->credits[k].slots - (long)p->credits[k].inflight;
+                total_slots += p->credits[k].slots;
+            }
+    }
+    if (total_slots == 0) return 0;
+    long want = free_slots + total_slots / 2 + 16;
+    if (want > self->claim_max) want = self->claim_max;
+    long queued = (long)assay_queue_count(self->queue, cs->kind);
+    if (queued >= want / 2) return 0;
+    return want - queued;
+}
+
+static int s_any_claim_need(assay_broker_t *self, int64_t now)
+{
+    if (self->njobs == 0) return 0;
+    for (size_t c = 0; c < self->nclaims; c++)
+        if (s_claim_need(self, &self->claims[c], now) > 0) return 1;
+    return 0;
+}
+
 static void s_claim(assay_broker_t *self, int64_t now)
 {
     if (self->njobs == 0 || self->db_down) return;
@@ -360,23 +413,8 @@ static void s_claim(assay_broker_t *self, int64_t now)
     int limits[256];
     for (size_t c = 0; c < self->nclaims; c++) {
         s_claimstate_t *cs = &self->claims[c];
-        if (cs->idle_until_ms > now) continue;
-        long free_slots = 0, total_slots = 0;
-        for (size_t i = 0; i < self->npeers; i++) {
-            s_peer_t *p = self->peers[i];
-            if (p->draining) continue;
-            for (uint32_t k = 0; k < p->ncredits; k++)
-                if (!strcmp(p->credits[k].kind, cs->kind)) {
-                    free_slots += (long)p->credits[k].slots - (long)p->credits[k].inflight;
-                    total_slots += p->credits[k].slots;
-                }
-        }
-        if (total_slots == 0) continue;
-        long want = free_slots + total_slots / 2 + 16;
-        if (want > self->claim_max) want = self->claim_max;
-        long queued = (long)assay_queue_count(self->queue, cs->kind);
-        if (queued >= want / 2) continue;
-        long need = want - queued;
+        long need = s_claim_need(self, cs, now);
+        if (need <= 0) continue;
         size_t n = 0;
         long wsum = 0;
         for (size_t j = 0; j < self->njobs && n < 256; j++)
@@ -388,9 +426,12 @@ static void s_claim(assay_broker_t *self, int64_t now)
             limits[n++] = (int)(share < 1 ? 1 : share);
         }
         if (n == 0) return;
-        long got = assay_store_claim(self->store, cs->kind, ids, limits, n, self->queue);
+        int64_t c0 = assay_clock_us();
+        long got = assay_store_claim(self->store, cs->kind, ids, limits, n, self->staged);
+        log_debug("broker", "claimed %ld %s tasks (asked %ld) in %.1f ms", got, cs->kind, need,
+                  (assay_clock_us() - c0) / 1000.0);
         if (got < 0) {
-            self->db_down = 1;
+            self->claim_failed = 1;
             return;
         }
         if (got == 0) cs->idle_until_ms = now + 500;
@@ -573,6 +614,7 @@ assay_broker_t *assay_broker_new(const assay_config_t *cfg, char *err, size_t er
         return NULL;
     }
     self->queue = assay_queue_new();
+    self->staged = assay_queue_new();
     self->peers_by_key = assay_imap_new();
     self->flights = assay_imap_new();
     return self;
@@ -602,6 +644,7 @@ void assay_broker_destroy(assay_broker_t **self_p)
     assay_imap_destroy(&self->flights);
     assay_imap_destroy(&self->peers_by_key);
     assay_queue_destroy(&self->queue);
+    assay_queue_destroy(&self->staged);
     assay_store_destroy(&self->store);
     free(self->jobs);
     if (self->sock) zmq_close(self->sock);
@@ -708,14 +751,27 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
         }
         now = assay_clock_ms();
         if (self->db_down) s_db_recover(self, now);
-        if (!self->db_down && assay_store_pending(self->store)) {
-            if (assay_store_flush(self->store, &self->st) != 0) {
+        /* one transaction per pass: this pass's results and failures, then the
+         * claims that refill the dispatch queue */
+        if (!self->db_down && (assay_store_pending(self->store) || s_any_claim_need(self, now))) {
+            int64_t f0 = assay_clock_us();
+            size_t nw = assay_store_pending(self->store);
+            int had_writes = nw > 0;
+            self->pass_now = now;
+            self->claim_failed = 0;
+            int fr = assay_store_flush(self->store, &self->st, s_claim_in_txn, self);
+            log_debug("broker", "pass wrote %zu, claimed %zu in %.1f ms", nw,
+                      assay_queue_total(self->staged), (assay_clock_us() - f0) / 1000.0);
+            if (fr != 0) {
                 self->db_down = 1;
+                assay_queue_drain_all(self->staged, s_discard_staged, NULL);
             } else {
-                for (size_t c = 0; c < self->nclaims; c++) self->claims[c].idle_until_ms = 0;
+                assay_queue_drain_all(self->staged, s_commit_staged, self->queue);
+                /* results may have created next-stage tasks: look again */
+                if (had_writes)
+                    for (size_t c = 0; c < self->nclaims; c++) self->claims[c].idle_until_ms = 0;
             }
         }
-        s_claim(self, now);
         s_dispatch(self, now);
         s_timers(self, now);
     }
@@ -724,7 +780,7 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
     assay_queue_drain_all(self->queue, s_release_queued, self);
     for (int tries = 0; tries < 10 && assay_store_pending(self->store); tries++) {
         if (self->db_down) s_db_recover(self, assay_clock_ms() + 1000000);
-        if (!self->db_down && assay_store_flush(self->store, &self->st) == 0) break;
+        if (!self->db_down && assay_store_flush(self->store, &self->st, NULL, NULL) == 0) break;
         self->db_down = 1;
         usleep(500 * 1000);
     }

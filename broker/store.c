@@ -44,7 +44,7 @@ static const char s_results_sql[] =
     " o AS (INSERT INTO task_outputs (task_id, job_id, stage_id, item_id, attempt, worker,"
     "                                 elapsed_ms, output)"
     "       SELECT id, job_id, stage_id, item_id, attempt, worker, elapsed_ms, output FROM d"
-    "       ON CONFLICT (task_id) DO NOTHING RETURNING task_id),"
+    "       WHERE output <> '{}'::jsonb ON CONFLICT (task_id) DO NOTHING RETURNING task_id),"
     " s AS (INSERT INTO samples (task_id, job_id, stage_id, item_id, idx, reasoning, answer, raw,"
     "         model, endpoint, template, template_hash, prompt_tokens, completion_tokens,"
     "         reasoning_tokens, latency_ms, cost_usd, cache_key, cached)"
@@ -68,7 +68,7 @@ static const char s_results_sql[] =
     "       JOIN stages ns ON ns.job_id = d.job_id AND ns.idx = cs.idx + 1"
     "       JOIN jobs j ON j.id = d.job_id LEFT JOIN items i ON i.id = d.item_id"
     "       WHERE j.state <> 'cancelled' RETURNING 1)"
-    " SELECT (SELECT count(*) FROM o), (SELECT count(*) FROM b_results), (SELECT count(*) FROM n),"
+    " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM b_results), (SELECT count(*) FROM n),"
     "        (SELECT count(*) FROM s)";
 
 static const char s_fails_sql[] =
@@ -442,9 +442,9 @@ static int s_copy(assay_store_t *self, const char *sql, const assay_buf_t *b)
     return assay_db_copy_end(self->db);
 }
 
-int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats)
+int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
+                      int (*in_txn)(void *arg), void *arg)
 {
-    if (assay_store_pending(self) == 0) return 0;
     if (!self->db) return -1;
     uint64_t stored = 0, total = 0, created = 0, dead = 0, retried = 0, released = 0;
     if (assay_db_begin(self->db) != 0) goto fail;
@@ -472,6 +472,7 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats)
         released = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
     }
+    if (in_txn && in_txn(arg) != 0) goto fail;
     if (assay_db_commit(self->db) != 0) goto fail;
     if (stats) {
         stats->results_stored += stored;

@@ -82,7 +82,9 @@ const assay_store_stage_t *assay_store_stage(assay_store_t *self, uint64_t stage
 
 /* claim up to limits[i] pending tasks of kind for each job_ids[i] (one round
  * trip), lease them (attempt + 1) and push them onto q. Returns the number
- * claimed or -1. */
+ * claimed or -1. Called inside assay_store_flush's transaction, the claims are
+ * only real once it commits: push onto a staging queue and move the tasks to the
+ * dispatch queue after a successful flush. */
 long assay_store_claim(assay_store_t *self, const char *kind, const uint64_t *job_ids,
                        const int *limits, size_t njobs, assay_queue_t *q);
 
@@ -97,8 +99,11 @@ void assay_store_add_fail(assay_store_t *self, uint64_t id, uint32_t attempt, in
  * back to pending without counting the attempt */
 void assay_store_add_release(assay_store_t *self, uint64_t id, uint32_t attempt);
 size_t assay_store_pending(const assay_store_t *self);
-/* write everything queued in one transaction. On failure the batch stays queued
- * (it is safe to replay) and -1 is returned. */
-int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats);
+/* write everything queued in one transaction; in_txn (may be NULL) runs inside
+ * the same transaction after the writes (the broker claims new tasks there, so one
+ * commit covers a whole loop pass) and returns 0, or -1 to abort. On failure the
+ * batch stays queued (it is safe to replay) and -1 is returned. */
+int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
+                      int (*in_txn)(void *arg), void *arg);
 
 #endif

@@ -49,7 +49,7 @@ void assay_buf_add(assay_buf_t *b, const void *data, size_t len);
 void assay_buf_adds(assay_buf_t *b, const char *s);
 void assay_buf_addc(assay_buf_t *b, char c);
 void assay_buf_addf(assay_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void assay_buf_vaddf(assay_buf_t *b, const char *fmt, va_list ap);
+void assay_buf_vaddf(assay_buf_t *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* FNV-1a 64-bit hash, for in-memory tables (not for anything an attacker controls) */
 uint64_t assay_hash64(const void *data, size_t len);
