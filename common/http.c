@@ -17,8 +17,11 @@
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <strings.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #define S_FREE_EASY_MAX 256
 
@@ -60,6 +63,7 @@ typedef struct {
 struct assay_http {
     CURLM *multi;
     CURLSH *share;
+    int epfd; /* mirrors socks[] for loops that poll one descriptor */
     s_sock_t *socks;
     int nsocks, capsocks;
     int64_t timer_deadline_ms; /* -1 = no curl timer */
@@ -139,6 +143,16 @@ static void s_heap_remove(assay_http_t *self, s_req_t *r)
 
 /* ---- curl callbacks ------------------------------------------------------------ */
 
+static void s_epoll(assay_http_t *self, int op, curl_socket_t fd, short events)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = ((events & POLLIN) ? EPOLLIN : 0) | ((events & POLLOUT) ? EPOLLOUT : 0);
+    ev.data.fd = fd;
+    if (epoll_ctl(self->epfd, op, fd, &ev) != 0 && op != EPOLL_CTL_DEL)
+        log_warn("http", "could not watch socket %d: %s", (int)fd, strerror(errno));
+}
+
 static int s_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     (void)easy;
@@ -146,6 +160,7 @@ static int s_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void
     intptr_t slot = (intptr_t)socketp; /* index + 1, 0 = not tracked yet */
     if (what == CURL_POLL_REMOVE) {
         if (slot > 0) {
+            s_epoll(self, EPOLL_CTL_DEL, fd, 0);
             int i = (int)slot - 1;
             self->nsocks--;
             if (i != self->nsocks) {
@@ -160,9 +175,11 @@ static int s_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void
     if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= POLLIN;
     if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= POLLOUT;
     if (slot > 0) {
+        if (self->socks[slot - 1].events != events) s_epoll(self, EPOLL_CTL_MOD, fd, events);
         self->socks[slot - 1].events = events;
         return 0;
     }
+    s_epoll(self, EPOLL_CTL_ADD, fd, events);
     if (self->nsocks == self->capsocks) {
         self->capsocks = self->capsocks ? self->capsocks * 2 : 64;
         self->socks = assay_realloc(self->socks, (size_t)self->capsocks * sizeof *self->socks);
@@ -249,6 +266,11 @@ assay_http_t *assay_http_new(const assay_config_t *cfg)
     }
     self->timer_deadline_ms = -1;
     self->next_id = 1;
+    self->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (self->epfd < 0) {
+        log_error("http", "could not create an epoll set: %s", strerror(errno));
+        abort();
+    }
     long max_conn = cfg ? assay_config_get_long(cfg, "http.max_connections", 4096) : 4096;
     self->max_host_connections =
         cfg ? assay_config_get_long(cfg, "http.max_host_connections", 0) : 0;
@@ -387,6 +409,7 @@ void assay_http_destroy(assay_http_t **self_p)
     free(self->socks);
     free(self->heap);
     free(self->timers);
+    close(self->epfd);
     free(self->proxy);
     free(self->ca_file);
     free(self->user_agent);
@@ -529,11 +552,39 @@ static void s_drain(assay_http_t *self)
     }
 }
 
+int assay_http_fd(const assay_http_t *self)
+{
+    return self->epfd;
+}
+
+/* the sockets the epoll set says are ready */
+static void s_process_epoll(assay_http_t *self)
+{
+    struct epoll_event evs[256];
+    int running = 0;
+    for (int round = 0; round < 8; round++) {
+        int n = epoll_wait(self->epfd, evs, (int)ASSAY_ARRAY_LEN(evs), 0);
+        if (n <= 0) return;
+        for (int i = 0; i < n; i++) {
+            int ev = 0;
+            if (evs[i].events & EPOLLIN) ev |= CURL_CSELECT_IN;
+            if (evs[i].events & EPOLLOUT) ev |= CURL_CSELECT_OUT;
+            if (evs[i].events & (EPOLLERR | EPOLLHUP)) ev |= CURL_CSELECT_ERR;
+            curl_multi_socket_action(self->multi, evs[i].data.fd, ev, &running);
+        }
+        if (n < (int)ASSAY_ARRAY_LEN(evs)) return;
+    }
+}
+
 void assay_http_process(assay_http_t *self, const struct pollfd *fds, int n)
 {
     int running = 0;
     for (int i = 0; i < n; i++) {
         if (!fds[i].revents) continue;
+        if (fds[i].fd == self->epfd) {
+            s_process_epoll(self);
+            continue;
+        }
         int ev = 0;
         if (fds[i].revents & POLLIN) ev |= CURL_CSELECT_IN;
         if (fds[i].revents & POLLOUT) ev |= CURL_CSELECT_OUT;
@@ -598,23 +649,16 @@ int assay_http_inflight(const assay_http_t *self)
 int assay_http_run(assay_http_t *self, long timeout_ms)
 {
     int64_t end = timeout_ms < 0 ? -1 : assay_clock_ms() + timeout_ms;
-    int cap = 0;
-    struct pollfd *fds = NULL;
     while (self->ninflight > 0 || self->ntimers > 0) {
         int64_t now = assay_clock_ms();
         if (end >= 0 && now >= end) break;
-        if (cap < self->nsocks + 1) {
-            cap = self->nsocks + 64;
-            fds = assay_realloc(fds, (size_t)cap * sizeof *fds);
-        }
-        int n = assay_http_pollfds(self, fds, cap);
+        struct pollfd pfd = {self->epfd, POLLIN, 0};
         long t = assay_http_timeout_ms(self);
         if (t < 0 || t > 1000) t = 1000;
         if (end >= 0 && end - now < t) t = (long)(end - now);
-        poll(fds, (nfds_t)n, (int)t);
-        assay_http_process(self, fds, n);
+        poll(&pfd, 1, (int)t);
+        assay_http_process(self, &pfd, 1);
     }
-    free(fds);
     return self->ninflight + self->ntimers;
 }
 

@@ -92,6 +92,12 @@ int assay_http_cancel(assay_http_t *self, uint64_t id);
 /* the sockets curl wants watched: fills fds (fd, events = POLLIN/POLLOUT) and
  * returns how many (at most max) */
 int assay_http_pollfds(assay_http_t *self, struct pollfd *fds, int max);
+/* Alternatively, one descriptor for all of them: an epoll set that polls readable
+ * whenever any socket curl watches is ready. Put it in the loop's pollfd set with
+ * events = POLLIN and pass it back to assay_http_process like the others; the
+ * cost of a pass is then proportional to the ready sockets, not to all of them
+ * (what keeps a thousand requests in flight cheap). */
+int  assay_http_fd(const assay_http_t *self);
 /* milliseconds until curl needs a call even without socket activity; -1 = none */
 long assay_http_timeout_ms(assay_http_t *self);
 /* after poll(): pass back the same fds with revents; runs socket actions and
