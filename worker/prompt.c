@@ -322,6 +322,9 @@ json_t *assay_prompt_render(const assay_prompt_t *self, const json_t *item, char
             }
             p = close + 2;
         }
+        /* an empty optional field at the end leaves no trailing blanks */
+        while (out.len > 0 && (out.data[out.len - 1] == ' ' || out.data[out.len - 1] == '\n'))
+            out.data[--out.len] = '\0';
         json_array_append_new(msgs, json_pack("{s:s,s:s%}", "role", self->msgs[i].role, "content",
                                               out.data ? out.data : "", out.len));
         assay_buf_release(&out);
