@@ -110,3 +110,21 @@ finish() {
     echo "${passes:-0} passed, ${fails:-0} failed"
     [ "${fails:-0}" -eq 0 ] && [ "${passes:-0}" -gt 0 ]
 }
+
+# make_certs DIR: a test CA, a server certificate for 127.0.0.1/localhost signed by
+# it, and an unrelated CA (made fresh for every run; no key is ever committed)
+make_certs() {
+    local d=$1
+    mkdir -p "$d"
+    local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+    openssl req -x509 "${ec[@]}" -keyout "$d/ca.key" -out "$d/ca.pem" -days 2 \
+        -subj "/CN=assay test CA" -addext "basicConstraints=critical,CA:TRUE" \
+        -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+    openssl req -x509 "${ec[@]}" -keyout "$d/other.key" -out "$d/other-ca.pem" -days 2 \
+        -subj "/CN=some other CA" -addext "basicConstraints=critical,CA:TRUE" 2>/dev/null
+    openssl req "${ec[@]}" -keyout "$d/server.key" -out "$d/server.csr" \
+        -subj "/CN=localhost" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' > "$d/ext.cnf"
+    openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+        -CAcreateserial -out "$d/server.pem" -days 2 -extfile "$d/ext.cnf" 2>/dev/null
+}
