@@ -142,8 +142,8 @@ sim_key_t *sim_key_load(const char *path, char *err, size_t errlen)
     }
     free(line);
     fclose(f);
-    qsort(self->by_id, self->nid, sizeof *self->by_id, s_entry_cmp);
-    qsort(self->by_hash, self->nhash, sizeof *self->by_hash, s_entry_cmp);
+    if (self->nid) qsort(self->by_id, self->nid, sizeof *self->by_id, s_entry_cmp);
+    if (self->nhash) qsort(self->by_hash, self->nhash, sizeof *self->by_hash, s_entry_cmp);
     return self;
 }
 
@@ -168,7 +168,7 @@ size_t sim_key_count(const sim_key_t *self)
 static const s_entry_t *s_key_find(const s_entry_t *arr, size_t n, const char *k)
 {
     s_entry_t probe = {(char *)k, NULL, 0};
-    return arr ? bsearch(&probe, arr, n, sizeof *arr, s_entry_cmp) : NULL;
+    return arr && n ? bsearch(&probe, arr, n, sizeof *arr, s_entry_cmp) : NULL;
 }
 
 /* ---- model names ---------------------------------------------------------------------- */

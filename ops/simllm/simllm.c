@@ -713,6 +713,12 @@ static enum MHD_Result s_handler(void *cls, struct MHD_Connection *conn, const c
         c->chat_again = 0;
         return s_chat(c);
     }
+    /* absolute-form targets ("POST http://host/v1/..."): simllm also stands in for
+     * a forward proxy, so clients' proxy settings can be tested */
+    if (strncmp(url, "http://", 7) == 0) {
+        const char *path = strchr(url + 7, '/');
+        url = path ? path : "/";
+    }
     if (strcmp(url, "/v1/chat/completions") == 0 || strcmp(url, "/chat/completions") == 0) {
         if (strcmp(method, "POST") != 0)
             return s_send_json_now(c, 405, s_error_json("use POST", "invalid_request_error", NULL));
@@ -924,8 +930,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     pthread_create(&sim.tthread, NULL, s_timer_main, &sim);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    if (!sim.quiet) flags |= MHD_USE_ERROR_LOG;
     if (cert) flags |= MHD_USE_TLS;
     struct MHD_OptionItem ops[16];
     int no = 0;

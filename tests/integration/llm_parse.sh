@@ -156,4 +156,16 @@ curl -s "http://127.0.0.1:$PORT_A/v1/models" |
 ids = [m['id'] for m in rows[0]['data']]
 assert 'sim-r1' in ids and 'sim-o3' in ids and 'sim-think' in ids, ids
 "
+# proxies come from the standard environment variables (libcurl reads them):
+# nothing listens on localhost:1, so only the proxy (simllm) can answer
+http_proxy="http://127.0.0.1:$PORT_A" "$GEN" -c endpoint.sim.base_url=http://localhost:1/v1 \
+    -c endpoint.sim.model=sim-r1 < "$TMP/one.jsonl" |
+    check "http_proxy from the environment is used" "
+assert rows[0]['output']['samples'][0]['reasoning'], rows
+"
+no_proxy=localhost http_proxy="http://127.0.0.1:$PORT_A" "$GEN" -c endpoint.sim.base_url=http://localhost:1/v1 \
+    -c endpoint.sim.model=sim-r1 -p max_attempts=1 < "$TMP/one.jsonl" |
+    check "no_proxy bypasses it" "
+assert rows[0]['error']['retryable'] and 'transport' in rows[0]['error']['reason'], rows
+"
 finish
