@@ -107,10 +107,8 @@ static void s_heap_down(assay_http_t *self, int i)
 {
     for (;;) {
         int l = 2 * i + 1, r = l + 1, m = i;
-        if (l < self->nheap && self->heap[l]->fb_deadline_ms < self->heap[m]->fb_deadline_ms)
-            m = l;
-        if (r < self->nheap && self->heap[r]->fb_deadline_ms < self->heap[m]->fb_deadline_ms)
-            m = r;
+        if (l < self->nheap && self->heap[l]->fb_deadline_ms < self->heap[m]->fb_deadline_ms) m = l;
+        if (r < self->nheap && self->heap[r]->fb_deadline_ms < self->heap[m]->fb_deadline_ms) m = r;
         if (m == i) break;
         s_heap_swap(self, i, m);
         i = m;
@@ -220,8 +218,10 @@ static size_t s_header_cb(char *data, size_t size, size_t nitems, void *userp)
     if (!colon) return len;
     size_t nlen = (size_t)(colon - data);
     const char *v = colon + 1, *end = data + len;
-    while (v < end && (*v == ' ' || *v == '\t')) v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
     for (size_t i = 0; i < nlen; i++) {
         char c = data[i];
         assay_buf_addc(&r->resp_headers, (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c);
@@ -288,8 +288,7 @@ assay_http_t *assay_http_new(const assay_config_t *cfg)
     curl_multi_setopt(self->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     curl_multi_setopt(self->multi, CURLMOPT_MAXCONNECTS, max_conn);
     if (self->max_host_connections > 0)
-        curl_multi_setopt(self->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                          self->max_host_connections);
+        curl_multi_setopt(self->multi, CURLMOPT_MAX_HOST_CONNECTIONS, self->max_host_connections);
     /* TLS sessions are per easy handle unless shared; sharing lets new
      * connections to the same host resume instead of a full handshake */
     self->share = curl_share_init();
@@ -308,8 +307,10 @@ static void s_req_free(s_req_t *r)
 
 static void s_unlink(assay_http_t *self, s_req_t *r)
 {
-    if (r->prev) r->prev->next = r->next;
-    else self->inflight = r->next;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        self->inflight = r->next;
     if (r->next) r->next->prev = r->prev;
     r->prev = r->next = NULL;
     self->ninflight--;
@@ -386,7 +387,8 @@ static void s_complete(assay_http_t *self, s_req_t *r, CURLcode rc, int forced_e
             snprintf(msg, sizeof msg, "%s", detail);
             /* curl's error buffer ends with a newline on some paths */
             size_t n = strlen(msg);
-            while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
+            while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+                msg[--n] = '\0';
         }
         resp.errmsg = msg;
     }
@@ -402,7 +404,8 @@ void assay_http_destroy(assay_http_t **self_p)
     assay_http_t *self = *self_p;
     while (self->inflight)
         s_complete(self, self->inflight, CURLE_OK, ASSAY_ESTATE, "client shut down", 0);
-    for (int i = 0; i < self->nfree; i++) curl_easy_cleanup(self->free_easy[i]);
+    for (int i = 0; i < self->nfree; i++)
+        curl_easy_cleanup(self->free_easy[i]);
     free(self->free_easy);
     curl_multi_cleanup(self->multi);
     if (self->share) curl_share_cleanup(self->share);
@@ -494,8 +497,7 @@ int assay_http_start(assay_http_t *self, const assay_http_request_t *req, uint64
     }
     CURLMcode mc = curl_multi_add_handle(self->multi, e);
     if (mc != CURLM_OK) {
-        log_warn("http", "could not add request for \"%s\": %s", req->url,
-                 curl_multi_strerror(mc));
+        log_warn("http", "could not add request for \"%s\": %s", req->url, curl_multi_strerror(mc));
         s_unlink(self, r);
         curl_easy_cleanup(r->easy);
         s_req_free(r);
@@ -617,7 +619,8 @@ void assay_http_process(assay_http_t *self, const struct pollfd *fds, int n)
         due[ndue++] = self->timers[i];
         self->timers[i] = self->timers[--self->ntimers];
     }
-    for (int i = 0; i < ndue; i++) due[i].fn(due[i].arg);
+    for (int i = 0; i < ndue; i++)
+        due[i].fn(due[i].arg);
 }
 
 uint64_t assay_http_after(assay_http_t *self, long ms, void (*fn)(void *arg), void *arg)

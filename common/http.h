@@ -34,22 +34,22 @@ typedef struct assay_http assay_http_t;
 /* What a finished request yields. Valid only during the completion callback:
  * copy what you keep. */
 typedef struct {
-    uint64_t id;           /* the id assay_http_start returned */
-    int err;               /* 0 when a response was received, else ASSAY_ETIMEOUT,
-                              ASSAY_EHTTP (connect/TLS/protocol), ASSAY_ETOOBIG,
-                              ASSAY_STATE (cancelled by assay_http_destroy) */
-    const char *errmsg;    /* transport error for people ("" when err == 0) */
-    int timeout_kind;      /* with ASSAY_ETIMEOUT: 1 connect, 2 first byte, 3 total */
-    long status;           /* HTTP status, 0 when none was received */
-    const char *body;      /* response body, NUL-terminated (empty when streamed) */
+    uint64_t id;        /* the id assay_http_start returned */
+    int err;            /* 0 when a response was received, else ASSAY_ETIMEOUT,
+                           ASSAY_EHTTP (connect/TLS/protocol), ASSAY_ETOOBIG,
+                           ASSAY_STATE (cancelled by assay_http_destroy) */
+    const char *errmsg; /* transport error for people ("" when err == 0) */
+    int timeout_kind;   /* with ASSAY_ETIMEOUT: 1 connect, 2 first byte, 3 total */
+    long status;        /* HTTP status, 0 when none was received */
+    const char *body;   /* response body, NUL-terminated (empty when streamed) */
     size_t body_len;
-    int http_version;      /* 1 or 2 (0 when unknown) */
-    double connect_ms;     /* time to TCP (+TLS) established */
-    double first_byte_ms;  /* time to the first response byte */
-    double total_ms;       /* time to completion */
-    int cert_error;        /* 1 when TLS certificate verification failed (or the CA
-                              file could not be used): a configuration problem */
-    const void *priv;      /* internal: header storage for assay_http_header */
+    int http_version;     /* 1 or 2 (0 when unknown) */
+    double connect_ms;    /* time to TCP (+TLS) established */
+    double first_byte_ms; /* time to the first response byte */
+    double total_ms;      /* time to completion */
+    int cert_error;       /* 1 when TLS certificate verification failed (or the CA
+                             file could not be used): a configuration problem */
+    const void *priv;     /* internal: header storage for assay_http_header */
 } assay_http_response_t;
 
 /* Called once per request that assay_http_start accepted, from inside
@@ -61,19 +61,19 @@ typedef void (*assay_http_done_fn)(const assay_http_response_t *resp, void *arg)
 typedef int (*assay_http_data_fn)(const char *data, size_t len, void *arg);
 
 typedef struct {
-    const char *method;          /* "GET", "POST" (default: POST with a body, else GET) */
-    const char *url;             /* http:// or https:// */
-    const char *body;            /* copied; may be NULL */
+    const char *method; /* "GET", "POST" (default: POST with a body, else GET) */
+    const char *url;    /* http:// or https:// */
+    const char *body;   /* copied; may be NULL */
     size_t body_len;
-    const char *const *headers;  /* "Name: value" strings, NULL-terminated; copied */
-    const char *ca_file;         /* CA bundle for this request (NULL = default) */
-    long connect_timeout_ms;     /* 0 = 10 s */
-    long first_byte_timeout_ms;  /* 0 = none; time from start to first response byte */
-    long total_timeout_ms;       /* 0 = none */
-    size_t max_body;             /* 0 = 64 MiB; larger bodies fail with ASSAY_ETOOBIG */
-    assay_http_data_fn on_data;  /* optional streaming sink (see above) */
-    assay_http_done_fn on_done;  /* required */
-    void *arg;                   /* passed to both callbacks */
+    const char *const *headers; /* "Name: value" strings, NULL-terminated; copied */
+    const char *ca_file;        /* CA bundle for this request (NULL = default) */
+    long connect_timeout_ms;    /* 0 = 10 s */
+    long first_byte_timeout_ms; /* 0 = none; time from start to first response byte */
+    long total_timeout_ms;      /* 0 = none */
+    size_t max_body;            /* 0 = 64 MiB; larger bodies fail with ASSAY_ETOOBIG */
+    assay_http_data_fn on_data; /* optional streaming sink (see above) */
+    assay_http_done_fn on_done; /* required */
+    void *arg;                  /* passed to both callbacks */
 } assay_http_request_t;
 
 /* a client configured from cfg (may be NULL); never NULL */
@@ -97,7 +97,7 @@ int assay_http_pollfds(assay_http_t *self, struct pollfd *fds, int max);
  * events = POLLIN and pass it back to assay_http_process like the others; the
  * cost of a pass is then proportional to the ready sockets, not to all of them
  * (what keeps a thousand requests in flight cheap). */
-int  assay_http_fd(const assay_http_t *self);
+int assay_http_fd(const assay_http_t *self);
 /* milliseconds until curl needs a call even without socket activity; -1 = none */
 long assay_http_timeout_ms(assay_http_t *self);
 /* after poll(): pass back the same fds with revents; runs socket actions and

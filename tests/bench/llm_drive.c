@@ -46,10 +46,11 @@ static void s_done(const assay_llm_outcome_t *o, void *arg)
 static void s_start(s_drive_t *d)
 {
     long i = d->started++;
-    char *user = assay_sprintf("请回答下面的医学选择题。\n\n<question>第%ld题：夜间阵发性呼吸困难，可见于</question>\n\n"
-                               "选项：\nA. 急性脑血管疾病\nB. 癔病\nC. 急性感染所致的毒血症\n"
-                               "D. 慢性阻塞性肺气肿\nE. 左心功能不全\n\n最后一行只写“答案：X”。",
-                               i % 1000);
+    char *user = assay_sprintf(
+        "请回答下面的医学选择题。\n\n<question>第%ld题：夜间阵发性呼吸困难，可见于</question>\n\n"
+        "选项：\nA. 急性脑血管疾病\nB. 癔病\nC. 急性感染所致的毒血症\n"
+        "D. 慢性阻塞性肺气肿\nE. 左心功能不全\n\n最后一行只写“答案：X”。",
+        i % 1000);
     json_t *msgs = json_pack("[{s:s,s:s},{s:s,s:s}]", "role", "system", "content",
                              "你是一名经验丰富的临床医生。", "role", "user", "content", user);
     free(user);
@@ -71,21 +72,37 @@ int main(int argc, char **argv)
     const char *url = NULL, *model = "sim-r1", *ca = NULL;
     long conc = 100, total = 1000;
     int stream = 0;
-    static const struct option opts[] = {{"url", 1, 0, 'u'},         {"model", 1, 0, 'm'},
-                                         {"concurrency", 1, 0, 'c'}, {"requests", 1, 0, 'n'},
-                                         {"ca", 1, 0, 'a'},          {"stream", 0, 0, 's'},
+    static const struct option opts[] = {{"url", 1, 0, 'u'},
+                                         {"model", 1, 0, 'm'},
+                                         {"concurrency", 1, 0, 'c'},
+                                         {"requests", 1, 0, 'n'},
+                                         {"ca", 1, 0, 'a'},
+                                         {"stream", 0, 0, 's'},
                                          {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'u': url = optarg; break;
-        case 'm': model = optarg; break;
-        case 'c': conc = atol(optarg); break;
-        case 'n': total = atol(optarg); break;
-        case 'a': ca = optarg; break;
-        case 's': stream = 1; break;
-        default: fprintf(stderr, "usage: llm_drive --url BASE_URL [--model M] [--concurrency C] "
-                                 "[--requests N] [--ca FILE] [--stream]\n");
+        case 'u':
+            url = optarg;
+            break;
+        case 'm':
+            model = optarg;
+            break;
+        case 'c':
+            conc = atol(optarg);
+            break;
+        case 'n':
+            total = atol(optarg);
+            break;
+        case 'a':
+            ca = optarg;
+            break;
+        case 's':
+            stream = 1;
+            break;
+        default:
+            fprintf(stderr, "usage: llm_drive --url BASE_URL [--model M] [--concurrency C] "
+                            "[--requests N] [--ca FILE] [--stream]\n");
             return 2;
         }
     }
@@ -115,14 +132,16 @@ int main(int argc, char **argv)
     d.total = total;
     d.stream = stream;
     int64_t t0 = assay_clock_us();
-    for (long i = 0; i < conc && d.started < total; i++) s_start(&d);
+    for (long i = 0; i < conc && d.started < total; i++)
+        s_start(&d);
     assay_http_run(http, -1);
     double secs = (double)(assay_clock_us() - t0) / 1e6;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double cpu_ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 +
                     (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
-    printf("drive: ok=%ld failed=%ld seconds=%.2f req_per_s=%.1f cpu_ms_per_req=%.3f max_rss_mb=%.1f\n",
+    printf("drive: ok=%ld failed=%ld seconds=%.2f req_per_s=%.1f cpu_ms_per_req=%.3f "
+           "max_rss_mb=%.1f\n",
            d.ok, d.failed, secs, (double)d.ok / secs, cpu_ms / (double)(d.ok + d.failed),
            (double)ru.ru_maxrss / 1024.0);
     if (d.failed) fprintf(stderr, "llm_drive: last error: %s\n", d.last_error);

@@ -44,9 +44,18 @@ struct assay_task {
     int finished;
 };
 
-const assay_config_t *assay_runtime_config(const assay_runtime_t *rt) { return rt->cfg; }
-const json_t *assay_runtime_params(const assay_runtime_t *rt) { return rt->params; }
-assay_http_t *assay_runtime_http(assay_runtime_t *rt) { return rt->http; }
+const assay_config_t *assay_runtime_config(const assay_runtime_t *rt)
+{
+    return rt->cfg;
+}
+const json_t *assay_runtime_params(const assay_runtime_t *rt)
+{
+    return rt->params;
+}
+assay_http_t *assay_runtime_http(assay_runtime_t *rt)
+{
+    return rt->http;
+}
 
 const char *assay_runtime_setting(const assay_runtime_t *rt, const char *key, const char *def)
 {
@@ -74,11 +83,27 @@ void *assay_runtime_shared(assay_runtime_t *rt, const char *name,
     return obj;
 }
 
-const json_t *assay_task_input(const assay_task_t *t) { return t->input; }
-const json_t *assay_task_params(const assay_task_t *t) { return t->params; }
-uint64_t assay_task_id(const assay_task_t *t) { return t->id; }
-const char *assay_task_kind(const assay_task_t *t) { (void)t; return "generate"; }
-assay_runtime_t *assay_task_runtime(const assay_task_t *t) { return t->rt; }
+const json_t *assay_task_input(const assay_task_t *t)
+{
+    return t->input;
+}
+const json_t *assay_task_params(const assay_task_t *t)
+{
+    return t->params;
+}
+uint64_t assay_task_id(const assay_task_t *t)
+{
+    return t->id;
+}
+const char *assay_task_kind(const assay_task_t *t)
+{
+    (void)t;
+    return "generate";
+}
+assay_runtime_t *assay_task_runtime(const assay_task_t *t)
+{
+    return t->rt;
+}
 
 static void s_twice(assay_task_t *t)
 {
@@ -156,9 +181,12 @@ static void s_set_param(json_t *obj, const char *kv)
     const char *v = eq + 1;
     char *end;
     double d = strtod(v, &end);
-    if (*v && !*end) json_object_set_new(obj, k, json_real(d));
-    else if (!strcmp(v, "true") || !strcmp(v, "false")) json_object_set_new(obj, k, json_boolean(!strcmp(v, "true")));
-    else json_object_set_new(obj, k, json_string(v));
+    if (*v && !*end)
+        json_object_set_new(obj, k, json_real(d));
+    else if (!strcmp(v, "true") || !strcmp(v, "false"))
+        json_object_set_new(obj, k, json_boolean(!strcmp(v, "true")));
+    else
+        json_object_set_new(obj, k, json_string(v));
     free(k);
 }
 
@@ -181,7 +209,8 @@ int main(int argc, char **argv)
         } else if (i + 1 < argc && strcmp(argv[i], "-p") == 0) {
             s_set_param(params, argv[++i]);
         } else {
-            fprintf(stderr, "usage: llm_gen_run [-c key=value]... [-p key=value]... < items.jsonl\n");
+            fprintf(stderr,
+                    "usage: llm_gen_run [-c key=value]... [-p key=value]... < items.jsonl\n");
             return 2;
         }
     }
@@ -214,7 +243,8 @@ int main(int argc, char **argv)
         tasks[n++] = t;
     }
     free(line);
-    for (size_t i = 0; i < n; i++) assay_task_generate.run(state, tasks[i]);
+    for (size_t i = 0; i < n; i++)
+        assay_task_generate.run(state, tasks[i]);
     assay_http_run(rt.http, 120000);
     int unfinished = 0;
     for (size_t i = 0; i < n; i++) {

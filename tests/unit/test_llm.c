@@ -20,7 +20,8 @@ static void test_r1_reasoning_content(void **state)
     (void)state;
     const char *body =
         "{\"id\":\"x1\",\"model\":\"deepseek-reasoner\",\"choices\":[{\"index\":0,\"message\":"
-        "{\"role\":\"assistant\",\"content\":\"答案：C\",\"reasoning_content\":\"首先，...\\n因此，C。\"},"
+        "{\"role\":\"assistant\",\"content\":\"答案：C\",\"reasoning_content\":\"首先，..."
+        "\\n因此，C。\"},"
         "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":30,"
         "\"completion_tokens_details\":{\"reasoning_tokens\":25}}}";
     assay_llm_result_t r;
@@ -43,8 +44,9 @@ static void test_reasoning_field_and_blank_lines(void **state)
 {
     (void)state;
     /* keep-alive blank lines before the body, "reasoning" instead of reasoning_content */
-    const char *body = "\n\n\n{\"choices\":[{\"message\":{\"content\":\"A\",\"reasoning\":\"think\"},"
-                       "\"finish_reason\":\"stop\"}]}\n";
+    const char *body =
+        "\n\n\n{\"choices\":[{\"message\":{\"content\":\"A\",\"reasoning\":\"think\"},"
+        "\"finish_reason\":\"stop\"}]}\n";
     assay_llm_result_t r;
     char err[256];
     assert_int_equal(assay_llm_parse_response(body, strlen(body), &r, err, sizeof err), 0);
@@ -91,9 +93,10 @@ static void test_think_tags(void **state)
 static void test_o3_hidden(void **state)
 {
     (void)state;
-    const char *body = "{\"choices\":[{\"message\":{\"content\":\"C\",\"refusal\":null},"
-                       "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":5,"
-                       "\"completion_tokens\":405,\"completion_tokens_details\":{\"reasoning_tokens\":400}}}";
+    const char *body =
+        "{\"choices\":[{\"message\":{\"content\":\"C\",\"refusal\":null},"
+        "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":5,"
+        "\"completion_tokens\":405,\"completion_tokens_details\":{\"reasoning_tokens\":400}}}";
     assay_llm_result_t r;
     char err[256];
     assert_int_equal(assay_llm_parse_response(body, strlen(body), &r, err, sizeof err), 0);
@@ -114,7 +117,8 @@ static void test_malformed(void **state)
                      ASSAY_EPARSE);
     assert_non_null(strstr(err, "malformed JSON"));
     const char *eobj = "{\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}";
-    assert_int_equal(assay_llm_parse_response(eobj, strlen(eobj), &r, err, sizeof err), ASSAY_EPARSE);
+    assert_int_equal(assay_llm_parse_response(eobj, strlen(eobj), &r, err, sizeof err),
+                     ASSAY_EPARSE);
     assert_non_null(strstr(err, "overloaded"));
     const char *nochoices = "{\"id\":\"x\"}";
     assert_int_equal(assay_llm_parse_response(nochoices, strlen(nochoices), &r, err, sizeof err),
@@ -132,7 +136,9 @@ static void test_malformed(void **state)
 static const char *s_sse =
     ": keep-alive\r\n\r\n"
     "\n"
-    "data: {\"id\":\"s1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\r\n\r\n"
+    "data: "
+    "{\"id\":\"s1\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+    "\"content\":\"\"}}]}\r\n\r\n"
     ": keep-alive\n\n"
     "data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"首先，\"}}]}\n\n"
     "data: {\"choices\":[{\"index\":1,\"delta\":{\"content\":\"B\"}}]}\n\n"
@@ -172,7 +178,8 @@ static void test_sse_whole_and_bytewise(void **state)
 
     /* every event split at every possible byte */
     p = assay_llm_sse_new();
-    for (size_t i = 0; i < strlen(s_sse); i++) assert_int_equal(assay_llm_sse_feed(p, s_sse + i, 1), 0);
+    for (size_t i = 0; i < strlen(s_sse); i++)
+        assert_int_equal(assay_llm_sse_feed(p, s_sse + i, 1), 0);
     assert_int_equal(assay_llm_sse_finish(p, &r, err, sizeof err), 0);
     s_check_sse_result(&r);
     assay_llm_result_release(&r);
@@ -185,9 +192,12 @@ static void test_sse_think_and_faults(void **state)
     (void)state;
     char err[256];
     assay_llm_result_t r;
-    const char *think = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"abc</thi\"}}]}\n\n"
-                        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"nk>C\"},\"finish_reason\":\"stop\"}]}\n\n"
-                        "data: [DONE]\n\n";
+    const char *think =
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"abc</thi\"}}]}\n\n"
+        "data: "
+        "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"nk>C\"},\"finish_reason\":\"stop\"}]}"
+        "\n\n"
+        "data: [DONE]\n\n";
     assay_llm_sse_t *p = assay_llm_sse_new();
     assay_llm_sse_feed(p, think, strlen(think));
     assert_int_equal(assay_llm_sse_finish(p, &r, err, sizeof err), 0);
@@ -275,8 +285,8 @@ static void test_classify(void **state)
     assay_llm_status_t st;
     assay_buf_t h = ASSAY_BUF_INIT;
 
-    assay_http_response_t r = s_resp(429, "{\"error\":{\"message\":\"slow down\"}}", &h,
-                                     "retry-after", "2", NULL);
+    assay_http_response_t r =
+        s_resp(429, "{\"error\":{\"message\":\"slow down\"}}", &h, "retry-after", "2", NULL);
     assay_llm_classify_http(ep, &r, &st);
     assert_int_equal(st.verdict, ASSAY_LLM_RATELIMIT);
     assert_int_equal(st.retry_after_ms, 2000);
@@ -308,8 +318,8 @@ static void test_classify(void **state)
     assert_int_equal(st.verdict, ASSAY_LLM_FATAL);
     assert_non_null(strstr(st.reason, "bad param"));
     /* the server echoes the key: it must not reach the reason */
-    r = s_resp(401, "{\"error\":{\"message\":\"Incorrect API key provided: sk-secret-123456\"}}", &h,
-               NULL);
+    r = s_resp(401, "{\"error\":{\"message\":\"Incorrect API key provided: sk-secret-123456\"}}",
+               &h, NULL);
     assay_llm_classify_http(ep, &r, &st);
     assert_int_equal(st.verdict, ASSAY_LLM_FATAL);
     assert_null(strstr(st.reason, "sk-secret-123456"));
@@ -386,7 +396,8 @@ static void test_request_json(void **state)
     assert_null(json_object_get(j, "max_tokens"));
     assert_null(json_object_get(j, "temperature"));
     assert_string_equal(json_string_value(json_object_get(j, "reasoning_effort")), "high");
-    assert_true(json_is_true(json_object_get(json_object_get(j, "stream_options"), "include_usage")));
+    assert_true(
+        json_is_true(json_object_get(json_object_get(j, "stream_options"), "include_usage")));
     json_decref(j);
     json_decref(msgs);
     assay_endpoint_destroy(&ep);

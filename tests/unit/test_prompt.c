@@ -10,14 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *s_tpl = "# answer_mcq: test\n# version: 3\n@system\nsys {{name?}}\n\n@user\n"
-                           "<question>{{ question }}</question>\n{{options}}\n{{meta.source}} {{n}}\n";
+static const char *s_tpl =
+    "# answer_mcq: test\n# version: 3\n@system\nsys {{name?}}\n\n@user\n"
+    "<question>{{ question }}</question>\n{{options}}\n{{meta.source}} {{n}}\n";
 
 static void test_parse_render(void **state)
 {
     (void)state;
     char err[256];
-    assay_prompt_t *p = assay_prompt_parse("answer_mcq", s_tpl, strlen(s_tpl), "t.txt", err, sizeof err);
+    assay_prompt_t *p =
+        assay_prompt_parse("answer_mcq", s_tpl, strlen(s_tpl), "t.txt", err, sizeof err);
     assert_non_null(p);
     assert_int_equal(assay_prompt_version(p), 3);
     assert_int_equal(strlen(assay_prompt_hash(p)), 64);
@@ -26,8 +28,10 @@ static void test_parse_render(void **state)
     json_t *msgs = assay_prompt_render(p, item, err, sizeof err);
     assert_non_null(msgs);
     assert_int_equal(json_array_size(msgs), 2);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "role")), "system");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "content")), "sys");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "role")),
+                        "system");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "content")),
+                        "sys");
     assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 1), "content")),
                         "<question>Q?</question>\nA. one\nB. two\nexam 5");
     json_decref(msgs);
