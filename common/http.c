@@ -79,6 +79,7 @@ struct assay_http {
     char *user_agent;
     long max_host_connections;
     s_timer_t *timers; /* unordered: few at a time (retry backoffs) */
+    int closing;       /* in assay_http_destroy: no new requests or timers */
     int ntimers, captimers;
 };
 
@@ -402,8 +403,23 @@ void assay_http_destroy(assay_http_t **self_p)
 {
     if (!self_p || !*self_p) return;
     assay_http_t *self = *self_p;
-    while (self->inflight)
-        s_complete(self, self->inflight, CURLE_OK, ASSAY_ESTATE, "client shut down", 0);
+    self->closing = 1;
+    /* complete what is in flight, then run what waits on a timer (earliest first)
+     * so that everyone waiting on this client hears about the end; neither can
+     * start anything new now */
+    for (;;) {
+        if (self->inflight) {
+            s_complete(self, self->inflight, CURLE_OK, ASSAY_ESTATE, "client shut down", 0);
+            continue;
+        }
+        if (self->ntimers == 0) break;
+        int first = 0;
+        for (int i = 1; i < self->ntimers; i++)
+            if (self->timers[i].due_ms < self->timers[first].due_ms) first = i;
+        s_timer_t t = self->timers[first];
+        self->timers[first] = self->timers[--self->ntimers];
+        t.fn(t.arg);
+    }
     for (int i = 0; i < self->nfree; i++)
         curl_easy_cleanup(self->free_easy[i]);
     free(self->free_easy);
@@ -426,6 +442,7 @@ void assay_http_destroy(assay_http_t **self_p)
 int assay_http_start(assay_http_t *self, const assay_http_request_t *req, uint64_t *id)
 {
     if (!self || !req || !req->url || !req->on_done) return ASSAY_EINVAL;
+    if (self->closing) return ASSAY_ESTATE;
     if (strncasecmp(req->url, "http://", 7) != 0 && strncasecmp(req->url, "https://", 8) != 0)
         return ASSAY_EINVAL;
     s_req_t *r = ASSAY_NEW(s_req_t);
@@ -625,6 +642,7 @@ void assay_http_process(assay_http_t *self, const struct pollfd *fds, int n)
 
 uint64_t assay_http_after(assay_http_t *self, long ms, void (*fn)(void *arg), void *arg)
 {
+    if (self->closing) return 0;
     if (self->ntimers == self->captimers) {
         self->captimers = self->captimers ? self->captimers * 2 : 16;
         self->timers = assay_realloc(self->timers, (size_t)self->captimers * sizeof *self->timers);

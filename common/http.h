@@ -78,12 +78,15 @@ typedef struct {
 
 /* a client configured from cfg (may be NULL); never NULL */
 assay_http_t *assay_http_new(const assay_config_t *cfg);
-/* completes every request still in flight with ASSAY_ESTATE (callbacks run),
- * frees everything and nulls *self_p; safe on NULL */
+/* completes every request still in flight with ASSAY_ESTATE (callbacks run), then
+ * runs every pending timer once, earliest first; meanwhile assay_http_start fails
+ * with ASSAY_ESTATE and assay_http_after returns 0. Frees everything and nulls
+ * *self_p; safe on NULL */
 void assay_http_destroy(assay_http_t **self_p);
 
 /* start a request. Returns 0 and the request id in *id (may be NULL), or a
- * negative code with nothing started (the callback is then never called). */
+ * negative code with nothing started (the callback is then never called):
+ * ASSAY_EINVAL for a bad request, ASSAY_ESTATE while the client shuts down. */
 int assay_http_start(assay_http_t *self, const assay_http_request_t *req, uint64_t *id);
 /* abort a request in flight without calling its callback; returns 0 or
  * ASSAY_ENOTFOUND when it already finished */
@@ -111,7 +114,8 @@ int assay_http_run(assay_http_t *self, long timeout_ms);
 
 /* Timers on the same loop (delayed retries, backoff): fn(arg) runs from inside
  * assay_http_process once ms have passed; assay_http_timeout_ms accounts for them.
- * A pending timer counts as in flight for assay_http_run. Returns the timer id. */
+ * A pending timer counts as in flight for assay_http_run. Returns the timer id, or
+ * 0 while the client shuts down (fn will not run). */
 uint64_t assay_http_after(assay_http_t *self, long ms, void (*fn)(void *arg), void *arg);
 /* drop a pending timer; returns 0 or ASSAY_ENOTFOUND when it already ran */
 int assay_http_after_cancel(assay_http_t *self, uint64_t timer_id);

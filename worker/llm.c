@@ -860,7 +860,8 @@ static void s_pump(assay_llm_t *self, assay_endpoint_t *ep)
             if (rc != 0) {
                 assay_llm_outcome_t o;
                 memset(&o, 0, sizeof o);
-                o.status.verdict = ASSAY_LLM_FATAL;
+                /* a client shutting down is worth another try elsewhere */
+                o.status.verdict = rc == ASSAY_ESTATE ? ASSAY_LLM_RETRY : ASSAY_LLM_FATAL;
                 snprintf(o.status.reason, sizeof o.status.reason,
                          "endpoint \"%s\": could not start request: %s", ep->name,
                          assay_strerror(rc));

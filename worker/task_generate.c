@@ -65,6 +65,7 @@ typedef struct {
     int ratelimited;
     int fatal;
     int exhausted;
+    int shutdown; /* the HTTP client is closing: fail, retryable */
     uint32_t retry_after_ms;
     char reason[512];
     double cost;
@@ -129,6 +130,8 @@ static void s_finish(s_gen_t *g)
         assay_task_fail(task, 0, "%s", g->reason);
     } else if (g->ratelimited) {
         assay_task_fail_ratelimited(task, g->ep->name, g->retry_after_ms, "%s", g->reason);
+    } else if (g->shutdown) {
+        assay_task_fail(task, 1, "generate: interrupted by shutdown (%s)", g->reason);
     } else if (g->exhausted) {
         int missing = 0;
         for (int i = 0; i < g->n; i++)
@@ -289,10 +292,11 @@ static void s_on_done(const assay_llm_outcome_t *o, void *arg)
                                     (uint64_t)(delay / 2 + 1);
             if ((long)st->retry_after_ms > delay) delay = (long)st->retry_after_ms;
             log_debug("generate", "retrying in %ld ms: %s", delay, st->reason);
-            g->outstanding++;
-            assay_http_after(assay_llm_http(g->llm), delay, s_on_timer, rq);
-            s_maybe_finish(g);
-            return;
+            if (assay_http_after(assay_llm_http(g->llm), delay, s_on_timer, rq) != 0) {
+                g->outstanding++;
+                return;
+            }
+            g->stop = g->shutdown = 1;
         }
     }
     for (int j = 0; j < rq->k; j++)
@@ -318,7 +322,11 @@ static void s_send(s_gen_t *g, s_req_t *rq)
     if (rc != 0) {
         g->outstanding--;
         g->requests--;
-        g->stop = g->fatal = 1;
+        g->stop = 1;
+        if (rc == ASSAY_ESTATE)
+            g->shutdown = 1;
+        else
+            g->fatal = 1;
         snprintf(g->reason, sizeof g->reason, "endpoint \"%s\": could not start request: %s",
                  g->ep->name, assay_strerror(rc));
         for (int j = 0; j < rq->k; j++)

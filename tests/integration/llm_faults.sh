@@ -134,6 +134,22 @@ e = rows[0]['error']
 assert not e['retryable'] and 'ASSAY_TEST_UNSET_KEY' in e['reason'] and 'not set' in e['reason'], e
 "
 
+# --- shutdown with work in flight and in backoff -----------------------------------------
+start_sim SLOW --latency-ms 3000
+mcq_items 3 | gen SLOW "${M[@]}" -c endpoint.sim.first_byte_timeout_ms=0 -p n=2 -t 300 |
+    check "shutdown with requests in flight: every task fails, retryable" "
+assert len(rows) == 3
+for r in rows:
+    assert r['error']['retryable'] and 'shut' in r['error']['reason'], r
+"
+start_sim BACKOFF --fault-500 1
+mcq_items 3 | gen BACKOFF "${M[@]}" -p max_attempts=10 -t 400 |
+    check "shutdown while retries wait on a backoff timer: every task fails, retryable" "
+assert len(rows) == 3
+for r in rows:
+    assert r['error']['retryable'] and 'shutdown' in r['error']['reason'], r
+"
+
 # --- nobody listening -------------------------------------------------------------------
 "$GEN" -c endpoint.sim.base_url=http://127.0.0.1:1/v1 "${M[@]}" -p max_attempts=2 < "$TMP/one.jsonl" |
     check "connection refused: retryable transport error" "

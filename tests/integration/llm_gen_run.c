@@ -2,9 +2,11 @@
  *  integration tests, with a minimal executor of its own (the task and runtime
  *  functions of worker/task.h and worker/runtime.h on one assay_http_t loop).
  *
- *  usage: llm_gen_run [-c key=value]... [-p key=value]... < items.jsonl
+ *  usage: llm_gen_run [-c key=value]... [-p key=value]... [-t MS] < items.jsonl
  *    -c sets a config key (endpoint.sim.base_url=...), -p a task parameter
- *    (n=4, endpoint=sim, ...). All items run at once. One line per item, in input
+ *    (n=4, endpoint=sim, ...), -t a time limit after which the HTTP client is
+ *    destroyed with work in flight, as the executor does at shutdown (default
+ *    120000). All items run at once. One line per item, in input
  *    order: {"output": {...}} or {"error": {"retryable": b, "ratelimited": b,
  *    "endpoint": s, "retry_after_ms": n, "reason": s}}.
  */
@@ -198,6 +200,7 @@ int main(int argc, char **argv)
     rt.cfg = assay_config_new();
     rt.params = json_object();
     json_t *params = json_object();
+    long limit_ms = 120000;
     for (int i = 1; i < argc; i++) {
         if (i + 1 < argc && strcmp(argv[i], "-c") == 0) {
             const char *kv = argv[++i];
@@ -208,6 +211,8 @@ int main(int argc, char **argv)
             free(k);
         } else if (i + 1 < argc && strcmp(argv[i], "-p") == 0) {
             s_set_param(params, argv[++i]);
+        } else if (i + 1 < argc && strcmp(argv[i], "-t") == 0) {
+            limit_ms = atol(argv[++i]);
         } else {
             fprintf(stderr,
                     "usage: llm_gen_run [-c key=value]... [-p key=value]... < items.jsonl\n");
@@ -245,7 +250,10 @@ int main(int argc, char **argv)
     free(line);
     for (size_t i = 0; i < n; i++)
         assay_task_generate.run(state, tasks[i]);
-    assay_http_run(rt.http, 120000);
+    assay_http_run(rt.http, limit_ms);
+    /* the executor's order at shutdown: the HTTP client first (what is in flight
+     * or waiting fails its task), then the handlers and shared objects */
+    assay_http_destroy(&rt.http);
     int unfinished = 0;
     for (size_t i = 0; i < n; i++) {
         if (!tasks[i]->finished) {
@@ -269,7 +277,6 @@ int main(int argc, char **argv)
         free(s->name);
         free(s);
     }
-    assay_http_destroy(&rt.http);
     json_decref(params);
     json_decref(rt.params);
     assay_config_destroy(&rt.cfg);

@@ -165,13 +165,43 @@ static void test_timers_and_cancel(void **state)
     close(lfd);
 }
 
+typedef struct {
+    assay_http_t *h;
+    int ran;
+    uint64_t again;
+    int start_rc;
+} s_closing_t;
+
+static void s_on_close(void *arg)
+{
+    s_closing_t *c = arg;
+    c->ran++;
+    c->again = assay_http_after(c->h, 1, s_tick, &c->ran);
+    assay_http_request_t rq = {0};
+    rq.url = "http://127.0.0.1:1/";
+    rq.on_done = s_done;
+    c->start_rc = assay_http_start(c->h, &rq, NULL);
+}
+
+static void test_destroy_runs_timers(void **state)
+{
+    (void)state;
+    s_closing_t c = {0};
+    c.h = assay_http_new(NULL);
+    assert_true(assay_http_after(c.h, 60000, s_on_close, &c) != 0);
+    assay_http_destroy(&c.h);
+    assert_null(c.h);
+    assert_int_equal(c.ran, 1);   /* ran once, at destroy */
+    assert_int_equal(c.again, 0); /* no new timers while closing */
+    assert_int_equal(c.start_rc, ASSAY_ESTATE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_arguments),
-        cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_first_byte_timeout),
-        cmocka_unit_test(test_timers_and_cancel),
+        cmocka_unit_test(test_bad_arguments),       cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_first_byte_timeout),  cmocka_unit_test(test_timers_and_cancel),
+        cmocka_unit_test(test_destroy_runs_timers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
