@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # llm_cache.sh: cache keys per sample, and samples already paid for (input
 # "cached") are served without a second call to the endpoint.
-source "$(dirname "$0")/llm_lib.sh"
+# timeout: 180
+source "$(dirname "$0")/llm_lib.bash"
 
 start_sim C --latency-ms 10
 mcq_items 1 > "$TMP/one.jsonl"

@@ -3,7 +3,8 @@
 # as specified: retried (and then succeeding) or failed with the right class and
 # a clear reason; 429s reported as rate limits with the server's wait; API keys
 # never leak into reasons.
-source "$(dirname "$0")/llm_lib.sh"
+# timeout: 180
+source "$(dirname "$0")/llm_lib.bash"
 
 mcq_items 1 > "$TMP/one.jsonl"
 M=(-c endpoint.sim.model=sim-r1 -c endpoint.sim.first_byte_timeout_ms=400

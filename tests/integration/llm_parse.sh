@@ -3,7 +3,8 @@
 # (reasoning_content and reasoning), o3-style (hidden reasoning, reasoning_effort),
 # <think> tags with and without the opening tag, streaming, n samples, the
 # documented accuracy rule, failure styles and judge answers.
-source "$(dirname "$0")/llm_lib.sh"
+# timeout: 180
+source "$(dirname "$0")/llm_lib.bash"
 
 start_sim A --latency-ms 20
 start_sim NON --latency-ms 20 --no-n

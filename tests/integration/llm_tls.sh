@@ -3,7 +3,8 @@
 # works (per endpoint and as the process default), a wrong CA and the system store
 # are refused with a non-retryable certificate error, and many requests in flight
 # over TLS all succeed.
-source "$(dirname "$0")/llm_lib.sh"
+# timeout: 180
+source "$(dirname "$0")/llm_lib.bash"
 
 make_certs "$TMP/pki"
 start_sim TLS --tls-cert "$TMP/pki/server.pem" --tls-key "$TMP/pki/server.key" --latency-ms 20

@@ -6,6 +6,16 @@
 
 #include "worker/prompt.h"
 
+/* the shipped templates: from the build, else relative to the source tree (the
+ * test runs there) */
+#ifndef ASSAY_PROMPTS_DIR
+#ifdef ASSAY_SOURCE_DIR
+#define ASSAY_PROMPTS_DIR ASSAY_SOURCE_DIR "/ops/prompts"
+#else
+#define ASSAY_PROMPTS_DIR "ops/prompts"
+#endif
+#endif
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

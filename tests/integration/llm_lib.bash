@@ -1,8 +1,9 @@
-# llm_lib.sh: helpers for the LLM integration tests (sourced, not run).
-# $1 of the including script is the build directory.
+# llm_lib.bash: helpers for the LLM integration tests (sourced, never run itself;
+# not *.sh so no test runner mistakes it for a test). The build directory is the
+# including script's $1, else $ASSAY_BUILD, else ./build.
 set -euo pipefail
 
-BUILD=${1:?usage: $0 BUILD_DIR}
+BUILD=${1:-${ASSAY_BUILD:-build}}
 BUILD=$(cd "$BUILD" && pwd)
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SIMLLM=$BUILD/bin/assay-simllm
