@@ -5,7 +5,9 @@
  *      drive: ok=N failed=F seconds=S req_per_s=R cpu_ms_per_req=C max_rss_mb=M
  *
  *  usage: llm_drive --url BASE_URL [--model M] [--concurrency C] [--requests N]
- *                   [--ca FILE] [--stream]
+ *                   [--ca FILE] [--stream] [--pollfds]
+ *  --pollfds runs the loop on the per-socket list (assay_http_pollfds) instead of
+ *  the single epoll descriptor (assay_http_fd), as an executor may.
  */
 #include "common/config.h"
 #include "common/http.h"
@@ -14,6 +16,7 @@
 #include "worker/llm.h"
 
 #include <getopt.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,14 +74,11 @@ int main(int argc, char **argv)
 {
     const char *url = NULL, *model = "sim-r1", *ca = NULL;
     long conc = 100, total = 1000;
-    int stream = 0;
-    static const struct option opts[] = {{"url", 1, 0, 'u'},
-                                         {"model", 1, 0, 'm'},
-                                         {"concurrency", 1, 0, 'c'},
-                                         {"requests", 1, 0, 'n'},
-                                         {"ca", 1, 0, 'a'},
-                                         {"stream", 0, 0, 's'},
-                                         {0, 0, 0, 0}};
+    int stream = 0, use_pollfds = 0;
+    static const struct option opts[] = {{"pollfds", 0, 0, 'p'},  {"url", 1, 0, 'u'},
+                                         {"model", 1, 0, 'm'},    {"concurrency", 1, 0, 'c'},
+                                         {"requests", 1, 0, 'n'}, {"ca", 1, 0, 'a'},
+                                         {"stream", 0, 0, 's'},   {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
@@ -100,9 +100,12 @@ int main(int argc, char **argv)
         case 's':
             stream = 1;
             break;
+        case 'p':
+            use_pollfds = 1;
+            break;
         default:
             fprintf(stderr, "usage: llm_drive --url BASE_URL [--model M] [--concurrency C] "
-                            "[--requests N] [--ca FILE] [--stream]\n");
+                            "[--requests N] [--ca FILE] [--stream] [--pollfds]\n");
             return 2;
         }
     }
@@ -134,7 +137,19 @@ int main(int argc, char **argv)
     int64_t t0 = assay_clock_us();
     for (long i = 0; i < conc && d.started < total; i++)
         s_start(&d);
-    assay_http_run(http, -1);
+    if (use_pollfds) {
+        /* the executor's loop: every socket in the pollfd set */
+        struct pollfd *fds = assay_malloc((size_t)(conc + 64) * 2 * sizeof *fds);
+        while (assay_http_inflight(http) > 0 || assay_llm_queued(d.llm) > 0) {
+            int n = assay_http_pollfds(http, fds, (int)(conc + 64) * 2);
+            long t = assay_http_timeout_ms(http);
+            poll(fds, (nfds_t)n, t < 0 || t > 1000 ? 1000 : (int)t);
+            assay_http_process(http, fds, n);
+        }
+        free(fds);
+    } else {
+        assay_http_run(http, -1);
+    }
     double secs = (double)(assay_clock_us() - t0) / 1e6;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
