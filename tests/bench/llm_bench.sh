@@ -42,6 +42,9 @@ run() {
 }
 run assay "$BUILD/tests/llm_drive" --url "$URL" --concurrency "$INFLIGHT" --requests "$REQUESTS"
 run aiohttp "$PY" "$HERE/llm_aiohttp.py" "$URL" "$INFLIGHT" "$REQUESTS"
+# for information: the same assay client on a loop that polls every socket
+# (assay_http_pollfds) instead of the one epoll descriptor (assay_http_fd)
+run pollfds "$BUILD/tests/llm_drive" --url "$URL" --concurrency "$INFLIGHT" --requests "$REQUESTS" --pollfds
 
 "$PY" - "$TMP" "$INFLIGHT" "$REQUESTS" "$LATENCY_MS" <<'PYEOF'
 import re, sys
@@ -55,11 +58,14 @@ def load(name):
     return ok, rate, cpu_ms / requests, int(rss_kb) / 1024.0
 a_ok, a_rate, a_cpu, a_rss = load("assay")
 p_ok, p_rate, p_cpu, p_rss = load("aiohttp")
+l_ok, l_rate, l_cpu, l_rss = load("pollfds")
 if a_ok != requests or p_ok != requests:
     sys.exit("llm_bench: not every request succeeded (assay %d, aiohttp %d of %d)" % (a_ok, p_ok, requests))
 ideal = inflight / (latency_ms / 1000.0)
 print("assay:   %.0f req/s, %.3f ms CPU per request, peak RSS %.1f MB" % (a_rate, a_cpu, a_rss))
 print("aiohttp: %.0f req/s, %.3f ms CPU per request, peak RSS %.1f MB" % (p_rate, p_cpu, p_rss))
+print("assay on a pollfd-list loop: %.0f req/s, %.3f ms CPU per request, peak RSS %.1f MB"
+      % (l_rate, l_cpu, l_rss))
 print("assay_req_per_s=%.0f efficiency=%.2f worker_rss_mb=%.1f worker_cpu_ms_per_req=%.3f "
       "aiohttp_req_per_s=%.0f aiohttp_cpu_ms_per_req=%.3f cpu_ratio=%.1f"
       % (a_rate, a_rate / ideal, a_rss, a_cpu, p_rate, p_cpu, p_cpu / a_cpu))
