@@ -6,7 +6,8 @@
  *  (assay_http_pollfds) and how long it may sleep (assay_http_timeout_ms), polls,
  *  and hands the result back (assay_http_process), which runs curl's socket
  *  actions and timers and then calls the completion callbacks of finished
- *  requests. Connections are kept alive and reused; HTTP/2 is negotiated over TLS
+ *  requests. With hundreds of sockets, poll the one descriptor assay_http_fd()
+ *  instead of the list: a pass then costs what the ready sockets cost. Connections are kept alive and reused; HTTP/2 is negotiated over TLS
  *  when the server offers it (requests to the same host then share a connection).
  *  TLS goes through OpenSSL with certificate verification always on: a request may
  *  name a CA file, never disable verification. Proxies come from the standard
