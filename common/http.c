@@ -17,8 +17,11 @@
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <strings.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #define S_FREE_EASY_MAX 256
 
@@ -60,6 +63,7 @@ typedef struct {
 struct assay_http {
     CURLM *multi;
     CURLSH *share;
+    int epfd; /* mirrors socks[] for loops that poll one descriptor */
     s_sock_t *socks;
     int nsocks, capsocks;
     int64_t timer_deadline_ms; /* -1 = no curl timer */
@@ -75,6 +79,7 @@ struct assay_http {
     char *user_agent;
     long max_host_connections;
     s_timer_t *timers; /* unordered: few at a time (retry backoffs) */
+    int closing;       /* in assay_http_destroy: no new requests or timers */
     int ntimers, captimers;
 };
 
@@ -103,10 +108,8 @@ static void s_heap_down(assay_http_t *self, int i)
 {
     for (;;) {
         int l = 2 * i + 1, r = l + 1, m = i;
-        if (l < self->nheap && self->heap[l]->fb_deadline_ms < self->heap[m]->fb_deadline_ms)
-            m = l;
-        if (r < self->nheap && self->heap[r]->fb_deadline_ms < self->heap[m]->fb_deadline_ms)
-            m = r;
+        if (l < self->nheap && self->heap[l]->fb_deadline_ms < self->heap[m]->fb_deadline_ms) m = l;
+        if (r < self->nheap && self->heap[r]->fb_deadline_ms < self->heap[m]->fb_deadline_ms) m = r;
         if (m == i) break;
         s_heap_swap(self, i, m);
         i = m;
@@ -139,6 +142,16 @@ static void s_heap_remove(assay_http_t *self, s_req_t *r)
 
 /* ---- curl callbacks ------------------------------------------------------------ */
 
+static void s_epoll(assay_http_t *self, int op, curl_socket_t fd, short events)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = ((events & POLLIN) ? EPOLLIN : 0) | ((events & POLLOUT) ? EPOLLOUT : 0);
+    ev.data.fd = fd;
+    if (epoll_ctl(self->epfd, op, fd, &ev) != 0 && op != EPOLL_CTL_DEL)
+        log_warn("http", "could not watch socket %d: %s", (int)fd, strerror(errno));
+}
+
 static int s_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     (void)easy;
@@ -146,6 +159,7 @@ static int s_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void
     intptr_t slot = (intptr_t)socketp; /* index + 1, 0 = not tracked yet */
     if (what == CURL_POLL_REMOVE) {
         if (slot > 0) {
+            s_epoll(self, EPOLL_CTL_DEL, fd, 0);
             int i = (int)slot - 1;
             self->nsocks--;
             if (i != self->nsocks) {
@@ -160,9 +174,11 @@ static int s_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void
     if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= POLLIN;
     if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= POLLOUT;
     if (slot > 0) {
+        if (self->socks[slot - 1].events != events) s_epoll(self, EPOLL_CTL_MOD, fd, events);
         self->socks[slot - 1].events = events;
         return 0;
     }
+    s_epoll(self, EPOLL_CTL_ADD, fd, events);
     if (self->nsocks == self->capsocks) {
         self->capsocks = self->capsocks ? self->capsocks * 2 : 64;
         self->socks = assay_realloc(self->socks, (size_t)self->capsocks * sizeof *self->socks);
@@ -203,8 +219,10 @@ static size_t s_header_cb(char *data, size_t size, size_t nitems, void *userp)
     if (!colon) return len;
     size_t nlen = (size_t)(colon - data);
     const char *v = colon + 1, *end = data + len;
-    while (v < end && (*v == ' ' || *v == '\t')) v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
     for (size_t i = 0; i < nlen; i++) {
         char c = data[i];
         assay_buf_addc(&r->resp_headers, (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c);
@@ -249,6 +267,11 @@ assay_http_t *assay_http_new(const assay_config_t *cfg)
     }
     self->timer_deadline_ms = -1;
     self->next_id = 1;
+    self->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (self->epfd < 0) {
+        log_error("http", "could not create an epoll set: %s", strerror(errno));
+        abort();
+    }
     long max_conn = cfg ? assay_config_get_long(cfg, "http.max_connections", 4096) : 4096;
     self->max_host_connections =
         cfg ? assay_config_get_long(cfg, "http.max_host_connections", 0) : 0;
@@ -266,8 +289,7 @@ assay_http_t *assay_http_new(const assay_config_t *cfg)
     curl_multi_setopt(self->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     curl_multi_setopt(self->multi, CURLMOPT_MAXCONNECTS, max_conn);
     if (self->max_host_connections > 0)
-        curl_multi_setopt(self->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                          self->max_host_connections);
+        curl_multi_setopt(self->multi, CURLMOPT_MAX_HOST_CONNECTIONS, self->max_host_connections);
     /* TLS sessions are per easy handle unless shared; sharing lets new
      * connections to the same host resume instead of a full handshake */
     self->share = curl_share_init();
@@ -286,8 +308,10 @@ static void s_req_free(s_req_t *r)
 
 static void s_unlink(assay_http_t *self, s_req_t *r)
 {
-    if (r->prev) r->prev->next = r->next;
-    else self->inflight = r->next;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        self->inflight = r->next;
     if (r->next) r->next->prev = r->prev;
     r->prev = r->next = NULL;
     self->ninflight--;
@@ -364,7 +388,8 @@ static void s_complete(assay_http_t *self, s_req_t *r, CURLcode rc, int forced_e
             snprintf(msg, sizeof msg, "%s", detail);
             /* curl's error buffer ends with a newline on some paths */
             size_t n = strlen(msg);
-            while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
+            while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+                msg[--n] = '\0';
         }
         resp.errmsg = msg;
     }
@@ -378,15 +403,32 @@ void assay_http_destroy(assay_http_t **self_p)
 {
     if (!self_p || !*self_p) return;
     assay_http_t *self = *self_p;
-    while (self->inflight)
-        s_complete(self, self->inflight, CURLE_OK, ASSAY_ESTATE, "client shut down", 0);
-    for (int i = 0; i < self->nfree; i++) curl_easy_cleanup(self->free_easy[i]);
+    self->closing = 1;
+    /* complete what is in flight, then run what waits on a timer (earliest first)
+     * so that everyone waiting on this client hears about the end; neither can
+     * start anything new now */
+    for (;;) {
+        if (self->inflight) {
+            s_complete(self, self->inflight, CURLE_OK, ASSAY_ESTATE, "client shut down", 0);
+            continue;
+        }
+        if (self->ntimers == 0) break;
+        int first = 0;
+        for (int i = 1; i < self->ntimers; i++)
+            if (self->timers[i].due_ms < self->timers[first].due_ms) first = i;
+        s_timer_t t = self->timers[first];
+        self->timers[first] = self->timers[--self->ntimers];
+        t.fn(t.arg);
+    }
+    for (int i = 0; i < self->nfree; i++)
+        curl_easy_cleanup(self->free_easy[i]);
     free(self->free_easy);
     curl_multi_cleanup(self->multi);
     if (self->share) curl_share_cleanup(self->share);
     free(self->socks);
     free(self->heap);
     free(self->timers);
+    close(self->epfd);
     free(self->proxy);
     free(self->ca_file);
     free(self->user_agent);
@@ -400,6 +442,7 @@ void assay_http_destroy(assay_http_t **self_p)
 int assay_http_start(assay_http_t *self, const assay_http_request_t *req, uint64_t *id)
 {
     if (!self || !req || !req->url || !req->on_done) return ASSAY_EINVAL;
+    if (self->closing) return ASSAY_ESTATE;
     if (strncasecmp(req->url, "http://", 7) != 0 && strncasecmp(req->url, "https://", 8) != 0)
         return ASSAY_EINVAL;
     s_req_t *r = ASSAY_NEW(s_req_t);
@@ -425,7 +468,10 @@ int assay_http_start(assay_http_t *self, const assay_http_request_t *req, uint64
     curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(e, CURLOPT_USERAGENT, self->user_agent);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /* over TLS, ALPN tells at handshake time whether HTTP/2 can multiplex, so
+     * waiting for the first connection pays off; over plain HTTP curl would only
+     * learn after a whole response, delaying a burst by one round trip */
+    if (strncasecmp(req->url, "https://", 8) == 0) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     /* verification is never turned off; only the trust anchors can change */
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -468,8 +514,7 @@ int assay_http_start(assay_http_t *self, const assay_http_request_t *req, uint64
     }
     CURLMcode mc = curl_multi_add_handle(self->multi, e);
     if (mc != CURLM_OK) {
-        log_warn("http", "could not add request for \"%s\": %s", req->url,
-                 curl_multi_strerror(mc));
+        log_warn("http", "could not add request for \"%s\": %s", req->url, curl_multi_strerror(mc));
         s_unlink(self, r);
         curl_easy_cleanup(r->easy);
         s_req_free(r);
@@ -529,11 +574,39 @@ static void s_drain(assay_http_t *self)
     }
 }
 
+int assay_http_fd(const assay_http_t *self)
+{
+    return self->epfd;
+}
+
+/* the sockets the epoll set says are ready */
+static void s_process_epoll(assay_http_t *self)
+{
+    struct epoll_event evs[256];
+    int running = 0;
+    for (int round = 0; round < 8; round++) {
+        int n = epoll_wait(self->epfd, evs, (int)ASSAY_ARRAY_LEN(evs), 0);
+        if (n <= 0) return;
+        for (int i = 0; i < n; i++) {
+            int ev = 0;
+            if (evs[i].events & EPOLLIN) ev |= CURL_CSELECT_IN;
+            if (evs[i].events & EPOLLOUT) ev |= CURL_CSELECT_OUT;
+            if (evs[i].events & (EPOLLERR | EPOLLHUP)) ev |= CURL_CSELECT_ERR;
+            curl_multi_socket_action(self->multi, evs[i].data.fd, ev, &running);
+        }
+        if (n < (int)ASSAY_ARRAY_LEN(evs)) return;
+    }
+}
+
 void assay_http_process(assay_http_t *self, const struct pollfd *fds, int n)
 {
     int running = 0;
     for (int i = 0; i < n; i++) {
         if (!fds[i].revents) continue;
+        if (fds[i].fd == self->epfd) {
+            s_process_epoll(self);
+            continue;
+        }
         int ev = 0;
         if (fds[i].revents & POLLIN) ev |= CURL_CSELECT_IN;
         if (fds[i].revents & POLLOUT) ev |= CURL_CSELECT_OUT;
@@ -563,11 +636,13 @@ void assay_http_process(assay_http_t *self, const struct pollfd *fds, int n)
         due[ndue++] = self->timers[i];
         self->timers[i] = self->timers[--self->ntimers];
     }
-    for (int i = 0; i < ndue; i++) due[i].fn(due[i].arg);
+    for (int i = 0; i < ndue; i++)
+        due[i].fn(due[i].arg);
 }
 
 uint64_t assay_http_after(assay_http_t *self, long ms, void (*fn)(void *arg), void *arg)
 {
+    if (self->closing) return 0;
     if (self->ntimers == self->captimers) {
         self->captimers = self->captimers ? self->captimers * 2 : 16;
         self->timers = assay_realloc(self->timers, (size_t)self->captimers * sizeof *self->timers);
@@ -598,23 +673,16 @@ int assay_http_inflight(const assay_http_t *self)
 int assay_http_run(assay_http_t *self, long timeout_ms)
 {
     int64_t end = timeout_ms < 0 ? -1 : assay_clock_ms() + timeout_ms;
-    int cap = 0;
-    struct pollfd *fds = NULL;
     while (self->ninflight > 0 || self->ntimers > 0) {
         int64_t now = assay_clock_ms();
         if (end >= 0 && now >= end) break;
-        if (cap < self->nsocks + 1) {
-            cap = self->nsocks + 64;
-            fds = assay_realloc(fds, (size_t)cap * sizeof *fds);
-        }
-        int n = assay_http_pollfds(self, fds, cap);
+        struct pollfd pfd = {self->epfd, POLLIN, 0};
         long t = assay_http_timeout_ms(self);
         if (t < 0 || t > 1000) t = 1000;
         if (end >= 0 && end - now < t) t = (long)(end - now);
-        poll(fds, (nfds_t)n, (int)t);
-        assay_http_process(self, fds, n);
+        poll(&pfd, 1, (int)t);
+        assay_http_process(self, &pfd, 1);
     }
-    free(fds);
     return self->ninflight + self->ntimers;
 }
 

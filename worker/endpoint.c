@@ -13,19 +13,26 @@
 const char *assay_llm_style_name(assay_llm_style_t style)
 {
     switch (style) {
-    case ASSAY_STYLE_R1: return "r1";
-    case ASSAY_STYLE_O3: return "o3";
-    default: return "plain";
+    case ASSAY_STYLE_R1:
+        return "r1";
+    case ASSAY_STYLE_O3:
+        return "o3";
+    default:
+        return "plain";
     }
 }
 
 int assay_llm_style_parse(const char *s, assay_llm_style_t *out)
 {
     if (!s) return ASSAY_EINVAL;
-    if (strcasecmp(s, "r1") == 0) *out = ASSAY_STYLE_R1;
-    else if (strcasecmp(s, "o3") == 0) *out = ASSAY_STYLE_O3;
-    else if (strcasecmp(s, "plain") == 0) *out = ASSAY_STYLE_PLAIN;
-    else return ASSAY_EINVAL;
+    if (strcasecmp(s, "r1") == 0)
+        *out = ASSAY_STYLE_R1;
+    else if (strcasecmp(s, "o3") == 0)
+        *out = ASSAY_STYLE_O3;
+    else if (strcasecmp(s, "plain") == 0)
+        *out = ASSAY_STYLE_PLAIN;
+    else
+        return ASSAY_EINVAL;
     return 0;
 }
 
@@ -44,8 +51,9 @@ static int s_get_num(const assay_config_t *cfg, const char *name, const char *ke
     errno = 0;
     double d = strtod(v, &end);
     if (errno || *end || d < min) {
-        snprintf(err, errlen, "endpoint \"%s\": invalid value \"%s\" for %s (expected a number >= %g)",
-                 name, v, key, min);
+        snprintf(err, errlen,
+                 "endpoint \"%s\": invalid value \"%s\" for %s (expected a number >= %g)", name, v,
+                 key, min);
         return ASSAY_ECONFIG;
     }
     *out = d;
@@ -60,8 +68,7 @@ static const char *s_get(const assay_config_t *cfg, const char *name, const char
     return v && *v ? v : NULL;
 }
 
-static int s_read_key_file(const char *name, const char *path, char **out, char *err,
-                           size_t errlen)
+static int s_read_key_file(const char *name, const char *path, char **out, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -73,7 +80,8 @@ static int s_read_key_file(const char *name, const char *path, char **out, char 
     if (!fgets(line, sizeof line, f)) line[0] = '\0';
     fclose(f);
     size_t n = strlen(line);
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ')) n--;
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+        n--;
     line[n] = '\0';
     if (n == 0) {
         snprintf(err, errlen, "endpoint \"%s\": key file \"%s\" is empty", name, path);
@@ -100,8 +108,9 @@ assay_endpoint_t *assay_endpoint_load(const assay_config_t *cfg, const char *nam
         return NULL;
     }
     if (strncasecmp(base, "http://", 7) != 0 && strncasecmp(base, "https://", 8) != 0) {
-        snprintf(err, errlen, "endpoint \"%s\": base_url \"%s\" must start with http:// or https://",
-                 name, base);
+        snprintf(err, errlen,
+                 "endpoint \"%s\": base_url \"%s\" must start with http:// or https://", name,
+                 base);
         return NULL;
     }
     if (!model) {
@@ -111,7 +120,8 @@ assay_endpoint_t *assay_endpoint_load(const assay_config_t *cfg, const char *nam
     assay_endpoint_t *ep = ASSAY_NEW(assay_endpoint_t);
     ep->name = assay_strdup(name);
     size_t blen = strlen(base);
-    while (blen > 0 && base[blen - 1] == '/') blen--;
+    while (blen > 0 && base[blen - 1] == '/')
+        blen--;
     ep->base_url = assay_strndup(base, blen);
     ep->url = assay_sprintf("%s/chat/completions", ep->base_url);
     ep->model = assay_strdup(model);
@@ -150,8 +160,9 @@ assay_endpoint_t *assay_endpoint_load(const assay_config_t *cfg, const char *nam
     if (key_env) {
         const char *k = getenv(key_env);
         if (!k || !*k) {
-            snprintf(err, errlen, "endpoint \"%s\": environment variable \"%s\" (api_key_env) is not set",
-                     name, key_env);
+            snprintf(err, errlen,
+                     "endpoint \"%s\": environment variable \"%s\" (api_key_env) is not set", name,
+                     key_env);
             goto fail;
         }
         ep->api_key = assay_strdup(k);
@@ -169,7 +180,8 @@ static void s_scrub_free(char *s)
 {
     if (!s) return;
     volatile char *p = s;
-    while (*p) *p++ = '\0';
+    while (*p)
+        *p++ = '\0';
     free(s);
 }
 
@@ -206,16 +218,19 @@ char *assay_endpoint_redact(const assay_endpoint_t *self, const char *text, char
         if (strncasecmp(p, "bearer ", 7) == 0) {
             assay_buf_add(&b, p, 7);
             p += 7;
-            while (*p == ' ') p++;
+            while (*p == ' ')
+                p++;
             if (*p && *p != '"' && *p != '\'' && *p != '\n') assay_buf_adds(&b, "[redacted]");
-            while (*p && *p != ' ' && *p != '"' && *p != '\'' && *p != '\n' && *p != ',') p++;
+            while (*p && *p != ' ' && *p != '"' && *p != '\'' && *p != '\n' && *p != ',')
+                p++;
             continue;
         }
         assay_buf_addc(&b, *p++);
     }
     size_t n = b.len < outlen - 1 ? b.len : outlen - 1;
     /* do not cut a UTF-8 sequence in half */
-    while (n > 0 && n < b.len && ((unsigned char)b.data[n] & 0xC0) == 0x80) n--;
+    while (n > 0 && n < b.len && ((unsigned char)b.data[n] & 0xC0) == 0x80)
+        n--;
     if (n) memcpy(out, b.data, n);
     out[n] = '\0';
     assay_buf_release(&b);
@@ -241,7 +256,8 @@ void assay_endpoints_destroy(assay_endpoints_t **self_p)
 {
     if (!self_p || !*self_p) return;
     assay_endpoints_t *self = *self_p;
-    for (int i = 0; i < self->n; i++) assay_endpoint_destroy(&self->items[i]);
+    for (int i = 0; i < self->n; i++)
+        assay_endpoint_destroy(&self->items[i]);
     free(self->items);
     free(self);
     *self_p = NULL;

@@ -36,8 +36,8 @@ typedef enum { ASSAY_STYLE_PLAIN = 0, ASSAY_STYLE_R1 = 1, ASSAY_STYLE_O3 = 2 } a
 
 typedef struct {
     char *name;
-    char *base_url;       /* without a trailing slash */
-    char *url;            /* base_url + "/chat/completions" */
+    char *base_url; /* without a trailing slash */
+    char *url;      /* base_url + "/chat/completions" */
     char *model;
     assay_llm_style_t style;
     double price_in_per_mtok;
@@ -46,11 +46,11 @@ typedef struct {
     long max_concurrency;
     int supports_n;
     int stream;
-    char *ca_file;        /* NULL = default trust store */
+    char *ca_file; /* NULL = default trust store */
     long connect_timeout_ms, first_byte_timeout_ms, total_timeout_ms;
-    char *api_key;        /* secret; NULL when the endpoint needs none */
-    char *auth_header;    /* "Authorization: Bearer ..." (secret) or NULL */
-    int inflight;         /* requests in flight from this process (kept by llm.c) */
+    char *api_key;     /* secret; NULL when the endpoint needs none */
+    char *auth_header; /* "Authorization: Bearer ..." (secret) or NULL */
+    int inflight;      /* requests in flight from this process (kept by llm.c) */
 } assay_endpoint_t;
 
 /* Load endpoint name from cfg. Returns a new endpoint, or NULL with the reason

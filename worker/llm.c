@@ -70,17 +70,23 @@ void assay_llm_result_release(assay_llm_result_t *r)
 const char *assay_reasoning_source_name(assay_reasoning_source_t s)
 {
     switch (s) {
-    case ASSAY_REASONING_FIELD: return "field";
-    case ASSAY_REASONING_THINK_TAGS: return "think_tags";
-    case ASSAY_REASONING_HIDDEN: return "hidden";
-    default: return "none";
+    case ASSAY_REASONING_FIELD:
+        return "field";
+    case ASSAY_REASONING_THINK_TAGS:
+        return "think_tags";
+    case ASSAY_REASONING_HIDDEN:
+        return "hidden";
+    default:
+        return "none";
     }
 }
 
 static char *s_trimdup(const char *s, size_t n)
 {
-    while (n > 0 && isspace((unsigned char)*s)) s++, n--;
-    while (n > 0 && isspace((unsigned char)s[n - 1])) n--;
+    while (n > 0 && isspace((unsigned char)*s))
+        s++, n--;
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        n--;
     return assay_strndup(s, n);
 }
 
@@ -184,8 +190,10 @@ int assay_llm_parse_response(const char *body, size_t len, assay_llm_result_t *o
     const json_t *choices = json_object_get(root, "choices");
     if (!json_is_array(choices)) {
         const char *m = s_error_message(root);
-        if (m) snprintf(err, errlen, "endpoint returned an error: %.300s", m);
-        else snprintf(err, errlen, "response has no \"choices\" array");
+        if (m)
+            snprintf(err, errlen, "endpoint returned an error: %.300s", m);
+        else
+            snprintf(err, errlen, "response has no \"choices\" array");
         goto done;
     }
     size_t n = json_array_size(choices);
@@ -227,11 +235,11 @@ typedef struct {
 } s_sse_choice_t;
 
 struct assay_llm_sse {
-    assay_buf_t line;  /* the incomplete line carried between feeds */
-    assay_buf_t data;  /* data lines of the current event */
+    assay_buf_t line; /* the incomplete line carried between feeds */
+    assay_buf_t data; /* data lines of the current event */
     s_sse_choice_t *choices;
-    int nchoices;      /* highest index seen + 1 */
-    int done;          /* saw [DONE] */
+    int nchoices; /* highest index seen + 1 */
+    int done;     /* saw [DONE] */
     int err;
     char errmsg[256];
     char *id, *model;
@@ -294,7 +302,8 @@ static void s_sse_event(assay_llm_sse_t *self)
     const json_t *choices = json_object_get(ev, "choices");
     size_t i;
     const json_t *c;
-    json_array_foreach(choices, i, c) {
+    json_array_foreach(choices, i, c)
+    {
         const json_t *jidx = json_object_get(c, "index");
         long idx = json_is_integer(jidx) ? (long)json_integer_value(jidx) : (long)i;
         if (idx < 0 || idx >= S_MAX_CHOICES) continue;
@@ -309,8 +318,10 @@ static void s_sse_event(assay_llm_sse_t *self)
         const json_t *delta = json_object_get(c, "delta");
         const char *t;
         if ((t = s_str(delta, "content"))) assay_buf_adds(&sc->content, t);
-        if ((t = s_str(delta, "reasoning_content"))) assay_buf_adds(&sc->reasoning, t);
-        else if ((t = s_str(delta, "reasoning"))) assay_buf_adds(&sc->reasoning, t);
+        if ((t = s_str(delta, "reasoning_content")))
+            assay_buf_adds(&sc->reasoning, t);
+        else if ((t = s_str(delta, "reasoning")))
+            assay_buf_adds(&sc->reasoning, t);
         if ((t = s_str(delta, "refusal"))) {
             char *old = sc->refusal;
             sc->refusal = assay_sprintf("%s%s", old ? old : "", t);
@@ -340,8 +351,7 @@ static void s_sse_line(assay_llm_sse_t *self, const char *line, size_t n)
         if (vn > 0 && *v == ' ') v++, vn--;
         /* servers that omit the blank line between events: a new JSON object or
          * [DONE] after a complete one starts a new event */
-        if (self->data.len > 0 && (vn == 0 || *v == '{' || *v == '['))
-            s_sse_event(self);
+        if (self->data.len > 0 && (vn == 0 || *v == '{' || *v == '[')) s_sse_event(self);
         if (self->data.len > 0) assay_buf_addc(&self->data, '\n');
         assay_buf_add(&self->data, v, vn);
     }
@@ -370,8 +380,7 @@ int assay_llm_sse_feed(assay_llm_sse_t *self, const char *data, size_t len)
     return self->err;
 }
 
-int assay_llm_sse_finish(assay_llm_sse_t *self, assay_llm_result_t *out, char *err,
-                         size_t errlen)
+int assay_llm_sse_finish(assay_llm_sse_t *self, assay_llm_result_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (!self->err && self->line.len > 0) {
@@ -396,8 +405,8 @@ int assay_llm_sse_finish(assay_llm_sse_t *self, assay_llm_result_t *out, char *e
         if (!sc->seen) continue;
         assay_llm_choice_t *ch = &out->choices[out->nchoices++];
         ch->index = i;
-        s_choice_fill(ch, sc->content.data ? sc->content.data : "",
-                      sc->reasoning.data, sc->finish_reason, sc->refusal);
+        s_choice_fill(ch, sc->content.data ? sc->content.data : "", sc->reasoning.data,
+                      sc->finish_reason, sc->refusal);
     }
     out->has_usage = self->usage.has_usage;
     out->prompt_tokens = self->usage.prompt_tokens;
@@ -414,17 +423,22 @@ int assay_llm_sse_finish(assay_llm_sse_t *self, assay_llm_result_t *out, char *e
 const char *assay_llm_verdict_name(assay_llm_verdict_t v)
 {
     switch (v) {
-    case ASSAY_LLM_OK: return "ok";
-    case ASSAY_LLM_RETRY: return "retry";
-    case ASSAY_LLM_RATELIMIT: return "ratelimit";
-    default: return "fatal";
+    case ASSAY_LLM_OK:
+        return "ok";
+    case ASSAY_LLM_RETRY:
+        return "retry";
+    case ASSAY_LLM_RATELIMIT:
+        return "ratelimit";
+    default:
+        return "fatal";
     }
 }
 
 long assay_llm_parse_duration_ms(const char *s)
 {
     if (!s) return -1;
-    while (*s == ' ') s++;
+    while (*s == ' ')
+        s++;
     if (!*s) return -1;
     double total = 0;
     int parts = 0;
@@ -435,15 +449,22 @@ long assay_llm_parse_duration_ms(const char *s)
         if (end == p || v < 0) return -1;
         p = end;
         double mult;
-        if (strncmp(p, "ms", 2) == 0) mult = 1, p += 2;
-        else if (*p == 'h') mult = 3600000, p++;
-        else if (*p == 'm') mult = 60000, p++;
-        else if (*p == 's') mult = 1000, p++;
-        else if (*p == '\0' && parts == 0) mult = 1000; /* bare seconds */
-        else return -1;
+        if (strncmp(p, "ms", 2) == 0)
+            mult = 1, p += 2;
+        else if (*p == 'h')
+            mult = 3600000, p++;
+        else if (*p == 'm')
+            mult = 60000, p++;
+        else if (*p == 's')
+            mult = 1000, p++;
+        else if (*p == '\0' && parts == 0)
+            mult = 1000; /* bare seconds */
+        else
+            return -1;
         total += v * mult;
         parts++;
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
     }
     if (total > 86400000.0 * 7) total = 86400000.0 * 7;
     return (long)(total + 0.5);
@@ -477,7 +498,8 @@ uint32_t assay_llm_retry_after_ms(const assay_http_response_t *resp, int64_t now
     if (ms < 0) {
         const char *rem_r = assay_http_header(resp, "x-ratelimit-remaining-requests");
         const char *rem_t = assay_http_header(resp, "x-ratelimit-remaining-tokens");
-        long rr = assay_llm_parse_duration_ms(assay_http_header(resp, "x-ratelimit-reset-requests"));
+        long rr =
+            assay_llm_parse_duration_ms(assay_http_header(resp, "x-ratelimit-reset-requests"));
         long rt = assay_llm_parse_duration_ms(assay_http_header(resp, "x-ratelimit-reset-tokens"));
         int req_out = rem_r && atol(rem_r) <= 0, tok_out = rem_t && atol(rem_t) <= 0;
         if (req_out || tok_out) {
@@ -532,8 +554,8 @@ void assay_llm_classify_http(const assay_endpoint_t *ep, const assay_http_respon
                      kinds[k], detail);
         } else if (resp->err == ASSAY_ETRUNC) {
             st->verdict = ASSAY_LLM_RETRY;
-            snprintf(st->reason, sizeof st->reason, "endpoint \"%s\": truncated response: %s",
-                     name, detail);
+            snprintf(st->reason, sizeof st->reason, "endpoint \"%s\": truncated response: %s", name,
+                     detail);
         } else if (resp->err == ASSAY_ETOOBIG) {
             st->verdict = ASSAY_LLM_FATAL;
             snprintf(st->reason, sizeof st->reason, "endpoint \"%s\": %s", name, detail);
@@ -568,8 +590,8 @@ void assay_llm_classify_http(const assay_endpoint_t *ep, const assay_http_respon
                  s, detail);
     } else {
         st->verdict = ASSAY_LLM_FATAL;
-        snprintf(st->reason, sizeof st->reason,
-                 "endpoint \"%s\": request rejected (HTTP %ld): %s", name, s, detail);
+        snprintf(st->reason, sizeof st->reason, "endpoint \"%s\": request rejected (HTTP %ld): %s",
+                 name, s, detail);
     }
 }
 
@@ -612,7 +634,8 @@ static void s_classify_result(const assay_endpoint_t *ep, const assay_llm_result
 double assay_llm_cost(const assay_endpoint_t *ep, long prompt_tokens, long completion_tokens)
 {
     return ((double)prompt_tokens * ep->price_in_per_mtok +
-            (double)completion_tokens * ep->price_out_per_mtok) / 1e6;
+            (double)completion_tokens * ep->price_out_per_mtok) /
+           1e6;
 }
 
 void assay_llm_cache_key(const char *model, const json_t *messages, const json_t *params,
@@ -662,18 +685,24 @@ static void s_list_push(s_list_t *l, s_call_t *c)
 {
     c->next = NULL;
     c->prev = l->tail;
-    if (l->tail) l->tail->next = c;
-    else l->head = c;
+    if (l->tail)
+        l->tail->next = c;
+    else
+        l->head = c;
     l->tail = c;
     l->n++;
 }
 
 static void s_list_remove(s_list_t *l, s_call_t *c)
 {
-    if (c->prev) c->prev->next = c->next;
-    else l->head = c->next;
-    if (c->next) c->next->prev = c->prev;
-    else l->tail = c->prev;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
     c->prev = c->next = NULL;
     l->n--;
 }
@@ -831,7 +860,8 @@ static void s_pump(assay_llm_t *self, assay_endpoint_t *ep)
             if (rc != 0) {
                 assay_llm_outcome_t o;
                 memset(&o, 0, sizeof o);
-                o.status.verdict = ASSAY_LLM_FATAL;
+                /* a client shutting down is worth another try elsewhere */
+                o.status.verdict = rc == ASSAY_ESTATE ? ASSAY_LLM_RETRY : ASSAY_LLM_FATAL;
                 snprintf(o.status.reason, sizeof o.status.reason,
                          "endpoint \"%s\": could not start request: %s", ep->name,
                          assay_strerror(rc));

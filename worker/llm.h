@@ -32,8 +32,8 @@
 /* ---- requests --------------------------------------------------------------------- */
 
 typedef struct {
-    double temperature;           /* < 0: not sent */
-    double top_p;                 /* < 0: not sent */
+    double temperature; /* < 0: not sent */
+    double top_p;       /* < 0: not sent */
     int has_seed;
     int64_t seed;
     long max_tokens;              /* 0: not sent (o3 style sends max_completion_tokens) */
@@ -53,9 +53,9 @@ json_t *assay_llm_request_json(const assay_endpoint_t *ep, const json_t *message
 
 typedef enum {
     ASSAY_REASONING_NONE = 0,
-    ASSAY_REASONING_FIELD,        /* reasoning_content / reasoning */
-    ASSAY_REASONING_THINK_TAGS,   /* <think>...</think> in the content */
-    ASSAY_REASONING_HIDDEN        /* only counted (o3 style) */
+    ASSAY_REASONING_FIELD,      /* reasoning_content / reasoning */
+    ASSAY_REASONING_THINK_TAGS, /* <think>...</think> in the content */
+    ASSAY_REASONING_HIDDEN      /* only counted (o3 style) */
 } assay_reasoning_source_t;
 
 typedef struct {
@@ -68,8 +68,8 @@ typedef struct {
 } assay_llm_choice_t;
 
 typedef struct {
-    char *id;            /* never NULL */
-    char *model;         /* the model the server says answered; never NULL */
+    char *id;    /* never NULL */
+    char *model; /* the model the server says answered; never NULL */
     assay_llm_choice_t *choices;
     int nchoices;
     int has_usage;
@@ -100,8 +100,7 @@ void assay_llm_sse_destroy(assay_llm_sse_t **self_p);
 int assay_llm_sse_feed(assay_llm_sse_t *self, const char *data, size_t len);
 /* the joined result; ASSAY_ETRUNC when the stream ended before "data: [DONE]" and no
  * choice finished, ASSAY_EPARSE after a malformed event. Call once. */
-int assay_llm_sse_finish(assay_llm_sse_t *self, assay_llm_result_t *out, char *err,
-                         size_t errlen);
+int assay_llm_sse_finish(assay_llm_sse_t *self, assay_llm_result_t *out, char *err, size_t errlen);
 
 /* ---- errors ------------------------------------------------------------------------ */
 
@@ -146,9 +145,9 @@ typedef struct {
     assay_llm_status_t status;
     assay_llm_result_t result; /* parsed when status.verdict == ASSAY_LLM_OK */
     long http_status;
-    const char *raw;           /* the response body (SSE text when streamed) */
+    const char *raw; /* the response body (SSE text when streamed) */
     size_t raw_len;
-    double latency_ms;         /* request start to completion */
+    double latency_ms; /* request start to completion */
     double first_byte_ms;
 } assay_llm_outcome_t;
 

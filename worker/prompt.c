@@ -49,8 +49,10 @@ void assay_prompt_destroy(assay_prompt_t **self_p)
 /* trim blank lines at both ends of a message body */
 static char *s_trim_lines(const char *s, size_t n)
 {
-    while (n > 0 && (*s == '\n' || *s == '\r')) s++, n--;
-    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ')) n--;
+    while (n > 0 && (*s == '\n' || *s == '\r'))
+        s++, n--;
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
+        n--;
     return assay_strndup(s, n);
 }
 
@@ -69,9 +71,11 @@ static int s_check_placeholders(const char *text, const char *origin, int line0,
             return ASSAY_EPARSE;
         }
         const char *f = p + 2;
-        while (*f == ' ') f++;
+        while (*f == ' ')
+            f++;
         const char *fe = end;
-        while (fe > f && fe[-1] == ' ') fe--;
+        while (fe > f && fe[-1] == ' ')
+            fe--;
         if (fe > f && fe[-1] == '?') fe--;
         if (fe == f) {
             snprintf(err, errlen, "%s:%d: empty placeholder", origin, line);
@@ -80,8 +84,8 @@ static int s_check_placeholders(const char *text, const char *origin, int line0,
         for (const char *q = f; q < fe; q++) {
             if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
                   (*q >= '0' && *q <= '9') || *q == '_' || *q == '.')) {
-                snprintf(err, errlen, "%s:%d: invalid character '%c' in placeholder", origin,
-                         line, *q);
+                snprintf(err, errlen, "%s:%d: invalid character '%c' in placeholder", origin, line,
+                         *q);
                 return ASSAY_EPARSE;
             }
         }
@@ -117,14 +121,16 @@ assay_prompt_t *assay_prompt_parse(const char *name, const char *text, size_t le
         const char *nl = strchr(p, '\n');
         size_t ll = nl ? (size_t)(nl - p) : strlen(p);
         size_t tl = ll;
-        while (tl > 0 && (p[tl - 1] == '\r' || p[tl - 1] == ' ')) tl--;
-        int is_role = tl > 1 && p[0] == '@' &&
-                      ((tl == 7 && memcmp(p, "@system", 7) == 0) ||
-                       (tl == 5 && memcmp(p, "@user", 5) == 0) ||
-                       (tl == 10 && memcmp(p, "@assistant", 10) == 0));
+        while (tl > 0 && (p[tl - 1] == '\r' || p[tl - 1] == ' '))
+            tl--;
+        int is_role =
+            tl > 1 && p[0] == '@' &&
+            ((tl == 7 && memcmp(p, "@system", 7) == 0) || (tl == 5 && memcmp(p, "@user", 5) == 0) ||
+             (tl == 10 && memcmp(p, "@assistant", 10) == 0));
         if (is_role) {
             if (role) {
-                self->msgs = assay_realloc(self->msgs, (size_t)(self->nmsgs + 1) * sizeof *self->msgs);
+                self->msgs =
+                    assay_realloc(self->msgs, (size_t)(self->nmsgs + 1) * sizeof *self->msgs);
                 self->msgs[self->nmsgs].role = role;
                 self->msgs[self->nmsgs].text = s_trim_lines(body_start, (size_t)(p - body_start));
                 if (s_check_placeholders(self->msgs[self->nmsgs].text, origin, body_line, err,
@@ -141,12 +147,14 @@ assay_prompt_t *assay_prompt_parse(const char *name, const char *text, size_t le
         } else if (in_header) {
             if (tl > 0 && p[0] == '#') {
                 const char *v = p + 1;
-                while (*v == ' ') v++;
+                while (*v == ' ')
+                    v++;
                 if (strncmp(v, "version:", 8) == 0) {
                     char *end;
                     errno = 0;
                     long ver = strtol(v + 8, &end, 10);
-                    while (*end == ' ' || *end == '\r') end++;
+                    while (*end == ' ' || *end == '\r')
+                        end++;
                     if (errno || ver <= 0 || ver > 1000000 || (*end && *end != '\n')) {
                         snprintf(err, errlen, "%s:%d: version must be a positive integer", origin,
                                  line);
@@ -206,12 +214,15 @@ assay_prompt_t *assay_prompt_load(const char *dir, const char *name, char *err, 
     assay_buf_t b = ASSAY_BUF_INIT;
     char chunk[8192];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) assay_buf_add(&b, chunk, n);
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        assay_buf_add(&b, chunk, n);
     int ferr = ferror(f);
     fclose(f);
     assay_prompt_t *p = NULL;
-    if (ferr) snprintf(err, errlen, "could not read prompt template \"%s\"", path);
-    else p = assay_prompt_parse(name, b.data ? b.data : "", b.len, path, err, errlen);
+    if (ferr)
+        snprintf(err, errlen, "could not read prompt template \"%s\"", path);
+    else
+        p = assay_prompt_parse(name, b.data ? b.data : "", b.len, path, err, errlen);
     assay_buf_release(&b);
     free(path);
     return p;
@@ -276,7 +287,8 @@ static void s_render_value(assay_buf_t *out, const json_t *v)
     } else if (json_is_array(v)) {
         size_t i;
         const json_t *x;
-        json_array_foreach(v, i, x) {
+        json_array_foreach(v, i, x)
+        {
             if (i) assay_buf_addc(out, '\n');
             s_render_value(out, x);
         }
@@ -303,15 +315,18 @@ json_t *assay_prompt_render(const assay_prompt_t *self, const json_t *item, char
             assay_buf_add(&out, p, (size_t)(open - p));
             const char *close = strstr(open + 2, "}}"); /* checked at parse time */
             const char *f = open + 2;
-            while (*f == ' ') f++;
+            while (*f == ' ')
+                f++;
             const char *fe = close;
-            while (fe > f && fe[-1] == ' ') fe--;
+            while (fe > f && fe[-1] == ' ')
+                fe--;
             int optional = 0;
             if (fe > f && fe[-1] == '?') optional = 1, fe--;
             const json_t *v = s_lookup(item, f, (size_t)(fe - f));
             if (!v || json_is_null(v)) {
                 if (!optional) {
-                    snprintf(err, errlen, "template \"%s\" needs field \"%.*s\", which the item lacks",
+                    snprintf(err, errlen,
+                             "template \"%s\" needs field \"%.*s\", which the item lacks",
                              self->name, (int)(fe - f), f);
                     assay_buf_release(&out);
                     json_decref(msgs);
@@ -322,6 +337,9 @@ json_t *assay_prompt_render(const assay_prompt_t *self, const json_t *item, char
             }
             p = close + 2;
         }
+        /* an empty optional field at the end leaves no trailing blanks */
+        while (out.len > 0 && (out.data[out.len - 1] == ' ' || out.data[out.len - 1] == '\n'))
+            out.data[--out.len] = '\0';
         json_array_append_new(msgs, json_pack("{s:s,s:s%}", "role", self->msgs[i].role, "content",
                                               out.data ? out.data : "", out.len));
         assay_buf_release(&out);
@@ -348,7 +366,8 @@ void assay_prompts_destroy(assay_prompts_t **self_p)
 {
     if (!self_p || !*self_p) return;
     assay_prompts_t *self = *self_p;
-    for (int i = 0; i < self->n; i++) assay_prompt_destroy(&self->items[i]);
+    for (int i = 0; i < self->n; i++)
+        assay_prompt_destroy(&self->items[i]);
     free(self->items);
     free(self->dir);
     free(self);

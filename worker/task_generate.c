@@ -61,10 +61,11 @@ typedef struct {
     char *busy;
     int outstanding; /* calls in flight + retry timers pending */
     int max_attempts;
-    int stop;        /* no new requests: rate limited, fatal or out of attempts */
+    int stop; /* no new requests: rate limited, fatal or out of attempts */
     int ratelimited;
     int fatal;
     int exhausted;
+    int shutdown; /* the HTTP client is closing: fail, retryable */
     uint32_t retry_after_ms;
     char reason[512];
     double cost;
@@ -112,7 +113,8 @@ static int s_setup(assay_runtime_t *rt, void **state, char *err, size_t errlen)
 
 static void s_gen_free(s_gen_t *g)
 {
-    for (int i = 0; i < g->n; i++) json_decref(g->samples[i]);
+    for (int i = 0; i < g->n; i++)
+        json_decref(g->samples[i]);
     free(g->samples);
     free(g->attempts);
     free(g->busy);
@@ -128,15 +130,19 @@ static void s_finish(s_gen_t *g)
         assay_task_fail(task, 0, "%s", g->reason);
     } else if (g->ratelimited) {
         assay_task_fail_ratelimited(task, g->ep->name, g->retry_after_ms, "%s", g->reason);
+    } else if (g->shutdown) {
+        assay_task_fail(task, 1, "generate: interrupted by shutdown (%s)", g->reason);
     } else if (g->exhausted) {
         int missing = 0;
-        for (int i = 0; i < g->n; i++) missing += g->samples[i] == NULL;
+        for (int i = 0; i < g->n; i++)
+            missing += g->samples[i] == NULL;
         assay_task_fail(task, 1, "%d of %d samples failed after %d attempts: %s", missing, g->n,
                         g->max_attempts, g->reason);
     } else {
         json_t *out = json_object();
         json_t *arr = json_array();
-        for (int i = 0; i < g->n; i++) json_array_append(arr, g->samples[i]);
+        for (int i = 0; i < g->n; i++)
+            json_array_append(arr, g->samples[i]);
         json_object_set_new(out, "samples", arr);
         json_object_set_new(out, "n", json_integer(g->n));
         json_object_set_new(out, "endpoint", json_string(g->ep->name));
@@ -207,7 +213,8 @@ static void s_on_timer(void *arg)
     s_gen_t *g = rq->g;
     g->outstanding--;
     if (g->stop) {
-        for (int j = 0; j < rq->k; j++) g->busy[rq->idx[j]] = 0;
+        for (int j = 0; j < rq->k; j++)
+            g->busy[rq->idx[j]] = 0;
         free(rq);
         s_maybe_finish(g);
         return;
@@ -285,10 +292,11 @@ static void s_on_done(const assay_llm_outcome_t *o, void *arg)
                                     (uint64_t)(delay / 2 + 1);
             if ((long)st->retry_after_ms > delay) delay = (long)st->retry_after_ms;
             log_debug("generate", "retrying in %ld ms: %s", delay, st->reason);
-            g->outstanding++;
-            assay_http_after(assay_llm_http(g->llm), delay, s_on_timer, rq);
-            s_maybe_finish(g);
-            return;
+            if (assay_http_after(assay_llm_http(g->llm), delay, s_on_timer, rq) != 0) {
+                g->outstanding++;
+                return;
+            }
+            g->stop = g->shutdown = 1;
         }
     }
     for (int j = 0; j < rq->k; j++)
@@ -314,10 +322,15 @@ static void s_send(s_gen_t *g, s_req_t *rq)
     if (rc != 0) {
         g->outstanding--;
         g->requests--;
-        g->stop = g->fatal = 1;
+        g->stop = 1;
+        if (rc == ASSAY_ESTATE)
+            g->shutdown = 1;
+        else
+            g->fatal = 1;
         snprintf(g->reason, sizeof g->reason, "endpoint \"%s\": could not start request: %s",
                  g->ep->name, assay_strerror(rc));
-        for (int j = 0; j < rq->k; j++) g->busy[rq->idx[j]] = 0;
+        for (int j = 0; j < rq->k; j++)
+            g->busy[rq->idx[j]] = 0;
         free(rq);
     }
 }
@@ -411,9 +424,8 @@ static void s_run(void *state, assay_task_t *task)
     struct {
         const char *key;
         double min, max;
-    } const nums[] = {{"n", 1, S_MAX_N},          {"temperature", 0, 2},
-                      {"top_p", 0, 1},            {"seed", -9e15, 9e15},
-                      {"max_tokens", 1, 1e7},     {"max_attempts", 1, 20}};
+    } const nums[] = {{"n", 1, S_MAX_N},     {"temperature", 0, 2},  {"top_p", 0, 1},
+                      {"seed", -9e15, 9e15}, {"max_tokens", 1, 1e7}, {"max_attempts", 1, 20}};
     for (size_t i = 0; i < ASSAY_ARRAY_LEN(nums); i++) {
         has = s_num_param(task, nums[i].key, &d);
         if (has == 0) continue;
@@ -424,21 +436,28 @@ static void s_run(void *state, assay_task_t *task)
             return;
         }
         const char *k = nums[i].key;
-        if (!strcmp(k, "n")) g->n = (int)d;
-        else if (!strcmp(k, "max_attempts")) g->max_attempts = (int)d;
-        else if (!strcmp(k, "temperature")) g->base.temperature = d;
-        else if (!strcmp(k, "top_p")) g->base.top_p = d;
-        else if (!strcmp(k, "seed")) g->base.has_seed = 1, g->base.seed = (int64_t)d;
-        else if (!strcmp(k, "max_tokens")) g->base.max_tokens = (long)d;
+        if (!strcmp(k, "n"))
+            g->n = (int)d;
+        else if (!strcmp(k, "max_attempts"))
+            g->max_attempts = (int)d;
+        else if (!strcmp(k, "temperature"))
+            g->base.temperature = d;
+        else if (!strcmp(k, "top_p"))
+            g->base.top_p = d;
+        else if (!strcmp(k, "seed"))
+            g->base.has_seed = 1, g->base.seed = (int64_t)d;
+        else if (!strcmp(k, "max_tokens"))
+            g->base.max_tokens = (long)d;
         if (strcmp(k, "n") != 0 && strcmp(k, "max_attempts") != 0)
             json_object_set_new(g->key_params, k, json_real(d));
     }
     const char *effort = assay_param_str(task, "reasoning_effort", NULL);
     if (effort) {
         if (strcmp(effort, "low") && strcmp(effort, "medium") && strcmp(effort, "high")) {
-            assay_task_fail(task, 0,
-                            "generate: parameter reasoning_effort must be low, medium or high, got \"%s\"",
-                            effort);
+            assay_task_fail(
+                task, 0,
+                "generate: parameter reasoning_effort must be low, medium or high, got \"%s\"",
+                effort);
             s_gen_free(g);
             return;
         }
@@ -466,11 +485,12 @@ static void s_run(void *state, assay_task_t *task)
     }
     size_t ci;
     const json_t *cs;
-    json_array_foreach(cached, ci, cs) {
+    json_array_foreach(cached, ci, cs)
+    {
         const json_t *jidx = json_object_get(cs, "index");
         if (!json_is_object(cs) || !json_is_integer(jidx)) {
-            assay_task_fail(task, 0, "generate: cached[%zu] is not a sample with an integer \"index\"",
-                            ci);
+            assay_task_fail(task, 0,
+                            "generate: cached[%zu] is not a sample with an integer \"index\"", ci);
             s_gen_free(g);
             return;
         }

@@ -12,16 +12,16 @@
 #include <string.h>
 
 const char *const sim_diseases[SIM_NDISEASES] = {
-    "急性阑尾炎",   "社区获得性肺炎", "2型糖尿病",   "原发性高血压", "急性心肌梗死",
-    "缺血性脑卒中", "慢性阻塞性肺疾病", "支气管哮喘", "急性胆囊炎",   "消化性溃疡",
-    "缺铁性贫血",   "甲状腺功能亢进症", "类风湿关节炎", "急性胰腺炎", "肝硬化",
-    "慢性肾脏病",   "急性肾盂肾炎",   "腹股沟斜疝",   "粘连性肠梗阻", "心房颤动",
+    "急性阑尾炎",   "社区获得性肺炎",   "2型糖尿病",    "原发性高血压", "急性心肌梗死",
+    "缺血性脑卒中", "慢性阻塞性肺疾病", "支气管哮喘",   "急性胆囊炎",   "消化性溃疡",
+    "缺铁性贫血",   "甲状腺功能亢进症", "类风湿关节炎", "急性胰腺炎",   "肝硬化",
+    "慢性肾脏病",   "急性肾盂肾炎",     "腹股沟斜疝",   "粘连性肠梗阻", "心房颤动",
 };
 
 /* names that look like diseases and are in no terminology */
 static const char *const s_fake_diseases[] = {
-    "克氏-莫兰综合征", "肺泡晶体沉积症Ⅳ型", "迟发性胰岛钙化综合征", "双相肝门扭转症",
-    "游走性心包结晶病",
+    "克氏-莫兰综合征", "肺泡晶体沉积症Ⅳ型", "迟发性胰岛钙化综合征",
+    "双相肝门扭转症",  "游走性心包结晶病",
 };
 
 /* ---- hashing ------------------------------------------------------------------------ */
@@ -96,7 +96,8 @@ sim_key_t *sim_key_load(const char *path, char *err, size_t errlen)
     while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         size_t n = (size_t)len;
-        while (n > 0 && isspace((unsigned char)line[n - 1])) n--;
+        while (n > 0 && isspace((unsigned char)line[n - 1]))
+            n--;
         if (n == 0) continue;
         json_error_t jerr;
         json_t *o = json_loadb(line, n, 0, &jerr);
@@ -106,13 +107,17 @@ sim_key_t *sim_key_load(const char *path, char *err, size_t errlen)
         const char *q = o ? json_string_value(json_object_get(o, "question")) : NULL;
         const char *qh = o ? json_string_value(json_object_get(o, "question_sha256")) : NULL;
         const char *what = NULL;
-        if (!o || !json_is_object(o)) what = "not a JSON object";
-        else if (!ans || !*ans) what = "missing string field \"answer\"";
+        if (!o || !json_is_object(o))
+            what = "not a JSON object";
+        else if (!ans || !*ans)
+            what = "missing string field \"answer\"";
         else if (jacc && (!json_is_number(jacc) || json_number_value(jacc) < 0 ||
                           json_number_value(jacc) > 1))
             what = "\"accuracy\" must be a number in [0, 1]";
-        else if (!id && !q && !qh) what = "needs \"id\", \"question\" or \"question_sha256\"";
-        else if (qh && strlen(qh) != 64) what = "\"question_sha256\" must be 64 hex digits";
+        else if (!id && !q && !qh)
+            what = "needs \"id\", \"question\" or \"question_sha256\"";
+        else if (qh && strlen(qh) != 64)
+            what = "\"question_sha256\" must be 64 hex digits";
         if (what) {
             snprintf(err, errlen, "%s:%d: %s", path, lineno, what);
             json_decref(o);
@@ -129,11 +134,14 @@ sim_key_t *sim_key_load(const char *path, char *err, size_t errlen)
                 /* the same trimming as the question taken from a prompt */
                 const char *s = q;
                 size_t ql = strlen(q);
-                while (ql > 0 && isspace((unsigned char)*s)) s++, ql--;
-                while (ql > 0 && isspace((unsigned char)s[ql - 1])) ql--;
+                while (ql > 0 && isspace((unsigned char)*s))
+                    s++, ql--;
+                while (ql > 0 && isspace((unsigned char)s[ql - 1]))
+                    ql--;
                 assay_sha256_hex(s, ql, hex);
             } else {
-                for (int i = 0; i < 64; i++) hex[i] = (char)tolower((unsigned char)qh[i]);
+                for (int i = 0; i < 64; i++)
+                    hex[i] = (char)tolower((unsigned char)qh[i]);
                 hex[64] = '\0';
             }
             s_key_add(&self->by_hash, &self->nhash, &self->caphash, hex, ans, acc);
@@ -142,8 +150,8 @@ sim_key_t *sim_key_load(const char *path, char *err, size_t errlen)
     }
     free(line);
     fclose(f);
-    qsort(self->by_id, self->nid, sizeof *self->by_id, s_entry_cmp);
-    qsort(self->by_hash, self->nhash, sizeof *self->by_hash, s_entry_cmp);
+    if (self->nid) qsort(self->by_id, self->nid, sizeof *self->by_id, s_entry_cmp);
+    if (self->nhash) qsort(self->by_hash, self->nhash, sizeof *self->by_hash, s_entry_cmp);
     return self;
 }
 
@@ -151,7 +159,8 @@ void sim_key_destroy(sim_key_t **self_p)
 {
     if (!self_p || !*self_p) return;
     sim_key_t *self = *self_p;
-    for (size_t i = 0; i < self->nid; i++) free(self->by_id[i].k), free(self->by_id[i].answer);
+    for (size_t i = 0; i < self->nid; i++)
+        free(self->by_id[i].k), free(self->by_id[i].answer);
     for (size_t i = 0; i < self->nhash; i++)
         free(self->by_hash[i].k), free(self->by_hash[i].answer);
     free(self->by_id);
@@ -168,7 +177,7 @@ size_t sim_key_count(const sim_key_t *self)
 static const s_entry_t *s_key_find(const s_entry_t *arr, size_t n, const char *k)
 {
     s_entry_t probe = {(char *)k, NULL, 0};
-    return arr ? bsearch(&probe, arr, n, sizeof *arr, s_entry_cmp) : NULL;
+    return arr && n ? bsearch(&probe, arr, n, sizeof *arr, s_entry_cmp) : NULL;
 }
 
 /* ---- model names ---------------------------------------------------------------------- */
@@ -192,11 +201,16 @@ int sim_mode_parse(const char *s, sim_mode_t *out)
 
 int sim_style_parse(const char *s, sim_style_t *out)
 {
-    if (!strcmp(s, "none")) *out = SIM_STYLE_NONE;
-    else if (!strcmp(s, "no_reasoning")) *out = SIM_STYLE_NO_REASONING;
-    else if (!strcmp(s, "repeat")) *out = SIM_STYLE_REPEAT;
-    else if (!strcmp(s, "fake_disease")) *out = SIM_STYLE_FAKE_DISEASE;
-    else return -1;
+    if (!strcmp(s, "none"))
+        *out = SIM_STYLE_NONE;
+    else if (!strcmp(s, "no_reasoning"))
+        *out = SIM_STYLE_NO_REASONING;
+    else if (!strcmp(s, "repeat"))
+        *out = SIM_STYLE_REPEAT;
+    else if (!strcmp(s, "fake_disease"))
+        *out = SIM_STYLE_FAKE_DISEASE;
+    else
+        return -1;
     return 0;
 }
 
@@ -226,8 +240,10 @@ long sim_tokens(const char *text)
 {
     long ascii = 0, other = 0;
     for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if (*p < 0x80) ascii++;
-        else if ((*p & 0xC0) != 0x80) other++;
+        if (*p < 0x80)
+            ascii++;
+        else if ((*p & 0xC0) != 0x80)
+            other++;
     }
     return other + (ascii + 3) / 4;
 }
@@ -239,7 +255,8 @@ static char *s_message_text(const json_t *msg)
     assay_buf_t b = ASSAY_BUF_INIT;
     size_t i;
     const json_t *part;
-    json_array_foreach(c, i, part) {
+    json_array_foreach(c, i, part)
+    {
         const char *t = json_string_value(json_object_get(part, "text"));
         if (t) assay_buf_adds(&b, t);
     }
@@ -252,7 +269,8 @@ long sim_prompt_tokens(const json_t *request)
     long n = 0;
     size_t i;
     const json_t *m;
-    json_array_foreach(json_object_get(request, "messages"), i, m) {
+    json_array_foreach(json_object_get(request, "messages"), i, m)
+    {
         char *t = s_message_text(m);
         n += sim_tokens(t) + 4; /* per-message framing, as chat templates add */
         free(t);
@@ -268,7 +286,8 @@ static char *s_excerpt(const char *s, int nchars)
     while (*p && c < nchars) {
         if (*p == '\n') break;
         p++;
-        while ((*p & 0xC0) == 0x80) p++;
+        while ((*p & 0xC0) == 0x80)
+            p++;
         c++;
     }
     char *out = assay_strndup(s, (size_t)(p - s));
@@ -288,7 +307,8 @@ typedef struct {
 /* "A. text" and its full-width variants */
 static int s_parse_option(const char *line, size_t n, s_opt_t *out)
 {
-    while (n > 0 && (*line == ' ' || *line == '\t')) line++, n--;
+    while (n > 0 && (*line == ' ' || *line == '\t'))
+        line++, n--;
     if (n < 2 || line[0] < 'A' || line[0] > 'J') return 0;
     const char *p = line + 1;
     size_t rest = n - 1;
@@ -304,8 +324,10 @@ static int s_parse_option(const char *line, size_t n, s_opt_t *out)
         }
     }
     if (!ok) return 0;
-    while (rest > 0 && *p == ' ') p++, rest--;
-    while (rest > 0 && (p[rest - 1] == '\r' || p[rest - 1] == ' ')) rest--;
+    while (rest > 0 && *p == ' ')
+        p++, rest--;
+    while (rest > 0 && (p[rest - 1] == '\r' || p[rest - 1] == ' '))
+        rest--;
     out->letter = line[0];
     out->text = assay_strndup(p, rest);
     return 1;
@@ -314,9 +336,9 @@ static int s_parse_option(const char *line, size_t n, s_opt_t *out)
 /* ---- the answer ------------------------------------------------------------------------ */
 
 typedef struct {
-    char *msg;      /* last user message */
-    char *q;        /* the question (rule 1) */
-    char *id;       /* <question id="..."> or NULL */
+    char *msg; /* last user message */
+    char *q;   /* the question (rule 1) */
+    char *id;  /* <question id="..."> or NULL */
     s_opt_t opts[10];
     int nopts;
 } s_prompt_t;
@@ -326,7 +348,8 @@ static void s_prompt_release(s_prompt_t *p)
     free(p->msg);
     free(p->q);
     free(p->id);
-    for (int i = 0; i < p->nopts; i++) free(p->opts[i].text);
+    for (int i = 0; i < p->nopts; i++)
+        free(p->opts[i].text);
 }
 
 static void s_prompt_read(const json_t *request, s_prompt_t *p)
@@ -358,8 +381,10 @@ static void s_prompt_read(const json_t *request, s_prompt_t *p)
             end = close;
         }
     }
-    while (start < end && isspace((unsigned char)*start)) start++;
-    while (end > start && isspace((unsigned char)end[-1])) end--;
+    while (start < end && isspace((unsigned char)*start))
+        start++;
+    while (end > start && isspace((unsigned char)end[-1]))
+        end--;
     p->q = assay_strndup(start, (size_t)(end - start));
     const char *s = p->msg;
     while (*s && p->nopts < 10) {
@@ -368,14 +393,18 @@ static void s_prompt_read(const json_t *request, s_prompt_t *p)
         s_opt_t o;
         if (s_parse_option(s, n, &o)) {
             int dup = 0;
-            for (int i = 0; i < p->nopts; i++) dup |= p->opts[i].letter == o.letter;
-            if (dup) free(o.text);
-            else p->opts[p->nopts++] = o;
+            for (int i = 0; i < p->nopts; i++)
+                dup |= p->opts[i].letter == o.letter;
+            if (dup)
+                free(o.text);
+            else
+                p->opts[p->nopts++] = o;
         }
         s = nl ? nl + 1 : s + n;
     }
     if (p->nopts < 2) {
-        for (int i = 0; i < p->nopts; i++) free(p->opts[i].text);
+        for (int i = 0; i < p->nopts; i++)
+            free(p->opts[i].text);
         p->nopts = 0;
     }
 }
@@ -429,7 +458,8 @@ static int s_is_judge(const json_t *request)
 {
     size_t i;
     const json_t *m;
-    json_array_foreach(json_object_get(request, "messages"), i, m) {
+    json_array_foreach(json_object_get(request, "messages"), i, m)
+    {
         char *t = s_message_text(m);
         int hit = strstr(t, "\"score\"") != NULL;
         free(t);
@@ -444,10 +474,12 @@ static char *s_line_after(const char *msg, const char *label)
     const char *p = strstr(msg, label);
     if (!p) return NULL;
     p += strlen(label);
-    while (*p == ' ') p++;
+    while (*p == ' ')
+        p++;
     const char *nl = strchr(p, '\n');
     size_t n = nl ? (size_t)(nl - p) : strlen(p);
-    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\r')) n--;
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\r'))
+        n--;
     return assay_strndup(p, n);
 }
 
@@ -471,21 +503,27 @@ static void s_judge(const sim_opts_t *opts, const json_t *request, const s_promp
     score = round(score * 10) / 10;
     json_t *o = json_object();
     json_object_set_new(o, "score", json_real(score));
-    static const char *const dims[] = {"correctness", "comprehensiveness", "helpfulness",
-                                       "harmlessness", "relevance", "logic", "consistency"};
+    static const char *const dims[] = {"correctness",  "comprehensiveness", "helpfulness",
+                                       "harmlessness", "relevance",         "logic",
+                                       "consistency"};
     for (size_t i = 0; i < ASSAY_ARRAY_LEN(dims); i++) {
         char quoted[40];
         snprintf(quoted, sizeof quoted, "\"%s\"", dims[i]);
         size_t k;
         const json_t *m;
         int found = 0;
-        json_array_foreach(json_object_get(request, "messages"), k, m) {
+        json_array_foreach(json_object_get(request, "messages"), k, m)
+        {
             char *t = s_message_text(m);
             found |= strstr(t, quoted) != NULL;
             free(t);
         }
         if (found) {
-            double d = round(fmin(1.0, fmax(0.0, score + (s_hf("dim:%s:%s", dims[i], p->msg) - 0.5) * 0.2)) * 10) / 10;
+            double d =
+                round(
+                    fmin(1.0, fmax(0.0, score + (s_hf("dim:%s:%s", dims[i], p->msg) - 0.5) * 0.2)) *
+                    10) /
+                10;
             json_object_set_new(o, dims[i], json_real(d));
         }
     }
@@ -505,13 +543,15 @@ static void s_trace_mcq(assay_buf_t *r, const s_prompt_t *p, const char *q_ex, c
                         sim_style_t style, const char *fake)
 {
     char x = ans[0];
-    assay_buf_addf(r, "首先，题目问的是：「%s」。这是一道单项选择题，需要在%d个选项中找出最符合题意的一项。\n",
-                   q_ex, p->nopts);
+    assay_buf_addf(
+        r, "首先，题目问的是：「%s」。这是一道单项选择题，需要在%d个选项中找出最符合题意的一项。\n",
+        q_ex, p->nopts);
     if (style == SIM_STYLE_FAKE_DISEASE)
         assay_buf_addf(r, "回忆相关知识：本题的要点与%s的发病机制有关，%s与之最为相关。\n", fake,
                        s_opt_text(p, x));
     else
-        assay_buf_addf(r, "回忆相关知识：%s与题干所述的临床特点最为相关，其余选项多见于其他情况。\n",
+        assay_buf_addf(r,
+                       "回忆相关知识：%s与题干所述的临床特点最为相关，其余选项多见于其他情况。\n",
                        s_opt_text(p, x));
     assay_buf_adds(r, "逐项分析：");
     for (int i = 0; i < p->nopts; i++) {
@@ -519,7 +559,9 @@ static void s_trace_mcq(assay_buf_t *r, const s_prompt_t *p, const char *q_ex, c
         assay_buf_addf(r, "%c. %s——%s%s", p->opts[i].letter, p->opts[i].text,
                        pick ? "符合题意" : "与题干不符", i + 1 < p->nopts ? "；" : "。\n");
     }
-    assay_buf_addf(r, "等等，让我再核对一下题干中的关键信息，确认没有遗漏限定条件。选项%s与题干最为吻合，其余选项均可排除。\n",
+    assay_buf_addf(r,
+                   "等等，让我再核对一下题干中的关键信息，确认没有遗漏限定条件。选项%"
+                   "s与题干最为吻合，其余选项均可排除。\n",
                    ans);
     assay_buf_addf(r, "因此，答案是%s。", ans);
 }
@@ -527,15 +569,18 @@ static void s_trace_mcq(assay_buf_t *r, const s_prompt_t *p, const char *q_ex, c
 static void s_trace_case(assay_buf_t *r, const char *q_ex, const char *d, const char *o1,
                          const char *o2)
 {
-    assay_buf_addf(r, "首先，患者的主要表现是：「%s」。需要结合症状、体征和辅助检查作出诊断。\n", q_ex);
-    assay_buf_addf(r, "回忆相关知识：%s的典型表现与本例的症状、体征和辅助检查结果相符。需要鉴别的疾病包括%s和%s。\n",
+    assay_buf_addf(r, "首先，患者的主要表现是：「%s」。需要结合症状、体征和辅助检查作出诊断。\n",
+                   q_ex);
+    assay_buf_addf(r,
+                   "回忆相关知识：%"
+                   "s的典型表现与本例的症状、体征和辅助检查结果相符。需要鉴别的疾病包括%s和%s。\n",
                    d, o1, o2);
     assay_buf_addf(r, "等等，让我再核对一下：本例的病史和检查结果更支持%s，而不支持%s。\n", d, o1);
     assay_buf_addf(r, "因此，最可能的诊断是%s。", d);
 }
 
-void sim_answer(const sim_opts_t *opts, const json_t *request, int choice_index,
-                double draw_prng, double style_prng, sim_choice_t *out, sim_facts_t *facts)
+void sim_answer(const sim_opts_t *opts, const json_t *request, int choice_index, double draw_prng,
+                double style_prng, sim_choice_t *out, sim_facts_t *facts)
 {
     memset(out, 0, sizeof *out);
     s_prompt_t p;
@@ -550,15 +595,18 @@ void sim_answer(const sim_opts_t *opts, const json_t *request, int choice_index,
         const json_t *jseed = json_object_get(request, "seed");
         const json_t *jtemp = json_object_get(request, "temperature");
         double v;
-        if (json_is_number(jtemp) && json_number_value(jtemp) == 0) v = 0.5;
+        if (json_is_number(jtemp) && json_number_value(jtemp) == 0)
+            v = 0.5;
         else if (json_is_integer(jseed))
             v = s_hf("draw:%s:%lld:%d", p.q, (long long)json_integer_value(jseed), choice_index);
-        else v = draw_prng;
+        else
+            v = draw_prng;
         int correct = v < f.accuracy;
         sim_style_t style = opts->forced_style;
         if (style == SIM_STYLE_NONE && style_prng < opts->failure_rate) {
             style = opts->failure_style;
-            if (style == SIM_STYLE_NONE) style = (sim_style_t)(1 + (int)(s_hf("style:%s:%f", p.q, v) * 3) % 3);
+            if (style == SIM_STYLE_NONE)
+                style = (sim_style_t)(1 + (int)(s_hf("style:%s:%f", p.q, v) * 3) % 3);
         }
         double w = s_hf("wrong:%s:%.9f", p.q, v);
         const char *fake = s_fake_diseases[(int)(w * ASSAY_ARRAY_LEN(s_fake_diseases)) %
@@ -581,8 +629,10 @@ void sim_answer(const sim_opts_t *opts, const json_t *request, int choice_index,
             out->correct = correct;
             if (style != SIM_STYLE_NO_REASONING) s_trace_mcq(&r, &p, q_ex, ans, style, fake);
             if (style == SIM_STYLE_REPEAT) {
-                for (int i = 0; i < 6; i++) assay_buf_addf(&r, "\n因此，答案是%s。", ans);
-                for (int i = 0; i < 3; i++) assay_buf_addf(&c, "%s答案：%s", i ? "\n" : "", ans);
+                for (int i = 0; i < 6; i++)
+                    assay_buf_addf(&r, "\n因此，答案是%s。", ans);
+                for (int i = 0; i < 3; i++)
+                    assay_buf_addf(&c, "%s答案：%s", i ? "\n" : "", ans);
             } else if (style == SIM_STYLE_NO_REASONING) {
                 assay_buf_addf(&c, "答案：%s", ans);
             } else {
@@ -599,13 +649,17 @@ void sim_answer(const sim_opts_t *opts, const json_t *request, int choice_index,
             if (style == SIM_STYLE_FAKE_DISEASE) d = fake;
             const char *o1 = sim_diseases[(wi + 3) % SIM_NDISEASES];
             const char *o2 = sim_diseases[(wi + 7) % SIM_NDISEASES];
-            if (is_case || f.from_key) out->correct = style == SIM_STYLE_FAKE_DISEASE ? 0 : correct;
-            else out->correct = -1;
+            if (is_case || f.from_key)
+                out->correct = style == SIM_STYLE_FAKE_DISEASE ? 0 : correct;
+            else
+                out->correct = -1;
             if (is_case) {
                 if (style != SIM_STYLE_NO_REASONING) s_trace_case(&r, q_ex, d, o1, o2);
                 if (style == SIM_STYLE_REPEAT) {
-                    for (int i = 0; i < 6; i++) assay_buf_addf(&r, "\n因此，最可能的诊断是%s。", d);
-                    for (int i = 0; i < 3; i++) assay_buf_addf(&c, "%s诊断：%s", i ? "\n" : "", d);
+                    for (int i = 0; i < 6; i++)
+                        assay_buf_addf(&r, "\n因此，最可能的诊断是%s。", d);
+                    for (int i = 0; i < 3; i++)
+                        assay_buf_addf(&c, "%s诊断：%s", i ? "\n" : "", d);
                 } else if (style == SIM_STYLE_NO_REASONING) {
                     assay_buf_addf(&c, "诊断：%s", d);
                 } else {
@@ -614,17 +668,22 @@ void sim_answer(const sim_opts_t *opts, const json_t *request, int choice_index,
             } else {
                 if (style != SIM_STYLE_NO_REASONING) {
                     assay_buf_addf(&r, "首先，患者想了解的是：「%s」。\n", q_ex);
-                    assay_buf_addf(&r, "回忆相关知识：这类情况常与%s等疾病有关，需要结合具体症状判断。\n", d);
-                    assay_buf_adds(&r, "等等，让我再核对一下：回答应当准确、易懂，并提醒患者在必要时及时就医。\n");
+                    assay_buf_addf(
+                        &r, "回忆相关知识：这类情况常与%s等疾病有关，需要结合具体症状判断。\n", d);
+                    assay_buf_adds(
+                        &r,
+                        "等等，让我再核对一下：回答应当准确、易懂，并提醒患者在必要时及时就医。\n");
                     assay_buf_adds(&r, "因此，应先说明可能的原因，再给出生活方式和就医建议。");
                 }
                 if (style == SIM_STYLE_REPEAT)
-                    for (int i = 0; i < 5; i++) assay_buf_adds(&r, "\n因此，应及时就医。");
+                    for (int i = 0; i < 5; i++)
+                        assay_buf_adds(&r, "\n因此，应及时就医。");
                 if (f.from_key && correct)
                     assay_buf_addf(&c, "回答：%s", f.gold);
                 else
-                    assay_buf_addf(&c, "回答：您描述的情况可能与%s有关。建议注意休息、清淡饮食，"
-                                       "遵医嘱规范用药；如症状持续或加重，请及时到医院就诊。",
+                    assay_buf_addf(&c,
+                                   "回答：您描述的情况可能与%s有关。建议注意休息、清淡饮食，"
+                                   "遵医嘱规范用药；如症状持续或加重，请及时到医院就诊。",
                                    d);
             }
         }
@@ -637,7 +696,8 @@ void sim_answer(const sim_opts_t *opts, const json_t *request, int choice_index,
 
     /* tokens, reasoning effort and the max_tokens limit */
     long rt = sim_tokens(out->reasoning);
-    if (opts->mode == SIM_MODE_O3) rt = (long)(rt * (opts->effort_factor > 0 ? opts->effort_factor : 1));
+    if (opts->mode == SIM_MODE_O3)
+        rt = (long)(rt * (opts->effort_factor > 0 ? opts->effort_factor : 1));
     if (opts->mode == SIM_MODE_PLAIN) {
         free(out->reasoning);
         out->reasoning = assay_strdup("");
@@ -659,7 +719,8 @@ void sim_answer(const sim_opts_t *opts, const json_t *request, int choice_index,
                 const char *e = s;
                 while (*e && budget > 0) {
                     e++;
-                    while ((*e & 0xC0) == 0x80) e++;
+                    while ((*e & 0xC0) == 0x80)
+                        e++;
                     budget--;
                 }
                 out->reasoning[e - s] = '\0';
@@ -672,7 +733,8 @@ void sim_answer(const sim_opts_t *opts, const json_t *request, int choice_index,
             char *e = out->content;
             while (*e && budget > 0) {
                 e++;
-                while ((*e & 0xC0) == 0x80) e++;
+                while ((*e & 0xC0) == 0x80)
+                    e++;
                 budget--;
             }
             *e = '\0';
@@ -683,7 +745,9 @@ void sim_answer(const sim_opts_t *opts, const json_t *request, int choice_index,
     out->reasoning_tokens = rt;
     out->completion_tokens = rt + ct;
     (void)choice_index;
-    if (facts) *facts = f;
-    else sim_facts_release(&f);
+    if (facts)
+        *facts = f;
+    else
+        sim_facts_release(&f);
     s_prompt_release(&p);
 }

@@ -54,12 +54,12 @@
 #include <stdint.h>
 
 typedef enum {
-    SIM_MODE_R1 = 0,    /* reasoning in message.reasoning_content */
-    SIM_MODE_R1R,       /* reasoning in message.reasoning */
-    SIM_MODE_O3,        /* reasoning hidden, counted in reasoning_tokens */
-    SIM_MODE_THINK,     /* "trace</think>answer" in content (no opening tag) */
-    SIM_MODE_THINK_OPEN,/* "<think>trace</think>answer" in content */
-    SIM_MODE_PLAIN      /* no reasoning */
+    SIM_MODE_R1 = 0,     /* reasoning in message.reasoning_content */
+    SIM_MODE_R1R,        /* reasoning in message.reasoning */
+    SIM_MODE_O3,         /* reasoning hidden, counted in reasoning_tokens */
+    SIM_MODE_THINK,      /* "trace</think>answer" in content (no opening tag) */
+    SIM_MODE_THINK_OPEN, /* "<think>trace</think>answer" in content */
+    SIM_MODE_PLAIN       /* no reasoning */
 } sim_mode_t;
 
 typedef enum {
@@ -86,36 +86,36 @@ int sim_mode_parse(const char *s, sim_mode_t *out);
 int sim_style_parse(const char *s, sim_style_t *out);
 
 typedef struct {
-    const sim_key_t *key;          /* may be NULL */
+    const sim_key_t *key; /* may be NULL */
     sim_mode_t mode;
-    sim_style_t forced_style;      /* from the model name */
-    double failure_rate;           /* chance of a drawn failure style */
-    sim_style_t failure_style;     /* SIM_STYLE_NONE = pick one of the three by hash */
-    double effort_factor;          /* o3 reasoning_effort: low 0.5, medium 1, high 2 */
+    sim_style_t forced_style;  /* from the model name */
+    double failure_rate;       /* chance of a drawn failure style */
+    sim_style_t failure_style; /* SIM_STYLE_NONE = pick one of the three by hash */
+    double effort_factor;      /* o3 reasoning_effort: low 0.5, medium 1, high 2 */
 } sim_opts_t;
 
 typedef struct {
-    char *reasoning;       /* "" when none or hidden */
+    char *reasoning; /* "" when none or hidden */
     char *content;
-    char *finish_reason;   /* "stop" or "length" */
-    long completion_tokens;/* reasoning included */
+    char *finish_reason;    /* "stop" or "length" */
+    long completion_tokens; /* reasoning included */
     long reasoning_tokens;
-    int correct;           /* 1, 0, or -1 when not applicable (judge, open) */
+    int correct; /* 1, 0, or -1 when not applicable (judge, open) */
 } sim_choice_t;
 
 /* The question's facts (rules 1-5), for tests and logs. */
 typedef struct {
     char qhash[65];
     double accuracy;
-    char *gold;            /* letter or disease name */
+    char *gold; /* letter or disease name */
     int is_mcq;
     int from_key;
 } sim_facts_t;
 
 /* answer one choice of request (already validated to have messages). draw_prng is
  * the server's uniform draw in [0,1) for unseeded requests. */
-void sim_answer(const sim_opts_t *opts, const json_t *request, int choice_index,
-                double draw_prng, double style_prng, sim_choice_t *out, sim_facts_t *facts);
+void sim_answer(const sim_opts_t *opts, const json_t *request, int choice_index, double draw_prng,
+                double style_prng, sim_choice_t *out, sim_facts_t *facts);
 void sim_choice_release(sim_choice_t *c);
 void sim_facts_release(sim_facts_t *f);
 /* token estimate for text (see above) */

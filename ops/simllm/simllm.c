@@ -31,17 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum {
-    F_429,
-    F_500,
-    F_STALL,
-    F_KEEPALIVE,
-    F_TRUNCATE,
-    F_GARBAGE,
-    F_EMPTY,
-    F_REFUSAL,
-    F_COUNT
-};
+enum { F_429, F_500, F_STALL, F_KEEPALIVE, F_TRUNCATE, F_GARBAGE, F_EMPTY, F_REFUSAL, F_COUNT };
 static const char *const s_fault_names[F_COUNT] = {"429",      "500",     "stall", "keepalive",
                                                    "truncate", "garbage", "empty", "refusal"};
 
@@ -98,10 +88,10 @@ struct s_conn {
     s_sim_t *sim;
     struct MHD_Connection *conn;
     assay_buf_t req;
-    int counted;   /* in the inflight count */
-    int waiting;   /* suspended before a buffered response */
-    int stalled;   /* a stall fault was served: answer normally now */
-    int chat_again;/* resumed after a stall: run the request again */
+    int counted;    /* in the inflight count */
+    int waiting;    /* suspended before a buffered response */
+    int stalled;    /* a stall fault was served: answer normally now */
+    int chat_again; /* resumed after a stall: run the request again */
     int64_t t0;
     /* buffered response */
     unsigned status;
@@ -137,8 +127,12 @@ static long s_latency(s_sim_t *sim)
 {
     double m = sim->lat_mean_ms, u = s_rand(sim), l = m;
     switch (sim->lat_dist) {
-    case LAT_UNIFORM: l = m * (1 + sim->lat_jitter * (2 * u - 1)); break;
-    case LAT_EXP: l = -m * log(1 - u); break;
+    case LAT_UNIFORM:
+        l = m * (1 + sim->lat_jitter * (2 * u - 1));
+        break;
+    case LAT_EXP:
+        l = -m * log(1 - u);
+        break;
     case LAT_LOGNORMAL: {
         double u2 = s_rand(sim);
         double z = sqrt(-2 * log(1 - u)) * cos(2 * M_PI * u2);
@@ -146,7 +140,8 @@ static long s_latency(s_sim_t *sim)
         l = m * exp(s * z - s * s / 2);
         break;
     }
-    default: break;
+    default:
+        break;
     }
     return l < 0 ? 0 : (long)l;
 }
@@ -241,7 +236,8 @@ static void s_conn_free(s_conn_t *c)
 {
     assay_buf_release(&c->req);
     free(c->payload);
-    for (int i = 0; i < c->npieces; i++) free(c->pieces[i].data);
+    for (int i = 0; i < c->npieces; i++)
+        free(c->pieces[i].data);
     free(c->pieces);
     free(c);
 }
@@ -330,7 +326,8 @@ static json_t *s_error_json(const char *msg, const char *type, const char *code)
 static int s_pick_fault(s_sim_t *sim)
 {
     double total = 0;
-    for (int i = 0; i < F_COUNT; i++) total += sim->fault_rate[i];
+    for (int i = 0; i < F_COUNT; i++)
+        total += sim->fault_rate[i];
     if (total <= 0) return -1;
     double u = s_rand(sim);
     double acc = 0;
@@ -344,8 +341,10 @@ static int s_pick_fault(s_sim_t *sim)
     }
     if (f < 0) return -1;
     pthread_mutex_lock(&sim->mu);
-    if (sim->fault_limit > 0 && sim->faults_injected >= sim->fault_limit) f = -1;
-    else sim->faults_injected++, sim->n_fault[f]++;
+    if (sim->fault_limit > 0 && sim->faults_injected >= sim->fault_limit)
+        f = -1;
+    else
+        sim->faults_injected++, sim->n_fault[f]++;
     pthread_mutex_unlock(&sim->mu);
     return f;
 }
@@ -367,9 +366,9 @@ static json_t *s_message(sim_mode_t mode, const sim_choice_t *ch)
         break;
     case SIM_MODE_THINK:
     case SIM_MODE_THINK_OPEN: {
-        char *t = assay_sprintf("%s%s%s%s", mode == SIM_MODE_THINK_OPEN ? "<think>\n" : "",
-                                ch->reasoning, cut_in_reasoning ? "" : "\n</think>\n\n",
-                                ch->content);
+        char *t =
+            assay_sprintf("%s%s%s%s", mode == SIM_MODE_THINK_OPEN ? "<think>\n" : "", ch->reasoning,
+                          cut_in_reasoning ? "" : "\n</think>\n\n", ch->content);
         json_object_set_new(m, "content", json_string(t));
         free(t);
         break;
@@ -398,7 +397,8 @@ static int s_split(const char *text, int k, const char **starts, size_t *lens, i
     int m = 0;
     while (pos < n && m < max) {
         size_t e = pos + step < n ? pos + step : n;
-        while (e < n && ((unsigned char)text[e] & 0xC0) == 0x80) e++;
+        while (e < n && ((unsigned char)text[e] & 0xC0) == 0x80)
+            e++;
         starts[m] = text + pos;
         lens[m] = e - pos;
         m++;
@@ -432,7 +432,8 @@ static enum MHD_Result s_chat(s_conn_t *c)
             /* like real APIs, echo the key that was sent: clients must redact it */
             char msg[300];
             snprintf(msg, sizeof msg, "Incorrect API key provided: %.200s", given);
-            return s_send_json_now(c, 401, s_error_json(msg, "invalid_request_error", "invalid_api_key"));
+            return s_send_json_now(c, 401,
+                                   s_error_json(msg, "invalid_request_error", "invalid_api_key"));
         }
     }
     json_error_t jerr;
@@ -440,8 +441,10 @@ static enum MHD_Result s_chat(s_conn_t *c)
     const json_t *msgs = req ? json_object_get(req, "messages") : NULL;
     const char *model = req ? json_string_value(json_object_get(req, "model")) : NULL;
     char bad[300] = "";
-    if (!req || !json_is_object(req)) snprintf(bad, sizeof bad, "request body is not a JSON object: %s", jerr.text);
-    else if (!model) snprintf(bad, sizeof bad, "missing required parameter: 'model'");
+    if (!req || !json_is_object(req))
+        snprintf(bad, sizeof bad, "request body is not a JSON object: %s", jerr.text);
+    else if (!model)
+        snprintf(bad, sizeof bad, "missing required parameter: 'model'");
     else if (!json_is_array(msgs) || json_array_size(msgs) == 0)
         snprintf(bad, sizeof bad, "'messages' must be a non-empty array");
     if (*bad) {
@@ -460,19 +463,26 @@ static enum MHD_Result s_chat(s_conn_t *c)
         char msg[300];
         snprintf(msg, sizeof msg, "The model '%.200s' does not exist", model);
         json_decref(req);
-        return s_send_json_now(c, 404, s_error_json(msg, "invalid_request_error", "model_not_found"));
+        return s_send_json_now(c, 404,
+                               s_error_json(msg, "invalid_request_error", "model_not_found"));
     }
     const char *effort = json_string_value(json_object_get(req, "reasoning_effort"));
-    opts.effort_factor = !effort ? 1 : !strcmp(effort, "low") ? 0.5 : !strcmp(effort, "high") ? 2 : 1;
+    opts.effort_factor = !effort                   ? 1
+                         : !strcmp(effort, "low")  ? 0.5
+                         : !strcmp(effort, "high") ? 2
+                                                   : 1;
     int stream = json_is_true(json_object_get(req, "stream"));
-    int include_usage = json_is_true(json_object_get(json_object_get(req, "stream_options"), "include_usage"));
+    int include_usage =
+        json_is_true(json_object_get(json_object_get(req, "stream_options"), "include_usage"));
     int n = 1;
     const json_t *jn = json_object_get(req, "n");
     if (sim->supports_n && json_is_integer(jn)) {
         n = (int)json_integer_value(jn);
         if (n < 1 || n > 128) {
             json_decref(req);
-            return s_send_json_now(c, 400, s_error_json("'n' must be between 1 and 128", "invalid_request_error", NULL));
+            return s_send_json_now(
+                c, 400,
+                s_error_json("'n' must be between 1 and 128", "invalid_request_error", NULL));
         }
     }
 
@@ -490,9 +500,11 @@ static enum MHD_Result s_chat(s_conn_t *c)
     if (fault == F_429 || fault == F_500) {
         json_decref(req);
         c->status = fault == F_429 ? 429 : 500;
-        json_t *e = fault == F_429
-                        ? s_error_json("Rate limit reached for requests", "requests", "rate_limit_exceeded")
-                        : s_error_json("The server had an error while processing your request", "server_error", NULL);
+        json_t *e =
+            fault == F_429
+                ? s_error_json("Rate limit reached for requests", "requests", "rate_limit_exceeded")
+                : s_error_json("The server had an error while processing your request",
+                               "server_error", NULL);
         c->payload = json_dumps(e, JSON_COMPACT);
         json_decref(e);
         c->payload_len = strlen(c->payload);
@@ -529,7 +541,8 @@ static enum MHD_Result s_chat(s_conn_t *c)
                     json_object_set_new(m, "content", json_null());
                     json_object_del(m, "reasoning_content");
                     json_object_del(m, "reasoning");
-                    json_object_set_new(m, "refusal", json_string("I'm sorry, I can't help with that request."));
+                    json_object_set_new(m, "refusal",
+                                        json_string("I'm sorry, I can't help with that request."));
                     fr = "stop";
                 }
                 json_array_append_new(choices, json_pack("{s:i,s:o,s:s}", "index", i, "message", m,
@@ -594,10 +607,10 @@ static enum MHD_Result s_chat(s_conn_t *c)
             }
         }
         for (int i = 0; i < n && fault != F_EMPTY; i++) {
-            json_t *ev = json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:{s:s,s:s},s:n}]}", "id", idstr,
-                                   "object", "chat.completion.chunk", "created", created, "model",
-                                   model, "choices", "index", i, "delta", "role", "assistant",
-                                   "content", "", "finish_reason");
+            json_t *ev =
+                json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:{s:s,s:s},s:n}]}", "id", idstr, "object",
+                          "chat.completion.chunk", "created", created, "model", model, "choices",
+                          "index", i, "delta", "role", "assistant", "content", "", "finish_reason");
             s_sse_event(c, t, ev);
         }
         int64_t end = now + lat;
@@ -614,25 +627,28 @@ static enum MHD_Result s_chat(s_conn_t *c)
                 int64_t due = t + (end - t) * (j + 1) / (total + 1);
                 json_t *delta = json_object();
                 json_object_set_new(delta, j < k ? rkey : "content", json_stringn(st[j], sl[j]));
-                s_sse_event(c, due, json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:n}]}", "id", idstr,
-                                              "object", "chat.completion.chunk", "created", created,
-                                              "model", model, "choices", "index", i, "delta", delta,
-                                              "finish_reason"));
+                s_sse_event(c, due,
+                            json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:n}]}", "id", idstr, "object",
+                                      "chat.completion.chunk", "created", created, "model", model,
+                                      "choices", "index", i, "delta", delta, "finish_reason"));
             }
             json_decref(m);
-            s_sse_event(c, end, json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:{},s:s}]}", "id", idstr,
-                                          "object", "chat.completion.chunk", "created", created,
-                                          "model", model, "choices", "index", i, "delta",
-                                          "finish_reason", ch[i].finish_reason));
+            s_sse_event(c, end,
+                        json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:{},s:s}]}", "id", idstr, "object",
+                                  "chat.completion.chunk", "created", created, "model", model,
+                                  "choices", "index", i, "delta", "finish_reason",
+                                  ch[i].finish_reason));
         }
         if (include_usage)
-            s_sse_event(c, end, json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", idstr, "object",
-                                          "chat.completion.chunk", "created", created, "model",
-                                          model, "choices", "usage", s_usage(pt, ct, rt)));
+            s_sse_event(c, end,
+                        json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", idstr, "object",
+                                  "chat.completion.chunk", "created", created, "model", model,
+                                  "choices", "usage", s_usage(pt, ct, rt)));
         if (fault == F_TRUNCATE) {
             /* drop the last third of the events: no finish_reason, no [DONE] */
             int keep = c->npieces * 2 / 3;
-            for (int i = keep; i < c->npieces; i++) free(c->pieces[i].data);
+            for (int i = keep; i < c->npieces; i++)
+                free(c->pieces[i].data);
             c->npieces = keep > 1 ? keep : 1;
             c->truncate = 1;
         } else if (fault == F_GARBAGE) {
@@ -647,7 +663,8 @@ static enum MHD_Result s_chat(s_conn_t *c)
         sim->n_ok++;
         pthread_mutex_unlock(&sim->mu);
     }
-    for (int i = 0; i < n; i++) sim_choice_release(&ch[i]);
+    for (int i = 0; i < n; i++)
+        sim_choice_release(&ch[i]);
     free(ch);
     json_decref(req);
     return ret;
@@ -713,6 +730,12 @@ static enum MHD_Result s_handler(void *cls, struct MHD_Connection *conn, const c
         c->chat_again = 0;
         return s_chat(c);
     }
+    /* absolute-form targets ("POST http://host/v1/..."): simllm also stands in for
+     * a forward proxy, so clients' proxy settings can be tested */
+    if (strncmp(url, "http://", 7) == 0) {
+        const char *path = strchr(url + 7, '/');
+        url = path ? path : "/";
+    }
     if (strcmp(url, "/v1/chat/completions") == 0 || strcmp(url, "/chat/completions") == 0) {
         if (strcmp(method, "POST") != 0)
             return s_send_json_now(c, 405, s_error_json("use POST", "invalid_request_error", NULL));
@@ -722,7 +745,8 @@ static enum MHD_Result s_handler(void *cls, struct MHD_Connection *conn, const c
         return s_send_json_now(c, 405, s_error_json("use GET", "invalid_request_error", NULL));
     if (strcmp(url, "/v1/models") == 0 || strcmp(url, "/models") == 0) return s_models(c);
     if (strcmp(url, "/stats") == 0) return s_stats(c);
-    if (strcmp(url, "/health") == 0) return s_send_json_now(c, 200, json_pack("{s:s}", "status", "ok"));
+    if (strcmp(url, "/health") == 0)
+        return s_send_json_now(c, 200, json_pack("{s:s}", "status", "ok"));
     return s_send_json_now(c, 404, s_error_json("not found", "invalid_request_error", NULL));
 }
 
@@ -745,33 +769,32 @@ static void s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static void s_usage_text(FILE *f)
 {
-    fprintf(f,
-            "usage: assay-simllm [options]\n"
-            "  --listen HOST:PORT       address (default 127.0.0.1:8199; port 0 = any free)\n"
-            "  --port-file FILE         write the bound port here once listening\n"
-            "  --tls-cert FILE --tls-key FILE   serve HTTPS\n"
-            "  --mode MODE              r1 | r1r | o3 | think | think-open | plain: for model\n"
-            "                           names other than sim-MODE[+style] (default r1)\n"
-            "  --answer-key FILE        JSONL: {id|question|question_sha256, answer, accuracy}\n"
-            "  --latency-ms MS          mean latency (default 0)\n"
-            "  --latency-dist D         fixed | uniform | exp | lognormal (default fixed)\n"
-            "  --latency-jitter X       uniform: +-fraction of the mean; lognormal: sigma\n"
-            "  --fault-429 R --fault-500 R --fault-stall R --fault-keepalive R\n"
-            "  --fault-truncate R --fault-garbage R --fault-empty R --fault-refusal R\n"
-            "                           inject each fault in a fraction R of requests\n"
-            "  --fault-limit N          inject at most N faults in total (0 = no limit)\n"
-            "  --retry-after S          Retry-After seconds on 429 (default 1)\n"
-            "  --xratelimit             send x-ratelimit-* headers instead of Retry-After\n"
-            "  --stall-ms MS            extra wait of a stalled request (default 30000)\n"
-            "  --keepalive-ms MS        interval of keep-alive lines (default 200)\n"
-            "  --failure-rate R         fraction of samples with a failure style\n"
-            "  --failure-style S        no_reasoning | repeat | fake_disease (default: mixed)\n"
-            "  --no-n                   ignore n (one choice per response)\n"
-            "  --api-key-env VAR        require \"Authorization: Bearer $VAR\"\n"
-            "  --seed N                 PRNG seed for unseeded draws and faults (default 1)\n"
-            "  --threads N              HTTP threads (default 1)\n"
-            "  --max-connections N      (default 4096)\n"
-            "  --quiet\n");
+    fprintf(f, "usage: assay-simllm [options]\n"
+               "  --listen HOST:PORT       address (default 127.0.0.1:8199; port 0 = any free)\n"
+               "  --port-file FILE         write the bound port here once listening\n"
+               "  --tls-cert FILE --tls-key FILE   serve HTTPS\n"
+               "  --mode MODE              r1 | r1r | o3 | think | think-open | plain: for model\n"
+               "                           names other than sim-MODE[+style] (default r1)\n"
+               "  --answer-key FILE        JSONL: {id|question|question_sha256, answer, accuracy}\n"
+               "  --latency-ms MS          mean latency (default 0)\n"
+               "  --latency-dist D         fixed | uniform | exp | lognormal (default fixed)\n"
+               "  --latency-jitter X       uniform: +-fraction of the mean; lognormal: sigma\n"
+               "  --fault-429 R --fault-500 R --fault-stall R --fault-keepalive R\n"
+               "  --fault-truncate R --fault-garbage R --fault-empty R --fault-refusal R\n"
+               "                           inject each fault in a fraction R of requests\n"
+               "  --fault-limit N          inject at most N faults in total (0 = no limit)\n"
+               "  --retry-after S          Retry-After seconds on 429 (default 1)\n"
+               "  --xratelimit             send x-ratelimit-* headers instead of Retry-After\n"
+               "  --stall-ms MS            extra wait of a stalled request (default 30000)\n"
+               "  --keepalive-ms MS        interval of keep-alive lines (default 200)\n"
+               "  --failure-rate R         fraction of samples with a failure style\n"
+               "  --failure-style S        no_reasoning | repeat | fake_disease (default: mixed)\n"
+               "  --no-n                   ignore n (one choice per response)\n"
+               "  --api-key-env VAR        require \"Authorization: Bearer $VAR\"\n"
+               "  --seed N                 PRNG seed for unseeded draws and faults (default 1)\n"
+               "  --threads N              HTTP threads (default 1)\n"
+               "  --max-connections N      (default 4096)\n"
+               "  --quiet\n");
 }
 
 static int s_parse_rate(const char *v, double *out)
@@ -790,7 +813,8 @@ static char *s_read_file(const char *path)
     assay_buf_t b = ASSAY_BUF_INIT;
     char chunk[4096];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) assay_buf_add(&b, chunk, n);
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        assay_buf_add(&b, chunk, n);
     fclose(f);
     return assay_buf_detach(&b, NULL);
 }
@@ -809,54 +833,123 @@ int main(int argc, char **argv)
                *answer_key = NULL;
     int threads = 1;
     long max_conn = 4096;
-    static const struct option longopts[] = {
-        {"listen", 1, 0, 'l'},          {"port-file", 1, 0, 'P'},     {"tls-cert", 1, 0, 'c'},
-        {"tls-key", 1, 0, 'k'},         {"mode", 1, 0, 'm'},          {"answer-key", 1, 0, 'a'},
-        {"latency-ms", 1, 0, 'L'},      {"latency-dist", 1, 0, 'D'},  {"latency-jitter", 1, 0, 'J'},
-        {"fault-429", 1, 0, 1000},      {"fault-500", 1, 0, 1001},    {"fault-stall", 1, 0, 1002},
-        {"fault-keepalive", 1, 0, 1003}, {"fault-truncate", 1, 0, 1004},
-        {"fault-garbage", 1, 0, 1005},  {"fault-empty", 1, 0, 1006},  {"fault-refusal", 1, 0, 1007},
-        {"fault-limit", 1, 0, 'F'},     {"retry-after", 1, 0, 'R'},   {"xratelimit", 0, 0, 'X'},
-        {"stall-ms", 1, 0, 'S'},        {"keepalive-ms", 1, 0, 'K'},  {"failure-rate", 1, 0, 'f'},
-        {"failure-style", 1, 0, 's'},   {"no-n", 0, 0, 'N'},          {"api-key-env", 1, 0, 'A'},
-        {"seed", 1, 0, 'e'},            {"threads", 1, 0, 't'},       {"max-connections", 1, 0, 'C'},
-        {"quiet", 0, 0, 'q'},           {"help", 0, 0, 'h'},          {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"listen", 1, 0, 'l'},
+                                             {"port-file", 1, 0, 'P'},
+                                             {"tls-cert", 1, 0, 'c'},
+                                             {"tls-key", 1, 0, 'k'},
+                                             {"mode", 1, 0, 'm'},
+                                             {"answer-key", 1, 0, 'a'},
+                                             {"latency-ms", 1, 0, 'L'},
+                                             {"latency-dist", 1, 0, 'D'},
+                                             {"latency-jitter", 1, 0, 'J'},
+                                             {"fault-429", 1, 0, 1000},
+                                             {"fault-500", 1, 0, 1001},
+                                             {"fault-stall", 1, 0, 1002},
+                                             {"fault-keepalive", 1, 0, 1003},
+                                             {"fault-truncate", 1, 0, 1004},
+                                             {"fault-garbage", 1, 0, 1005},
+                                             {"fault-empty", 1, 0, 1006},
+                                             {"fault-refusal", 1, 0, 1007},
+                                             {"fault-limit", 1, 0, 'F'},
+                                             {"retry-after", 1, 0, 'R'},
+                                             {"xratelimit", 0, 0, 'X'},
+                                             {"stall-ms", 1, 0, 'S'},
+                                             {"keepalive-ms", 1, 0, 'K'},
+                                             {"failure-rate", 1, 0, 'f'},
+                                             {"failure-style", 1, 0, 's'},
+                                             {"no-n", 0, 0, 'N'},
+                                             {"api-key-env", 1, 0, 'A'},
+                                             {"seed", 1, 0, 'e'},
+                                             {"threads", 1, 0, 't'},
+                                             {"max-connections", 1, 0, 'C'},
+                                             {"quiet", 0, 0, 'q'},
+                                             {"help", 0, 0, 'h'},
+                                             {0, 0, 0, 0}};
     int opt;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         const char *bad = NULL;
         switch (opt) {
-        case 'l': listen = optarg; break;
-        case 'P': port_file = optarg; break;
-        case 'c': cert = optarg; break;
-        case 'k': keyf = optarg; break;
-        case 'm': if (sim_mode_parse(optarg, &sim.default_mode) != 0) bad = "--mode"; break;
-        case 'a': answer_key = optarg; break;
-        case 'L': sim.lat_mean_ms = atof(optarg); if (sim.lat_mean_ms < 0) bad = "--latency-ms"; break;
-        case 'D':
-            if (!strcmp(optarg, "fixed")) sim.lat_dist = LAT_FIXED;
-            else if (!strcmp(optarg, "uniform")) sim.lat_dist = LAT_UNIFORM;
-            else if (!strcmp(optarg, "exp")) sim.lat_dist = LAT_EXP;
-            else if (!strcmp(optarg, "lognormal")) sim.lat_dist = LAT_LOGNORMAL;
-            else bad = "--latency-dist";
+        case 'l':
+            listen = optarg;
             break;
-        case 'J': sim.lat_jitter = atof(optarg); break;
-        case 'F': sim.fault_limit = atol(optarg); break;
-        case 'R': sim.retry_after_s = atoi(optarg); break;
-        case 'X': sim.xratelimit = 1; break;
-        case 'S': sim.stall_ms = atol(optarg); break;
-        case 'K': sim.keepalive_ms = atol(optarg) > 0 ? atol(optarg) : 200; break;
-        case 'f': if (s_parse_rate(optarg, &sim.failure_rate) != 0) bad = "--failure-rate"; break;
-        case 's': if (sim_style_parse(optarg, &sim.failure_style) != 0) bad = "--failure-style"; break;
-        case 'N': sim.supports_n = 0; break;
+        case 'P':
+            port_file = optarg;
+            break;
+        case 'c':
+            cert = optarg;
+            break;
+        case 'k':
+            keyf = optarg;
+            break;
+        case 'm':
+            if (sim_mode_parse(optarg, &sim.default_mode) != 0) bad = "--mode";
+            break;
+        case 'a':
+            answer_key = optarg;
+            break;
+        case 'L':
+            sim.lat_mean_ms = atof(optarg);
+            if (sim.lat_mean_ms < 0) bad = "--latency-ms";
+            break;
+        case 'D':
+            if (!strcmp(optarg, "fixed"))
+                sim.lat_dist = LAT_FIXED;
+            else if (!strcmp(optarg, "uniform"))
+                sim.lat_dist = LAT_UNIFORM;
+            else if (!strcmp(optarg, "exp"))
+                sim.lat_dist = LAT_EXP;
+            else if (!strcmp(optarg, "lognormal"))
+                sim.lat_dist = LAT_LOGNORMAL;
+            else
+                bad = "--latency-dist";
+            break;
+        case 'J':
+            sim.lat_jitter = atof(optarg);
+            break;
+        case 'F':
+            sim.fault_limit = atol(optarg);
+            break;
+        case 'R':
+            sim.retry_after_s = atoi(optarg);
+            break;
+        case 'X':
+            sim.xratelimit = 1;
+            break;
+        case 'S':
+            sim.stall_ms = atol(optarg);
+            break;
+        case 'K':
+            sim.keepalive_ms = atol(optarg) > 0 ? atol(optarg) : 200;
+            break;
+        case 'f':
+            if (s_parse_rate(optarg, &sim.failure_rate) != 0) bad = "--failure-rate";
+            break;
+        case 's':
+            if (sim_style_parse(optarg, &sim.failure_style) != 0) bad = "--failure-style";
+            break;
+        case 'N':
+            sim.supports_n = 0;
+            break;
         case 'A':
             sim.api_key = getenv(optarg);
             if (!sim.api_key || !*sim.api_key) bad = "--api-key-env (variable not set)";
             break;
-        case 'e': sim.rng = strtoull(optarg, NULL, 10) * 2654435761ULL + 1; break;
-        case 't': threads = atoi(optarg); if (threads < 1) bad = "--threads"; break;
-        case 'C': max_conn = atol(optarg); break;
-        case 'q': sim.quiet = 1; break;
-        case 'h': s_usage_text(stdout); return 0;
+        case 'e':
+            sim.rng = strtoull(optarg, NULL, 10) * 2654435761ULL + 1;
+            break;
+        case 't':
+            threads = atoi(optarg);
+            if (threads < 1) bad = "--threads";
+            break;
+        case 'C':
+            max_conn = atol(optarg);
+            break;
+        case 'q':
+            sim.quiet = 1;
+            break;
+        case 'h':
+            s_usage_text(stdout);
+            return 0;
         default:
             if (opt >= 1000 && opt < 1000 + F_COUNT) {
                 if (s_parse_rate(optarg, &sim.fault_rate[opt - 1000]) != 0) bad = "fault rate";
@@ -866,7 +959,8 @@ int main(int argc, char **argv)
             return 2;
         }
         if (bad) {
-            fprintf(stderr, "assay-simllm: invalid value \"%s\" for %s\n", optarg ? optarg : "", bad);
+            fprintf(stderr, "assay-simllm: invalid value \"%s\" for %s\n", optarg ? optarg : "",
+                    bad);
             return 2;
         }
     }
@@ -924,8 +1018,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     pthread_create(&sim.tthread, NULL, s_timer_main, &sim);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    if (!sim.quiet) flags |= MHD_USE_ERROR_LOG;
     if (cert) flags |= MHD_USE_TLS;
     struct MHD_OptionItem ops[16];
     int no = 0;
@@ -934,7 +1028,8 @@ int main(int argc, char **argv)
     ops[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 300, NULL};
     ops[no++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, NULL};
     ops[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)s_completed, &sim};
-    if (threads > 1) ops[no++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
+    if (threads > 1)
+        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
     if (cert) {
         ops[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert_pem};
         ops[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key_pem};
@@ -980,7 +1075,8 @@ int main(int argc, char **argv)
     if (!sim.quiet) {
         fprintf(stderr, "assay-simllm: %ld requests, %ld completions, faults:", sim.n_requests,
                 sim.n_ok);
-        for (int i = 0; i < F_COUNT; i++) fprintf(stderr, " %s=%ld", s_fault_names[i], sim.n_fault[i]);
+        for (int i = 0; i < F_COUNT; i++)
+            fprintf(stderr, " %s=%ld", s_fault_names[i], sim.n_fault[i]);
         fprintf(stderr, "\n");
     }
     sim_key_destroy(&sim.key);
