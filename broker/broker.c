@@ -390,7 +390,9 @@ static long s_claim_need(assay_broker_t *self, s_claimstate_t *cs, int64_t now)
             }
     }
     if (total_slots == 0) return 0;
-    long want = free_slots + total_slots / 2 + 16;
+    /* enough for every free slot plus a full refill of all slots, so workers keep
+     * running from the queue while the next pass is being written */
+    long want = free_slots + total_slots + 16;
     if (want > self->claim_max) want = self->claim_max;
     long queued = (long)assay_queue_count(self->queue, cs->kind);
     if (queued >= want / 2) return 0;
@@ -599,7 +601,7 @@ assay_broker_t *assay_broker_new(const assay_config_t *cfg, char *err, size_t er
     self->bind = assay_strdup(assay_config_get(cfg, "broker.bind", "tcp://127.0.0.1:5555"));
     self->heartbeat_ms = (uint32_t)assay_config_get_long(cfg, "broker.heartbeat_ms", 1000);
     self->liveness = (uint32_t)assay_config_get_long(cfg, "broker.liveness", 5);
-    self->claim_max = assay_config_get_long(cfg, "broker.claim_max", 4000);
+    self->claim_max = assay_config_get_long(cfg, "broker.claim_max", 8000);
     self->max_pending_writes = assay_config_get_long(cfg, "broker.max_pending_writes", 50000);
     self->retry.base_ms = (uint32_t)assay_config_get_long(cfg, "broker.retry_base_ms", 1000);
     self->retry.max_ms = (uint32_t)assay_config_get_long(cfg, "broker.retry_max_ms", 300000);
@@ -750,6 +752,8 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
             assay_msg_release(&m);
         }
         now = assay_clock_ms();
+        /* hand out what is already claimed first: workers run while we write */
+        s_dispatch(self, now);
         if (self->db_down) s_db_recover(self, now);
         /* one transaction per pass: this pass's results and failures, then the
          * claims that refill the dispatch queue */

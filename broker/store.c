@@ -124,7 +124,12 @@ static int s_connect(assay_store_t *self)
         snprintf(self->error, sizeof self->error, "%s", err);
         return -1;
     }
-    if (assay_db_exec(self->db, s_setup_sql) != 0) {
+    /* the hot statements are planned once per connection, not once per pass */
+    if (assay_db_exec(self->db, s_setup_sql) != 0 ||
+        assay_db_prepare(self->db, "results", s_results_sql, 0) != 0 ||
+        assay_db_prepare(self->db, "fails", s_fails_sql, 0) != 0 ||
+        assay_db_prepare(self->db, "release", s_release_sql, 0) != 0 ||
+        assay_db_prepare(self->db, "claim", s_claim_sql, 3) != 0) {
         s_err(self, "could not prepare the broker session");
         return -1;
     }
@@ -367,7 +372,7 @@ long assay_store_claim(assay_store_t *self, const char *kind, const uint64_t *jo
     assay_buf_addc(&jobs, '}');
     assay_buf_addc(&lims, '}');
     const char *p[] = {jobs.data, lims.data, kind};
-    PGresult *res = assay_db_query(self->db, s_claim_sql, 3, p);
+    PGresult *res = assay_db_query_prepared(self->db, "claim", 3, p);
     assay_buf_release(&jobs);
     assay_buf_release(&lims);
     if (!res) {
@@ -450,7 +455,7 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
     if (assay_db_begin(self->db) != 0) goto fail;
     if (self->nresults) {
         if (s_copy(self, "COPY b_results FROM STDIN", &self->results) != 0) goto fail;
-        PGresult *res = assay_db_query(self->db, s_results_sql, 0, NULL);
+        PGresult *res = assay_db_query_prepared(self->db, "results", 0, NULL);
         if (!res) goto fail;
         stored = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         total = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
@@ -459,7 +464,7 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
     }
     if (self->nfails) {
         if (s_copy(self, "COPY b_fails FROM STDIN", &self->fails) != 0) goto fail;
-        PGresult *res = assay_db_query(self->db, s_fails_sql, 0, NULL);
+        PGresult *res = assay_db_query_prepared(self->db, "fails", 0, NULL);
         if (!res) goto fail;
         dead = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         retried = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
@@ -467,7 +472,7 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
     }
     if (self->nreleases) {
         if (s_copy(self, "COPY b_release FROM STDIN", &self->releases) != 0) goto fail;
-        PGresult *res = assay_db_query(self->db, s_release_sql, 0, NULL);
+        PGresult *res = assay_db_query_prepared(self->db, "release", 0, NULL);
         if (!res) goto fail;
         released = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);

@@ -119,6 +119,25 @@ PGresult *assay_db_query(assay_db_t *self, const char *sql, int nparams,
     return res;
 }
 
+int assay_db_prepare(assay_db_t *self, const char *name, const char *sql, int nparams)
+{
+    PGresult *res = PQprepare(self->conn, name, sql, nparams, NULL);
+    int rc = s_check(self, res);
+    PQclear(res);
+    return rc;
+}
+
+PGresult *assay_db_query_prepared(assay_db_t *self, const char *name, int nparams,
+                                  const char *const *params)
+{
+    PGresult *res = PQexecPrepared(self->conn, name, nparams, params, NULL, NULL, 0);
+    if (s_check(self, res) != 0) {
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
 int assay_db_begin(assay_db_t *self)
 {
     return assay_db_exec(self, "BEGIN");

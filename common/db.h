@@ -33,6 +33,12 @@ int assay_db_execp(assay_db_t *self, const char *sql, int nparams, const char *c
 PGresult *assay_db_query(assay_db_t *self, const char *sql, int nparams,
                          const char *const *params);
 
+/* prepare a named statement on this connection; returns 0 or ASSAY_EDB */
+int assay_db_prepare(assay_db_t *self, const char *name, const char *sql, int nparams);
+/* run a prepared statement; like assay_db_query */
+PGresult *assay_db_query_prepared(assay_db_t *self, const char *name, int nparams,
+                                  const char *const *params);
+
 int assay_db_begin(assay_db_t *self);
 int assay_db_commit(assay_db_t *self);
 /* roll back, ignoring errors (used on the error path) */
