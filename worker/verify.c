@@ -2,10 +2,12 @@
 #include "worker/verify.h"
 
 #include "common/error.h"
+#include "common/util.h"
 #include "worker/textscan.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- params */
@@ -25,8 +27,8 @@ int assay_verify_kind_parse(const char *s, assay_verify_kind_t *out)
 
 void assay_verify_params_default(assay_verify_params_t *p)
 {
-    p->w_path = 0.5;
-    p->w_graph = 0.2;
+    p->w_path = 0.55;
+    p->w_graph = 0.15;
     p->w_term = 0.3;
     p->w_precision = 0.2;
     p->threshold = 0.8;
@@ -195,9 +197,18 @@ static unsigned s_letter_list(const char *s, size_t len, size_t *i, size_t n_opt
     return mask;
 }
 
-static const char *const s_markers[] = {"正确答案", "参考答案", "最终答案", "答案", "故选",
-                                        "应选", "选择", "选", "answer is", "answer:",
-                                        "answer", "option", NULL};
+/* a word with its length, so hot loops never call strlen */
+typedef struct {
+    const char *s;
+    size_t len;
+} s_word_t;
+#define W(x) {x, sizeof(x) - 1}
+
+static const s_word_t s_markers[] = {
+    W("正确答案"), W("参考答案"), W("最终答案"), W("答案"), W("故选"),
+    W("应选"), W("选择"), W("选"), W("answer is"), W("answer:"),
+    W("answer"), W("option"),
+    {NULL, 0}};
 
 static unsigned char s_lc(unsigned char c)
 {
@@ -206,11 +217,11 @@ static unsigned char s_lc(unsigned char c)
 
 static size_t s_marker_at(const char *s, size_t len, size_t i)
 {
-    for (const char *const *m = s_markers; *m; m++) {
-        size_t ml = strlen(*m);
+    for (const s_word_t *m = s_markers; m->s; m++) {
+        size_t ml = m->len;
         if (i + ml > len) continue;
         size_t k = 0;
-        while (k < ml && s_lc((unsigned char)s[i + k]) == (unsigned char)(*m)[k]) k++;
+        while (k < ml && s_lc((unsigned char)s[i + k]) == (unsigned char)m->s[k]) k++;
         if (k == ml) return ml;
     }
     return 0;
@@ -404,27 +415,34 @@ static int s_seg_break(uint32_t cp)
 }
 
 /* conjunctions that join two diagnoses: 冠心病合并心衰, 胃炎伴出血 */
-static const char *const s_conj[] = {"合并", "并发", "伴有", "以及", "和", "与", "及", "伴",
-                                     "并", "或", NULL};
+static const s_word_t s_conj[] = {
+    W("合并"), W("并发"), W("伴有"), W("以及"), W("和"),
+    W("与"), W("及"), W("伴"), W("并"), W("或"),
+    {NULL, 0}};
 /* words around a diagnosis that are not part of it */
-static const char *const s_prefix[] = {
-    "最可能的诊断是", "最可能的诊断为", "最可能的诊断", "初步诊断为", "初步诊断", "临床诊断",
-    "诊断为", "诊断是", "诊断", "考虑为", "考虑是", "考虑", "可能为", "可能是", "可能",
-    "疑似", "怀疑", "答案是", "答案为", "答案", "患者患有", "患有", "患", "的是", "是",
-    "为", "应为", "即", NULL};
-static const char *const s_suffix[] = {"可能性大", "可能性较大", "的可能", "可能", "待查",
-                                       "待排", "待排除", "可疑", "？", "?", NULL};
+static const s_word_t s_prefix[] = {
+    W("最可能的诊断是"), W("最可能的诊断为"), W("最可能的诊断"), W("初步诊断为"), W("初步诊断"),
+    W("临床诊断"), W("诊断为"), W("诊断是"), W("诊断"), W("考虑为"),
+    W("考虑是"), W("考虑"), W("可能为"), W("可能是"), W("可能"),
+    W("疑似"), W("怀疑"), W("答案是"), W("答案为"), W("答案"),
+    W("患者患有"), W("患有"), W("患"), W("的是"), W("是"),
+    W("为"), W("应为"), W("即"),
+    {NULL, 0}};
+static const s_word_t s_suffix[] = {
+    W("可能性大"), W("可能性较大"), W("的可能"), W("可能"), W("待查"),
+    W("待排"), W("待排除"), W("可疑"), W("？"), W("?"),
+    {NULL, 0}};
 
-static int s_starts(const char *s, size_t len, const char *w, size_t *wl)
+static int s_starts(const char *s, size_t len, const s_word_t *w, size_t *wl)
 {
-    *wl = strlen(w);
-    return *wl <= len && memcmp(s, w, *wl) == 0;
+    *wl = w->len;
+    return *wl <= len && memcmp(s, w->s, *wl) == 0;
 }
 
-static int s_ends(const char *s, size_t len, const char *w, size_t *wl)
+static int s_ends(const char *s, size_t len, const s_word_t *w, size_t *wl)
 {
-    *wl = strlen(w);
-    return *wl <= len && memcmp(s + len - *wl, w, *wl) == 0;
+    *wl = w->len;
+    return *wl <= len && memcmp(s + len - *wl, w->s, *wl) == 0;
 }
 
 /* trim space, leading list marks ("1." "①"), filler prefixes and suffixes */
@@ -451,16 +469,16 @@ static void s_trim_atom(const char **s, size_t *len)
             continue;
         }
         size_t wl;
-        for (const char *const *w = s_prefix; *w; w++)
-            if (s_starts(*s, *len, *w, &wl) && wl < *len) {
+        for (const s_word_t *w = s_prefix; w->s; w++)
+            if (s_starts(*s, *len, w, &wl) && wl < *len) {
                 *s += wl;
                 *len -= wl;
                 again = 1;
                 break;
             }
         if (again) continue;
-        for (const char *const *w = s_suffix; *w; w++)
-            if (s_ends(*s, *len, *w, &wl) && wl < *len) {
+        for (const s_word_t *w = s_suffix; w->s; w++)
+            if (s_ends(*s, *len, w, &wl) && wl < *len) {
                 *len -= wl;
                 again = 1;
                 break;
@@ -488,18 +506,37 @@ static size_t s_lookup(const assay_terms_t *terms, assay_code_system_t sys, cons
     return n;
 }
 
-static void s_add_atom(const assay_terms_t *terms, assay_code_system_t sys, const char *s,
-                       size_t len, assay_verify_atom_t *out, size_t max, size_t *n)
+/* a whole segment that is only a filler word ("诊断", "可能") */
+static int s_is_filler(const char *s, size_t len)
 {
-    s_trim_atom(&s, &len);
-    if (assay_textscan_count(s, len) < 2 || *n >= max) return;
+    size_t wl;
+    for (const s_word_t *w = s_prefix; w->s; w++)
+        if (s_starts(s, len, w, &wl) && wl == len) return 1;
+    for (const s_word_t *w = s_suffix; w->s; w++)
+        if (s_starts(s, len, w, &wl) && wl == len) return 1;
+    return 0;
+}
+
+/* add s as an atom; cands (n_cands of them) when the caller already looked it up,
+ * else NULL */
+static void s_add_atom(const assay_terms_t *terms, assay_code_system_t sys, const char *s,
+                       size_t len, const assay_term_id_t *cands, size_t n_cands,
+                       assay_verify_atom_t *out, size_t max, size_t *n)
+{
+    if (!cands) s_trim_atom(&s, &len);
+    if (assay_textscan_count(s, len) < 2 || *n >= max || s_is_filler(s, len)) return;
     assay_verify_atom_t *a = &out[*n];
     memset(a, 0, sizeof *a);
     a->text = s;
     a->len = (uint32_t)len;
     a->best = -1;
     a->best_own = a->best_other = ASSAY_TERM_NONE;
-    a->n_cands = (uint8_t)s_lookup(terms, sys, s, len, a->cands, ASSAY_VERIFY_MAX_CANDS);
+    if (cands) {
+        memcpy(a->cands, cands, n_cands * sizeof *cands);
+        a->n_cands = (uint8_t)n_cands;
+    } else {
+        a->n_cands = (uint8_t)s_lookup(terms, sys, s, len, a->cands, ASSAY_VERIFY_MAX_CANDS);
+    }
     (*n)++;
 }
 
@@ -512,14 +549,15 @@ static void s_segment(const assay_terms_t *terms, assay_code_system_t sys, const
     size_t tl = len;
     s_trim_atom(&t, &tl);
     if (tl == 0) return;
-    assay_term_id_t c[1];
-    if (s_lookup(terms, sys, t, tl, c, 1) || depth > 3) {
-        s_add_atom(terms, sys, t, tl, out, max, n);
+    assay_term_id_t c[ASSAY_VERIFY_MAX_CANDS];
+    size_t nc = s_lookup(terms, sys, t, tl, c, ASSAY_VERIFY_MAX_CANDS);
+    if (nc || depth > 3) {
+        s_add_atom(terms, sys, t, tl, c, nc, out, max, n);
         return;
     }
-    for (const char *const *w = s_conj; *w; w++) {
-        size_t wl = strlen(*w);
-        const char *hit = assay_textscan_find(t, tl, *w, wl);
+    for (const s_word_t *w = s_conj; w->s; w++) {
+        size_t wl = w->len;
+        const char *hit = assay_textscan_find(t, tl, w->s, wl);
         if (!hit || hit == t || hit + wl >= t + tl) continue;
         /* split only when at least one side is a known name, so "和" inside an
          * unknown phrase does not shred it */
@@ -534,7 +572,7 @@ static void s_segment(const assay_terms_t *terms, assay_code_system_t sys, const
             return;
         }
     }
-    s_add_atom(terms, sys, t, tl, out, max, n);
+    s_add_atom(terms, sys, t, tl, c, 0, out, max, n);
 }
 
 size_t assay_verify_atoms(const assay_terms_t *terms, const assay_verify_params_t *p,
@@ -572,86 +610,176 @@ size_t assay_verify_atoms(const assay_terms_t *terms, const assay_verify_params_
 
 #define S_NEIGH_MAX 256
 #define S_KG_NODES 4
+#define S_MEMO 12
+
+#define S_ALIAS_MAX 16
+
+/* what one verification has learnt about a concept's place in the knowledge graph:
+ * its disease nodes, their neighbours (sorted, distinct) and the nodes it reaches
+ * by an alias edge. Looking these up is the costly part of a check, so each concept
+ * is fetched once per call. */
+typedef struct {
+    assay_term_id_t concept;
+    uint8_t n_nodes, n_alias;
+    uint16_t n_neigh;
+    assay_term_id_t nodes[S_KG_NODES];
+    assay_term_id_t alias[S_ALIAS_MAX];
+    uint32_t neigh[S_NEIGH_MAX];
+} s_kgmemo_t;
+
+typedef struct {
+    const assay_terms_t *terms;
+    const assay_verify_params_t *p;
+    size_t n_memo, next_evict;
+    s_kgmemo_t memo[S_MEMO];
+} s_ctx_t;
+
+static int s_is_dept(const char *rel)
+{
+    /* 就诊科室: compared by bytes, the relation labels are few and short */
+    return rel[0] == '\xe5' && strcmp(rel, "就诊科室") == 0;
+}
 
 static int s_is_alias_rel(const char *rel)
 {
-    return strcmp(rel, "别名") == 0 || strcmp(rel, "同义词") == 0;
+    return rel[0] == '\xe5' && (strcmp(rel, "别名") == 0 || strcmp(rel, "同义词") == 0);
 }
 
-static int s_cmp_u32(const void *a, const void *b)
+/* shell sort of at most S_NEIGH_MAX ids (no callback, no allocation) */
+static void s_sort_u32(uint32_t *v, size_t n)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* neighbours of a concept's KG nodes as a sorted set; *direct set when one of
- * other[] is among them (alias 2, any other relation 1) */
-static size_t s_neighbours(const assay_terms_t *terms, const assay_term_id_t *nodes, size_t nn,
-                           const assay_term_id_t *other, size_t no, uint32_t *out, int *direct)
-{
-    assay_kg_edge_t e[S_NEIGH_MAX];
-    size_t n = 0;
-    for (size_t k = 0; k < nn; k++) {
-        size_t m = assay_terms_kg_neighbors(terms, nodes[k], NULL, ASSAY_KG_BOTH, e, S_NEIGH_MAX);
-        if (m > S_NEIGH_MAX) m = S_NEIGH_MAX;
-        for (size_t i = 0; i < m; i++) {
-            for (size_t j = 0; j < no; j++)
-                if (e[i].node == other[j]) {
-                    int d = s_is_alias_rel(e[i].relation) ? 2 : 1;
-                    if (d > *direct) *direct = d;
-                }
-            if (n < S_NEIGH_MAX) out[n++] = e[i].node;
+    static const size_t gaps[] = {57, 23, 10, 4, 1};
+    for (size_t gi = 0; gi < sizeof gaps / sizeof gaps[0]; gi++) {
+        size_t gap = gaps[gi];
+        for (size_t i = gap; i < n; i++) {
+            uint32_t x = v[i];
+            size_t j = i;
+            while (j >= gap && v[j - gap] > x) {
+                v[j] = v[j - gap];
+                j -= gap;
+            }
+            v[j] = x;
         }
     }
-    qsort(out, n, sizeof *out, s_cmp_u32);
-    size_t w = 0;
-    for (size_t i = 0; i < n; i++)
-        if (w == 0 || out[w - 1] != out[i]) out[w++] = out[i];
-    return w;
 }
 
-static float s_graph_sim(const assay_terms_t *terms, assay_term_id_t a, assay_term_id_t b)
+static const s_kgmemo_t *s_kg(s_ctx_t *cx, assay_term_id_t c)
 {
-    assay_term_id_t na[S_KG_NODES], nb[S_KG_NODES];
-    size_t ka = assay_terms_kg_for_concept(terms, a, na, S_KG_NODES);
-    size_t kb = assay_terms_kg_for_concept(terms, b, nb, S_KG_NODES);
-    if (ka > S_KG_NODES) ka = S_KG_NODES;
-    if (kb > S_KG_NODES) kb = S_KG_NODES;
-    if (ka == 0 || kb == 0) return -1;
-    for (size_t i = 0; i < ka; i++)
-        for (size_t j = 0; j < kb; j++)
-            if (na[i] == nb[j]) return 1;
-    uint32_t sa[S_NEIGH_MAX], sb[S_NEIGH_MAX];
+    for (size_t i = 0; i < cx->n_memo; i++)
+        if (cx->memo[i].concept == c) return &cx->memo[i];
+    s_kgmemo_t *m;
+    if (cx->n_memo < S_MEMO) {
+        m = &cx->memo[cx->n_memo++];
+    } else {
+        m = &cx->memo[cx->next_evict];
+        cx->next_evict = (cx->next_evict + 1) % S_MEMO;
+    }
+    m->concept = c;
+    size_t k = assay_terms_kg_for_concept(cx->terms, c, m->nodes, S_KG_NODES);
+    m->n_nodes = (uint8_t)(k > S_KG_NODES ? S_KG_NODES : k);
+    m->n_neigh = 0;
+    m->n_alias = 0;
+    assay_kg_edge_t e[S_NEIGH_MAX];
+    for (size_t j = 0; j < m->n_nodes; j++) {
+        size_t n = assay_terms_kg_neighbors(cx->terms, m->nodes[j], NULL, ASSAY_KG_BOTH, e,
+                                            S_NEIGH_MAX);
+        if (n > S_NEIGH_MAX) n = S_NEIGH_MAX;
+        for (size_t i = 0; i < n && m->n_neigh < S_NEIGH_MAX; i++) {
+            /* a shared department (内科) says little about two diseases */
+            if (s_is_dept(e[i].relation)) continue;
+            if (s_is_alias_rel(e[i].relation) && m->n_alias < S_ALIAS_MAX)
+                m->alias[m->n_alias++] = e[i].node;
+            m->neigh[m->n_neigh++] = e[i].node;
+        }
+    }
+    s_sort_u32(m->neigh, m->n_neigh);
+    size_t w = 0;
+    for (size_t i = 0; i < m->n_neigh; i++)
+        if (w == 0 || m->neigh[w - 1] != m->neigh[i]) m->neigh[w++] = m->neigh[i];
+    m->n_neigh = (uint16_t)w;
+    return m;
+}
+
+static int s_sorted_has(const uint32_t *v, size_t n, uint32_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (v[mid] < x) lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && v[lo] == x;
+}
+
+static float s_graph_sim(s_ctx_t *cx, assay_term_id_t a, assay_term_id_t b)
+{
+    const s_kgmemo_t *ma = s_kg(cx, a);
+    const s_kgmemo_t *mb = s_kg(cx, b);
+    if (ma->n_nodes == 0 || mb->n_nodes == 0) return -1;
     int direct = 0;
-    size_t ca = s_neighbours(terms, na, ka, nb, kb, sa, &direct);
-    if (direct == 2) return 1;
-    size_t cb = s_neighbours(terms, nb, kb, na, ka, sb, &direct);
-    if (direct == 2) return 1;
+    for (size_t i = 0; i < ma->n_nodes; i++)
+        for (size_t j = 0; j < mb->n_nodes; j++) {
+            if (ma->nodes[i] == mb->nodes[j]) return 1;
+            for (size_t k = 0; k < ma->n_alias; k++)
+                if (ma->alias[k] == mb->nodes[j]) return 1;
+            for (size_t k = 0; k < mb->n_alias; k++)
+                if (mb->alias[k] == ma->nodes[i]) return 1;
+            if (!direct && (s_sorted_has(ma->neigh, ma->n_neigh, mb->nodes[j]) ||
+                            s_sorted_has(mb->neigh, mb->n_neigh, ma->nodes[i])))
+                direct = 1;
+        }
     size_t i = 0, j = 0, inter = 0;
-    while (i < ca && j < cb) {
-        if (sa[i] == sb[j]) {
+    while (i < ma->n_neigh && j < mb->n_neigh) {
+        if (ma->neigh[i] == mb->neigh[j]) {
             inter++;
             i++;
             j++;
-        } else if (sa[i] < sb[j])
+        } else if (ma->neigh[i] < mb->neigh[j])
             i++;
         else
             j++;
     }
-    size_t uni = ca + cb - inter;
-    float jac = uni ? (float)inter / (float)uni : 0;
-    if (direct && jac < 0.25f) jac = 0.25f;
-    return jac;
+    size_t tot = (size_t)ma->n_neigh + mb->n_neigh;
+    float dice = tot ? 2.0f * (float)inter / (float)tot : 0;
+    if (direct && dice < 0.25f) dice = 0.25f;
+    return dice;
+}
+
+/* an "unspecified" code (J18.9 / J18.900 肺炎, 未特指) stands for its whole category
+ * in practice, so it is placed at the category for hierarchy distances */
+static assay_term_id_t s_general(const assay_terms_t *terms, assay_term_id_t x)
+{
+    for (int guard = 0; guard < 3; guard++) {
+        if (assay_terms_level(terms, x) < ASSAY_LEVEL_SUBCATEGORY) break;
+        const char *dot = strchr(assay_terms_code(terms, x), '.');
+        if (!dot || dot[1] != '9') break;
+        const char *q = dot + 2;
+        while (*q == '0') q++;
+        if (*q != '\0') break;
+        assay_term_id_t up = assay_terms_parent(terms, x);
+        if (up == ASSAY_TERM_NONE) break;
+        x = up;
+    }
+    return x;
 }
 
 static float s_path_sim(const assay_terms_t *terms, assay_term_id_t a, assay_term_id_t b)
 {
+    if (a == b) return 1;
+    a = s_general(terms, a);
+    b = s_general(terms, b);
     if (a == b) return 1;
     assay_term_id_t l = assay_terms_lca(terms, a, b);
     if (l == ASSAY_TERM_NONE) return 0;
     int dl = assay_terms_depth(terms, l);
     int dist = assay_terms_path_distance(terms, a, b);
     if (dl <= 0 || dist < 0) return 0;
+    /* one subsumes the other: the same disease named more or less specifically */
+    if (l == a || l == b) {
+        float s = 1.0f - 0.1f * (float)dist;
+        return s < 0.5f ? 0.5f : s;
+    }
     return (float)dl / (float)(dl + dist);
 }
 
@@ -669,6 +797,12 @@ static double s_fuse(const assay_verify_params_t *p, float path, float graph, fl
     return den > 0 ? num / den : 0;
 }
 
+static float s_name_sim(const assay_terms_t *terms, assay_term_id_t x, assay_term_id_t y)
+{
+    const char *nx = assay_terms_name(terms, x), *ny = assay_terms_name(terms, y);
+    return (float)assay_textscan_similarity(nx, strlen(nx), ny, strlen(ny));
+}
+
 double assay_verify_concept_sim(const assay_terms_t *terms, const assay_verify_params_t *p,
                                 assay_term_id_t a, assay_term_id_t b, float *path,
                                 float *graph, float *term)
@@ -677,10 +811,13 @@ double assay_verify_concept_sim(const assay_terms_t *terms, const assay_verify_p
     if (a == b) {
         pa = gr = te = 1;
     } else {
-        const char *x = assay_terms_name(terms, a), *y = assay_terms_name(terms, b);
-        te = (float)assay_textscan_similarity(x, strlen(x), y, strlen(y));
+        s_ctx_t *cx = assay_calloc(1, sizeof *cx);
+        cx->terms = terms;
+        cx->p = p;
+        te = s_name_sim(terms, a, b);
         pa = s_path_sim(terms, a, b);
-        gr = s_graph_sim(terms, a, b);
+        gr = s_graph_sim(cx, a, b);
+        free(cx);
     }
     if (path) *path = pa;
     if (graph) *graph = gr;
@@ -693,12 +830,19 @@ typedef struct {
     assay_term_id_t ca, cb;
 } s_pair_t;
 
-/* best similarity of two atoms over their candidates; graph similarity (the costly
- * part) only for candidate pairs that could still beat the best so far */
-static void s_atom_pair(const assay_terms_t *terms, const assay_verify_params_t *p,
-                        const assay_verify_atom_t *g, const assay_verify_atom_t *a,
+typedef struct {
+    float part, path, term; /* part: the fused score without the graph term */
+    uint8_t i, j;
+} s_cand_pair_t;
+
+/* best similarity of two atoms over their candidates. The graph similarity (the
+ * costly part) is computed for candidate pairs in order of their score without it,
+ * and only while it could still change the winner. */
+static void s_atom_pair(s_ctx_t *cx, const assay_verify_atom_t *g, const assay_verify_atom_t *a,
                         s_pair_t *out)
 {
+    const assay_terms_t *terms = cx->terms;
+    const assay_verify_params_t *p = cx->p;
     out->sim = 0;
     out->path = out->graph = -1;
     out->term = 0;
@@ -717,32 +861,52 @@ static void s_atom_pair(const assay_terms_t *terms, const assay_verify_params_t 
         out->sim = (float)s_fuse(p, -1, -1, t);
         return;
     }
-    double wsum = p->w_path + p->w_graph + p->w_term;
+    /* a shared concept is an exact match (synonyms resolve to the same code) */
+    for (size_t i = 0; i < g->n_cands; i++)
+        for (size_t j = 0; j < a->n_cands; j++)
+            if (g->cands[i] == a->cands[j]) {
+                out->sim = out->path = out->graph = out->term = 1;
+                out->ca = out->cb = g->cands[i];
+                return;
+            }
+    s_cand_pair_t cp[ASSAY_VERIFY_MAX_CANDS * ASSAY_VERIFY_MAX_CANDS];
+    size_t n = 0;
+    double wfull = p->w_path + p->w_graph + p->w_term;
     for (size_t i = 0; i < g->n_cands; i++)
         for (size_t j = 0; j < a->n_cands; j++) {
-            assay_term_id_t x = g->cands[i], y = a->cands[j];
-            float pa, gr = -1, te;
-            if (x == y) {
-                pa = gr = te = 1;
-            } else {
-                const char *nx = assay_terms_name(terms, x), *ny = assay_terms_name(terms, y);
-                te = (float)assay_textscan_similarity(nx, strlen(nx), ny, strlen(ny));
-                pa = s_path_sim(terms, x, y);
-                double ub = (p->w_path * pa + p->w_term * te + p->w_graph) / wsum;
-                if (ub > out->sim && p->w_graph > 0) gr = s_graph_sim(terms, x, y);
-                else if (p->w_graph > 0 && ub <= out->sim)
-                    continue;
-            }
-            double s = s_fuse(p, pa, gr, te);
-            if (s > out->sim || out->ca == ASSAY_TERM_NONE) {
-                out->sim = (float)s;
-                out->path = pa;
-                out->graph = gr;
-                out->term = te;
-                out->ca = x;
-                out->cb = y;
-            }
+            s_cand_pair_t *c = &cp[n++];
+            c->i = (uint8_t)i;
+            c->j = (uint8_t)j;
+            c->term = s_name_sim(terms, g->cands[i], a->cands[j]);
+            c->path = s_path_sim(terms, g->cands[i], a->cands[j]);
+            c->part = (float)((p->w_path * c->path + p->w_term * c->term) / wfull);
         }
+    /* insertion sort, best first (at most 16 pairs) */
+    for (size_t i = 1; i < n; i++) {
+        s_cand_pair_t v = cp[i];
+        size_t k = i;
+        while (k > 0 && cp[k - 1].part < v.part) {
+            cp[k] = cp[k - 1];
+            k--;
+        }
+        cp[k] = v;
+    }
+    for (size_t k = 0; k < n; k++) {
+        const s_cand_pair_t *c = &cp[k];
+        /* with a perfect graph score this pair could reach part + w_graph share */
+        if (out->ca != ASSAY_TERM_NONE && c->part + p->w_graph / wfull <= out->sim) break;
+        assay_term_id_t x = g->cands[c->i], y = a->cands[c->j];
+        float gr = p->w_graph > 0 ? s_graph_sim(cx, x, y) : -1;
+        double sc = s_fuse(p, c->path, gr, c->term);
+        if (sc > out->sim || out->ca == ASSAY_TERM_NONE) {
+            out->sim = (float)sc;
+            out->path = c->path;
+            out->graph = gr;
+            out->term = c->term;
+            out->ca = x;
+            out->cb = y;
+        }
+    }
 }
 
 static void s_codes_atoms(const assay_terms_t *terms, const assay_verify_params_t *p,
@@ -790,6 +954,11 @@ int assay_verify_text(const assay_terms_t *terms, const assay_verify_params_t *p
                                      ASSAY_VERIFY_MAX_ATOMS);
     if (out->n_pred == 0) return 0;
 
+    /* on the stack: a check allocates nothing */
+    s_ctx_t ctx, *cx = &ctx;
+    cx->terms = terms;
+    cx->p = p;
+    cx->n_memo = cx->next_evict = 0;
     for (size_t a = 0; a < out->n_pred; a++) out->pred[a].sim = -1;
     double rsum = 0, psum = 0, ps = 0, gs = 0, ts = 0;
     size_t pn = 0, gn = 0;
@@ -801,7 +970,7 @@ int assay_verify_text(const assay_terms_t *terms, const assay_verify_params_t *p
         for (size_t a = 0; a < out->n_pred; a++) {
             assay_verify_atom_t *pa = &out->pred[a];
             s_pair_t r;
-            s_atom_pair(terms, p, ga, pa, &r);
+            s_atom_pair(cx, ga, pa, &r);
             if (r.sim > ga->sim || ga->best < 0) {
                 ga->sim = r.sim;
                 ga->path = r.path;

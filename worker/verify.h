@@ -12,12 +12,16 @@
  *  links), each atom mapped to candidate concepts (ICD codes). Every gold atom is
  *  compared with every answer atom by three similarities:
  *
- *    path   closeness in the ICD hierarchy: d(lca) / (d(lca) + edges(a→lca→b)),
- *           1 for the same concept, 0 without a common ancestor (so a parent/child
- *           pair at depth 4/5 gets 0.8, siblings 0.67, cousins in one category 0.43);
+ *    path   closeness in the ICD hierarchy: 1 for the same concept; 1 − 0.1·edges
+ *           (at least 0.5) when one subsumes the other (the same disease named more
+ *           or less specifically); else d(lca) / (d(lca) + edges(a→lca→b)), so
+ *           siblings at depth 5 get 0.67, cousins in one block 0.25, and 0 without a
+ *           common ancestor. An "unspecified" code (J18.900 肺炎) counts as its
+ *           category;
  *    graph  closeness in the knowledge graph: 1 for the same disease node or an
- *           alias edge, else the Jaccard overlap of the two diseases' neighbours
- *           (symptoms, drugs, tests, ...), at least 0.25 when directly linked;
+ *           alias edge, else the Dice overlap of the two diseases' neighbours
+ *           (symptoms, drugs, tests, ...; departments left out as too generic), at
+ *           least 0.25 when the two are directly linked;
  *    term   string similarity (character-bigram Dice) of the concepts' standard
  *           names (the surface strings for atoms that link to nothing), so two
  *           synonyms resolved to one concept compare as equal;
@@ -58,7 +62,7 @@ typedef struct {
     assay_code_system_t system;     /* code system for name lookups (ASSAY_SYS_ANY) */
 } assay_verify_params_t;
 
-/* defaults: w_path 0.5, w_graph 0.2, w_term 0.3, w_precision 0.2, threshold 0.8 */
+/* defaults: w_path 0.55, w_graph 0.15, w_term 0.3, w_precision 0.2, threshold 0.8 */
 void assay_verify_params_default(assay_verify_params_t *p);
 /* check ranges; 0 or ASSAY_EINVAL with the offending parameter named in err */
 int assay_verify_params_check(const assay_verify_params_t *p, char *err, size_t errlen);
