@@ -497,11 +497,25 @@ static size_t s_lookup(const assay_terms_t *terms, assay_code_system_t sys, cons
     assay_name_hit_t hits[16];
     size_t total = assay_terms_find_name(terms, name, sys, hits, 16);
     if (total > 16) total = 16;
+    /* concepts with the same standard name (a code in clin2.0 and its twin in
+     * bj_v601, a category and its clinical code) are one candidate: the clin2.0
+     * one, else the deepest */
     size_t n = 0;
-    for (size_t i = 0; i < total && n < max; i++) {
-        int dup = 0;
-        for (size_t k = 0; k < n; k++) dup |= out[k] == hits[i].concept;
-        if (!dup) out[n++] = hits[i].concept;
+    for (size_t i = 0; i < total; i++) {
+        assay_term_id_t c = hits[i].concept;
+        const char *nm = assay_terms_name(terms, c);
+        size_t k = 0;
+        while (k < n && strcmp(assay_terms_name(terms, out[k]), nm) != 0) k++;
+        if (k < n) {
+            int better = assay_terms_system(terms, c) == ASSAY_SYS_CLIN20
+                             ? assay_terms_system(terms, out[k]) != ASSAY_SYS_CLIN20 ||
+                                   assay_terms_depth(terms, c) > assay_terms_depth(terms, out[k])
+                             : assay_terms_system(terms, out[k]) != ASSAY_SYS_CLIN20 &&
+                                   assay_terms_depth(terms, c) > assay_terms_depth(terms, out[k]);
+            if (better) out[k] = c;
+        } else if (n < max) {
+            out[n++] = c;
+        }
     }
     return n;
 }
@@ -839,7 +853,7 @@ typedef struct {
  * costly part) is computed for candidate pairs in order of their score without it,
  * and only while it could still change the winner. */
 static void s_atom_pair(s_ctx_t *cx, const assay_verify_atom_t *g, const assay_verify_atom_t *a,
-                        s_pair_t *out)
+                        float floor, s_pair_t *out)
 {
     const assay_terms_t *terms = cx->terms;
     const assay_verify_params_t *p = cx->p;
@@ -890,6 +904,12 @@ static void s_atom_pair(s_ctx_t *cx, const assay_verify_atom_t *g, const assay_v
             k--;
         }
         cp[k] = v;
+    }
+    /* a pair that cannot beat floor (the best both atoms already have) changes
+     * nothing: report its score without the graph part, which is no higher */
+    if (cp[0].part + p->w_graph / wfull <= floor) {
+        out->sim = cp[0].part;
+        return;
     }
     for (size_t k = 0; k < n; k++) {
         const s_cand_pair_t *c = &cp[k];
@@ -970,7 +990,9 @@ int assay_verify_text(const assay_terms_t *terms, const assay_verify_params_t *p
         for (size_t a = 0; a < out->n_pred; a++) {
             assay_verify_atom_t *pa = &out->pred[a];
             s_pair_t r;
-            s_atom_pair(cx, ga, pa, &r);
+            float floor = ga->best < 0 ? -1 : ga->sim;
+            if (pa->sim < floor) floor = pa->sim;
+            s_atom_pair(cx, ga, pa, floor, &r);
             if (r.sim > ga->sim || ga->best < 0) {
                 ga->sim = r.sim;
                 ga->path = r.path;
