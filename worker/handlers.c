@@ -5,9 +5,17 @@
 #include <string.h>
 
 extern const assay_handler_t assay_task_noop;
+extern const assay_handler_t assay_task_verify;
+extern const assay_handler_t assay_task_hack_check;
+extern const assay_handler_t assay_task_tag;
+extern const assay_handler_t assay_task_cot_actions;
 
 static const assay_handler_t *const s_handlers[] = {
     &assay_task_noop,
+    &assay_task_verify,
+    &assay_task_hack_check,
+    &assay_task_tag,
+    &assay_task_cot_actions,
 };
 
 const assay_handler_t *assay_handler_find(const char *kind)

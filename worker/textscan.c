@@ -273,3 +273,27 @@ int assay_textscan_count_any(const char *s, size_t len, const char *const *needl
         if (assay_textscan_has(s, len, *needles)) n++;
     return n;
 }
+
+void assay_textscan_split_think(const char *s, size_t len, assay_textscan_span_t *reasoning,
+                                assay_textscan_span_t *answer)
+{
+    static const char close[] = "</think>", open_tag[] = "<think>";
+    const size_t cl = sizeof close - 1, ol = sizeof open_tag - 1;
+    const char *last = NULL;
+    for (const char *p = s; (p = assay_textscan_find(p, len - (size_t)(p - s), close, cl));
+         p += cl)
+        last = p;
+    if (!last) {
+        reasoning->off = reasoning->len = 0;
+        answer->off = 0;
+        answer->len = (uint32_t)len;
+        return;
+    }
+    size_t start = 0;
+    const char *o = assay_textscan_find(s, (size_t)(last - s), open_tag, ol);
+    if (o) start = (size_t)(o - s) + ol;
+    reasoning->off = (uint32_t)start;
+    reasoning->len = (uint32_t)((size_t)(last - s) - start);
+    answer->off = (uint32_t)((size_t)(last - s) + cl);
+    answer->len = (uint32_t)(len - answer->off);
+}

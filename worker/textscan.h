@@ -61,6 +61,13 @@ size_t assay_textscan_sentences(const char *s, size_t len, assay_textscan_span_t
 int assay_textscan_next_sentence(const char *s, size_t len, size_t *pos,
                                  assay_textscan_span_t *out);
 
+/* split a raw model response into reasoning and answer: the text before the last
+ * "</think>" is the reasoning (an opening "<think>" dropped), the rest the answer;
+ * without the tag all of it is the answer and the reasoning is empty. Spans point
+ * into s. */
+void assay_textscan_split_think(const char *s, size_t len, assay_textscan_span_t *reasoning,
+                                assay_textscan_span_t *answer);
+
 /* first occurrence of needle (nlen bytes) in hay (hlen bytes), or NULL */
 const char *assay_textscan_find(const char *hay, size_t hlen, const char *needle, size_t nlen);
 /* true when s (len bytes) contains the NUL-terminated needle */
