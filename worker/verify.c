@@ -498,8 +498,9 @@ static size_t s_lookup(const assay_terms_t *terms, assay_code_system_t sys, cons
     size_t total = assay_terms_find_name(terms, name, sys, hits, 16);
     if (total > 16) total = 16;
     /* concepts with the same standard name (a code in clin2.0 and its twin in
-     * bj_v601, a category and its clinical code) are one candidate: the clin2.0
-     * one, else the deepest */
+     * bj_v601, a block and the clinical code that repeats its name) are one
+     * candidate: the most general of them, which subsumes the others, and clin2.0
+     * among equals */
     size_t n = 0;
     for (size_t i = 0; i < total; i++) {
         assay_term_id_t c = hits[i].concept;
@@ -507,12 +508,9 @@ static size_t s_lookup(const assay_terms_t *terms, assay_code_system_t sys, cons
         size_t k = 0;
         while (k < n && strcmp(assay_terms_name(terms, out[k]), nm) != 0) k++;
         if (k < n) {
-            int better = assay_terms_system(terms, c) == ASSAY_SYS_CLIN20
-                             ? assay_terms_system(terms, out[k]) != ASSAY_SYS_CLIN20 ||
-                                   assay_terms_depth(terms, c) > assay_terms_depth(terms, out[k])
-                             : assay_terms_system(terms, out[k]) != ASSAY_SYS_CLIN20 &&
-                                   assay_terms_depth(terms, c) > assay_terms_depth(terms, out[k]);
-            if (better) out[k] = c;
+            int dc = assay_terms_depth(terms, c), dk = assay_terms_depth(terms, out[k]);
+            if (dc < dk || (dc == dk && assay_terms_system(terms, c) == ASSAY_SYS_CLIN20))
+                out[k] = c;
         } else if (n < max) {
             out[n++] = c;
         }
@@ -822,7 +820,7 @@ double assay_verify_concept_sim(const assay_terms_t *terms, const assay_verify_p
                                 float *graph, float *term)
 {
     float pa, gr, te;
-    if (a == b) {
+    if (a == b || strcmp(assay_terms_name(terms, a), assay_terms_name(terms, b)) == 0) {
         pa = gr = te = 1;
     } else {
         s_ctx_t *cx = assay_calloc(1, sizeof *cx);
@@ -875,12 +873,16 @@ static void s_atom_pair(s_ctx_t *cx, const assay_verify_atom_t *g, const assay_v
         out->sim = (float)s_fuse(p, -1, -1, t);
         return;
     }
-    /* a shared concept is an exact match (synonyms resolve to the same code) */
+    /* a shared concept is an exact match (synonyms resolve to the same code), and
+     * so is the same standard name in another code system */
     for (size_t i = 0; i < g->n_cands; i++)
         for (size_t j = 0; j < a->n_cands; j++)
-            if (g->cands[i] == a->cands[j]) {
+            if (g->cands[i] == a->cands[j] ||
+                strcmp(assay_terms_name(terms, g->cands[i]), assay_terms_name(terms, a->cands[j])) ==
+                    0) {
                 out->sim = out->path = out->graph = out->term = 1;
-                out->ca = out->cb = g->cands[i];
+                out->ca = g->cands[i];
+                out->cb = a->cands[j];
                 return;
             }
     s_cand_pair_t cp[ASSAY_VERIFY_MAX_CANDS * ASSAY_VERIFY_MAX_CANDS];
@@ -905,6 +907,7 @@ static void s_atom_pair(s_ctx_t *cx, const assay_verify_atom_t *g, const assay_v
         }
         cp[k] = v;
     }
+    if (n == 0) return;
     /* a pair that cannot beat floor (the best both atoms already have) changes
      * nothing: report its score without the graph part, which is no higher */
     if (cp[0].part + p->w_graph / wfull <= floor) {
