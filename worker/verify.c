@@ -436,13 +436,14 @@ static const s_word_t s_suffix[] = {
 static int s_starts(const char *s, size_t len, const s_word_t *w, size_t *wl)
 {
     *wl = w->len;
-    return *wl <= len && memcmp(s, w->s, *wl) == 0;
+    /* the first byte rules most words out without a call */
+    return *wl <= len && s[0] == w->s[0] && memcmp(s, w->s, *wl) == 0;
 }
 
 static int s_ends(const char *s, size_t len, const s_word_t *w, size_t *wl)
 {
     *wl = w->len;
-    return *wl <= len && memcmp(s + len - *wl, w->s, *wl) == 0;
+    return *wl <= len && s[len - 1] == w->s[*wl - 1] && memcmp(s + len - *wl, w->s, *wl) == 0;
 }
 
 /* trim space, leading list marks ("1." "①"), filler prefixes and suffixes */
@@ -639,11 +640,19 @@ typedef struct {
     uint32_t neigh[S_NEIGH_MAX];
 } s_kgmemo_t;
 
+#define S_REL_CACHE 32
+
 typedef struct {
     const assay_terms_t *terms;
     const assay_verify_params_t *p;
     size_t n_memo, next_evict;
     s_kgmemo_t memo[S_MEMO];
+    /* relation labels seen so far and their class (0 plain, 1 department, 2 alias):
+     * the terminology hands out one pointer per label, so a pointer compare
+     * replaces string compares after the first sighting */
+    size_t n_rel;
+    const char *rel[S_REL_CACHE];
+    uint8_t rel_class[S_REL_CACHE];
 } s_ctx_t;
 
 static int s_is_dept(const char *rel)
@@ -675,6 +684,18 @@ static void s_sort_u32(uint32_t *v, size_t n)
     }
 }
 
+static int s_rel_class(s_ctx_t *cx, const char *rel)
+{
+    for (size_t i = 0; i < cx->n_rel; i++)
+        if (cx->rel[i] == rel) return cx->rel_class[i];
+    int c = s_is_dept(rel) ? 1 : s_is_alias_rel(rel) ? 2 : 0;
+    if (cx->n_rel < S_REL_CACHE) {
+        cx->rel[cx->n_rel] = rel;
+        cx->rel_class[cx->n_rel++] = (uint8_t)c;
+    }
+    return c;
+}
+
 static const s_kgmemo_t *s_kg(s_ctx_t *cx, assay_term_id_t c)
 {
     for (size_t i = 0; i < cx->n_memo; i++)
@@ -698,9 +719,9 @@ static const s_kgmemo_t *s_kg(s_ctx_t *cx, assay_term_id_t c)
         if (n > S_NEIGH_MAX) n = S_NEIGH_MAX;
         for (size_t i = 0; i < n && m->n_neigh < S_NEIGH_MAX; i++) {
             /* a shared department (内科) says little about two diseases */
-            if (s_is_dept(e[i].relation)) continue;
-            if (s_is_alias_rel(e[i].relation) && m->n_alias < S_ALIAS_MAX)
-                m->alias[m->n_alias++] = e[i].node;
+            int rc = s_rel_class(cx, e[i].relation);
+            if (rc == 1) continue;
+            if (rc == 2 && m->n_alias < S_ALIAS_MAX) m->alias[m->n_alias++] = e[i].node;
             m->neigh[m->n_neigh++] = e[i].node;
         }
     }
@@ -982,6 +1003,7 @@ int assay_verify_text(const assay_terms_t *terms, const assay_verify_params_t *p
     cx->terms = terms;
     cx->p = p;
     cx->n_memo = cx->next_evict = 0;
+    cx->n_rel = 0;
     for (size_t a = 0; a < out->n_pred; a++) out->pred[a].sim = -1;
     double rsum = 0, psum = 0, ps = 0, gs = 0, ts = 0;
     size_t pn = 0, gn = 0;
