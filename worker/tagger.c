@@ -104,7 +104,7 @@ int assay_tagger_intent(const char *q, size_t len, double *score)
         }
     }
     /* one weak word (如何, 怎么) is not an intent */
-    if (bw < 1.0f) best = S_INTENT_OTHER;
+    if (bw <= 1.0f) best = S_INTENT_OTHER;
     if (score) *score = best == S_INTENT_OTHER ? 0 : bw;
     return best;
 }
@@ -207,24 +207,48 @@ static int s_entity(const assay_terms_t *terms, const char *s, size_t len,
     assay_term_id_t nodes[8];
     size_t n = assay_terms_kg_find(terms, name, NULL, nodes, 8);
     if (n > 8) n = 8;
-    /* the same name may be a disease and a symptom: prefer the more specific types */
-    static const int pref[] = {ASSAY_ENT_DRUG, ASSAY_ENT_TEST, ASSAY_ENT_PROCEDURE,
-                               ASSAY_ENT_DISEASE, ASSAY_ENT_SYMPTOM, ASSAY_ENT_BODY_PART};
-    int best = -1, rank = 99;
+    /* a name may carry several types (咳嗽 is a symptom, and the name of a remedy
+     * somewhere): the node with the most edges is the name's main sense, and a
+     * node without any edge is an extraction fragment, not an entity */
+    int best = -1;
+    size_t best_deg = 0;
     for (size_t i = 0; i < n; i++) {
         int t = assay_tagger_type_of_kg(assay_terms_kg_type(terms, nodes[i]));
-        for (int r = 0; r < (int)(sizeof pref / sizeof pref[0]); r++)
-            if (pref[r] == t && r < rank) {
-                rank = r;
-                best = (int)i;
-            }
+        if (t < 0) continue;
+        size_t deg = assay_terms_kg_degree(terms, nodes[i], NULL, ASSAY_KG_BOTH);
+        if (deg > best_deg) {
+            best_deg = deg;
+            best = (int)i;
+        }
     }
     assay_term_id_t c = assay_terms_lookup(terms, name, ASSAY_SYS_ANY);
     if (best < 0 && c == ASSAY_TERM_NONE) return 0;
-    e->type = best >= 0 ? (uint8_t)pref[rank] : ASSAY_ENT_DISEASE;
+    e->type = best >= 0 ? (uint8_t)assay_tagger_type_of_kg(assay_terms_kg_type(terms, nodes[best]))
+                        : ASSAY_ENT_DISEASE;
     e->node = best >= 0 ? nodes[best] : ASSAY_TERM_NONE;
     e->concept = e->type == ASSAY_ENT_DISEASE || e->type == ASSAY_ENT_SYMPTOM ? c : ASSAY_TERM_NONE;
     return 1;
+}
+
+/* a mention worth a lookup: Chinese, or a Latin abbreviation with a capital
+ * letter standing as a word (WBC, CT; not "mm" or the "ca" of "cancer") */
+static int s_plausible(const char *text, size_t len, size_t start, size_t end)
+{
+    int han = 0, upper = 0;
+    for (size_t i = start; i < end;) {
+        uint32_t cp = assay_textscan_next(text, end, &i);
+        han |= assay_textscan_is_han(cp);
+        upper |= (cp >= 'A' && cp <= 'Z') || (cp >= 0xFF21 && cp <= 0xFF3A);
+    }
+    if (han) return 1;
+    if (!upper) return 0;
+    size_t b;
+    uint32_t before = assay_textscan_prev(text, start, &b);
+    size_t j = end;
+    uint32_t after = end < len ? assay_textscan_next(text, len, &j) : 0;
+    int word_before = (before | 0x20) >= 'a' && (before | 0x20) <= 'z';
+    int word_after = (after | 0x20) >= 'a' && (after | 0x20) <= 'z';
+    return !word_before && !word_after;
 }
 
 size_t assay_tagger_entities(const assay_terms_t *terms, const char *text, size_t len,
@@ -248,6 +272,7 @@ size_t assay_tagger_entities(const assay_terms_t *terms, const char *text, size_
         if (!assay_textscan_is_punct(first) && !assay_textscan_is_space(first))
             for (size_t k = ne; k >= 2; k--) {
                 assay_tagger_entity_t e;
+                if (!s_plausible(text, len, i, ends[k - 1])) continue;
                 if (s_entity(terms, text + i, ends[k - 1] - i, &e)) {
                     e.off = (uint32_t)i;
                     e.len = (uint32_t)(ends[k - 1] - i);

@@ -6,6 +6,7 @@
  *    text       a case record or any text to tag (when there is no question, or
  *               in addition to it); "context" is read the same way
  *    options    optional: mcq options (their entities and words count too)
+ *    kind       optional: "case" makes the category 疾病诊断
  *  At least one of question / text / context must be a non-empty string.
  *  Output:
  *    intent         治疗方案 | 病情诊断 | 注意事项 | 疾病表述 | 就医建议 | 功效作用 |
@@ -77,6 +78,10 @@ static void s_run(void *state, assay_task_t *task)
         }
     }
     json_t *out = assay_tagger_tag(terms, all.data, all.len);
+    /* a case record is a diagnosis item whatever its findings mention */
+    const json_t *kind = json_object_get(in, "kind");
+    if (json_is_string(kind) && strcmp(json_string_value(kind), "case") == 0)
+        json_object_set_new(out, "category", json_string(assay_tagger_category_name(1)));
     /* the intent is the question's: a case record's wording is not a request */
     if (q) {
         double score;
