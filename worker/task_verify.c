@@ -12,7 +12,10 @@
  *    sample      {"answer": "...", "reasoning": "..."}: the sample (or "response" /
  *                "prediction" offline, see worker/sample_text.h)
  *  Params: w_path, w_graph, w_term, w_precision, threshold (default 0.8),
- *  system ("any" | "clin2.0" | "bj_v601": code system for name lookups).
+ *  system ("any" | "clin2.0" | "bj_v601": code system for name lookups),
+ *  link ("exact", the default: names and aliases; "fuzzy": what exact names leave
+ *  unlinked goes through the normaliser of worker/normalize.h, built once per
+ *  process — about 30 times slower per check).
  *  Output:
  *    score          0..1
  *    correct        score >= threshold (mcq: the exact letters)
@@ -30,6 +33,7 @@
 #include "worker/sample_text.h"
 #include "worker/task.h"
 #include "worker/terms.h"
+#include "worker/normalize.h"
 #include "worker/verify.h"
 
 #include <stdio.h>
@@ -53,6 +57,22 @@ static int s_params(assay_task_t *task, assay_verify_params_t *p, char *err, siz
         return ASSAY_EINVAL;
     }
     return assay_verify_params_check(p, err, errlen);
+}
+
+/* the fuzzy linker, shared by the process (built on first use) */
+static void *s_load_linker(assay_runtime_t *rt, char *err, size_t errlen)
+{
+    const assay_terms_t *terms = assay_terms_shared(rt, err, errlen);
+    if (!terms) return NULL;
+    assay_normalizer_t *nz = assay_normalizer_new(terms, NULL, err, errlen);
+    if (nz) assay_normalizer_prepare(nz); /* read-only from here on */
+    return nz;
+}
+
+static void s_free_linker(void *obj)
+{
+    assay_normalizer_t *nz = obj;
+    assay_normalizer_destroy(&nz);
 }
 
 static void s_mcq(assay_task_t *task, const json_t *in, const assay_verify_params_t *p,
@@ -181,6 +201,18 @@ static void s_run(void *state, assay_task_t *task)
     const assay_terms_t *terms = assay_terms_shared(assay_task_runtime(task), err, sizeof err);
     if (!terms) {
         assay_task_fail(task, 0, "could not load the terminology: %s", err);
+        return;
+    }
+    const char *link = assay_param_str(task, "link", "exact");
+    if (strcmp(link, "fuzzy") == 0) {
+        p.linker = assay_runtime_shared(assay_task_runtime(task), "verify.linker", s_load_linker,
+                                        s_free_linker, err, sizeof err);
+        if (!p.linker) {
+            assay_task_fail(task, 1, "could not build the fuzzy linker: %s", err);
+            return;
+        }
+    } else if (strcmp(link, "exact") != 0) {
+        assay_task_fail(task, 0, "parameter \"link\" is \"%s\": expected exact or fuzzy", link);
         return;
     }
     assay_verify_result_t r;

@@ -33,6 +33,7 @@ void assay_verify_params_default(assay_verify_params_t *p)
     p->w_precision = 0.2;
     p->threshold = 0.8;
     p->system = ASSAY_SYS_ANY;
+    p->linker = NULL;
 }
 
 int assay_verify_params_check(const assay_verify_params_t *p, char *err, size_t errlen)
@@ -555,9 +556,37 @@ static void s_add_atom(const assay_terms_t *terms, assay_code_system_t sys, cons
 
 /* one punctuation-delimited segment: the whole of it when it names a concept, else
  * its parts around conjunctions, else the segment as an unlinked atom */
-static void s_segment(const assay_terms_t *terms, assay_code_system_t sys, const char *s,
-                      size_t len, assay_verify_atom_t *out, size_t max, size_t *n, int depth)
+/* an unlinked segment through the fuzzy linker: its entities become atoms (with
+ * their span of the segment); 0 when it finds none */
+static size_t s_fuzzy(const assay_terms_t *terms, const assay_verify_params_t *p,
+                      assay_entities_t *ents, const char *t, size_t tl, assay_verify_atom_t *out,
+                      size_t max, size_t *n)
 {
+    if (!p->linker || !ents || assay_normalize_text(p->linker, t, tl, ents) <= 0) return 0;
+    size_t before = *n;
+    for (size_t k = 0; k < ents->n && *n < max; k++) {
+        const assay_entity_t *e = &ents->items[k];
+        assay_term_id_t c = e->concept;
+        if (c == ASSAY_TERM_NONE || e->end <= e->start || e->end > tl) continue;
+        /* two entities on one span (an atom pair): one atom with both concepts */
+        if (*n > before && out[*n - 1].text == t + e->start && out[*n - 1].len == e->end - e->start) {
+            assay_verify_atom_t *a = &out[*n - 1];
+            if (a->n_cands < ASSAY_VERIFY_MAX_CANDS) a->cands[a->n_cands++] = c;
+            continue;
+        }
+        s_add_atom(terms, p->system, t + e->start, e->end - e->start, &c, 1, out, max, n);
+    }
+    return *n - before;
+}
+
+/* one punctuation-delimited segment: the whole of it when it names a concept, else
+ * its parts around conjunctions, else what the fuzzy linker finds in it (when one
+ * is configured), else the segment as an unlinked atom */
+static void s_segment(const assay_terms_t *terms, const assay_verify_params_t *p,
+                      assay_entities_t *ents, const char *s, size_t len, assay_verify_atom_t *out,
+                      size_t max, size_t *n, int depth)
+{
+    assay_code_system_t sys = p->system;
     const char *t = s;
     size_t tl = len;
     s_trim_atom(&t, &tl);
@@ -579,12 +608,13 @@ static void s_segment(const assay_terms_t *terms, assay_code_system_t sys, const
         s_trim_atom(&l, &ll);
         s_trim_atom(&r, &rl);
         if (s_lookup(terms, sys, l, ll, c, 1) || s_lookup(terms, sys, r, rl, c, 1)) {
-            s_segment(terms, sys, t, (size_t)(hit - t), out, max, n, depth + 1);
-            s_segment(terms, sys, hit + wl, (size_t)(t + tl - hit - wl), out, max, n,
+            s_segment(terms, p, ents, t, (size_t)(hit - t), out, max, n, depth + 1);
+            s_segment(terms, p, ents, hit + wl, (size_t)(t + tl - hit - wl), out, max, n,
                       depth + 1);
             return;
         }
     }
+    if (s_fuzzy(terms, p, ents, t, tl, out, max, n) > 0) return;
     s_add_atom(terms, sys, t, tl, c, 0, out, max, n);
 }
 
@@ -593,6 +623,8 @@ size_t assay_verify_atoms(const assay_terms_t *terms, const assay_verify_params_
 {
     size_t n = 0, start = 0, i = 0;
     if (!text) return 0;
+    /* only the fuzzy linker needs a (growable) entity list */
+    assay_entities_t ebuf = ASSAY_ENTITIES_INIT, *ents = p->linker ? &ebuf : NULL;
     while (i < len && n < max) {
         size_t at = i;
         uint32_t cp = assay_textscan_next(text, len, &i);
@@ -601,11 +633,12 @@ size_t assay_verify_atoms(const assay_terms_t *terms, const assay_verify_params_
             if (cp == '.' && i < len && at > 0 && (unsigned char)text[i] < 0x80 &&
                 (unsigned char)text[at - 1] < 0x80 && text[i] != ' ')
                 continue;
-            if (at > start) s_segment(terms, p->system, text + start, at - start, out, max, &n, 0);
+            if (at > start) s_segment(terms, p, ents, text + start, at - start, out, max, &n, 0);
             start = i;
         }
     }
-    if (start < len && n < max) s_segment(terms, p->system, text + start, len - start, out, max, &n, 0);
+    if (start < len && n < max) s_segment(terms, p, ents, text + start, len - start, out, max, &n, 0);
+    if (ents) assay_entities_release(ents);
     /* when some atoms link, long unlinked ones are prose around them, not entities */
     size_t linked = 0;
     for (size_t k = 0; k < n; k++) linked += out[k].n_cands > 0;

@@ -8,8 +8,11 @@
  *  right multiple-answer gets partial credit.
  *
  *  Free text (kind case | open): both answers are parsed into atoms (medical
- *  entities found by the terminology's name index, or plain segments when nothing
- *  links), each atom mapped to candidate concepts (ICD codes). Every gold atom is
+ *  entities found by the terminology's name index — exact names and aliases, after
+ *  splitting at punctuation and conjunctions and trimming words such as 诊断/考虑/
+ *  可能 — then, optionally, by the fuzzy linker of worker/normalize.h; plain
+ *  segments when nothing links), each atom mapped to candidate concepts (ICD
+ *  codes; concepts sharing a standard name count as one). Every gold atom is
  *  compared with every answer atom by three similarities:
  *
  *    path   closeness in the ICD hierarchy: 1 for the same concept; 1 − 0.1·edges
@@ -40,6 +43,7 @@
 #ifndef ASSAY_VERIFY_H
 #define ASSAY_VERIFY_H
 
+#include "worker/normalize.h"
 #include "worker/terms.h"
 
 #include <jansson.h>
@@ -60,9 +64,15 @@ typedef struct {
     double w_precision;             /* share of precision in the score, 0..1 */
     double threshold;               /* `correct` when score >= threshold */
     assay_code_system_t system;     /* code system for name lookups (ASSAY_SYS_ANY) */
+    /* optional fuzzy linker for text that exact names leave unlinked (NULL: exact
+     * names only). Borrowed; it must be prepared (assay_normalizer_prepare) so
+     * concurrent checks only read it. About a hundred times slower than exact
+     * lookups, so it is an opt-in. */
+    assay_normalizer_t *linker;
 } assay_verify_params_t;
 
-/* defaults: w_path 0.55, w_graph 0.15, w_term 0.3, w_precision 0.2, threshold 0.8 */
+/* defaults: w_path 0.55, w_graph 0.15, w_term 0.3, w_precision 0.2, threshold 0.8,
+ * system any, no fuzzy linker */
 void assay_verify_params_default(assay_verify_params_t *p);
 /* check ranges; 0 or ASSAY_EINVAL with the offending parameter named in err */
 int assay_verify_params_check(const assay_verify_params_t *p, char *err, size_t errlen);

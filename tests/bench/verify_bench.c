@@ -3,8 +3,11 @@
  *
  *    verify_bench snapshot DATA_DIR OUT      build from the TSVs, write a snapshot
  *    verify_bench synth N OUT                write a synthetic snapshot of N concepts
- *    verify_bench run SNAPSHOT [DATA_DIR]    open the snapshot (timed), then verify
+ *    verify_bench run SNAPSHOT [DATA_DIR] [fuzzy]
+ *                                            open the snapshot (timed), then verify
  *                                            pairs for about two seconds on this core
+ *                                            (fuzzy: with the normaliser as a fallback
+ *                                            linker, built after the load is timed)
  *
  *  `run` verifies real pairs when DATA_DIR holds chip_cdn_train.jsonl (physician-
  *  written diagnosis → its standard names: a case-style check with several atoms)
@@ -13,6 +16,7 @@
  *  random). It prints `key=value` lines, the figures first.
  */
 #include "common/util.h"
+#include "worker/normalize.h"
 #include "worker/terms.h"
 #include "worker/verify.h"
 
@@ -115,7 +119,7 @@ static size_t s_synthetic_pairs(const assay_terms_t *t, size_t want, s_pair_t **
     return n;
 }
 
-static int s_run(const char *snap, const char *dir)
+static int s_run(const char *snap, const char *dir, int fuzzy)
 {
     char err[512];
     long rss0 = s_rss_kb("VmRSS");
@@ -136,6 +140,19 @@ static int s_run(const char *snap, const char *dir)
     }
     assay_verify_params_t p;
     assay_verify_params_default(&p);
+    assay_normalizer_t *nz = NULL;
+    double nz_build_s = 0;
+    if (fuzzy) {
+        int64_t b0 = assay_clock_us();
+        nz = assay_normalizer_new(t, NULL, err, sizeof err);
+        if (!nz) {
+            fprintf(stderr, "verify_bench: %s\n", err);
+            return 1;
+        }
+        assay_normalizer_prepare(nz);
+        nz_build_s = (double)(assay_clock_us() - b0) / 1e6;
+        p.linker = nz;
+    }
     /* one warm pass, so the timing sees the pages a verifier really touches */
     double sum = 0;
     size_t lens[2];
@@ -185,6 +202,7 @@ static int s_run(const char *snap, const char *dir)
     printf("concepts=%zu kg_nodes=%zu kg_edges=%zu image_mb=%.1f mapped=%d\n", st.concepts,
            st.kg_nodes, st.kg_edges, (double)st.image_bytes / 1048576.0, st.mapped);
     printf("pairs=%zu source=%s mean_score=%.3f\n", n, source, sum / (double)n);
+    if (fuzzy) printf("linker=fuzzy normalizer_build_s=%.2f\n", nz_build_s);
     printf("load_s=%.4f\n", load_s);
     printf("rss_after_load_mb=%.1f\n", (double)(rss_load - rss0) / 1024.0 + (double)rss0 / 1024.0);
     printf("rss_mb=%.1f\n", (double)s_rss_kb("VmHWM") / 1024.0);
@@ -195,6 +213,7 @@ static int s_run(const char *snap, const char *dir)
         free(pairs[i].resp);
     }
     free(pairs);
+    assay_normalizer_destroy(&nz);
     assay_terms_destroy(&t);
     return 0;
 }
@@ -240,8 +259,10 @@ int main(int argc, char **argv)
         assay_terms_destroy(&t);
         return 0;
     }
-    if (argc >= 3 && strcmp(argv[1], "run") == 0) return s_run(argv[2], argc >= 4 ? argv[3] : NULL);
+    if (argc >= 3 && strcmp(argv[1], "run") == 0)
+        return s_run(argv[2], argc >= 4 ? argv[3] : NULL,
+                     argc >= 5 && strcmp(argv[4], "fuzzy") == 0);
     fprintf(stderr, "usage: verify_bench snapshot DATA_DIR OUT | synth N OUT | run SNAPSHOT "
-                    "[DATA_DIR]\n");
+                    "[DATA_DIR [fuzzy]]\n");
     return 2;
 }
