@@ -574,7 +574,9 @@ static size_t s_fuzzy(const assay_terms_t *terms, const assay_verify_params_t *p
             if (a->n_cands < ASSAY_VERIFY_MAX_CANDS) a->cands[a->n_cands++] = c;
             continue;
         }
+        size_t had = *n;
         s_add_atom(terms, p->system, t + e->start, e->end - e->start, &c, 1, out, max, n);
+        if (*n > had) out[*n - 1].fuzzy = 1;
     }
     return *n - before;
 }
@@ -896,6 +898,25 @@ typedef struct {
     assay_term_id_t ca, cb;
 } s_pair_t;
 
+/* string similarity of two atoms: their texts, and each text against the other
+ * side's concept names (an unlinked "冠状动脉粥样硬化心脏病" is close to the name
+ * 冠状动脉粥样硬化性心脏病 of a linked 冠心病) */
+static float s_surface(const assay_terms_t *terms, const assay_verify_atom_t *g,
+                       const assay_verify_atom_t *a)
+{
+    float t = (float)assay_textscan_similarity(g->text, g->len, a->text, a->len);
+    for (int side = 0; side < 2; side++) {
+        const assay_verify_atom_t *l = side ? a : g, *u = side ? g : a;
+        if (u->n_cands > 0 && !u->fuzzy) continue; /* a sure link speaks for itself */
+        for (size_t i = 0; i < l->n_cands; i++) {
+            const char *nm = assay_terms_name(terms, l->cands[i]);
+            float t2 = (float)assay_textscan_similarity(nm, strlen(nm), u->text, u->len);
+            if (t2 > t) t = t2;
+        }
+    }
+    return t;
+}
+
 typedef struct {
     float part, path, term; /* part: the fused score without the graph term */
     uint8_t i, j;
@@ -914,17 +935,8 @@ static void s_atom_pair(s_ctx_t *cx, const assay_verify_atom_t *g, const assay_v
     out->term = 0;
     out->ca = out->cb = ASSAY_TERM_NONE;
     if (g->n_cands == 0 || a->n_cands == 0) {
-        /* surface strings, and the linked side's names */
-        float t = (float)assay_textscan_similarity(g->text, g->len, a->text, a->len);
-        const assay_verify_atom_t *l = g->n_cands ? g : a->n_cands ? a : NULL;
-        const assay_verify_atom_t *u = l == g ? a : g;
-        for (size_t i = 0; l && i < l->n_cands; i++) {
-            const char *nm = assay_terms_name(terms, l->cands[i]);
-            float t2 = (float)assay_textscan_similarity(nm, strlen(nm), u->text, u->len);
-            if (t2 > t) t = t2;
-        }
-        out->term = t;
-        out->sim = (float)s_fuse(p, -1, -1, t);
+        out->term = s_surface(terms, g, a);
+        out->sim = (float)s_fuse(p, -1, -1, out->term);
         return;
     }
     /* a shared concept is an exact match (synonyms resolve to the same code), and
@@ -962,10 +974,17 @@ static void s_atom_pair(s_ctx_t *cx, const assay_verify_atom_t *g, const assay_v
         cp[k] = v;
     }
     if (n == 0) return;
+    /* a fuzzy link may be wrong: such a pair scores at least as its strings do */
+    float surface = -1;
+    if (g->fuzzy || a->fuzzy) {
+        surface = s_surface(terms, g, a);
+        if (surface > floor) floor = surface;
+    }
     /* a pair that cannot beat floor (the best both atoms already have) changes
      * nothing: report its score without the graph part, which is no higher */
     if (cp[0].part + p->w_graph / wfull <= floor) {
-        out->sim = cp[0].part;
+        out->sim = cp[0].part > surface ? cp[0].part : surface;
+        if (surface >= cp[0].part) out->term = surface;
         return;
     }
     for (size_t k = 0; k < n; k++) {
@@ -983,6 +1002,12 @@ static void s_atom_pair(s_ctx_t *cx, const assay_verify_atom_t *g, const assay_v
             out->ca = x;
             out->cb = y;
         }
+    }
+    if (surface > out->sim) {
+        out->sim = surface;
+        out->path = out->graph = -1;
+        out->term = surface;
+        out->ca = out->cb = ASSAY_TERM_NONE;
     }
 }
 

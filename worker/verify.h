@@ -104,6 +104,7 @@ typedef struct {
     uint32_t len;
     uint8_t n_cands;
     uint8_t from_code; /* 1 when it came from gold_codes, not from text */
+    uint8_t fuzzy;     /* 1 when the fuzzy linker chose its concept */
     assay_term_id_t cands[ASSAY_VERIFY_MAX_CANDS];
     /* filled by scoring: the best match on the other side */
     int8_t best;              /* index of the matched atom on the other side, -1 none */

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "common/error.h"
+#include "worker/normalize.h"
 #include "worker/terms.h"
 #include "worker/verify.h"
 
@@ -244,6 +245,33 @@ static void test_codes_and_explain(void **state)
     assert_true(assay_verify_concept_sim(t, &p, x, x, &path, &graph, &term) == 1.0);
 }
 
+/* the normaliser as a fallback for text exact names leave unlinked */
+static void test_fuzzy_linker(void **state)
+{
+    const assay_terms_t *t = *state;
+    char err[256];
+    assay_normalizer_t *nz = assay_normalizer_new(t, NULL, err, sizeof err);
+    assert_non_null(nz);
+    assay_normalizer_prepare(nz);
+    assay_verify_params_t p;
+    assay_verify_params_default(&p);
+    assay_verify_result_t r;
+    const char *g = "2型糖尿病", *a = "糖尿病2型";
+    assert_int_equal(assay_verify_text(t, &p, g, strlen(g), NULL, 0, a, strlen(a), &r), 0);
+    double exact = r.score;
+    assert_int_equal(r.pred[0].n_cands, 0);
+    p.linker = nz;
+    assert_int_equal(assay_verify_text(t, &p, g, strlen(g), NULL, 0, a, strlen(a), &r), 0);
+    assert_true(r.pred[0].fuzzy && r.pred[0].n_cands >= 1);
+    assert_true(r.score >= 0.95 && r.score > exact);
+    /* linked text never goes through the fuzzy linker */
+    a = "诊断：冠心病";
+    assert_int_equal(assay_verify_text(t, &p, "冠心病", strlen("冠心病"), NULL, 0, a, strlen(a), &r),
+                     0);
+    assert_false(r.pred[0].fuzzy);
+    assay_normalizer_destroy(&nz);
+}
+
 static void test_garbage_input(void **state)
 {
     const assay_terms_t *t = *state;
@@ -396,6 +424,7 @@ int main(void)
     const struct CMUnitTest fixture[] = {
         cmocka_unit_test(test_text_fixture),
         cmocka_unit_test(test_codes_and_explain),
+        cmocka_unit_test(test_fuzzy_linker),
         cmocka_unit_test(test_garbage_input),
     };
     const struct CMUnitTest real[] = {
