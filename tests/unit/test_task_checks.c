@@ -284,11 +284,11 @@ static void test_verify_handler(void **state)
 
     /* gold codes alone; fuzzy linking on request */
     t = s_run(w, VERIFY,
-              "{\"kind\":\"open\",\"gold_codes\":[\"E11.900\"],\"sample\":{\"answer\":"
-              "\"糖尿病2型\"}}",
+              "{\"kind\":\"open\",\"gold_codes\":[\"J15.900\"],\"sample\":{\"answer\":"
+              "\"左肺细菌性肺炎\"}}",
               "{\"link\":\"fuzzy\"}");
     assert_int_equal(t.done, 1);
-    assert_true(json_real_value(json_object_get(t.out, "score")) >= 0.95);
+    assert_true(json_real_value(json_object_get(t.out, "score")) >= 0.9);
     json_decref(t.out);
 
     /* bad input: what, where, expected */

@@ -256,14 +256,14 @@ static void test_fuzzy_linker(void **state)
     assay_verify_params_t p;
     assay_verify_params_default(&p);
     assay_verify_result_t r;
-    const char *g = "2型糖尿病", *a = "糖尿病2型";
+    const char *g = "细菌性肺炎", *a = "左肺细菌性肺炎";
     assert_int_equal(assay_verify_text(t, &p, g, strlen(g), NULL, 0, a, strlen(a), &r), 0);
     double exact = r.score;
     assert_int_equal(r.pred[0].n_cands, 0);
     p.linker = nz;
     assert_int_equal(assay_verify_text(t, &p, g, strlen(g), NULL, 0, a, strlen(a), &r), 0);
     assert_true(r.pred[0].fuzzy && r.pred[0].n_cands >= 1);
-    assert_true(r.score >= 0.95 && r.score > exact);
+    assert_true(r.score >= 0.9 && r.score > exact);
     /* linked text never goes through the fuzzy linker */
     a = "诊断：冠心病";
     assert_int_equal(assay_verify_text(t, &p, "冠心病", strlen("冠心病"), NULL, 0, a, strlen(a), &r),
