@@ -195,6 +195,24 @@ int assay_tagger_type_of_kg(const char *t)
 
 #define S_ENT_MAX_CP 16 /* longest mention tried, in code points */
 
+/* the ICD concept named name by a standard name or a curated alias; the
+ * physician-written mentions of CHIP-CDN are aliases for linking, but as
+ * dictionary words they are noise ("未见异常") */
+static assay_term_id_t s_concept(const assay_terms_t *terms, const char *name)
+{
+    assay_name_hit_t hits[8];
+    size_t n = assay_terms_find_name(terms, name, ASSAY_SYS_ANY, hits, 8);
+    if (n > 8) n = 8;
+    for (size_t i = 0; i < n; i++) {
+        if (hits[i].alias == UINT32_MAX) return hits[i].concept;
+        assay_alias_t a;
+        if (assay_terms_alias(terms, hits[i].concept, hits[i].alias, &a) == 0 &&
+            strcmp(a.source, "chip_cdn") != 0)
+            return hits[i].concept;
+    }
+    return ASSAY_TERM_NONE;
+}
+
 /* the entity named exactly s (len bytes): KG node first (it carries a type),
  * else an ICD concept (a disease) */
 static int s_entity(const assay_terms_t *terms, const char *s, size_t len,
@@ -221,10 +239,17 @@ static int s_entity(const assay_terms_t *terms, const char *s, size_t len,
             best = (int)i;
         }
     }
-    assay_term_id_t c = assay_terms_lookup(terms, name, ASSAY_SYS_ANY);
+    /* a node with a single edge is usually an extraction fragment (大小, 卧位) */
+    if (best >= 0 && best_deg < 2) best = -1;
+    assay_term_id_t c = s_concept(terms, name);
+    /* chapter Z (未见异常, 个人史) names circumstances, not entities */
+    if (best < 0 && c != ASSAY_TERM_NONE && assay_terms_code(terms, c)[0] == 'Z') return 0;
     if (best < 0 && c == ASSAY_TERM_NONE) return 0;
     e->type = best >= 0 ? (uint8_t)assay_tagger_type_of_kg(assay_terms_kg_type(terms, nodes[best]))
                         : ASSAY_ENT_DISEASE;
+    /* ICD chapter R holds symptoms and signs (呕吐, 发热), not diseases */
+    if (e->type == ASSAY_ENT_DISEASE && c != ASSAY_TERM_NONE && assay_terms_code(terms, c)[0] == 'R')
+        e->type = ASSAY_ENT_SYMPTOM;
     e->node = best >= 0 ? nodes[best] : ASSAY_TERM_NONE;
     e->concept = e->type == ASSAY_ENT_DISEASE || e->type == ASSAY_ENT_SYMPTOM ? c : ASSAY_TERM_NONE;
     return 1;
