@@ -135,6 +135,14 @@ static void test_entities(void **state)
                         "58岁");
     json_decref(tags);
 
+    /* chapter R is symptoms; chapter Z and one-edge graph fragments are no entities */
+    const char *q2 = "术后呕吐，复查未见异常，切口大小正常";
+    assay_tagger_entity_t e2[8];
+    size_t n2 = assay_tagger_entities(t, q2, strlen(q2), e2, 8);
+    assert_int_equal(n2, 1);
+    assert_int_equal(e2[0].type, ASSAY_ENT_SYMPTOM);
+    assert_memory_equal(q2 + e2[0].off, "呕吐", e2[0].len);
+
     assay_tagger_entity_t e[4];
     /* a mention is counted once per occurrence, never overlapping, capped */
     const char *rep = "胸痛胸痛胸痛胸痛胸痛胸痛";
