@@ -12,55 +12,101 @@ typedef struct {
     uint8_t negatable;
 } s_cue_t;
 
-static const s_cue_t s_restate[] = {
-    {"题目", 2, 0},       {"题干", 2.5f, 0},     {"题中", 2, 0},          {"本题", 1.5f, 0},
-    {"这道题", 2, 0},     {"问题问", 2.5f, 0},   {"问的是", 2.5f, 0},     {"题意", 2, 0},
-    {"已知", 1.5f, 0},    {"主诉", 1.5f, 0},     {"患者", 0.5f, 0},       {"病人", 0.5f, 0},
-    {"岁", 0.5f, 0},      {"现病史", 1.5f, 0},   {"the question", 2, 0},  {"we are given", 2, 0},
-    {"given that", 1, 0}, {"the patient", 0.5f, 0}, {NULL, 0, 0}};
+static const s_cue_t s_restate[] = {{"题目", 2, 0},
+                                    {"题干", 2.5f, 0},
+                                    {"题中", 2, 0},
+                                    {"本题", 1.5f, 0},
+                                    {"这道题", 2, 0},
+                                    {"问题问", 2.5f, 0},
+                                    {"问的是", 2.5f, 0},
+                                    {"题意", 2, 0},
+                                    {"已知", 1.5f, 0},
+                                    {"主诉", 1.5f, 0},
+                                    {"患者", 0.5f, 0},
+                                    {"病人", 0.5f, 0},
+                                    {"岁", 0.5f, 0},
+                                    {"现病史", 1.5f, 0},
+                                    {"the question", 2, 0},
+                                    {"we are given", 2, 0},
+                                    {"given that", 1, 0},
+                                    {"the patient", 0.5f, 0},
+                                    {NULL, 0, 0}};
 static const s_cue_t s_recall[] = {
-    {"是指", 2, 0},     {"定义", 2, 0},       {"属于", 1, 1},       {"通常", 1, 0},
-    {"一般", 1, 0},     {"常见", 1, 1},       {"多见", 1, 0},       {"主要", 0.5f, 0},
-    {"特点", 1, 0},     {"机制", 1.5f, 0},    {"表现为", 1, 0},     {"可见于", 1, 0},
-    {"见于", 0.5f, 0},  {"指南", 1.5f, 0},    {"教材", 1.5f, 0},    {"首选", 1, 0},
-    {"典型", 1, 0},     {"知识", 1.5f, 0},    {"记得", 2, 0},       {"的作用", 1, 0},
-    {"病因", 0.5f, 0},  {"原理", 1.5f, 0},    {"特征", 1, 0},       {"is defined", 2, 0},
-    {"typically", 1, 0}, {"usually", 1, 0},   {"characterized", 1.5f, 0},
-    {"recall", 2, 0},   {"known", 1, 0},      {"classic", 1, 0},    {NULL, 0, 0}};
+    {"是指", 2, 0},      {"定义", 2, 0},    {"属于", 1, 1},
+    {"通常", 1, 0},      {"一般", 1, 0},    {"常见", 1, 1},
+    {"多见", 1, 0},      {"主要", 0.5f, 0}, {"特点", 1, 0},
+    {"机制", 1.5f, 0},   {"表现为", 1, 0},  {"可见于", 1, 0},
+    {"见于", 0.5f, 0},   {"指南", 1.5f, 0}, {"教材", 1.5f, 0},
+    {"首选", 1, 0},      {"典型", 1, 0},    {"知识", 1.5f, 0},
+    {"记得", 2, 0},      {"的作用", 1, 0},  {"病因", 0.5f, 0},
+    {"原理", 1.5f, 0},   {"特征", 1, 0},    {"is defined", 2, 0},
+    {"typically", 1, 0}, {"usually", 1, 0}, {"characterized", 1.5f, 0},
+    {"recall", 2, 0},    {"known", 1, 0},   {"classic", 1, 0},
+    {NULL, 0, 0}};
 static const s_cue_t s_hypothesise[] = {
-    {"可能", 1.5f, 1},  {"考虑", 1.5f, 1},    {"怀疑", 2, 0},       {"假设", 2, 0},
-    {"如果", 1, 0},     {"假如", 1.5f, 0},    {"或许", 1.5f, 0},    {"倾向", 1.5f, 0},
-    {"疑似", 2, 0},     {"初步诊断", 2, 0},   {"初步判断", 2, 0},   {"猜", 1.5f, 0},
-    {"候选", 1.5f, 0},  {"maybe", 1.5f, 0},   {"might", 1, 0},      {"could be", 1.5f, 0},
-    {"suspect", 2, 0},  {"possibly", 1.5f, 0}, {"suppose", 1.5f, 0}, {"perhaps", 1.5f, 0},
+    {"可能", 1.5f, 1}, {"考虑", 1.5f, 1},     {"怀疑", 2, 0},       {"假设", 2, 0},
+    {"如果", 1, 0},    {"假如", 1.5f, 0},     {"或许", 1.5f, 0},    {"倾向", 1.5f, 0},
+    {"疑似", 2, 0},    {"初步诊断", 2, 0},    {"初步判断", 2, 0},   {"猜", 1.5f, 0},
+    {"候选", 1.5f, 0}, {"maybe", 1.5f, 0},    {"might", 1, 0},      {"could be", 1.5f, 0},
+    {"suspect", 2, 0}, {"possibly", 1.5f, 0}, {"suppose", 1.5f, 0}, {"perhaps", 1.5f, 0},
     {NULL, 0, 0}};
 static const s_cue_t s_exclude[] = {
-    {"排除", 2.5f, 1},   {"不符合", 2.5f, 0},  {"不支持", 2.5f, 0},   {"不是", 1, 0},
-    {"错误", 1.5f, 0},   {"不正确", 2, 0},     {"不考虑", 3, 0},      {"除外", 2, 0},
-    {"不太可能", 3, 0},  {"可能性小", 3, 0},   {"可能性不大", 3, 0},  {"不会", 1, 0},
-    {"无关", 1.5f, 0},   {"错）", 2, 0},       {"错)", 2, 0},         {"项错", 2, 0},
-    {"不选", 2.5f, 0},   {"rule out", 2.5f, 0}, {"ruled out", 2.5f, 0}, {"unlikely", 2, 0},
-    {"not consistent", 2.5f, 0}, {"incorrect", 2, 0}, {"eliminate", 2.5f, 0}, {NULL, 0, 0}};
+    {"排除", 2.5f, 1},           {"不符合", 2.5f, 0},   {"不支持", 2.5f, 0},    {"不是", 1, 0},
+    {"错误", 1.5f, 0},           {"不正确", 2, 0},      {"不考虑", 3, 0},       {"除外", 2, 0},
+    {"不太可能", 3, 0},          {"可能性小", 3, 0},    {"可能性不大", 3, 0},   {"不会", 1, 0},
+    {"无关", 1.5f, 0},           {"错）", 2, 0},        {"错)", 2, 0},          {"项错", 2, 0},
+    {"不选", 2.5f, 0},           {"rule out", 2.5f, 0}, {"ruled out", 2.5f, 0}, {"unlikely", 2, 0},
+    {"not consistent", 2.5f, 0}, {"incorrect", 2, 0},   {"eliminate", 2.5f, 0}, {NULL, 0, 0}};
 static const s_cue_t s_verify[] = {
-    {"验证", 2.5f, 0},   {"核对", 2, 0},       {"确认", 1.5f, 1},    {"检查一下", 2, 0},
-    {"符合", 1.5f, 1},   {"支持", 1, 1},       {"吻合", 2, 1},       {"一致", 1.5f, 1},
-    {"对照", 1.5f, 0},   {"印证", 2, 0},       {"核实", 2, 0},       {"对）", 1.5f, 0},
-    {"对)", 1.5f, 0},    {"check", 1.5f, 0},   {"confirm", 2, 0},    {"consistent with", 2, 0},
+    {"验证", 2.5f, 0},    {"核对", 2, 0},      {"确认", 1.5f, 1}, {"检查一下", 2, 0},
+    {"符合", 1.5f, 1},    {"支持", 1, 1},      {"吻合", 2, 1},    {"一致", 1.5f, 1},
+    {"对照", 1.5f, 0},    {"印证", 2, 0},      {"核实", 2, 0},    {"对）", 1.5f, 0},
+    {"对)", 1.5f, 0},     {"check", 1.5f, 0},  {"confirm", 2, 0}, {"consistent with", 2, 0},
     {"matches", 1.5f, 0}, {"verify", 2.5f, 0}, {NULL, 0, 0}};
-static const s_cue_t s_reflect[] = {
-    {"等等", 2.5f, 0},   {"不过", 1, 0},       {"但是", 1, 0},       {"然而", 1, 0},
-    {"再想", 2.5f, 0},   {"重新", 2, 0},       {"回头", 2, 0},       {"仔细想", 2, 0},
-    {"再看", 1.5f, 0},   {"再考虑", 2, 0},     {"我之前", 2, 0},     {"想错", 3, 0},
-    {"不对，", 2, 0},    {"嗯", 1.5f, 0},      {"哦", 1, 0},         {"反思", 2.5f, 0},
-    {"漏掉", 2, 0},      {"忽略了", 2, 0},     {"wait", 2.5f, 0},    {"hmm", 2, 0},
-    {"actually", 1.5f, 0}, {"reconsider", 2.5f, 0}, {"second thought", 2.5f, 0},
-    {"let me re", 2, 0}, {"double-check", 1, 0}, {NULL, 0, 0}};
-static const s_cue_t s_summarise[] = {
-    {"综上", 3, 0},      {"总之", 3, 0},       {"因此", 1.5f, 0},    {"所以", 1.5f, 0},
-    {"故", 1, 0},        {"答案", 2.5f, 0},    {"结论", 2.5f, 0},    {"最终", 2, 0},
-    {"故选", 3, 0},      {"应选", 3, 0},       {"选择", 0.5f, 0},    {"总结", 2.5f, 0},
-    {"therefore", 1.5f, 0}, {"in summary", 3, 0}, {"answer", 2, 0},   {"thus", 1, 0},
-    {"in conclusion", 3, 0}, {NULL, 0, 0}};
+static const s_cue_t s_reflect[] = {{"等等", 2.5f, 0},
+                                    {"不过", 1, 0},
+                                    {"但是", 1, 0},
+                                    {"然而", 1, 0},
+                                    {"再想", 2.5f, 0},
+                                    {"重新", 2, 0},
+                                    {"回头", 2, 0},
+                                    {"仔细想", 2, 0},
+                                    {"再看", 1.5f, 0},
+                                    {"再考虑", 2, 0},
+                                    {"我之前", 2, 0},
+                                    {"想错", 3, 0},
+                                    {"不对，", 2, 0},
+                                    {"嗯", 1.5f, 0},
+                                    {"哦", 1, 0},
+                                    {"反思", 2.5f, 0},
+                                    {"漏掉", 2, 0},
+                                    {"忽略了", 2, 0},
+                                    {"wait", 2.5f, 0},
+                                    {"hmm", 2, 0},
+                                    {"actually", 1.5f, 0},
+                                    {"reconsider", 2.5f, 0},
+                                    {"second thought", 2.5f, 0},
+                                    {"let me re", 2, 0},
+                                    {"double-check", 1, 0},
+                                    {NULL, 0, 0}};
+static const s_cue_t s_summarise[] = {{"综上", 3, 0},
+                                      {"总之", 3, 0},
+                                      {"因此", 1.5f, 0},
+                                      {"所以", 1.5f, 0},
+                                      {"故", 1, 0},
+                                      {"答案", 2.5f, 0},
+                                      {"结论", 2.5f, 0},
+                                      {"最终", 2, 0},
+                                      {"故选", 3, 0},
+                                      {"应选", 3, 0},
+                                      {"选择", 0.5f, 0},
+                                      {"总结", 2.5f, 0},
+                                      {"therefore", 1.5f, 0},
+                                      {"in summary", 3, 0},
+                                      {"answer", 2, 0},
+                                      {"thus", 1, 0},
+                                      {"in conclusion", 3, 0},
+                                      {NULL, 0, 0}};
 
 static const s_cue_t *const s_cues[ASSAY_COT_ACTION_COUNT] = {
     s_restate, s_recall, s_hypothesise, s_exclude, s_verify, s_reflect, s_summarise};
@@ -85,7 +131,8 @@ static long s_find_ci(const char *s, size_t len, size_t from, const char *cue, s
     for (size_t i = from; i + clen <= len; i++) {
         if (s_lower((unsigned char)s[i]) != (unsigned char)cue[0]) continue;
         size_t k = 1;
-        while (k < clen && s_lower((unsigned char)s[i + k]) == (unsigned char)cue[k]) k++;
+        while (k < clen && s_lower((unsigned char)s[i + k]) == (unsigned char)cue[k])
+            k++;
         if (k == clen) return (long)i;
     }
     return -1;
@@ -141,7 +188,8 @@ static assay_cot_action_t s_pick(const float *w, float *confidence)
 assay_cot_action_t assay_cot_classify(const char *step, size_t len, float *confidence)
 {
     float w[ASSAY_COT_ACTION_COUNT];
-    for (int a = 0; a < ASSAY_COT_ACTION_COUNT; a++) w[a] = s_score(step, len, s_cues[a]);
+    for (int a = 0; a < ASSAY_COT_ACTION_COUNT; a++)
+        w[a] = s_score(step, len, s_cues[a]);
     float conf;
     assay_cot_action_t act = s_pick(w, &conf);
     if (confidence) *confidence = conf > 0 ? conf : 0.5f;
@@ -197,7 +245,8 @@ size_t assay_cot_label(const char *text, size_t len, const char *question, size_
         const char *p = text + steps[s].off;
         size_t plen = steps[s].len;
         float w[ASSAY_COT_ACTION_COUNT];
-        for (int a = 0; a < ASSAY_COT_ACTION_COUNT; a++) w[a] = s_score(p, plen, s_cues[a]);
+        for (int a = 0; a < ASSAY_COT_ACTION_COUNT; a++)
+            w[a] = s_score(p, plen, s_cues[a]);
         if (nq > 0) {
             uint32_t k[S_KEY_MAX];
             size_t kn = assay_textscan_key(p, plen, k, S_KEY_MAX);

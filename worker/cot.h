@@ -43,7 +43,7 @@ const char *assay_cot_action_name(int action);
 typedef struct {
     uint32_t off; /* byte range of the step in the text */
     uint32_t len;
-    uint8_t action; /* assay_cot_action_t */
+    uint8_t action;   /* assay_cot_action_t */
     float confidence; /* share of the winning cue weight, in (0,1] (0.5 for position only) */
 } assay_cot_step_t;
 

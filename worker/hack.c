@@ -42,7 +42,8 @@ static void s_lex_add(assay_hack_lexicon_t *lx, uint64_t h)
         for (size_t i = 0; i < oldcap; i++)
             if (old[i]) {
                 size_t j = old[i] & lx->mask;
-                while (lx->slots[j]) j = (j + 1) & lx->mask;
+                while (lx->slots[j])
+                    j = (j + 1) & lx->mask;
                 lx->slots[j] = old[i];
             }
         free(old);
@@ -112,8 +113,8 @@ typedef struct {
     uint64_t hash;
 } s_sent_t;
 
-static const char *const s_conclusion_cues[] = {"答案", "综上", "因此", "所以", "故选", "结论",
-                                                "总之", "therefore", "answer", NULL};
+static const char *const s_conclusion_cues[] = {"答案", "综上", "因此",      "所以",   "故选",
+                                                "结论", "总之", "therefore", "answer", NULL};
 
 /* a loop: the key repeating with some period at least four times back to back */
 static void s_loop(const uint32_t *k, size_t n, assay_hack_result_t *out)
@@ -160,7 +161,8 @@ static void s_repeats(const assay_hack_params_t *p, const char *r, size_t rlen, 
     /* exact repeats */
     for (size_t i = 0; i < n; i++) {
         size_t c = 1;
-        for (size_t j = i + 1; j < n; j++) c += sent[j].hash == sent[i].hash;
+        for (size_t j = i + 1; j < n; j++)
+            c += sent[j].hash == sent[i].hash;
         if (c > out->repeat_count) {
             out->repeat_count = c;
             out->repeat_text = sent[i].text;
@@ -200,7 +202,10 @@ typedef struct {
     uint8_t form;
 } s_suffix_t;
 
-#define SUF(x, k, f) {x, sizeof(x) - 1, k, f}
+#define SUF(x, k, f)                                                                               \
+    {                                                                                              \
+        x, sizeof(x) - 1, k, f                                                                     \
+    }
 
 /* longest first where one ends another (综合征 before 征 is not listed) */
 static const s_suffix_t s_suffixes[] = {
@@ -216,11 +221,11 @@ static const s_suffix_t s_suffixes[] = {
 /* words that end like a disease or drug but name none in particular; a mention
  * ending in one of them (脾胃疾病, 外伤后遗症) is not checked */
 static const char *const s_generic[] = {
-    "消炎", "发炎", "抗炎", "癌症",
-    "疾病", "病症", "病变", "炎症", "急症", "重症", "慢性病", "传染病", "遗传病", "常见病",
-    "多发病", "并发症", "后遗症", "适应症", "禁忌症", "适应证", "职业病", "地方病",
-    "毛病", "大病", "小病", "重病", "旧病", "发病", "患病", "得病", "看病", "治病", "生病",
-    "犯病", "疑难病", "临床试验", "实验", "对症", "病", "症", "炎", "癌", "瘤", NULL};
+    "消炎",   "发炎",   "抗炎",   "癌症",   "疾病",   "病症",   "病变",   "炎症",   "急症",
+    "重症",   "慢性病", "传染病", "遗传病", "常见病", "多发病", "并发症", "后遗症", "适应症",
+    "禁忌症", "适应证", "职业病", "地方病", "毛病",   "大病",   "小病",   "重病",   "旧病",
+    "发病",   "患病",   "得病",   "看病",   "治病",   "生病",   "犯病",   "疑难病", "临床试验",
+    "实验",   "对症",   "病",     "症",     "炎",     "癌",     "瘤",     NULL};
 
 /* code points that end a mention going backwards: function words and verbs that
  * come before a name (患有X病, 考虑为X炎, 使用X霉素) */
@@ -248,8 +253,8 @@ static int s_stop(uint32_t cp)
         0x6CA1 /* 没 */, 0x8BF4 /* 说 */, 0x770B /* 看 */, 0x8FDB /* 进 */, 0x4E00 /* 一 */,
         0x8BCA /* 诊 */, 0x80DC /* 胜 */, 0x79BB /* 离 */, 0x6B21 /* 次 */, 0x9632 /* 防 */,
         0x6309 /* 按 */, 0x7167 /* 照 */, 0x636E /* 据 */, 0x4EF7 /* 价 */, 0x540C /* 同 */,
-        0x8005 /* 者 */, 0x5403 /* 吃 */, 0x559D /* 喝 */, 0x5305 /* 包 */,
-        0x62EC /* 括 */, 0x6210 /* 成 */, 0x53D8 /* 变 */};
+        0x8005 /* 者 */, 0x5403 /* 吃 */, 0x559D /* 喝 */, 0x5305 /* 包 */, 0x62EC /* 括 */,
+        0x6210 /* 成 */, 0x53D8 /* 变 */};
     if (!assay_textscan_is_han(cp)) return !((cp >= '0' && cp <= '9') || cp == '-');
     for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++)
         if (cp == stop[i]) return 1;
@@ -383,9 +388,9 @@ static void s_unknown(const assay_terms_t *terms, const assay_hack_lexicon_t *le
 /* ------------------------------------------------------------- check */
 
 void assay_hack_check(const assay_terms_t *terms, const assay_hack_lexicon_t *lex,
-                      const assay_hack_params_t *p,
-                      const char *question, size_t qlen, const char *reasoning, size_t rlen,
-                      const char *answer, size_t alen, assay_hack_result_t *out)
+                      const assay_hack_params_t *p, const char *question, size_t qlen,
+                      const char *reasoning, size_t rlen, const char *answer, size_t alen,
+                      assay_hack_result_t *out)
 {
     memset(out, 0, sizeof *out);
     if (!reasoning) rlen = 0;
@@ -397,7 +402,8 @@ void assay_hack_check(const assay_terms_t *terms, const assay_hack_lexicon_t *le
     while (i < rlen) {
         size_t chunk = rlen - i > 2048 ? 2048 : rlen - i;
         /* never split a code point between chunks */
-        while (chunk < rlen - i && ((unsigned char)reasoning[i + chunk] & 0xC0) == 0x80) chunk++;
+        while (chunk < rlen - i && ((unsigned char)reasoning[i + chunk] & 0xC0) == 0x80)
+            chunk++;
         rc += assay_textscan_key(reasoning + i, chunk, scratch, 1024);
         i += chunk;
     }
@@ -411,7 +417,8 @@ void assay_hack_check(const assay_terms_t *terms, const assay_hack_lexicon_t *le
     if (want < (double)p->min_chars) want = (double)p->min_chars;
     if (want > (double)p->max_chars) want = (double)p->max_chars;
     out->expected_chars = (size_t)want;
-    if (rc == 0) out->flags |= ASSAY_HACK_NO_REASONING;
+    if (rc == 0)
+        out->flags |= ASSAY_HACK_NO_REASONING;
     else if (rc < out->expected_chars)
         out->flags |= ASSAY_HACK_SHORT_REASONING;
 
@@ -455,13 +462,13 @@ json_t *assay_hack_report(const assay_hack_result_t *r)
                       ? json_pack("{s:s%, s:I}", "text", r->repeat_text, (size_t)r->repeat_len,
                                   "count", (json_int_t)r->repeat_count)
                       : json_null();
-    json_t *loop = r->loop_copies >= 4 ? json_pack("{s:I, s:I}", "period", (json_int_t)r->loop_period,
-                                                   "copies", (json_int_t)r->loop_copies)
-                                       : json_null();
+    json_t *loop = r->loop_copies >= 4
+                       ? json_pack("{s:I, s:I}", "period", (json_int_t)r->loop_period, "copies",
+                                   (json_int_t)r->loop_copies)
+                       : json_null();
     return json_pack("{s:o, s:b, s:f, s:I, s:I, s:o, s:o, s:o, s:I}", "flags",
                      assay_hack_flags_json(r->flags), "hacked", r->flags != 0, "hack_score",
-                     r->score, "reasoning_chars", (json_int_t)r->reasoning_chars,
-                     "expected_chars", (json_int_t)r->expected_chars, "repeated", rep, "loop",
-                     loop, "unknown_entities", unk, "mentions_checked",
-                     (json_int_t)r->n_mentions);
+                     r->score, "reasoning_chars", (json_int_t)r->reasoning_chars, "expected_chars",
+                     (json_int_t)r->expected_chars, "repeated", rep, "loop", loop,
+                     "unknown_entities", unk, "mentions_checked", (json_int_t)r->n_mentions);
 }

@@ -34,11 +34,11 @@
 #define ASSAY_HACK_MAX_UNKNOWN 16
 
 typedef struct {
-    size_t min_chars;       /* reasoning shorter than this is short (default 20) */
-    double ratio;           /* ... or than ratio · question length (default 0.1) */
-    size_t max_chars;       /* the expectation never exceeds this (default 200) */
-    size_t repeat_min;      /* a conclusion this many times is repeated (default 3) */
-    int check_reasoning;    /* also look for unknown entities in the reasoning (0) */
+    size_t min_chars;    /* reasoning shorter than this is short (default 20) */
+    double ratio;        /* ... or than ratio · question length (default 0.1) */
+    size_t max_chars;    /* the expectation never exceeds this (default 200) */
+    size_t repeat_min;   /* a conclusion this many times is repeated (default 3) */
+    int check_reasoning; /* also look for unknown entities in the reasoning (0) */
 } assay_hack_params_t;
 
 void assay_hack_params_default(assay_hack_params_t *p);
@@ -84,9 +84,9 @@ typedef struct {
  * NULL, which skips the unknown-entity check; lex may be NULL (drug substances
  * are then known only by exact names). The result points into the inputs. */
 void assay_hack_check(const assay_terms_t *terms, const assay_hack_lexicon_t *lex,
-                      const assay_hack_params_t *p,
-                      const char *question, size_t qlen, const char *reasoning, size_t rlen,
-                      const char *answer, size_t alen, assay_hack_result_t *out);
+                      const assay_hack_params_t *p, const char *question, size_t qlen,
+                      const char *reasoning, size_t rlen, const char *answer, size_t alen,
+                      assay_hack_result_t *out);
 
 /* the names of the flags set in flags, as a JSON array (a new reference) */
 json_t *assay_hack_flags_json(unsigned flags);

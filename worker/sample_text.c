@@ -23,8 +23,9 @@ int assay_sample_text_get(const json_t *input, assay_sample_text_t *out, char *e
     const json_t *s = json_object_get(input, "sample");
     if (s) {
         if (!json_is_object(s)) {
-            snprintf(err, errlen, "field \"sample\": expected an object with \"answer\" and "
-                                  "\"reasoning\"");
+            snprintf(err, errlen,
+                     "field \"sample\": expected an object with \"answer\" and "
+                     "\"reasoning\"");
             return ASSAY_EINVAL;
         }
         const json_t *a = json_object_get(s, "answer"), *r = json_object_get(s, "reasoning");
@@ -52,8 +53,9 @@ int assay_sample_text_get(const json_t *input, assay_sample_text_t *out, char *e
             out->source = "sample.response";
             return 0;
         }
-        snprintf(err, errlen, "field \"sample\": expected \"answer\" (a string) or "
-                              "\"response\" in it");
+        snprintf(err, errlen,
+                 "field \"sample\": expected \"answer\" (a string) or "
+                 "\"response\" in it");
         return ASSAY_EINVAL;
     }
     const json_t *raw = json_object_get(input, "response");
@@ -77,7 +79,8 @@ int assay_sample_text_get(const json_t *input, assay_sample_text_t *out, char *e
         out->source = "prediction";
         return 0;
     }
-    snprintf(err, errlen, "no sample to check: expected a \"sample\" object ({\"answer\", "
-                          "\"reasoning\"}), or a \"response\" or \"prediction\" string");
+    snprintf(err, errlen,
+             "no sample to check: expected a \"sample\" object ({\"answer\", "
+             "\"reasoning\"}), or a \"response\" or \"prediction\" string");
     return ASSAY_EINVAL;
 }

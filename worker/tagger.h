@@ -56,8 +56,8 @@ const char *assay_tagger_category_name(int category);
 int assay_tagger_category(const char *text, size_t len, const size_t *type_counts);
 
 typedef struct {
-    uint32_t off, len; /* the mention in the text */
-    uint8_t type;      /* assay_entity_type_t */
+    uint32_t off, len;       /* the mention in the text */
+    uint8_t type;            /* assay_entity_type_t */
     assay_term_id_t node;    /* the KG node, or ASSAY_TERM_NONE */
     assay_term_id_t concept; /* the ICD concept (diseases), or ASSAY_TERM_NONE */
 } assay_tagger_entity_t;

@@ -48,11 +48,10 @@ static void s_run(void *state, assay_task_t *task)
     size_t cap = (size_t)maxd;
     int with_text = assay_param_bool(task, "step_text", 1);
     assay_cot_step_t *steps = assay_calloc(cap, sizeof *steps);
-    size_t total = st.reasoning ? assay_cot_label(st.reasoning, st.reasoning_len,
-                                                  json_string_value(jq),
-                                                  json_is_string(jq) ? json_string_length(jq) : 0,
-                                                  steps, cap)
-                                : 0;
+    size_t total =
+        st.reasoning ? assay_cot_label(st.reasoning, st.reasoning_len, json_string_value(jq),
+                                       json_is_string(jq) ? json_string_length(jq) : 0, steps, cap)
+                     : 0;
     size_t n = total < cap ? total : cap;
     assay_cot_stats_t s;
     assay_cot_stats(steps, n, &s);
@@ -61,14 +60,14 @@ static void s_run(void *state, assay_task_t *task)
         json_t *o = json_pack("{s:s, s:f}", "action", assay_cot_action_name(steps[i].action),
                               "confidence", round(steps[i].confidence * 1000) / 1000);
         if (with_text)
-            json_object_set_new(o, "text",
-                                json_stringn(st.reasoning + steps[i].off, steps[i].len));
+            json_object_set_new(o, "text", json_stringn(st.reasoning + steps[i].off, steps[i].len));
         json_array_append_new(arr, o);
     }
     free(steps);
     json_t *counts = json_object();
     for (int a = 0; a < ASSAY_COT_ACTION_COUNT; a++)
-        json_object_set_new(counts, assay_cot_action_name(a), json_integer((json_int_t)s.counts[a]));
+        json_object_set_new(counts, assay_cot_action_name(a),
+                            json_integer((json_int_t)s.counts[a]));
     json_t *stats = json_pack("{s:I, s:I, s:I, s:I, s:o, s:b}", "steps", (json_int_t)s.steps,
                               "distinct_actions", (json_int_t)s.distinct_actions, "hypotheses",
                               (json_int_t)s.hypotheses, "reflections", (json_int_t)s.reflections,

@@ -123,8 +123,8 @@ static void s_run(void *state, assay_task_t *task)
         }
     }
     assay_hack_result_t r;
-    assay_hack_check(s->terms, s->lex, &p, q.data, q.len, st.reasoning, st.reasoning_len,
-                     st.answer, st.answer_len, &r);
+    assay_hack_check(s->terms, s->lex, &p, q.data, q.len, st.reasoning, st.reasoning_len, st.answer,
+                     st.answer_len, &r);
     assay_buf_release(&q);
     json_t *detail = assay_hack_report(&r);
     json_t *out = json_object();

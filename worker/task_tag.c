@@ -61,8 +61,9 @@ static void s_run(void *state, assay_task_t *task)
         assay_buf_addc(&all, '\n');
     }
     if (all.len == 0) {
-        assay_task_fail(task, 0, "nothing to tag: expected a non-empty \"question\", \"text\" or "
-                                 "\"context\" string");
+        assay_task_fail(task, 0,
+                        "nothing to tag: expected a non-empty \"question\", \"text\" or "
+                        "\"context\" string");
         assay_buf_release(&all);
         return;
     }

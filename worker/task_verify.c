@@ -50,7 +50,8 @@ static int s_params(assay_task_t *task, assay_verify_params_t *p, char *err, siz
     p->w_precision = assay_param_num(task, "w_precision", p->w_precision);
     p->threshold = assay_param_num(task, "threshold", p->threshold);
     const char *sys = assay_param_str(task, "system", "any");
-    if (strcmp(sys, "any") == 0) p->system = ASSAY_SYS_ANY;
+    if (strcmp(sys, "any") == 0)
+        p->system = ASSAY_SYS_ANY;
     else if (assay_terms_system_parse(sys, &p->system) < 0) {
         snprintf(err, errlen, "parameter \"system\" is \"%s\": expected any, clin2.0 or bj_v601",
                  sys);
@@ -80,8 +81,9 @@ static void s_mcq(assay_task_t *task, const json_t *in, const assay_verify_param
 {
     const json_t *opts = json_object_get(in, "options");
     if (!json_is_object(opts)) {
-        assay_task_fail(task, 0, "field \"options\": expected an object {\"A\": text, ...} for "
-                                 "an mcq item");
+        assay_task_fail(task, 0,
+                        "field \"options\": expected an object {\"A\": text, ...} for "
+                        "an mcq item");
         return;
     }
     const char *options[ASSAY_VERIFY_MAX_OPTIONS] = {NULL};
@@ -112,8 +114,8 @@ static void s_mcq(assay_task_t *task, const json_t *in, const assay_verify_param
     /* an answer without letters: a reasoning that ends in "故选B" still commits */
     if (r.how == ASSAY_MCQ_NONE && st->reasoning && st->reasoning_len > 0) {
         assay_verify_result_t r2;
-        if (assay_verify_mcq(p, gold, st->reasoning, st->reasoning_len, options, n_options,
-                             &r2) == 0 &&
+        if (assay_verify_mcq(p, gold, st->reasoning, st->reasoning_len, options, n_options, &r2) ==
+                0 &&
             r2.how == ASSAY_MCQ_MARKER) {
             r = r2;
             source = "sample.reasoning";
@@ -121,11 +123,10 @@ static void s_mcq(assay_task_t *task, const json_t *in, const assay_verify_param
     }
     char err[256];
     const assay_terms_t *terms = assay_terms_shared(assay_task_runtime(task), err, sizeof err);
-    json_t *out = json_pack("{s:f, s:b, s:f, s:o, s:o, s:s}", "score", r.score, "correct",
-                            r.correct, "threshold", p->threshold, "explain",
-                            assay_verify_explain(NULL, p, &r), "terms_version",
-                            terms ? json_string(assay_terms_version(terms)) : json_null(),
-                            "answer_source", source);
+    json_t *out = json_pack(
+        "{s:f, s:b, s:f, s:o, s:o, s:s}", "score", r.score, "correct", r.correct, "threshold",
+        p->threshold, "explain", assay_verify_explain(NULL, p, &r), "terms_version",
+        terms ? json_string(assay_terms_version(terms)) : json_null(), "answer_source", source);
     assay_task_done(task, out);
 }
 
@@ -147,8 +148,8 @@ static void s_run(void *state, assay_task_t *task)
             return;
         }
     } else {
-        kind = json_is_object(json_object_get(in, "options")) ? ASSAY_VERIFY_MCQ
-                                                                : ASSAY_VERIFY_CASE;
+        kind =
+            json_is_object(json_object_get(in, "options")) ? ASSAY_VERIFY_MCQ : ASSAY_VERIFY_CASE;
     }
     const json_t *ja = json_object_get(in, "answer");
     if (ja && !json_is_string(ja) && !json_is_null(ja)) {
@@ -165,8 +166,9 @@ static void s_run(void *state, assay_task_t *task)
     }
     if (kind == ASSAY_VERIFY_MCQ) {
         if (!gold || glen == 0) {
-            assay_task_fail(task, 0, "field \"answer\": expected the gold option letters of an "
-                                     "mcq item");
+            assay_task_fail(task, 0,
+                            "field \"answer\": expected the gold option letters of an "
+                            "mcq item");
             return;
         }
         s_mcq(task, in, &p, &st, gold);
@@ -194,8 +196,9 @@ static void s_run(void *state, assay_task_t *task)
         return;
     }
     if (glen == 0 && n_codes == 0) {
-        assay_task_fail(task, 0, "field \"answer\": expected the gold answer text (or "
-                                 "\"gold_codes\")");
+        assay_task_fail(task, 0,
+                        "field \"answer\": expected the gold answer text (or "
+                        "\"gold_codes\")");
         return;
     }
     const assay_terms_t *terms = assay_terms_shared(assay_task_runtime(task), err, sizeof err);
@@ -218,15 +221,16 @@ static void s_run(void *state, assay_task_t *task)
     assay_verify_result_t r;
     if (assay_verify_text(terms, &p, gold, glen, codes, n_codes, st.answer, st.answer_len, &r) <
         0) {
-        assay_task_fail(task, 0, "field \"answer\": the gold answer names nothing to compare "
-                                 "with (no text atoms and no known gold code)");
+        assay_task_fail(task, 0,
+                        "field \"answer\": the gold answer names nothing to compare "
+                        "with (no text atoms and no known gold code)");
         return;
     }
     r.kind = kind;
-    json_t *out = json_pack("{s:f, s:b, s:f, s:o, s:s, s:s}", "score", r.score, "correct",
-                            r.correct, "threshold", p.threshold, "explain",
-                            assay_verify_explain(terms, &p, &r), "terms_version",
-                            assay_terms_version(terms), "answer_source", st.source);
+    json_t *out =
+        json_pack("{s:f, s:b, s:f, s:o, s:s, s:s}", "score", r.score, "correct", r.correct,
+                  "threshold", p.threshold, "explain", assay_verify_explain(terms, &p, &r),
+                  "terms_version", assay_terms_version(terms), "answer_source", st.source);
     assay_task_done(task, out);
 }
 

@@ -60,7 +60,8 @@ uint32_t assay_textscan_prev(const char *s, size_t end, size_t *start)
     }
     size_t b = end - 1;
     /* back over at most three continuation bytes to a lead byte */
-    for (int k = 0; k < 3 && b > 0 && ((unsigned char)s[b] & 0xC0) == 0x80; k++) b--;
+    for (int k = 0; k < 3 && b > 0 && ((unsigned char)s[b] & 0xC0) == 0x80; k++)
+        b--;
     size_t i = b;
     uint32_t cp = assay_textscan_next(s, end, &i);
     if (i != end) {
@@ -74,7 +75,8 @@ uint32_t assay_textscan_prev(const char *s, size_t end, size_t *start)
 
 uint32_t assay_textscan_fold(uint32_t cp)
 {
-    if (cp >= 0xFF01 && cp <= 0xFF5E) cp -= 0xFEE0;
+    if (cp >= 0xFF01 && cp <= 0xFF5E)
+        cp -= 0xFEE0;
     else if (cp == 0x3000)
         cp = ' ';
     if (cp >= 'A' && cp <= 'Z') cp += 32;
@@ -191,8 +193,7 @@ static int s_trim(const char *s, size_t start, size_t end, assay_textscan_span_t
     return 1;
 }
 
-int assay_textscan_next_sentence(const char *s, size_t len, size_t *pos,
-                                 assay_textscan_span_t *out)
+int assay_textscan_next_sentence(const char *s, size_t len, size_t *pos, assay_textscan_span_t *out)
 {
     while (*pos < len) {
         size_t start = *pos, i = *pos;
@@ -242,8 +243,7 @@ int assay_textscan_next_sentence(const char *s, size_t len, size_t *pos,
     return 0;
 }
 
-size_t assay_textscan_sentences(const char *s, size_t len, assay_textscan_span_t *out,
-                                size_t cap)
+size_t assay_textscan_sentences(const char *s, size_t len, assay_textscan_span_t *out, size_t cap)
 {
     size_t n = 0, pos = 0;
     assay_textscan_span_t span;
@@ -280,8 +280,7 @@ void assay_textscan_split_think(const char *s, size_t len, assay_textscan_span_t
     static const char close[] = "</think>", open_tag[] = "<think>";
     const size_t cl = sizeof close - 1, ol = sizeof open_tag - 1;
     const char *last = NULL;
-    for (const char *p = s; (p = assay_textscan_find(p, len - (size_t)(p - s), close, cl));
-         p += cl)
+    for (const char *p = s; (p = assay_textscan_find(p, len - (size_t)(p - s), close, cl)); p += cl)
         last = p;
     if (!last) {
         reasoning->off = reasoning->len = 0;

@@ -53,8 +53,7 @@ typedef struct {
  * an English sentence, not a decimal point); spans are trimmed of space and never
  * empty. Writes at most cap spans and returns the total number found (which may
  * exceed cap). */
-size_t assay_textscan_sentences(const char *s, size_t len, assay_textscan_span_t *out,
-                                size_t cap);
+size_t assay_textscan_sentences(const char *s, size_t len, assay_textscan_span_t *out, size_t cap);
 
 /* the next sentence at or after *pos (as assay_textscan_sentences splits); 1 with
  * *out filled and *pos moved past it, 0 at the end of the text */

@@ -15,7 +15,8 @@
 int assay_verify_kind_parse(const char *s, assay_verify_kind_t *out)
 {
     if (!s) return ASSAY_EINVAL;
-    if (strcmp(s, "mcq") == 0) *out = ASSAY_VERIFY_MCQ;
+    if (strcmp(s, "mcq") == 0)
+        *out = ASSAY_VERIFY_MCQ;
     else if (strcmp(s, "case") == 0)
         *out = ASSAY_VERIFY_CASE;
     else if (strcmp(s, "open") == 0)
@@ -41,8 +42,10 @@ int assay_verify_params_check(const assay_verify_params_t *p, char *err, size_t 
     const struct {
         const char *name;
         double v, lo, hi;
-    } r[] = {{"w_path", p->w_path, 0, 1e6},        {"w_graph", p->w_graph, 0, 1e6},
-             {"w_term", p->w_term, 0, 1e6},        {"w_precision", p->w_precision, 0, 1},
+    } r[] = {{"w_path", p->w_path, 0, 1e6},
+             {"w_graph", p->w_graph, 0, 1e6},
+             {"w_term", p->w_term, 0, 1e6},
+             {"w_precision", p->w_precision, 0, 1},
              {"threshold", p->threshold, 0, 1}};
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
         if (!(r[i].v >= r[i].lo && r[i].v <= r[i].hi)) {
@@ -51,8 +54,9 @@ int assay_verify_params_check(const assay_verify_params_t *p, char *err, size_t 
             return ASSAY_EINVAL;
         }
     if (p->w_path + p->w_graph + p->w_term <= 0) {
-        snprintf(err, errlen, "parameters \"w_path\", \"w_graph\" and \"w_term\" are all 0: "
-                              "expected at least one positive weight");
+        snprintf(err, errlen,
+                 "parameters \"w_path\", \"w_graph\" and \"w_term\" are all 0: "
+                 "expected at least one positive weight");
         return ASSAY_EINVAL;
     }
     return 0;
@@ -87,7 +91,8 @@ unsigned assay_verify_letters(const char *s, size_t len)
     size_t i = 0;
     while (i < len) {
         uint32_t cp = assay_textscan_fold(assay_textscan_next(s, len, &i));
-        if (cp >= 'a' && cp <= 'a' + ASSAY_VERIFY_MAX_OPTIONS - 1) mask |= 1u << (cp - 'a');
+        if (cp >= 'a' && cp <= 'a' + ASSAY_VERIFY_MAX_OPTIONS - 1)
+            mask |= 1u << (cp - 'a');
         else if (!(assay_textscan_is_space(cp) || cp == ',' || cp == 0x3001 || cp == '/' ||
                    cp == ';' || cp == '+'))
             return 0;
@@ -98,12 +103,11 @@ unsigned assay_verify_letters(const char *s, size_t len)
 /* code points that may sit between a marker and its letters: 答案：是 (B) */
 static int s_filler(uint32_t cp)
 {
-    static const uint32_t han[] = {0x662F /* 是 */, 0x4E3A /* 为 */, 0x5E94 /* 应 */,
-                                   0x8BE5 /* 该 */, 0x9009 /* 选 */, 0x9879 /* 项 */,
-                                   0x62E9 /* 择 */, 0x5373 /* 即 */, 0x5C31 /* 就 */,
-                                   0x7684 /* 的 */, 0x6700 /* 最 */, 0x4F73 /* 佳 */,
-                                   0x5F53 /* 当 */, 0x786E /* 确 */, 0x4E5F /* 也 */,
-                                   0x9898 /* 题 */, 0x672C /* 本 */};
+    static const uint32_t han[] = {
+        0x662F /* 是 */, 0x4E3A /* 为 */, 0x5E94 /* 应 */, 0x8BE5 /* 该 */, 0x9009 /* 选 */,
+        0x9879 /* 项 */, 0x62E9 /* 择 */, 0x5373 /* 即 */, 0x5C31 /* 就 */, 0x7684 /* 的 */,
+        0x6700 /* 最 */, 0x4F73 /* 佳 */, 0x5F53 /* 当 */, 0x786E /* 确 */, 0x4E5F /* 也 */,
+        0x9898 /* 题 */, 0x672C /* 本 */};
     if (assay_textscan_is_space(cp)) return 1;
     if (assay_textscan_is_punct(cp) && s_letter(cp) < 0) return 1;
     for (size_t i = 0; i < sizeof han / sizeof han[0]; i++)
@@ -114,11 +118,10 @@ static int s_filler(uint32_t cp)
 /* code points allowed between two letters: B、D / B和D / B,D / 选项B与选项D */
 static int s_joiner(uint32_t cp)
 {
-    return assay_textscan_is_space(cp) || cp == ',' || cp == 0xFF0C || cp == 0x3001 ||
-           cp == '/' || cp == '+' || cp == '&' || cp == 0x548C /* 和 */ ||
-           cp == 0x4E0E /* 与 */ || cp == 0x53CA /* 及 */ || cp == 0x4EE5 /* 以 */ ||
-           cp == 0x9009 /* 选 */ || cp == 0x9879 /* 项 */ || cp == 0x6216 /* 或 */ ||
-           cp == 0x3001;
+    return assay_textscan_is_space(cp) || cp == ',' || cp == 0xFF0C || cp == 0x3001 || cp == '/' ||
+           cp == '+' || cp == '&' || cp == 0x548C /* 和 */ || cp == 0x4E0E /* 与 */ ||
+           cp == 0x53CA /* 及 */ || cp == 0x4EE5 /* 以 */ || cp == 0x9009 /* 选 */ ||
+           cp == 0x9879 /* 项 */ || cp == 0x6216 /* 或 */ || cp == 0x3001;
 }
 
 /* text right after a letter list that turns it into a rejection ("A错误", "B不对") */
@@ -203,13 +206,14 @@ typedef struct {
     const char *s;
     size_t len;
 } s_word_t;
-#define W(x) {x, sizeof(x) - 1}
+#define W(x)                                                                                       \
+    {                                                                                              \
+        x, sizeof(x) - 1                                                                           \
+    }
 
 static const s_word_t s_markers[] = {
-    W("正确答案"), W("参考答案"), W("最终答案"), W("答案"), W("故选"),
-    W("应选"), W("选择"), W("选"), W("answer is"), W("answer:"),
-    W("answer"), W("option"),
-    {NULL, 0}};
+    W("正确答案"), W("参考答案"),  W("最终答案"), W("答案"),   W("故选"),   W("应选"), W("选择"),
+    W("选"),       W("answer is"), W("answer:"),  W("answer"), W("option"), {NULL, 0}};
 
 static unsigned char s_lc(unsigned char c)
 {
@@ -222,7 +226,8 @@ static size_t s_marker_at(const char *s, size_t len, size_t i)
         size_t ml = m->len;
         if (i + ml > len) continue;
         size_t k = 0;
-        while (k < ml && s_lc((unsigned char)s[i + k]) == (unsigned char)m->s[k]) k++;
+        while (k < ml && s_lc((unsigned char)s[i + k]) == (unsigned char)m->s[k])
+            k++;
         if (k == ml) return ml;
     }
     return 0;
@@ -362,7 +367,8 @@ unsigned assay_verify_mcq_extract(const char *text, size_t len, const char *cons
 static int s_popcount(unsigned x)
 {
     int n = 0;
-    for (; x; x &= x - 1) n++;
+    for (; x; x &= x - 1)
+        n++;
     return n;
 }
 
@@ -407,32 +413,49 @@ int assay_verify_mcq(const assay_verify_params_t *p, const char *gold, const cha
 /* segment boundaries: punctuation and line breaks */
 static int s_seg_break(uint32_t cp)
 {
-    return cp == 0xFF0C || cp == ',' || cp == 0xFF1B || cp == ';' || cp == 0x3001 ||
-           cp == 0x3002 || cp == '\n' || cp == '\r' || cp == 0xFF01 || cp == 0xFF1F ||
-           cp == '!' || cp == '?' || cp == 0xFF1A || cp == ':' || cp == '/' || cp == '|' ||
-           cp == 0x2014 || cp == 0xFF08 || cp == 0xFF09 || cp == '(' || cp == ')' ||
-           cp == '[' || cp == ']' || cp == 0x3010 || cp == 0x3011 || cp == 0x2460 ||
-           (cp >= 0x2460 && cp <= 0x2473) || cp == '.';
+    return cp == 0xFF0C || cp == ',' || cp == 0xFF1B || cp == ';' || cp == 0x3001 || cp == 0x3002 ||
+           cp == '\n' || cp == '\r' || cp == 0xFF01 || cp == 0xFF1F || cp == '!' || cp == '?' ||
+           cp == 0xFF1A || cp == ':' || cp == '/' || cp == '|' || cp == 0x2014 || cp == 0xFF08 ||
+           cp == 0xFF09 || cp == '(' || cp == ')' || cp == '[' || cp == ']' || cp == 0x3010 ||
+           cp == 0x3011 || cp == 0x2460 || (cp >= 0x2460 && cp <= 0x2473) || cp == '.';
 }
 
 /* conjunctions that join two diagnoses: 冠心病合并心衰, 胃炎伴出血 */
-static const s_word_t s_conj[] = {
-    W("合并"), W("并发"), W("伴有"), W("以及"), W("和"),
-    W("与"), W("及"), W("伴"), W("并"), W("或"),
-    {NULL, 0}};
+static const s_word_t s_conj[] = {W("合并"), W("并发"), W("伴有"), W("以及"), W("和"),  W("与"),
+                                  W("及"),   W("伴"),   W("并"),   W("或"),   {NULL, 0}};
 /* words around a diagnosis that are not part of it */
-static const s_word_t s_prefix[] = {
-    W("最可能的诊断是"), W("最可能的诊断为"), W("最可能的诊断"), W("初步诊断为"), W("初步诊断"),
-    W("临床诊断"), W("诊断为"), W("诊断是"), W("诊断"), W("考虑为"),
-    W("考虑是"), W("考虑"), W("可能为"), W("可能是"), W("可能"),
-    W("疑似"), W("怀疑"), W("答案是"), W("答案为"), W("答案"),
-    W("患者患有"), W("患有"), W("患"), W("的是"), W("是"),
-    W("为"), W("应为"), W("即"),
-    {NULL, 0}};
-static const s_word_t s_suffix[] = {
-    W("可能性大"), W("可能性较大"), W("的可能"), W("可能"), W("待查"),
-    W("待排"), W("待排除"), W("可疑"), W("？"), W("?"),
-    {NULL, 0}};
+static const s_word_t s_prefix[] = {W("最可能的诊断是"),
+                                    W("最可能的诊断为"),
+                                    W("最可能的诊断"),
+                                    W("初步诊断为"),
+                                    W("初步诊断"),
+                                    W("临床诊断"),
+                                    W("诊断为"),
+                                    W("诊断是"),
+                                    W("诊断"),
+                                    W("考虑为"),
+                                    W("考虑是"),
+                                    W("考虑"),
+                                    W("可能为"),
+                                    W("可能是"),
+                                    W("可能"),
+                                    W("疑似"),
+                                    W("怀疑"),
+                                    W("答案是"),
+                                    W("答案为"),
+                                    W("答案"),
+                                    W("患者患有"),
+                                    W("患有"),
+                                    W("患"),
+                                    W("的是"),
+                                    W("是"),
+                                    W("为"),
+                                    W("应为"),
+                                    W("即"),
+                                    {NULL, 0}};
+static const s_word_t s_suffix[] = {W("可能性大"), W("可能性较大"), W("的可能"), W("可能"),
+                                    W("待查"),     W("待排"),       W("待排除"), W("可疑"),
+                                    W("？"),       W("?"),          {NULL, 0}};
 
 static int s_starts(const char *s, size_t len, const s_word_t *w, size_t *wl)
 {
@@ -508,7 +531,8 @@ static size_t s_lookup(const assay_terms_t *terms, assay_code_system_t sys, cons
         assay_term_id_t c = hits[i].concept;
         const char *nm = assay_terms_name(terms, c);
         size_t k = 0;
-        while (k < n && strcmp(assay_terms_name(terms, out[k]), nm) != 0) k++;
+        while (k < n && strcmp(assay_terms_name(terms, out[k]), nm) != 0)
+            k++;
         if (k < n) {
             int dc = assay_terms_depth(terms, c), dk = assay_terms_depth(terms, out[k]);
             if (dc < dk || (dc == dk && assay_terms_system(terms, c) == ASSAY_SYS_CLIN20))
@@ -569,7 +593,8 @@ static size_t s_fuzzy(const assay_terms_t *terms, const assay_verify_params_t *p
         assay_term_id_t c = e->concept;
         if (c == ASSAY_TERM_NONE || e->end <= e->start || e->end > tl) continue;
         /* two entities on one span (an atom pair): one atom with both concepts */
-        if (*n > before && out[*n - 1].text == t + e->start && out[*n - 1].len == e->end - e->start) {
+        if (*n > before && out[*n - 1].text == t + e->start &&
+            out[*n - 1].len == e->end - e->start) {
             assay_verify_atom_t *a = &out[*n - 1];
             if (a->n_cands < ASSAY_VERIFY_MAX_CANDS) a->cands[a->n_cands++] = c;
             continue;
@@ -639,11 +664,13 @@ size_t assay_verify_atoms(const assay_terms_t *terms, const assay_verify_params_
             start = i;
         }
     }
-    if (start < len && n < max) s_segment(terms, p, ents, text + start, len - start, out, max, &n, 0);
+    if (start < len && n < max)
+        s_segment(terms, p, ents, text + start, len - start, out, max, &n, 0);
     if (ents) assay_entities_release(ents);
     /* when some atoms link, long unlinked ones are prose around them, not entities */
     size_t linked = 0;
-    for (size_t k = 0; k < n; k++) linked += out[k].n_cands > 0;
+    for (size_t k = 0; k < n; k++)
+        linked += out[k].n_cands > 0;
     if (linked > 0) {
         size_t w = 0;
         for (size_t k = 0; k < n; k++)
@@ -749,8 +776,8 @@ static const s_kgmemo_t *s_kg(s_ctx_t *cx, assay_term_id_t c)
     m->n_alias = 0;
     assay_kg_edge_t e[S_NEIGH_MAX];
     for (size_t j = 0; j < m->n_nodes; j++) {
-        size_t n = assay_terms_kg_neighbors(cx->terms, m->nodes[j], NULL, ASSAY_KG_BOTH, e,
-                                            S_NEIGH_MAX);
+        size_t n =
+            assay_terms_kg_neighbors(cx->terms, m->nodes[j], NULL, ASSAY_KG_BOTH, e, S_NEIGH_MAX);
         if (n > S_NEIGH_MAX) n = S_NEIGH_MAX;
         for (size_t i = 0; i < n && m->n_neigh < S_NEIGH_MAX; i++) {
             /* a shared department (内科) says little about two diseases */
@@ -773,7 +800,8 @@ static int s_sorted_has(const uint32_t *v, size_t n, uint32_t x)
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (v[mid] < x) lo = mid + 1;
+        if (v[mid] < x)
+            lo = mid + 1;
         else
             hi = mid;
     }
@@ -823,7 +851,8 @@ static assay_term_id_t s_general(const assay_terms_t *terms, assay_term_id_t x)
         const char *dot = strchr(assay_terms_code(terms, x), '.');
         if (!dot || dot[1] != '9') break;
         const char *q = dot + 2;
-        while (*q == '0') q++;
+        while (*q == '0')
+            q++;
         if (*q != '\0') break;
         assay_term_id_t up = assay_terms_parent(terms, x);
         if (up == ASSAY_TERM_NONE) break;
@@ -872,8 +901,8 @@ static float s_name_sim(const assay_terms_t *terms, assay_term_id_t x, assay_ter
 }
 
 double assay_verify_concept_sim(const assay_terms_t *terms, const assay_verify_params_t *p,
-                                assay_term_id_t a, assay_term_id_t b, float *path,
-                                float *graph, float *term)
+                                assay_term_id_t a, assay_term_id_t b, float *path, float *graph,
+                                float *term)
 {
     float pa, gr, te;
     if (a == b || strcmp(assay_terms_name(terms, a), assay_terms_name(terms, b)) == 0) {
@@ -943,9 +972,8 @@ static void s_atom_pair(s_ctx_t *cx, const assay_verify_atom_t *g, const assay_v
      * so is the same standard name in another code system */
     for (size_t i = 0; i < g->n_cands; i++)
         for (size_t j = 0; j < a->n_cands; j++)
-            if (g->cands[i] == a->cands[j] ||
-                strcmp(assay_terms_name(terms, g->cands[i]), assay_terms_name(terms, a->cands[j])) ==
-                    0) {
+            if (g->cands[i] == a->cands[j] || strcmp(assay_terms_name(terms, g->cands[i]),
+                                                     assay_terms_name(terms, a->cands[j])) == 0) {
                 out->sim = out->path = out->graph = out->term = 1;
                 out->ca = g->cands[i];
                 out->cb = a->cands[j];
@@ -1022,7 +1050,8 @@ static void s_codes_atoms(const assay_terms_t *terms, const assay_verify_params_
         /* a code already named by a text atom adds nothing */
         int dup = 0;
         for (size_t k = 0; k < *n; k++)
-            for (size_t j = 0; j < out[k].n_cands; j++) dup |= out[k].cands[j] == c;
+            for (size_t j = 0; j < out[k].n_cands; j++)
+                dup |= out[k].cands[j] == c;
         if (dup) continue;
         assay_verify_atom_t *a = &out[(*n)++];
         memset(a, 0, sizeof *a);
@@ -1036,10 +1065,9 @@ static void s_codes_atoms(const assay_terms_t *terms, const assay_verify_params_
     }
 }
 
-int assay_verify_text(const assay_terms_t *terms, const assay_verify_params_t *p,
-                      const char *gold, size_t glen, const char *const *gold_codes,
-                      size_t n_codes, const char *response, size_t rlen,
-                      assay_verify_result_t *out)
+int assay_verify_text(const assay_terms_t *terms, const assay_verify_params_t *p, const char *gold,
+                      size_t glen, const char *const *gold_codes, size_t n_codes,
+                      const char *response, size_t rlen, assay_verify_result_t *out)
 {
     out->kind = ASSAY_VERIFY_CASE;
     out->score = 0;
@@ -1048,8 +1076,8 @@ int assay_verify_text(const assay_terms_t *terms, const assay_verify_params_t *p
     out->how = ASSAY_MCQ_NONE;
     out->recall = out->precision = 0;
     out->path_sim = out->graph_sim = out->term_sim = -1;
-    out->n_gold = assay_verify_atoms(terms, p, gold, gold ? glen : 0, out->gold,
-                                     ASSAY_VERIFY_MAX_ATOMS);
+    out->n_gold =
+        assay_verify_atoms(terms, p, gold, gold ? glen : 0, out->gold, ASSAY_VERIFY_MAX_ATOMS);
     s_codes_atoms(terms, p, gold_codes, n_codes, out->gold, ASSAY_VERIFY_MAX_ATOMS, &out->n_gold);
     if (out->n_gold == 0) return ASSAY_EINVAL;
     out->n_pred = assay_verify_atoms(terms, p, response, response ? rlen : 0, out->pred,
@@ -1062,7 +1090,8 @@ int assay_verify_text(const assay_terms_t *terms, const assay_verify_params_t *p
     cx->p = p;
     cx->n_memo = cx->next_evict = 0;
     cx->n_rel = 0;
-    for (size_t a = 0; a < out->n_pred; a++) out->pred[a].sim = -1;
+    for (size_t a = 0; a < out->n_pred; a++)
+        out->pred[a].sim = -1;
     double rsum = 0, psum = 0, ps = 0, gs = 0, ts = 0;
     size_t pn = 0, gn = 0;
     for (size_t g = 0; g < out->n_gold; g++) {
@@ -1106,7 +1135,8 @@ int assay_verify_text(const assay_terms_t *terms, const assay_verify_params_t *p
             gn++;
         }
     }
-    for (size_t a = 0; a < out->n_pred; a++) psum += out->pred[a].sim > 0 ? out->pred[a].sim : 0;
+    for (size_t a = 0; a < out->n_pred; a++)
+        psum += out->pred[a].sim > 0 ? out->pred[a].sim : 0;
     out->recall = rsum / (double)out->n_gold;
     out->precision = psum / (double)out->n_pred;
     out->score = (1 - p->w_precision) * out->recall + p->w_precision * out->precision;
@@ -1143,8 +1173,7 @@ static json_t *s_concept_json(const assay_terms_t *terms, assay_term_id_t c)
                      "name", assay_terms_name(terms, c));
 }
 
-static json_t *s_atoms_json(const assay_terms_t *terms, const assay_verify_atom_t *atoms,
-                            size_t n)
+static json_t *s_atoms_json(const assay_terms_t *terms, const assay_verify_atom_t *atoms, size_t n)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -1180,7 +1209,8 @@ static json_t *s_codes_json(const assay_terms_t *terms, const assay_verify_atom_
         for (size_t k = 0; k < atoms[i].n_cands; k++) {
             assay_term_id_t c = atoms[i].cands[k];
             int dup = 0;
-            for (size_t j = 0; j < ns; j++) dup |= seen[j] == c;
+            for (size_t j = 0; j < ns; j++)
+                dup |= seen[j] == c;
             if (dup) continue;
             seen[ns++] = c;
             json_array_append_new(arr, s_concept_json(terms, c));
@@ -1197,8 +1227,8 @@ json_t *assay_verify_explain(const assay_terms_t *terms, const assay_verify_para
     if (r->kind == ASSAY_VERIFY_MCQ) {
         o = json_pack("{s:s, s:o, s:o, s:s, s:o, s:o}", "method", "option_letters", "gold",
                       s_letters_json(r->gold_mask), "predicted", s_letters_json(r->pred_mask),
-                      "found_by", assay_verify_mcq_how_name(r->how), "atoms", json_array(),
-                      "codes", json_array());
+                      "found_by", assay_verify_mcq_how_name(r->how), "atoms", json_array(), "codes",
+                      json_array());
     } else {
         o = json_pack("{s:s, s:{s:o, s:o}, s:{s:o, s:o}}", "method", "atoms", "atoms", "gold",
                       s_atoms_json(terms, r->gold, r->n_gold), "answer",

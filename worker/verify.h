@@ -50,11 +50,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ASSAY_VERIFY_MAX_OPTIONS 8  /* A..H */
-#define ASSAY_VERIFY_MAX_ATOMS 16   /* atoms kept per side (more are ignored) */
-#define ASSAY_VERIFY_MAX_CANDS 4    /* candidate concepts kept per atom */
+#define ASSAY_VERIFY_MAX_OPTIONS 8 /* A..H */
+#define ASSAY_VERIFY_MAX_ATOMS 16  /* atoms kept per side (more are ignored) */
+#define ASSAY_VERIFY_MAX_CANDS 4   /* candidate concepts kept per atom */
 
-typedef enum { ASSAY_VERIFY_MCQ = 0, ASSAY_VERIFY_CASE = 1, ASSAY_VERIFY_OPEN = 2 } assay_verify_kind_t;
+typedef enum {
+    ASSAY_VERIFY_MCQ = 0,
+    ASSAY_VERIFY_CASE = 1,
+    ASSAY_VERIFY_OPEN = 2
+} assay_verify_kind_t;
 
 /* parse "mcq" | "case" | "open"; 0 or ASSAY_EINVAL */
 int assay_verify_kind_parse(const char *s, assay_verify_kind_t *out);
@@ -138,8 +142,8 @@ size_t assay_verify_atoms(const assay_terms_t *terms, const assay_verify_params_
 /* the similarity of two concepts (fills the three parts; path/graph -1 when
  * undefined) under the weights in p */
 double assay_verify_concept_sim(const assay_terms_t *terms, const assay_verify_params_t *p,
-                                assay_term_id_t a, assay_term_id_t b, float *path,
-                                float *graph, float *term);
+                                assay_term_id_t a, assay_term_id_t b, float *path, float *graph,
+                                float *term);
 
 /* score a multiple-choice response; gold is the gold answer (letters, or an option
  * text). Returns 0, or ASSAY_EINVAL when the gold answer names no option. */
@@ -150,10 +154,9 @@ int assay_verify_mcq(const assay_verify_params_t *p, const char *gold, const cha
 /* score a free-text response against gold text and/or gold codes (gold_codes may
  * be NULL; n_codes entries). Returns 0, or ASSAY_EINVAL when the gold side is
  * empty. */
-int assay_verify_text(const assay_terms_t *terms, const assay_verify_params_t *p,
-                      const char *gold, size_t glen, const char *const *gold_codes,
-                      size_t n_codes, const char *response, size_t rlen,
-                      assay_verify_result_t *out);
+int assay_verify_text(const assay_terms_t *terms, const assay_verify_params_t *p, const char *gold,
+                      size_t glen, const char *const *gold_codes, size_t n_codes,
+                      const char *response, size_t rlen, assay_verify_result_t *out);
 
 /* the explanation object of a result: {method, atoms, codes, path_sim, graph_sim,
  * term_sim, weights, ...} (a new reference) */

@@ -101,15 +101,21 @@ static size_t s_synthetic_pairs(const assay_terms_t *t, size_t want, s_pair_t **
         assay_term_id_t a = (assay_term_id_t)(x % nc), b;
         if (assay_terms_level(t, a) < ASSAY_LEVEL_CATEGORY) continue;
         switch (n % 4) {
-        case 0: b = a; break;
-        case 1: b = assay_terms_parent(t, a); break;
+        case 0:
+            b = a;
+            break;
+        case 1:
+            b = assay_terms_parent(t, a);
+            break;
         case 2: {
             assay_term_id_t p = assay_terms_parent(t, a);
             size_t k = assay_terms_child_count(t, p);
             b = k ? assay_terms_child(t, p, (size_t)(x >> 32) % k) : a;
             break;
         }
-        default: b = (assay_term_id_t)((x >> 20) % nc); break;
+        default:
+            b = (assay_term_id_t)((x >> 20) % nc);
+            break;
         }
         if (b == ASSAY_TERM_NONE) b = a;
         (*out)[n].gold = assay_strdup(assay_terms_name(t, a));
@@ -160,8 +166,8 @@ static int s_run(const char *snap, const char *dir, int fuzzy)
         assay_verify_result_t r;
         lens[0] = strlen(pairs[i].gold);
         lens[1] = strlen(pairs[i].resp);
-        if (assay_verify_text(t, &p, pairs[i].gold, lens[0], NULL, 0, pairs[i].resp, lens[1],
-                              &r) == 0)
+        if (assay_verify_text(t, &p, pairs[i].gold, lens[0], NULL, 0, pairs[i].resp, lens[1], &r) ==
+            0)
             sum += r.score;
     }
     size_t done = 0;
@@ -169,8 +175,8 @@ static int s_run(const char *snap, const char *dir, int fuzzy)
     while (now - start < 2000000) {
         for (size_t i = 0; i < n; i++) {
             assay_verify_result_t r;
-            assay_verify_text(t, &p, pairs[i].gold, strlen(pairs[i].gold), NULL, 0,
-                              pairs[i].resp, strlen(pairs[i].resp), &r);
+            assay_verify_text(t, &p, pairs[i].gold, strlen(pairs[i].gold), NULL, 0, pairs[i].resp,
+                              strlen(pairs[i].resp), &r);
         }
         done += n;
         now = s_cpu_us();

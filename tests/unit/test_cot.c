@@ -41,7 +41,8 @@ static void test_similarity(void **state)
     assert_true(pc > 0.6 && pc < 0.7); /* 2·2/(2+4) */
     assert_true(assay_textscan_similarity("肺炎", 6, "胃溃疡", 9) == 0.0);
     /* full-width, case and punctuation do not matter */
-    assert_true(assay_textscan_similarity("ＨＩＶ感染", strlen("ＨＩＶ感染"), "hiv 感染", strlen("hiv 感染")) == 1.0);
+    assert_true(assay_textscan_similarity("ＨＩＶ感染", strlen("ＨＩＶ感染"), "hiv 感染",
+                                          strlen("hiv 感染")) == 1.0);
     assert_true(assay_textscan_similarity("", 0, "a", 1) == 0.0);
     /* malformed UTF-8 is scanned, not trusted */
     const char bad[] = {(char)0xE5, (char)0x8F, 'x', (char)0xFF, 0};
@@ -110,7 +111,8 @@ static void test_label_and_stats(void **state)
 
     /* more steps than room: the count is reported, the array not overrun */
     char big[4000] = "";
-    for (int i = 0; i < 100; i++) strcat(big, "考虑肺炎。");
+    for (int i = 0; i < 100; i++)
+        strcat(big, "考虑肺炎。");
     n = assay_cot_label(big, strlen(big), NULL, 0, st, 4);
     assert_int_equal(n, 100);
 }

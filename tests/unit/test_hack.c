@@ -47,9 +47,11 @@ static int s_teardown(void **state)
     return 0;
 }
 
-static const char *const Q = "男，58岁，胸痛2小时，心电图示II、III、aVF导联ST段抬高，最可能的诊断是";
-static const char *const R = "患者为老年男性，急性胸痛2小时，下壁导联ST段抬高，符合急性下壁心肌梗死的"
-                             "表现，可以排除心绞痛。";
+static const char *const Q =
+    "男，58岁，胸痛2小时，心电图示II、III、aVF导联ST段抬高，最可能的诊断是";
+static const char *const R =
+    "患者为老年男性，急性胸痛2小时，下壁导联ST段抬高，符合急性下壁心肌梗死的"
+    "表现，可以排除心绞痛。";
 
 static void s_check(s_fix_t *f, const char *q, const char *r, const char *a,
                     assay_hack_result_t *out)
@@ -79,7 +81,8 @@ static void test_reasoning_length(void **state)
     assert_true(r.score > 0.39 && r.score < 0.41);
     /* a long case asks for more, up to max_chars */
     char longq[6000] = "";
-    for (int i = 0; i < 300; i++) strcat(longq, "患者胸痛。");
+    for (int i = 0; i < 300; i++)
+        strcat(longq, "患者胸痛。");
     s_check(f, longq, R, "急性下壁心肌梗死", &r);
     assert_int_equal(r.expected_chars, 120); /* 0.1 × 1200 content characters */
     assert_true(r.flags & ASSAY_HACK_SHORT_REASONING);
@@ -100,7 +103,8 @@ static void test_repeats(void **state)
     assert_int_equal(r.repeat_count, 3);
     assert_memory_equal(r.repeat_text, "答案是B。", r.repeat_len);
     /* near copies of one conclusion across reasoning and answer */
-    s_check(f, Q, "综上，答案是急性下壁心肌梗死。因此答案是急性下壁心肌梗死。所以答案是急性下壁心肌梗死",
+    s_check(f, Q,
+            "综上，答案是急性下壁心肌梗死。因此答案是急性下壁心肌梗死。所以答案是急性下壁心肌梗死",
             "答案是急性下壁心肌梗死。", &r);
     assert_true(r.flags & ASSAY_HACK_REPEATED);
     assert_true(r.repeat_count >= 3);
@@ -181,7 +185,8 @@ static void test_report_and_garbage(void **state)
     assert_true(r.score >= 0 && r.score <= 1);
     size_t n = 300000;
     char *big = malloc(n + 1);
-    for (size_t i = 0; i < n; i++) big[i] = "答案是B。"[i % 13];
+    for (size_t i = 0; i < n; i++)
+        big[i] = "答案是B。"[i % 13];
     big[n] = '\0';
     s_check(f, Q, big, big, &r);
     assert_true(r.flags & ASSAY_HACK_REPEATED);

@@ -64,8 +64,8 @@ static void test_category(void **state)
     assert_string_equal(s_category(""), "基础知识");
     size_t counts[ASSAY_ENT_TYPE_COUNT] = {0};
     counts[ASSAY_ENT_DRUG] = 4; /* entity types add evidence */
-    assert_string_equal(assay_tagger_category_name(assay_tagger_category("下列哪项正确", 18, counts)),
-                        "药物");
+    assert_string_equal(
+        assay_tagger_category_name(assay_tagger_category("下列哪项正确", 18, counts)), "药物");
 }
 
 static void test_attributes(void **state)
@@ -131,8 +131,8 @@ static void test_entities(void **state)
     json_t *codes = json_object_get(tags, "entity_codes");
     assert_true(s_has(codes, "I21.100"));
     assert_string_equal(json_string_value(json_object_get(tags, "category")), "疾病诊断");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(tags, "attributes"), "age")),
-                        "58岁");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(tags, "attributes"), "age")), "58岁");
     json_decref(tags);
 
     /* chapter R is symptoms; chapter Z and one-edge graph fragments are no entities */
@@ -153,7 +153,8 @@ static void test_entities(void **state)
     assert_int_equal(assay_tagger_entities(NULL, rep, strlen(rep), e, 4), 0);
     /* without a terminology: no entities, the rest still works */
     tags = assay_tagger_tag(NULL, q, strlen(q));
-    assert_int_equal(json_array_size(json_object_get(json_object_get(tags, "entities"), "disease")), 0);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(tags, "entities"), "disease")),
+                     0);
     json_decref(tags);
     assert_int_equal(assay_tagger_type_of_kg("科室"), -1);
     assert_int_equal(assay_tagger_type_of_kg("手术治疗"), ASSAY_ENT_PROCEDURE);

@@ -313,8 +313,8 @@ static void test_verify_handler(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         t = s_run(w, VERIFY, bad[i][0], bad[i][1]);
         if (!t.failed || !strstr(t.reason, bad[i][2]))
-            fail_msg("input %s: expected a failure mentioning %s, got \"%s\"", bad[i][0],
-                     bad[i][2], t.failed ? t.reason : "success");
+            fail_msg("input %s: expected a failure mentioning %s, got \"%s\"", bad[i][0], bad[i][2],
+                     t.failed ? t.reason : "success");
         assert_int_equal(t.retryable, 0);
     }
 }
@@ -336,10 +336,11 @@ static void test_hack_handler(void **state)
     assert_int_equal(json_array_size(json_object_get(d, "unknown_entities")), 1);
     json_decref(t.out);
 
-    t = s_run(w, HACK,
-              "{\"question\":\"胸痛的常见原因\",\"response\":\"<think>胸痛常见于冠心病、心绞痛和急性"
-              "心肌梗死，需要结合心电图判断。</think>冠心病\"}",
-              "{\"min_chars\":10}");
+    t = s_run(
+        w, HACK,
+        "{\"question\":\"胸痛的常见原因\",\"response\":\"<think>胸痛常见于冠心病、心绞痛和急性"
+        "心肌梗死，需要结合心电图判断。</think>冠心病\"}",
+        "{\"min_chars\":10}");
     assert_int_equal(t.done, 1);
     assert_true(json_is_false(json_object_get(t.out, "hacked")));
     json_decref(t.out);
@@ -383,11 +384,12 @@ static void test_tag_handler(void **state)
 static void test_cot_handler(void **state)
 {
     s_world_t *w = *state;
-    assay_task_t t = s_run(w, COT,
-                           "{\"question\":\"男，65岁，突发胸痛\",\"sample\":{\"reasoning\":"
-                           "\"男，65岁，突发胸痛。可能是急性心肌梗死。疼痛不是撕裂样，排除主动脉夹层。"
-                           "综上，答案是急性心肌梗死。\",\"answer\":\"急性心肌梗死\"}}",
-                           NULL);
+    assay_task_t t =
+        s_run(w, COT,
+              "{\"question\":\"男，65岁，突发胸痛\",\"sample\":{\"reasoning\":"
+              "\"男，65岁，突发胸痛。可能是急性心肌梗死。疼痛不是撕裂样，排除主动脉夹层。"
+              "综上，答案是急性心肌梗死。\",\"answer\":\"急性心肌梗死\"}}",
+              NULL);
     assert_int_equal(t.done, 1);
     json_t *steps = json_object_get(t.out, "cot_steps");
     assert_int_equal(json_array_size(steps), 4);
@@ -433,10 +435,8 @@ static void test_setup_without_terms(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_verify_handler),
-        cmocka_unit_test(test_hack_handler),
-        cmocka_unit_test(test_tag_handler),
-        cmocka_unit_test(test_cot_handler),
+        cmocka_unit_test(test_verify_handler),      cmocka_unit_test(test_hack_handler),
+        cmocka_unit_test(test_tag_handler),         cmocka_unit_test(test_cot_handler),
         cmocka_unit_test(test_setup_without_terms),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

@@ -25,8 +25,7 @@
 #define ASSAY_REAL_DATA "../shared/data"
 #endif
 
-static const char *const s_opts[5] = {"原发病", "出血部位", "出血量", "在胃内停留时间",
-                                      "以上均非"};
+static const char *const s_opts[5] = {"原发病", "出血部位", "出血量", "在胃内停留时间", "以上均非"};
 
 static unsigned s_mcq(const char *text, assay_mcq_how_t *how)
 {
@@ -217,7 +216,8 @@ static void test_codes_and_explain(void **state)
     const char *bad[] = {"NOPE.1"};
     assert_int_equal(assay_verify_text(t, &p, NULL, 0, bad, 1, resp, strlen(resp), &r),
                      ASSAY_EINVAL);
-    assert_int_equal(assay_verify_text(t, &p, "", 0, NULL, 0, resp, strlen(resp), &r), ASSAY_EINVAL);
+    assert_int_equal(assay_verify_text(t, &p, "", 0, NULL, 0, resp, strlen(resp), &r),
+                     ASSAY_EINVAL);
 
     /* weights change the fusion: term similarity alone */
     p.w_path = p.w_graph = 0;
@@ -266,8 +266,8 @@ static void test_fuzzy_linker(void **state)
     assert_true(r.score >= 0.9 && r.score > exact);
     /* linked text never goes through the fuzzy linker */
     a = "诊断：冠心病";
-    assert_int_equal(assay_verify_text(t, &p, "冠心病", strlen("冠心病"), NULL, 0, a, strlen(a), &r),
-                     0);
+    assert_int_equal(
+        assay_verify_text(t, &p, "冠心病", strlen("冠心病"), NULL, 0, a, strlen(a), &r), 0);
     assert_false(r.pred[0].fuzzy);
     assay_normalizer_destroy(&nz);
 }
@@ -284,7 +284,8 @@ static void test_garbage_input(void **state)
     assert_true(r.score >= 0 && r.score <= 1);
     size_t n = 200000;
     char *big = malloc(n + 1);
-    for (size_t i = 0; i < n; i++) big[i] = "肺炎，"[i % 9];
+    for (size_t i = 0; i < n; i++)
+        big[i] = "肺炎，"[i % 9];
     big[n] = '\0';
     assert_int_equal(assay_verify_text(t, &p, "肺炎", 6, NULL, 0, big, n, &r), 0);
     assert_true(r.score > 0.9 && r.n_pred <= ASSAY_VERIFY_MAX_ATOMS);
