@@ -206,10 +206,9 @@ typedef struct {
     const char *s;
     size_t len;
 } s_word_t;
-#define W(x)                                                                                       \
-    {                                                                                              \
-        x, sizeof(x) - 1                                                                           \
-    }
+/* clang-format off */
+#define W(x) {x, sizeof(x) - 1}
+/* clang-format on */
 
 static const s_word_t s_markers[] = {
     W("正确答案"), W("参考答案"),  W("最终答案"), W("答案"),   W("故选"),   W("应选"), W("选择"),
@@ -417,7 +416,7 @@ static int s_seg_break(uint32_t cp)
            cp == '\n' || cp == '\r' || cp == 0xFF01 || cp == 0xFF1F || cp == '!' || cp == '?' ||
            cp == 0xFF1A || cp == ':' || cp == '/' || cp == '|' || cp == 0x2014 || cp == 0xFF08 ||
            cp == 0xFF09 || cp == '(' || cp == ')' || cp == '[' || cp == ']' || cp == 0x3010 ||
-           cp == 0x3011 || cp == 0x2460 || (cp >= 0x2460 && cp <= 0x2473) || cp == '.';
+           cp == 0x3011 || (cp >= 0x2460 && cp <= 0x2473) || cp == '.';
 }
 
 /* conjunctions that join two diagnoses: 冠心病合并心衰, 胃炎伴出血 */
@@ -1135,10 +1134,18 @@ int assay_verify_text(const assay_terms_t *terms, const assay_verify_params_t *p
             gn++;
         }
     }
+    /* precision over the answer's entities: when some atoms link, the unlinked
+     * ones are the prose around them (依据, 建议复查) and do not count */
+    size_t plinked = 0, pn_count = 0;
     for (size_t a = 0; a < out->n_pred; a++)
+        plinked += out->pred[a].n_cands > 0;
+    for (size_t a = 0; a < out->n_pred; a++) {
+        if (plinked > 0 && out->pred[a].n_cands == 0) continue;
         psum += out->pred[a].sim > 0 ? out->pred[a].sim : 0;
+        pn_count++;
+    }
     out->recall = rsum / (double)out->n_gold;
-    out->precision = psum / (double)out->n_pred;
+    out->precision = pn_count ? psum / (double)pn_count : 0;
     out->score = (1 - p->w_precision) * out->recall + p->w_precision * out->precision;
     if (out->score > 1) out->score = 1;
     if (out->score < 0) out->score = 0;

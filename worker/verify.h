@@ -33,7 +33,8 @@
  *  similarities that are defined: graph needs KG nodes, path and graph need codes).
  *  A pair's similarity is the best over the atoms' candidate concepts. The score is
  *  (1 − w_precision)·recall + w_precision·precision, where recall averages each gold
- *  atom's best match and precision each answer atom's best match: partial credit as
+ *  atom's best match and precision each linked answer atom's best match (every
+ *  answer atom when none links; unlinked prose beside a diagnosis does not count): partial credit as
  *  soon as any atom matches, a little penalty for naming many extra diseases.
  *
  *  Everything is deterministic and allocation-free: a result is a caller-owned
