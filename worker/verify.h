@@ -34,11 +34,17 @@
  *  A pair's similarity is the best over the atoms' candidate concepts. The score is
  *  (1 − w_precision)·recall + w_precision·precision, where recall averages each gold
  *  atom's best match and precision each linked answer atom's best match (every
- *  answer atom when none links; unlinked prose beside a diagnosis does not count): partial credit as
- *  soon as any atom matches, a little penalty for naming many extra diseases.
+ *  answer atom when none links: unlinked prose beside a diagnosis does not count).
+ *  So there is partial credit as soon as any atom matches, and a little penalty for
+ *  naming many extra diseases. Atoms linked by the fuzzy linker score at least
+ *  their string similarity, since a fuzzy link may be wrong.
  *
- *  Everything is deterministic and allocation-free: a result is a caller-owned
- *  struct with fixed-capacity arrays whose atom strings point into the inputs.
+ *  For multiple choice `correct` needs the exact set of letters; for free text it
+ *  is score >= threshold.
+ *
+ *  Everything is deterministic, and a check allocates nothing (but with the fuzzy
+ *  linker, and for the JSON explanation): a result is a caller-owned struct with
+ *  fixed-capacity arrays whose atom strings point into the inputs.
  *  The terminology is read-only, so threads may verify concurrently.
  */
 #ifndef ASSAY_VERIFY_H
