@@ -40,6 +40,7 @@
 #define S_FUZZY_POOL 50
 #define S_FUZZY_TOP 3
 #define S_MAXSITE 24
+#define S_MIN_EXAMPLES 20 /* fewer known mentions: fixed weights instead of a model */
 
 /* ------------------------------------------------------------ small maps */
 
@@ -473,6 +474,7 @@ enum {
     F_VOTE_SIM,
     F_FUZZY2,
     F_DICT_FUZZY,
+    F_COVERED,
     F_BIAS,
     F_COUNT
 };
@@ -1445,14 +1447,18 @@ static void s_candidates(const assay_normalizer_t *nz, const uint32_t *cp, size_
         uint32_t *bestp = assay_malloc((blen + 1) * sizeof(uint32_t));
         s_longest_t col = {best, bestp};
         assay_acmatch_scan(nz->ac, u, blen, ASSAY_AC_ASCII_WORDS, s_ac_keep, &col);
+        size_t cover_end = 0; /* the leftmost-longest cover so far ends here */
         for (size_t i = 0; i < blen; i++) {
             if (!best[i]) continue;
             uint32_t pb = bcp[i], pe = bcp[i + best[i]];
             if (pe - pb < 2) continue;
+            int covered = i >= cover_end;
+            if (covered) cover_end = i + best[i];
             uint32_t p = bestp[i];
             for (uint32_t k = nz->pat_start[p]; k < nz->pat_start[p + 1]; k++) {
                 s_cand_t *cd = s_cand(cs, nz->pat_label[k]);
                 cd->f[F_DICT] = 1;
+                if (covered) cd->f[F_COVERED] = 1;
                 float cov = (float)(pe - pb) / (float)n;
                 if (cov > cd->f[F_DICTCOV]) cd->f[F_DICTCOV] = cov;
                 int own = nz->pat_is_name[p] &&
@@ -1606,12 +1612,11 @@ static void s_train(assay_normalizer_t *nz)
 {
     memset(nz->w, 0, sizeof nz->w);
     memset(nz->w2, 0, sizeof nz->w2);
-    if (nz->n_ex < 50) {
+    if (nz->n_ex < S_MIN_EXAMPLES) {
         /* too few known mentions to learn from: trust the dictionary and fuzzy scores */
-        nz->w[F_DICT] = 2.0;
-        nz->w[F_DICTCOV] = 3.0;
+        nz->w[F_COVERED] = 4.5;
+        nz->w[F_DICTCOV] = 1.0;
         nz->w[F_FUZZY2] = 6.0;
-        nz->w[F_SUBSTR] = 1.0;
         nz->w[F_BIAS] = -4.0;
         nz->w2[G_LOGIT] = 5.0;
         return;
