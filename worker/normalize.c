@@ -40,6 +40,7 @@
 #define S_FUZZY_POOL 50
 #define S_FUZZY_TOP 3
 #define S_MAXSITE 24
+#define S_MIN_EXAMPLES 20 /* fewer known mentions: fixed weights instead of a model */
 
 /* ------------------------------------------------------------ small maps */
 
@@ -473,8 +474,16 @@ enum {
     F_VOTE_SIM,
     F_FUZZY2,
     F_DICT_FUZZY,
+    F_COVERED,
     F_BIAS,
     F_COUNT
+};
+
+/* second-stage features: a candidate's first-stage score seen against the other
+ * candidates of the same text (how many names a text gets is decided here) */
+enum {
+    G_P1, G_LOGIT, G_TOP, G_INVRANK, G_RATIO, G_GAP, G_N50, G_N20,
+    G_VOTE, G_DICT, G_FUZZY, G_NGEV, G_SUBSTR, G_SITEHEAD, G_MAXSIM, G_BIAS, G_COUNT
 };
 
 struct assay_normalizer {
@@ -510,6 +519,7 @@ struct assay_normalizer {
     s_csr_t site_labels; /* hash of site code points → labels */
     /* the model */
     double w[F_COUNT];
+    double w2[G_COUNT]; /* second stage: the candidate against the others of its text */
 };
 
 static uint32_t s_label_find(const assay_normalizer_t *nz, const uint32_t *cp, size_t n)
@@ -1437,14 +1447,18 @@ static void s_candidates(const assay_normalizer_t *nz, const uint32_t *cp, size_
         uint32_t *bestp = assay_malloc((blen + 1) * sizeof(uint32_t));
         s_longest_t col = {best, bestp};
         assay_acmatch_scan(nz->ac, u, blen, ASSAY_AC_ASCII_WORDS, s_ac_keep, &col);
+        size_t cover_end = 0; /* the leftmost-longest cover so far ends here */
         for (size_t i = 0; i < blen; i++) {
             if (!best[i]) continue;
             uint32_t pb = bcp[i], pe = bcp[i + best[i]];
             if (pe - pb < 2) continue;
+            int covered = i >= cover_end;
+            if (covered) cover_end = i + best[i];
             uint32_t p = bestp[i];
             for (uint32_t k = nz->pat_start[p]; k < nz->pat_start[p + 1]; k++) {
                 s_cand_t *cd = s_cand(cs, nz->pat_label[k]);
                 cd->f[F_DICT] = 1;
+                if (covered) cd->f[F_COVERED] = 1;
                 float cov = (float)(pe - pb) / (float)n;
                 if (cov > cd->f[F_DICTCOV]) cd->f[F_DICTCOV] = cov;
                 int own = nz->pat_is_name[p] &&
@@ -1529,27 +1543,94 @@ static void s_cands_release(s_cands_t *cs)
     s_map_release(&cs->ix);
 }
 
-/* the logistic regression on leave-one-out features of the known mentions */
+/* stochastic gradient descent for a logistic regression, deterministic order */
+static void s_sgd(double *w, size_t nf, const float *X, const uint8_t *Y, size_t nrow, int epochs)
+{
+    uint32_t *order = assay_malloc((nrow + 1) * sizeof(uint32_t));
+    for (size_t i = 0; i < nrow; i++) order[i] = (uint32_t)i;
+    uint64_t rng = 0x2545F4914F6CDD1DULL;
+    const double lr = 0.1, l2 = 1e-4;
+    for (int epoch = 0; epoch < epochs; epoch++) {
+        for (size_t i = nrow; i > 1; i--) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            size_t j = (size_t)(rng % i);
+            uint32_t t = order[i - 1];
+            order[i - 1] = order[j];
+            order[j] = t;
+        }
+        for (size_t k = 0; k < nrow; k++) {
+            const float *x = X + (size_t)order[k] * nf;
+            double z = 0;
+            for (size_t f = 0; f < nf; f++) z += w[f] * x[f];
+            double g = s_sigmoid(z) - Y[order[k]];
+            for (size_t f = 0; f < nf; f++) w[f] -= lr * (g * x[f] + l2 * w[f]);
+        }
+    }
+    free(order);
+}
+
+/* second-stage features for the n candidates of one text given their first-stage
+ * scores p1 (any order); out is n × G_COUNT */
+static void s_stage2(const double *p1, const float *f1, size_t n, float *out)
+{
+    double maxp = 0;
+    size_t n50 = 0, n20 = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p1[i] > maxp) maxp = p1[i];
+        n50 += p1[i] >= 0.5;
+        n20 += p1[i] >= 0.2;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t rank = 0;
+        for (size_t j = 0; j < n; j++) rank += p1[j] > p1[i] || (p1[j] == p1[i] && j < i);
+        float *g = out + i * G_COUNT;
+        double p = p1[i] < 1e-6 ? 1e-6 : p1[i] > 1 - 1e-6 ? 1 - 1e-6 : p1[i];
+        g[G_P1] = (float)p1[i];
+        g[G_LOGIT] = (float)(log(p / (1 - p)) / 5.0);
+        g[G_TOP] = rank == 0;
+        g[G_INVRANK] = (float)(1.0 / (1.0 + (double)rank));
+        g[G_RATIO] = maxp > 0 ? (float)(p1[i] / maxp) : 0;
+        g[G_GAP] = (float)(maxp - p1[i]);
+        g[G_N50] = (float)(n50 < 5 ? n50 : 5) / 5.0f;
+        g[G_N20] = (float)(n20 < 10 ? n20 : 10) / 10.0f;
+        const float *f = f1 + i * F_COUNT;
+        g[G_VOTE] = f[F_VOTE];
+        g[G_DICT] = f[F_DICT];
+        g[G_FUZZY] = f[F_FUZZY];
+        g[G_NGEV] = f[F_NGEV];
+        g[G_SUBSTR] = f[F_SUBSTR];
+        g[G_SITEHEAD] = f[F_SITEHEAD];
+        g[G_MAXSIM] = f[F_MAXSIM];
+        g[G_BIAS] = 1;
+    }
+}
+
+/* the two logistic regressions on leave-one-out features of the known mentions */
 static void s_train(assay_normalizer_t *nz)
 {
     memset(nz->w, 0, sizeof nz->w);
-    if (nz->n_ex < 50) {
+    memset(nz->w2, 0, sizeof nz->w2);
+    if (nz->n_ex < S_MIN_EXAMPLES) {
         /* too few known mentions to learn from: trust the dictionary and fuzzy scores */
-        nz->w[F_DICT] = 2.0;
-        nz->w[F_DICTCOV] = 3.0;
+        nz->w[F_COVERED] = 4.5;
+        nz->w[F_DICTCOV] = 1.0;
         nz->w[F_FUZZY2] = 6.0;
-        nz->w[F_SUBSTR] = 1.0;
         nz->w[F_BIAS] = -4.0;
+        nz->w2[G_LOGIT] = 5.0;
         return;
     }
     size_t cap = 1 << 16, nrow = 0;
     float *X = assay_malloc(cap * F_COUNT * sizeof(float));
     uint8_t *Y = assay_malloc(cap);
+    uint32_t *gstart = assay_malloc((nz->n_ex + 1) * sizeof(uint32_t));
     s_cands_t cs = {0};
     s_map_init(&cs.ix, 256);
     s_scratch_t sc;
     s_scratch_init(&sc, nz);
     for (size_t i = 0; i < nz->n_ex; i++) {
+        gstart[i] = (uint32_t)nrow;
         s_cands_reset(&cs);
         s_candidates(nz, nz->ex[i].cp, nz->ex[i].n, (uint32_t)i, &cs, &sc);
         for (size_t j = 0; j < cs.n; j++) {
@@ -1562,30 +1643,20 @@ static void s_train(assay_normalizer_t *nz)
             Y[nrow++] = (uint8_t)s_has_label(&nz->ex[i], cs.c[j].label);
         }
     }
+    gstart[nz->n_ex] = (uint32_t)nrow;
     s_scratch_release(&sc);
     s_cands_release(&cs);
-    /* plain SGD, deterministic order */
-    uint32_t *order = assay_malloc((nrow + 1) * sizeof(uint32_t));
-    for (size_t i = 0; i < nrow; i++) order[i] = (uint32_t)i;
-    uint64_t rng = 0x2545F4914F6CDD1DULL;
-    const double lr = 0.1, l2 = 1e-4;
-    for (int epoch = 0; epoch < 15; epoch++) {
-        for (size_t i = nrow; i > 1; i--) {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            size_t j = (size_t)(rng % i);
-            uint32_t t = order[i - 1];
-            order[i - 1] = order[j];
-            order[j] = t;
-        }
-        for (size_t k = 0; k < nrow; k++) {
-            const float *x = X + (size_t)order[k] * F_COUNT;
-            double g = s_score(nz->w, x) - Y[order[k]];
-            for (int f = 0; f < F_COUNT; f++) nz->w[f] -= lr * (g * x[f] + l2 * nz->w[f]);
-        }
-    }
-    free(order);
+    s_sgd(nz->w, F_COUNT, X, Y, nrow, 15);
+    /* stage two on the stage-one scores of each text */
+    double *p1 = assay_malloc((nrow + 1) * sizeof(double));
+    for (size_t r = 0; r < nrow; r++) p1[r] = s_score(nz->w, X + r * F_COUNT);
+    float *X2 = assay_malloc((nrow + 1) * G_COUNT * sizeof(float));
+    for (size_t i = 0; i < nz->n_ex; i++)
+        s_stage2(p1 + gstart[i], X + (size_t)gstart[i] * F_COUNT, gstart[i + 1] - gstart[i], X2 + (size_t)gstart[i] * G_COUNT);
+    s_sgd(nz->w2, G_COUNT, X2, Y, nrow, 15);
+    free(X2);
+    free(p1);
+    free(gstart);
     free(X);
     free(Y);
 }
@@ -1677,10 +1748,23 @@ int assay_normalize_text(assay_normalizer_t *self, const char *text, size_t len,
     s_scratch_init(&sc, self);
     s_candidates(self, t.cp, t.n, S_NONE, &cs, &sc);
     s_ranked_t *r = assay_malloc((cs.n + 1) * sizeof *r);
+    double *p1 = assay_malloc((cs.n + 1) * sizeof(double));
+    float *g2 = assay_malloc((cs.n + 1) * G_COUNT * sizeof(float));
+    float *f1 = assay_malloc((cs.n + 1) * F_COUNT * sizeof(float));
     for (size_t i = 0; i < cs.n; i++) {
-        r[i].score = s_score(self->w, cs.c[i].f);
+        p1[i] = s_score(self->w, cs.c[i].f);
+        memcpy(f1 + i * F_COUNT, cs.c[i].f, F_COUNT * sizeof(float));
+    }
+    s_stage2(p1, f1, cs.n, g2);
+    free(f1);
+    for (size_t i = 0; i < cs.n; i++) {
+        double z = 0;
+        for (int f = 0; f < G_COUNT; f++) z += self->w2[f] * g2[i * G_COUNT + f];
+        r[i].score = s_sigmoid(z);
         r[i].idx = i;
     }
+    free(p1);
+    free(g2);
     qsort(r, cs.n, sizeof *r, s_ranked_cmp);
     size_t segs_cap = t.n + 1;
     assay_span_t *segs = assay_malloc(segs_cap * sizeof *segs);

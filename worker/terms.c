@@ -252,6 +252,18 @@ static char *s_normkey_dup(const char *s)
     return out;
 }
 
+/* the code as written, without surrounding spaces (codes keep their case: the
+ * standard writes A00.000x001; lookups ignore case) */
+static void s_code_trim(const char *in, char *out, size_t outlen)
+{
+    while (*in == ' ' || *in == '\t') in++;
+    size_t n = strlen(in);
+    while (n > 0 && (in[n - 1] == ' ' || in[n - 1] == '\t')) n--;
+    if (n >= outlen) n = outlen - 1;
+    memcpy(out, in, n);
+    out[n] = '\0';
+}
+
 static void s_code_upper(const char *in, char *out, size_t outlen)
 {
     /* trim spaces, upper-case ASCII */
@@ -663,7 +675,7 @@ static int s_add_icd10(assay_terms_builder_t *b, const char *const *f, const cha
               "without spaces, at most 63 bytes)", where, f[0]);
         return ASSAY_EPARSE;
     }
-    s_code_upper(f[0], code, sizeof code);
+    s_code_trim(f[0], code, sizeof code);
     s_bconcept_t c = {0};
     int asterisk = 0;
     if (s_level_parse(f[2], &c.level, &c.system, &asterisk) < 0) {
@@ -732,7 +744,7 @@ static int s_add_bj(assay_terms_builder_t *b, const char *const *f, const char *
               "without spaces, at most 63 bytes)", where, f[0]);
         return ASSAY_EPARSE;
     }
-    s_code_upper(f[0], code, sizeof code);
+    s_code_trim(f[0], code, sizeof code);
     if (!*f[1]) {
         s_err(err, errlen, "%s: field \"name_zh\": empty name for code \"%s\"", where, f[0]);
         return ASSAY_EPARSE;
