@@ -5,7 +5,7 @@
 
 #define S_DICE_MAX 64
 
-uint32_t assay_textscan_next(const char *s, size_t len, size_t *i)
+uint32_t assay_textscan_next_slow(const char *s, size_t len, size_t *i)
 {
     if (*i >= len) return 0;
     const unsigned char *p = (const unsigned char *)s + *i;

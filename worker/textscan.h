@@ -13,8 +13,29 @@
 #include <stdint.h>
 
 /* the code point at s[*i] (len bytes in s); advances *i past it. U+FFFD for a
- * malformed sequence (advancing one byte); 0 when *i >= len */
-uint32_t assay_textscan_next(const char *s, size_t len, size_t *i);
+ * malformed sequence (advancing one byte); 0 when *i >= len. Inline: the
+ * verifier decodes every byte it looks at, mostly ASCII and three-byte Han. */
+uint32_t assay_textscan_next_slow(const char *s, size_t len, size_t *i);
+static inline uint32_t assay_textscan_next(const char *s, size_t len, size_t *i)
+{
+    if (*i >= len) return 0;
+    const unsigned char *p = (const unsigned char *)s + *i;
+    if (p[0] < 0x80) {
+        *i += 1;
+        return p[0];
+    }
+    /* a well-formed three-byte sequence (U+0800..U+FFFF without surrogates) */
+    if ((p[0] & 0xF0) == 0xE0 && len - *i >= 3 && (p[1] & 0xC0) == 0x80 &&
+        (p[2] & 0xC0) == 0x80) {
+        uint32_t c = ((uint32_t)(p[0] & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) |
+                     (uint32_t)(p[2] & 0x3F);
+        if (c >= 0x800 && (c < 0xD800 || c > 0xDFFF)) {
+            *i += 3;
+            return c;
+        }
+    }
+    return assay_textscan_next_slow(s, len, i);
+}
 /* the code point that ends just before s[end] and its start offset in *start
  * (0 and *start = 0 when end is 0) */
 uint32_t assay_textscan_prev(const char *s, size_t end, size_t *start);
