@@ -414,9 +414,15 @@ static int s_seg_break(uint32_t cp)
 {
     return cp == 0xFF0C || cp == ',' || cp == 0xFF1B || cp == ';' || cp == 0x3001 || cp == 0x3002 ||
            cp == '\n' || cp == '\r' || cp == 0xFF01 || cp == 0xFF1F || cp == '!' || cp == '?' ||
-           cp == 0xFF1A || cp == ':' || cp == '/' || cp == '|' || cp == 0x2014 || cp == 0xFF08 ||
-           cp == 0xFF09 || cp == '(' || cp == ')' || cp == '[' || cp == ']' || cp == 0x3010 ||
-           cp == 0x3011 || (cp >= 0x2460 && cp <= 0x2473) || cp == '.';
+           cp == '|' || (cp >= 0x2460 && cp <= 0x2473) || cp == '.';
+}
+
+/* weaker boundaries, cut only when the whole segment is no name: a colon after
+ * 诊断, a slash, brackets (特发性(原发性)高血压 is a name as a whole) */
+static int s_weak_break(uint32_t cp)
+{
+    return cp == 0xFF1A || cp == ':' || cp == '/' || cp == 0x2014 || cp == 0xFF08 || cp == 0xFF09 ||
+           cp == '(' || cp == ')' || cp == '[' || cp == ']' || cp == 0x3010 || cp == 0x3011;
 }
 
 /* conjunctions that join two diagnoses: 冠心病合并心衰, 胃炎伴出血 */
@@ -621,6 +627,14 @@ static void s_segment(const assay_terms_t *terms, const assay_verify_params_t *p
     size_t nc = s_lookup(terms, sys, t, tl, c, ASSAY_VERIFY_MAX_CANDS);
     if (nc || depth > 3) {
         s_add_atom(terms, sys, t, tl, c, nc, out, max, n);
+        return;
+    }
+    /* not a name as a whole: its parts between weak boundaries */
+    for (size_t i = 0; i < tl;) {
+        size_t at = i;
+        if (!s_weak_break(assay_textscan_next(t, tl, &i))) continue;
+        if (at > 0) s_segment(terms, p, ents, t, at, out, max, n, depth + 1);
+        s_segment(terms, p, ents, t + i, tl - i, out, max, n, depth + 1);
         return;
     }
     for (const s_word_t *w = s_conj; w->s; w++) {

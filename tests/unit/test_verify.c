@@ -174,6 +174,17 @@ static void test_text_fixture(void **state)
     assert_true(un1 <= 0.1 && un2 <= 0.1 && un3 <= 0.1);
     /* prefixes and conjunctions around diagnoses do not hide them */
     assert_true(s_score(t, "冠心病", "考虑冠心病，合并2型糖尿病") >= 0.85);
+    /* brackets inside a name do not cut it */
+    assay_verify_params_t p;
+    assay_verify_params_default(&p);
+    assay_verify_result_t r;
+    const char *g = "特发性(原发性)高血压";
+    assert_int_equal(assay_verify_text(t, &p, g, strlen(g), NULL, 0, "诊断：高血压(可能)",
+                                       strlen("诊断：高血压(可能)"), &r),
+                     0);
+    assert_int_equal(r.n_gold, 1);
+    assert_int_equal(r.n_pred, 1);
+    assert_true(r.score >= 0.6);
     /* partial credit: one of two gold diagnoses */
     double half = s_score(t, "冠心病；2型糖尿病", "诊断：冠心病");
     assert_true(half > 0.5 && half < 0.7);
