@@ -8,6 +8,7 @@
 #include "worker/cot.h"
 #include "worker/textscan.h"
 
+#include <stdint.h>
 #include <string.h>
 
 static assay_cot_action_t s_one(const char *s)
@@ -117,6 +118,48 @@ static void test_label_and_stats(void **state)
     assert_int_equal(n, 100);
 }
 
+
+/* a pseudo-random string of pieces the parsers care about (deterministic) */
+static size_t s_random_text(uint64_t *x, char *buf, size_t cap)
+{
+    static const char *const pieces[] = {"答案", "综上", "病", "炎", "综合征", "沙星", "胶囊", "，",
+                                         "。", "\xE5", "\x80", "\xFF", "好的", "造影", "1", " ",
+                                         "\n", "男", "岁", "左侧", "排除", "可能", "等等", "wait"};
+    size_t n = 0;
+    int parts = (int)(*x % 40);
+    for (int k = 0; k < parts; k++) {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        const char *pc = pieces[*x % (sizeof pieces / sizeof pieces[0])];
+        size_t pl = strlen(pc);
+        if (n + pl >= cap) break;
+        memcpy(buf + n, pc, pl);
+        n += pl;
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+static void test_random_bytes(void **state)
+{
+    (void)state;
+    uint64_t x = 0xDA942042E4DD58B5ull;
+    char a[600];
+    assay_cot_step_t st[8];
+    for (int i = 0; i < 3000; i++) {
+        size_t n = s_random_text(&x, a, sizeof a);
+        size_t total = assay_cot_label(a, n, a, n / 2, st, 8);
+        size_t k = total < 8 ? total : 8;
+        for (size_t j = 0; j < k; j++)
+            assert_true(st[j].off + st[j].len <= n && st[j].action < ASSAY_COT_ACTION_COUNT);
+        assay_cot_stats_t s;
+        assay_cot_stats(st, k, &s);
+        assert_true(s.difficulty >= 0 && s.difficulty <= 1);
+        x += (uint64_t)i;
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -124,6 +167,7 @@ int main(void)
         cmocka_unit_test(test_similarity),
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_label_and_stats),
+        cmocka_unit_test(test_random_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

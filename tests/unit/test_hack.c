@@ -193,6 +193,47 @@ static void test_report_and_garbage(void **state)
     free(big);
 }
 
+
+/* a pseudo-random string of pieces the parsers care about (deterministic) */
+static size_t s_random_text(uint64_t *x, char *buf, size_t cap)
+{
+    static const char *const pieces[] = {"答案", "综上", "病", "炎", "综合征", "沙星", "胶囊", "，",
+                                         "。", "\xE5", "\x80", "\xFF", "好的", "造影", "1", " ",
+                                         "\n", "男", "岁", "左侧", "排除", "可能", "等等", "wait"};
+    size_t n = 0;
+    int parts = (int)(*x % 40);
+    for (int k = 0; k < parts; k++) {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        const char *pc = pieces[*x % (sizeof pieces / sizeof pieces[0])];
+        size_t pl = strlen(pc);
+        if (n + pl >= cap) break;
+        memcpy(buf + n, pc, pl);
+        n += pl;
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+static void test_random_bytes(void **state)
+{
+    s_fix_t *f = *state;
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    char a[600], b[600];
+    for (int i = 0; i < 2000; i++) {
+        size_t na = s_random_text(&x, a, sizeof a), nb = s_random_text(&x, b, sizeof b);
+        assay_hack_params_t p;
+        assay_hack_params_default(&p);
+        p.check_reasoning = i & 1;
+        assay_hack_result_t r;
+        assay_hack_check(f->terms, f->lex, &p, a, na, b, nb, a, na, &r);
+        assert_true(r.score >= 0 && r.score <= 1);
+        json_decref(assay_hack_report(&r));
+        x += (uint64_t)i;
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -200,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_repeats),
         cmocka_unit_test(test_unknown),
         cmocka_unit_test(test_report_and_garbage),
+        cmocka_unit_test(test_random_bytes),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -161,6 +161,42 @@ static void test_entities(void **state)
     assert_string_equal(assay_tagger_type_name(ASSAY_ENT_BODY_PART), "body_part");
 }
 
+/* a pseudo-random string of pieces the parsers care about (deterministic) */
+static size_t s_random_text(uint64_t *x, char *buf, size_t cap)
+{
+    static const char *const pieces[] = {"答案", "综上", "病", "炎", "综合征", "沙星", "胶囊", "，",
+                                         "。", "\xE5", "\x80", "\xFF", "好的", "造影", "1", " ",
+                                         "\n", "男", "岁", "左侧", "排除", "可能", "等等", "wait"};
+    size_t n = 0;
+    int parts = (int)(*x % 40);
+    for (int k = 0; k < parts; k++) {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        const char *pc = pieces[*x % (sizeof pieces / sizeof pieces[0])];
+        size_t pl = strlen(pc);
+        if (n + pl >= cap) break;
+        memcpy(buf + n, pc, pl);
+        n += pl;
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+static void test_random_bytes(void **state)
+{
+    const assay_terms_t *t = *state;
+    uint64_t x = 0x853C49E6748FEA9Bull;
+    char a[600];
+    for (int i = 0; i < 1000; i++) {
+        size_t n = s_random_text(&x, a, sizeof a);
+        json_t *tags = assay_tagger_tag(t, a, n);
+        assert_non_null(json_object_get(tags, "intent"));
+        json_decref(tags);
+        x += (uint64_t)i;
+    }
+}
+
 /* the cue rules on the labelled consumer questions (KUAKE-QIC) */
 static void test_real_intent(void **state)
 {
@@ -198,6 +234,7 @@ int main(void)
     };
     const struct CMUnitTest withterms[] = {
         cmocka_unit_test(test_entities),
+        cmocka_unit_test(test_random_bytes),
     };
     int rc = cmocka_run_group_tests_name("rules", rules, NULL, NULL);
     rc |= cmocka_run_group_tests_name("entities", withterms, s_setup, s_teardown);

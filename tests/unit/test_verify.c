@@ -307,6 +307,42 @@ static void test_garbage_input(void **state)
     assert_true(r.score == 0);
 }
 
+/* random bytes, biased towards the characters the parsers care about: whatever
+ * comes in, every function returns a bounded result */
+static void test_random_bytes(void **state)
+{
+    const assay_terms_t *t = *state;
+    static const char *const pieces[] = {"答案", "选", "A", "B", "和", "，", "；", "：", "(", "）",
+                                         "冠心病", "肺炎", "诊断", "可能", "\xE5", "\x80", "\xFF",
+                                         ".", "1", " ", "\n", "大叶性", "伴", "合并"};
+    assay_verify_params_t p;
+    assay_verify_params_default(&p);
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    char buf[512];
+    for (int iter = 0; iter < 3000; iter++) {
+        size_t n = 0;
+        int parts = (int)(x % 24);
+        for (int k = 0; k < parts; k++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            const char *pc = pieces[x % (sizeof pieces / sizeof pieces[0])];
+            size_t pl = strlen(pc);
+            if (n + pl >= sizeof buf) break;
+            memcpy(buf + n, pc, pl);
+            n += pl;
+        }
+        buf[n] = '\0';
+        assay_verify_result_t r;
+        if (assay_verify_text(t, &p, buf, n, NULL, 0, buf + n / 2, n - n / 2, &r) == 0)
+            assert_true(r.score >= 0 && r.score <= 1 && r.n_gold <= ASSAY_VERIFY_MAX_ATOMS &&
+                        r.n_pred <= ASSAY_VERIFY_MAX_ATOMS);
+        if (assay_verify_mcq(&p, "AB", buf, n, s_opts, 5, &r) == 0)
+            assert_true(r.score >= 0 && r.score <= 1 && (r.pred_mask & ~31u) == 0);
+        x += (uint64_t)iter;
+    }
+}
+
 /* ------------------------------------------------------- real data */
 
 static char s_real[1024];
@@ -438,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_codes_and_explain),
         cmocka_unit_test(test_fuzzy_linker),
         cmocka_unit_test(test_garbage_input),
+        cmocka_unit_test(test_random_bytes),
     };
     const struct CMUnitTest real[] = {
         cmocka_unit_test(test_real_pairs),
