@@ -42,6 +42,12 @@
 #define S_MAXSITE 24
 #define S_MIN_EXAMPLES 20 /* fewer known mentions: fixed weights instead of a model */
 
+/* qsort that accepts an empty (NULL) array */
+static void s_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1) qsort(base, n, size, cmp);
+}
+
 /* ------------------------------------------------------------ small maps */
 
 /* open addressing u64 → u32 (key 0 is reserved for "empty": keys are hashes |1) */
@@ -156,7 +162,7 @@ static int s_triple_cmp(const void *a, const void *b)
 /* build from triples (sorted here) */
 static void s_csr_build(s_csr_t *c, s_triple_t *t, size_t n)
 {
-    qsort(t, n, sizeof *t, s_triple_cmp);
+    s_sort(t, n, sizeof *t, s_triple_cmp);
     size_t rows = 0;
     for (size_t i = 0; i < n; i++)
         if (i == 0 || t[i].key != t[i - 1].key) rows++;
@@ -679,7 +685,7 @@ static void s_build_dictionary(assay_normalizer_t *nz)
     }
     nz->ac = assay_acmatch_builder_finish(&b);
     size_t np = assay_acmatch_pattern_count(nz->ac);
-    qsort(pairs.v, pairs.n, sizeof *pairs.v, s_triple_cmp);
+    s_sort(pairs.v, pairs.n, sizeof *pairs.v, s_triple_cmp);
     nz->pat_start = assay_calloc(np + 1, sizeof(uint32_t));
     nz->pat_label = assay_malloc((pairs.n + 1) * sizeof(uint32_t));
     nz->pat_is_name = assay_calloc(np + 1, 1);
@@ -707,7 +713,7 @@ static void s_build_dictionary(assay_normalizer_t *nz)
         for (size_t i = 0; i + 1 < x->n; i++) s_tvec_push(&bg, s_gram(x->cp + i, 2), (uint32_t)l, 1);
     }
     /* distinct (bigram, label) */
-    qsort(bg.v, bg.n, sizeof *bg.v, s_triple_cmp);
+    s_sort(bg.v, bg.n, sizeof *bg.v, s_triple_cmp);
     size_t w = 0;
     for (size_t i = 0; i < bg.n; i++)
         if (w == 0 || bg.v[i].key != bg.v[w - 1].key || bg.v[i].id != bg.v[w - 1].id) bg.v[w++] = bg.v[i];
@@ -876,7 +882,7 @@ static size_t s_terms_of(const uint32_t *cp, size_t n, s_term_t *out)
         out[k].key = s_gram(cp + i, 2);
         out[k++].tf = 1.0f;
     }
-    qsort(out, k, sizeof *out, s_term_cmp);
+    s_sort(out, k, sizeof *out, s_term_cmp);
     size_t w = 0;
     for (size_t i = 0; i < k; i++) {
         if (w > 0 && out[w - 1].key == out[i].key)
@@ -1241,7 +1247,7 @@ static void s_fuzzy(const assay_normalizer_t *nz, const uint32_t *cp, size_t b, 
         sc->lcount[sc->ltouched[i]] = 0;
     }
     size_t nf = sc->n_ltouched;
-    qsort(fz, nf, sizeof *fz, s_fz_count_cmp);
+    s_sort(fz, nf, sizeof *fz, s_fz_count_cmp);
     if (nf > S_FUZZY_POOL) nf = S_FUZZY_POOL;
     uint64_t *lb = NULL;
     size_t lb_cap = 0;
@@ -1254,7 +1260,7 @@ static void s_fuzzy(const assay_normalizer_t *nz, const uint32_t *cp, size_t b, 
         size_t nl = s_bigrams(x->cp, x->n, lb);
         fz[i].dice = 2.0 * (double)s_sorted_common(q, nq, lb, nl) / (double)(nq + nl);
     }
-    qsort(fz, nf, sizeof *fz, s_fz_dice_cmp);
+    s_sort(fz, nf, sizeof *fz, s_fz_dice_cmp);
     for (size_t i = 0; i < nf && i < S_FUZZY_TOP; i++) {
         s_cand_t *c = s_cand(cs, fz[i].label);
         if (fz[i].dice > c->f[F_FUZZY]) {
@@ -1342,7 +1348,7 @@ static void s_candidates(const assay_normalizer_t *nz, const uint32_t *cp, size_
             }
             sc->score[ex] = 0;
         }
-        qsort(nb, nn, sizeof *nb, s_nb_cmp);
+        s_sort(nb, nn, sizeof *nb, s_nb_cmp);
         if (nn > S_KNN) nn = S_KNN;
         double tot = 0;
         for (size_t i = 0; i < nn; i++) tot += pow(nb[i].sim, 3);
@@ -1765,7 +1771,7 @@ int assay_normalize_text(assay_normalizer_t *self, const char *text, size_t len,
     }
     free(p1);
     free(g2);
-    qsort(r, cs.n, sizeof *r, s_ranked_cmp);
+    s_sort(r, cs.n, sizeof *r, s_ranked_cmp);
     size_t segs_cap = t.n + 1;
     assay_span_t *segs = assay_malloc(segs_cap * sizeof *segs);
     size_t nseg = s_split_cp(t.cp, t.n, segs, segs_cap);
