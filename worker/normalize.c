@@ -526,6 +526,10 @@ struct assay_normalizer {
     /* the model */
     double w[F_COUNT];
     double w2[G_COUNT]; /* second stage: the candidate against the others of its text */
+    /* stage one: boosted trees when there are enough known mentions, else w */
+    struct s_tree *trees;
+    size_t n_trees;
+    double tree_base;
 };
 
 static uint32_t s_label_find(const assay_normalizer_t *nz, const uint32_t *cp, size_t n)
@@ -852,6 +856,7 @@ void assay_normalizer_destroy(assay_normalizer_t **self_p)
     s_map_release(&nz->gram_count);
     s_map_release(&nz->head_ix);
     s_csr_release(&nz->site_labels);
+    free(nz->trees);
     free(nz);
     *self_p = NULL;
 }
@@ -1536,6 +1541,159 @@ static double s_score(const double *w, const float *f)
     return s_sigmoid(z);
 }
 
+/* ------------------------------------------------------- boosted trees */
+
+/* Stage one is a small gradient-boosted ensemble of complete depth-3 trees (logistic
+ * loss, Newton leaves, 32 quantile bins per feature): the features interact (a
+ * dictionary match means little when it is a fragment of a longer name) and trees
+ * capture that without hand-made crosses. */
+#define S_TREES 150
+#define S_DEPTH 3
+#define S_INNER ((1 << S_DEPTH) - 1)
+#define S_LEAVES (1 << S_DEPTH)
+#define S_BINS 32
+#define S_SHRINK 0.15
+#define S_LAMBDA 1.0
+#define S_MIN_HESS 1.0
+
+struct s_tree {
+    uint8_t feat[S_INNER];
+    float thr[S_INNER]; /* go left when value <= thr */
+    float leaf[S_LEAVES];
+};
+
+static double s_tree_margin(const assay_normalizer_t *nz, const float *f)
+{
+    double z = nz->tree_base;
+    for (size_t t = 0; t < nz->n_trees; t++) {
+        const struct s_tree *tr = &nz->trees[t];
+        size_t i = 0;
+        for (int d = 0; d < S_DEPTH; d++) i = 2 * i + 1 + (f[tr->feat[i]] > tr->thr[i]);
+        z += tr->leaf[i - S_INNER];
+    }
+    return z;
+}
+
+static double s_score1(const assay_normalizer_t *nz, const float *f)
+{
+    return nz->n_trees ? s_sigmoid(s_tree_margin(nz, f)) : s_score(nz->w, f);
+}
+
+static int s_float_cmp(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void s_boost(assay_normalizer_t *nz, const float *X, const uint8_t *Y, size_t nrow)
+{
+    const size_t nf = F_COUNT;
+    /* quantile thresholds per feature and the binned matrix */
+    float (*thr)[S_BINS] = assay_malloc(nf * sizeof *thr);
+    size_t nthr[F_COUNT];
+    float *col = assay_malloc((nrow + 1) * sizeof(float));
+    uint8_t *bin = assay_malloc(nrow * nf + 1);
+    for (size_t f = 0; f < nf; f++) {
+        for (size_t r = 0; r < nrow; r++) col[r] = X[r * nf + f];
+        s_sort(col, nrow, sizeof(float), s_float_cmp);
+        nthr[f] = 0;
+        for (size_t k = 1; k < S_BINS; k++) {
+            float v = col[(nrow - 1) * k / S_BINS];
+            if (v < col[nrow - 1] && (nthr[f] == 0 || v > thr[f][nthr[f] - 1])) thr[f][nthr[f]++] = v;
+        }
+        for (size_t r = 0; r < nrow; r++) {
+            float v = X[r * nf + f];
+            size_t b = 0;
+            while (b < nthr[f] && v > thr[f][b]) b++;
+            bin[r * nf + f] = (uint8_t)b;
+        }
+    }
+    free(col);
+    size_t pos = 0;
+    for (size_t r = 0; r < nrow; r++) pos += Y[r];
+    double prior = ((double)pos + 1) / ((double)(nrow - pos) + 1);
+    nz->tree_base = log(prior);
+    double *F = assay_malloc(nrow * sizeof(double));
+    double *g = assay_malloc(nrow * sizeof(double)), *h = assay_malloc(nrow * sizeof(double));
+    uint8_t *node = assay_malloc(nrow);
+    for (size_t r = 0; r < nrow; r++) F[r] = nz->tree_base;
+    nz->trees = assay_calloc(S_TREES, sizeof *nz->trees);
+    /* histograms for the nodes of one level: [node][feature][bin] × (G, H) */
+    size_t hsz = (size_t)S_LEAVES * nf * S_BINS * 2;
+    double *hist = assay_malloc(hsz * sizeof(double));
+    for (size_t t = 0; t < S_TREES; t++) {
+        struct s_tree *tr = &nz->trees[t];
+        for (size_t r = 0; r < nrow; r++) {
+            double p = s_sigmoid(F[r]);
+            g[r] = p - Y[r];
+            h[r] = p * (1 - p) + 1e-6;
+            node[r] = 0;
+        }
+        for (int d = 0; d < S_DEPTH; d++) {
+            size_t nodes = (size_t)1 << d;
+            memset(hist, 0, nodes * nf * S_BINS * 2 * sizeof(double));
+            for (size_t r = 0; r < nrow; r++) {
+                double *hn = hist + (size_t)node[r] * nf * S_BINS * 2;
+                const uint8_t *br = bin + r * nf;
+                for (size_t f = 0; f < nf; f++) {
+                    hn[(f * S_BINS + br[f]) * 2] += g[r];
+                    hn[(f * S_BINS + br[f]) * 2 + 1] += h[r];
+                }
+            }
+            for (size_t j = 0; j < nodes; j++) {
+                size_t heap = nodes - 1 + j;
+                const double *hn = hist + j * nf * S_BINS * 2;
+                double best = 1e-9;
+                size_t bf = 0;
+                float bthr = INFINITY;
+                for (size_t f = 0; f < nf; f++) {
+                    double G = 0, H = 0;
+                    for (size_t b = 0; b <= nthr[f]; b++) {
+                        G += hn[(f * S_BINS + b) * 2];
+                        H += hn[(f * S_BINS + b) * 2 + 1];
+                    }
+                    double GL = 0, HL = 0;
+                    for (size_t b = 0; b < nthr[f]; b++) {
+                        GL += hn[(f * S_BINS + b) * 2];
+                        HL += hn[(f * S_BINS + b) * 2 + 1];
+                        double GR = G - GL, HR = H - HL;
+                        if (HL < S_MIN_HESS || HR < S_MIN_HESS) continue;
+                        double gain = GL * GL / (HL + S_LAMBDA) + GR * GR / (HR + S_LAMBDA) -
+                                      G * G / (H + S_LAMBDA);
+                        if (gain > best) {
+                            best = gain;
+                            bf = f;
+                            bthr = thr[f][b];
+                        }
+                    }
+                }
+                tr->feat[heap] = (uint8_t)bf;
+                tr->thr[heap] = bthr;
+            }
+            for (size_t r = 0; r < nrow; r++) {
+                size_t heap = nodes - 1 + node[r];
+                node[r] = (uint8_t)(2 * node[r] + (X[r * nf + tr->feat[heap]] > tr->thr[heap]));
+            }
+        }
+        double G[S_LEAVES] = {0}, H[S_LEAVES] = {0};
+        for (size_t r = 0; r < nrow; r++) {
+            G[node[r]] += g[r];
+            H[node[r]] += h[r];
+        }
+        for (size_t l = 0; l < S_LEAVES; l++)
+            tr->leaf[l] = (float)(-G[l] / (H[l] + S_LAMBDA) * S_SHRINK);
+        for (size_t r = 0; r < nrow; r++) F[r] += tr->leaf[node[r]];
+        nz->n_trees = t + 1;
+    }
+    free(hist);
+    free(node);
+    free(g);
+    free(h);
+    free(F);
+    free(bin);
+    free(thr);
+}
+
 static void s_cands_reset(s_cands_t *cs)
 {
     cs->n = 0;
@@ -1652,10 +1810,10 @@ static void s_train(assay_normalizer_t *nz)
     gstart[nz->n_ex] = (uint32_t)nrow;
     s_scratch_release(&sc);
     s_cands_release(&cs);
-    s_sgd(nz->w, F_COUNT, X, Y, nrow, 15);
+    s_boost(nz, X, Y, nrow);
     /* stage two on the stage-one scores of each text */
     double *p1 = assay_malloc((nrow + 1) * sizeof(double));
-    for (size_t r = 0; r < nrow; r++) p1[r] = s_score(nz->w, X + r * F_COUNT);
+    for (size_t r = 0; r < nrow; r++) p1[r] = s_score1(nz, X + r * F_COUNT);
     float *X2 = assay_malloc((nrow + 1) * G_COUNT * sizeof(float));
     for (size_t i = 0; i < nz->n_ex; i++)
         s_stage2(p1 + gstart[i], X + (size_t)gstart[i] * F_COUNT, gstart[i + 1] - gstart[i], X2 + (size_t)gstart[i] * G_COUNT);
@@ -1758,7 +1916,7 @@ int assay_normalize_text(assay_normalizer_t *self, const char *text, size_t len,
     float *g2 = assay_malloc((cs.n + 1) * G_COUNT * sizeof(float));
     float *f1 = assay_malloc((cs.n + 1) * F_COUNT * sizeof(float));
     for (size_t i = 0; i < cs.n; i++) {
-        p1[i] = s_score(self->w, cs.c[i].f);
+        p1[i] = s_score1(self, cs.c[i].f);
         memcpy(f1 + i * F_COUNT, cs.c[i].f, F_COUNT * sizeof(float));
     }
     s_stage2(p1, f1, cs.n, g2);
