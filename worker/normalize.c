@@ -36,6 +36,7 @@
 #define S_MAXHEADGRAM 3
 #define S_HEADLEN 5  /* heads: suffixes of 1..5 characters */
 #define S_HEADMIN 5  /* a head is shared by at least this many names of known mentions */
+#define S_MINSITE 1  /* shortest site of a site + head decomposition */
 #define S_KNN 10
 #define S_FUZZY_POOL 50
 #define S_FUZZY_TOP 3
@@ -449,8 +450,8 @@ typedef struct {
     uint32_t *cp;      /* its folded key */
     uint32_t n;
     uint32_t freq;     /* known mentions naming it */
-    uint32_t head;     /* head id or S_NONE */
-    uint32_t site_n;   /* code points before the head */
+    uint32_t heads[S_HEADLEN]; /* the heads it ends with (site of at least S_MINSITE) */
+    uint32_t n_heads;
 } s_label_t;
 
 typedef struct {
@@ -522,6 +523,7 @@ struct assay_normalizer {
     /* heads and sites */
     s_map_t head_ix; /* hash of head code points → head id */
     size_t n_heads;
+    uint8_t *head_len; /* code points of each head */
     s_csr_t site_labels; /* hash of site code points → labels */
     /* the model */
     double w[F_COUNT];
@@ -654,8 +656,7 @@ static void s_build_labels(assay_normalizer_t *nz)
         memcpy(x->cp, k.cp, k.n * sizeof(uint32_t));
         x->n = (uint32_t)k.n;
         x->freq = 0;
-        x->head = S_NONE;
-        x->site_n = 0;
+        x->n_heads = 0;
         *s_map_put(&nz->label_by_key, s_gram(k.cp, k.n), 0) = (uint32_t)nz->n_labels;
         nz->n_labels++;
         s_text_release(&k);
@@ -855,6 +856,7 @@ void assay_normalizer_destroy(assay_normalizer_t **self_p)
     s_csr_release(&nz->gram_heads);
     s_map_release(&nz->gram_count);
     s_map_release(&nz->head_ix);
+    free(nz->head_len);
     s_csr_release(&nz->site_labels);
     free(nz->trees);
     free(nz);
@@ -925,20 +927,11 @@ static size_t s_max_grams(size_t n, size_t maxn)
     return n * maxn + 1;
 }
 
-/* the head of a label: its longest suffix (1..5 characters, leaving at least two)
- * that is a head; S_NONE when none */
-static uint32_t s_head_of(const assay_normalizer_t *nz, const uint32_t *cp, size_t n,
-                          size_t *site_n)
+static int s_label_has_head(const s_label_t *x, uint32_t h)
 {
-    for (size_t k = S_HEADLEN; k >= 1; k--) {
-        if (n <= k + 1) continue;
-        uint32_t h = s_map_get(&nz->head_ix, s_gram(cp + n - k, k));
-        if (h != S_NONE) {
-            *site_n = n - k;
-            return h;
-        }
-    }
-    return S_NONE;
+    for (uint32_t i = 0; i < x->n_heads; i++)
+        if (x->heads[i] == h) return 1;
+    return 0;
 }
 
 static void s_build_statistics(assay_normalizer_t *nz)
@@ -964,15 +957,19 @@ static void s_build_statistics(assay_normalizer_t *nz)
         }
     }
     s_map_release(&suf);
-    /* every label's head and site; sites index labels */
+    /* every decomposition of a label into site + head; sites index labels */
+    nz->head_len = assay_calloc(nz->n_heads + 1, 1);
     s_tvec_t sites = {0};
     for (size_t l = 0; l < nz->n_labels; l++) {
         s_label_t *x = &nz->labels[l];
-        size_t sn = 0;
-        x->head = s_head_of(nz, x->cp, x->n, &sn);
-        x->site_n = (uint32_t)sn;
-        if (x->head != S_NONE && sn >= 2 && sn <= S_MAXSITE)
-            s_tvec_push(&sites, s_gram(x->cp, sn), (uint32_t)l, x->head);
+        for (size_t k = 1; k <= S_HEADLEN; k++) {
+            if (x->n < k + S_MINSITE || x->n - k > S_MAXSITE) continue;
+            uint32_t h = s_map_get(&nz->head_ix, s_gram(x->cp + x->n - k, k));
+            if (h == S_NONE) continue;
+            nz->head_len[h] = (uint8_t)k;
+            x->heads[x->n_heads++] = h;
+            s_tvec_push(&sites, s_gram(x->cp, x->n - k), (uint32_t)l, h);
+        }
     }
     s_csr_build(&nz->site_labels, sites.v, sites.n);
     free(sites.v);
@@ -1039,16 +1036,18 @@ static void s_build_statistics(assay_normalizer_t *nz)
         const s_example_t *e = &nz->ex[i];
         size_t ng = s_grams_of(e->cp, e->n, S_MAXGRAM, grams);
         size_t nh = 0;
-        if (e->n_labels > heads_cap) {
-            heads_cap = e->n_labels;
+        if (e->n_labels * S_HEADLEN > heads_cap) {
+            heads_cap = e->n_labels * S_HEADLEN;
             heads = assay_realloc(heads, heads_cap * sizeof *heads);
         }
         for (uint32_t j = 0; j < e->n_labels; j++) {
-            uint32_t h = nz->labels[e->labels[j]].head;
-            if (h == S_NONE) continue;
-            int seen = 0;
-            for (size_t m = 0; m < nh; m++) seen |= heads[m] == h;
-            if (!seen) heads[nh++] = h;
+            const s_label_t *x = &nz->labels[e->labels[j]];
+            for (uint32_t q = 0; q < x->n_heads; q++) {
+                uint32_t h = x->heads[q];
+                int seen = 0;
+                for (size_t m = 0; m < nh; m++) seen |= heads[m] == h;
+                if (!seen) heads[nh++] = h;
+            }
         }
         for (size_t g = 0; g < ng; g++) {
             (*s_map_put(&nz->gram_count, grams[g], 0))++;
@@ -1414,7 +1413,7 @@ static void s_candidates(const assay_normalizer_t *nz, const uint32_t *cp, size_
                 if (self_ex) {
                     int mine = 0;
                     for (uint32_t j = 0; j < self_ex->n_labels; j++)
-                        mine |= nz->labels[self_ex->labels[j]].head == h;
+                        mine |= s_label_has_head(&nz->labels[self_ex->labels[j]], h);
                     if (mine) c--;
                 }
                 if (c < 2) continue;
@@ -1422,15 +1421,15 @@ static void s_candidates(const assay_normalizer_t *nz, const uint32_t *cp, size_
                 if (p > hev[h]) hev[h] = (float)p;
             }
         }
-        /* sites: every substring of 2..S_MAXSITE characters */
+        /* sites: every substring of S_MINSITE..S_MAXSITE characters */
         for (size_t b = 0; b < n; b++) {
-            for (size_t len = 2; len <= S_MAXSITE && b + len <= n; len++) {
+            for (size_t len = S_MINSITE; len <= S_MAXSITE && b + len <= n; len++) {
                 size_t rb, re;
                 s_csr_row(&nz->site_labels, s_gram(cp + b, len), &rb, &re);
                 for (size_t k = rb; k < re; k++) {
                     uint32_t l = nz->site_labels.id[k];
                     uint32_t h = nz->site_labels.count[k]; /* the head id */
-                    if (nz->labels[l].site_n != len ||
+                    if (nz->labels[l].n != len + nz->head_len[h] ||
                         memcmp(nz->labels[l].cp, cp + b, len * sizeof(uint32_t)) != 0)
                         continue;
                     if (hev[h] < 0.25f) continue;
