@@ -16,6 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* qsort that accepts an empty (NULL) array */
+static void s_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1) qsort(base, n, size, cmp);
+}
+
 /* ----------------------------------------------------------- image layout */
 
 #define S_MAGIC "ASSAYTRM"
@@ -1066,7 +1072,7 @@ assay_terms_t *assay_terms_builder_finish(assay_terms_builder_t **self_p, char *
         sr[i].k2 = 0;
         sr[i].idx = (uint32_t)i;
     }
-    qsort(sr, na, sizeof *sr, s_sortrec_cmp);
+    s_sort(sr, na, sizeof *sr, s_sortrec_cmp);
     aliases = assay_calloc(na ? na : 1, sizeof *aliases);
     size_t n_al = 0;
     {
@@ -1123,7 +1129,7 @@ assay_terms_t *assay_terms_builder_finish(assay_terms_builder_t **self_p, char *
         sr[i].k2 = ((uint64_t)(names[i].alias == S_NONE ? 0 : 1) << 32) | names[i].concept;
         sr[i].idx = (uint32_t)i;
     }
-    qsort(sr, n_names, sizeof *sr, s_sortrec_cmp);
+    s_sort(sr, n_names, sizeof *sr, s_sortrec_cmp);
     {
         s_name_t *sorted = assay_malloc((n_names + 1) * sizeof *sorted);
         for (size_t i = 0; i < n_names; i++) sorted[i] = names[sr[i].idx];
@@ -1140,7 +1146,7 @@ assay_terms_t *assay_terms_builder_finish(assay_terms_builder_t **self_p, char *
         sr[i].k2 = b->nodes[i].type;
         sr[i].idx = (uint32_t)i;
     }
-    qsort(sr, nn, sizeof *sr, s_sortrec_cmp);
+    s_sort(sr, nn, sizeof *sr, s_sortrec_cmp);
     remap = assay_malloc((nn + 1) * sizeof *remap);
     kgnodes = assay_calloc(nn ? nn : 1, sizeof *kgnodes);
     for (size_t i = 0; i < nn; i++) {
