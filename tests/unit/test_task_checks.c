@@ -1,0 +1,443 @@
+/*  test_task_checks.c: the verify, hack_check, tag and cot_actions handlers run
+ *  on JSON inputs as the executor would run them: input shapes, parameters, output
+ *  fields, and clear failures for bad input.
+ *
+ *  Test seam: this file stands in for the executor by defining the handler-side
+ *  API of worker/task.h and worker/runtime.h (tasks, params, the shared-object
+ *  cache), so the handlers are tested without sockets or an event loop. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "common/config.h"
+#include "common/util.h"
+#include "worker/runtime.h"
+#include "worker/task.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef ASSAY_TEST_DATA
+#define ASSAY_TEST_DATA "tests/data"
+#endif
+
+extern const assay_handler_t assay_task_verify;
+extern const assay_handler_t assay_task_hack_check;
+extern const assay_handler_t assay_task_tag;
+extern const assay_handler_t assay_task_cot_actions;
+
+/* ---------------------------------------------------- executor stand-in */
+
+typedef struct s_shared {
+    char *name;
+    void *obj;
+    void (*free_fn)(void *obj);
+    struct s_shared *next;
+} s_shared_t;
+
+struct assay_runtime {
+    assay_config_t *config;
+    json_t *params;
+    s_shared_t *shared;
+};
+
+struct assay_task {
+    assay_runtime_t *rt;
+    const assay_handler_t *h;
+    json_t *input, *params;
+    json_t *out;
+    int done, failed, retryable;
+    char reason[1024];
+};
+
+const assay_config_t *assay_runtime_config(const assay_runtime_t *rt)
+{
+    return rt->config;
+}
+
+const json_t *assay_runtime_params(const assay_runtime_t *rt)
+{
+    return rt->params;
+}
+
+const char *assay_runtime_setting(const assay_runtime_t *rt, const char *key, const char *def)
+{
+    json_t *v = json_object_get(rt->params, key);
+    return json_is_string(v) ? json_string_value(v) : def;
+}
+
+assay_http_t *assay_runtime_http(assay_runtime_t *rt)
+{
+    (void)rt;
+    return NULL;
+}
+
+void *assay_runtime_shared(assay_runtime_t *rt, const char *name,
+                           void *(*load)(assay_runtime_t *rt, char *err, size_t errlen),
+                           void (*free_fn)(void *obj), char *err, size_t errlen)
+{
+    for (s_shared_t *s = rt->shared; s; s = s->next)
+        if (strcmp(s->name, name) == 0) return s->obj;
+    void *obj = load(rt, err, errlen);
+    if (!obj) return NULL;
+    s_shared_t *s = ASSAY_NEW(s_shared_t);
+    s->name = assay_strdup(name);
+    s->obj = obj;
+    s->free_fn = free_fn;
+    s->next = rt->shared;
+    rt->shared = s;
+    return obj;
+}
+
+const json_t *assay_task_input(const assay_task_t *task)
+{
+    return task->input;
+}
+
+const json_t *assay_task_params(const assay_task_t *task)
+{
+    return task->params;
+}
+
+uint64_t assay_task_id(const assay_task_t *task)
+{
+    (void)task;
+    return 1;
+}
+
+const char *assay_task_kind(const assay_task_t *task)
+{
+    return task->h->kind;
+}
+
+assay_runtime_t *assay_task_runtime(const assay_task_t *task)
+{
+    return task->rt;
+}
+
+void assay_task_done(assay_task_t *task, json_t *output)
+{
+    task->done++;
+    task->out = output;
+}
+
+void assay_task_fail(assay_task_t *task, int retryable, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(task->reason, sizeof task->reason, fmt, ap);
+    va_end(ap);
+    task->failed++;
+    task->retryable = retryable;
+}
+
+void assay_task_fail_ratelimited(assay_task_t *task, const char *endpoint, uint32_t retry_after_ms,
+                                 const char *fmt, ...)
+{
+    (void)endpoint;
+    (void)retry_after_ms;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(task->reason, sizeof task->reason, fmt, ap);
+    va_end(ap);
+    task->failed++;
+    task->retryable = 1;
+}
+
+static json_t *s_param(const assay_task_t *task, const char *key)
+{
+    json_t *v = json_object_get(task->params, key);
+    return v ? v : json_object_get(task->rt->params, key);
+}
+
+const char *assay_param_str(const assay_task_t *task, const char *key, const char *def)
+{
+    json_t *v = s_param(task, key);
+    return json_is_string(v) ? json_string_value(v) : def;
+}
+
+double assay_param_num(const assay_task_t *task, const char *key, double def)
+{
+    json_t *v = s_param(task, key);
+    return json_is_number(v) ? json_number_value(v) : def;
+}
+
+int assay_param_bool(const assay_task_t *task, const char *key, int def)
+{
+    json_t *v = s_param(task, key);
+    return json_is_boolean(v) ? json_is_true(v) : def;
+}
+
+/* ---------------------------------------------------------- harness */
+
+typedef struct {
+    assay_runtime_t rt;
+    void *state[4];
+} s_world_t;
+
+static const assay_handler_t *const *s_kinds(void)
+{
+    static const assay_handler_t *const k[4] = {&assay_task_verify, &assay_task_hack_check,
+                                                &assay_task_tag, &assay_task_cot_actions};
+    return k;
+}
+
+static int s_setup(void **state)
+{
+    s_world_t *w = calloc(1, sizeof *w);
+    w->rt.config = assay_config_new();
+    w->rt.params = json_pack("{s:s}", "terms", ASSAY_TEST_DATA "/verify");
+    char err[512];
+    for (int i = 0; i < 4; i++) {
+        const assay_handler_t *h = s_kinds()[i];
+        if (h->setup && h->setup(&w->rt, &w->state[i], err, sizeof err) != 0) {
+            fprintf(stderr, "setup %s: %s\n", h->kind, err);
+            return -1;
+        }
+    }
+    *state = w;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    s_world_t *w = *state;
+    for (int i = 0; i < 4; i++)
+        if (s_kinds()[i]->teardown) s_kinds()[i]->teardown(w->state[i]);
+    while (w->rt.shared) {
+        s_shared_t *s = w->rt.shared;
+        w->rt.shared = s->next;
+        s->free_fn(s->obj);
+        free(s->name);
+        free(s);
+    }
+    json_decref(w->rt.params);
+    assay_config_destroy(&w->rt.config);
+    free(w);
+    return 0;
+}
+
+/* run kind on the JSON input (and params); returns the task for inspection */
+static assay_task_t s_run(s_world_t *w, int kind, const char *input, const char *params)
+{
+    assay_task_t t;
+    memset(&t, 0, sizeof t);
+    t.rt = &w->rt;
+    t.h = s_kinds()[kind];
+    json_error_t je;
+    t.input = json_loads(input, 0, &je);
+    if (!t.input) fail_msg("bad test input %s: %s", input, je.text);
+    t.params = params ? json_loads(params, 0, &je) : json_object();
+    t.h->run(w->state[kind], &t);
+    assert_int_equal(t.done + t.failed, 1); /* exactly one of done / fail */
+    json_decref(t.input);
+    json_decref(t.params);
+    return t;
+}
+
+#define VERIFY 0
+#define HACK 1
+#define TAG 2
+#define COT 3
+
+static void test_verify_handler(void **state)
+{
+    s_world_t *w = *state;
+    assay_task_t t = s_run(w, VERIFY,
+                           "{\"kind\":\"mcq\",\"answer\":\"C\",\"options\":{\"A\":\"原发病\","
+                           "\"B\":\"出血部位\",\"C\":\"出血量\"},\"sample\":{\"answer\":"
+                           "\"正确答案是 C．出血量\",\"reasoning\":\"……\"}}",
+                           NULL);
+    assert_int_equal(t.done, 1);
+    assert_true(json_real_value(json_object_get(t.out, "score")) == 1.0);
+    assert_true(json_is_true(json_object_get(t.out, "correct")));
+    json_t *ex = json_object_get(t.out, "explain");
+    assert_string_equal(json_string_value(json_object_get(ex, "found_by")), "marker");
+    assert_true(json_is_string(json_object_get(t.out, "terms_version")));
+    json_decref(t.out);
+
+    /* letters only at the end of the reasoning; kind inferred from options */
+    t = s_run(w, VERIFY,
+              "{\"answer\":\"B\",\"options\":{\"A\":\"甲\",\"B\":\"乙\"},"
+              "\"response\":\"<think>分析……故选B。</think>见上\"}",
+              NULL);
+    assert_int_equal(t.done, 1);
+    assert_string_equal(json_string_value(json_object_get(t.out, "answer_source")),
+                        "sample.reasoning");
+    assert_true(json_is_true(json_object_get(t.out, "correct")));
+    json_decref(t.out);
+
+    /* a case item: synonyms, with explanation and terminology version */
+    t = s_run(w, VERIFY,
+              "{\"kind\":\"case\",\"answer\":\"冠状动脉粥样硬化性心脏病\","
+              "\"prediction\":\"诊断：冠心病\"}",
+              "{\"threshold\":0.9}");
+    assert_int_equal(t.done, 1);
+    assert_true(json_real_value(json_object_get(t.out, "score")) >= 0.95);
+    ex = json_object_get(t.out, "explain");
+    assert_int_equal(json_array_size(json_object_get(json_object_get(ex, "atoms"), "gold")), 1);
+    assert_true(json_real_value(json_object_get(t.out, "threshold")) == 0.9);
+    assert_true(json_is_object(json_object_get(ex, "weights")));
+    json_decref(t.out);
+
+    /* gold codes alone; fuzzy linking on request */
+    t = s_run(w, VERIFY,
+              "{\"kind\":\"open\",\"gold_codes\":[\"J15.900\"],\"sample\":{\"answer\":"
+              "\"左肺细菌性肺炎\"}}",
+              "{\"link\":\"fuzzy\"}");
+    assert_int_equal(t.done, 1);
+    assert_true(json_real_value(json_object_get(t.out, "score")) >= 0.9);
+    json_decref(t.out);
+
+    /* bad input: what, where, expected */
+    static const char *const bad[][3] = {
+        {"{\"answer\":\"C\",\"options\":{\"A\":\"x\"}}", NULL, "no sample to check"},
+        {"{\"kind\":\"essay\",\"answer\":\"x\",\"prediction\":\"y\"}", NULL, "field \"kind\""},
+        {"{\"kind\":\"mcq\",\"answer\":\"C\",\"prediction\":\"C\"}", NULL, "field \"options\""},
+        {"{\"kind\":\"mcq\",\"answer\":\"Z\",\"options\":{\"A\":\"x\"},\"prediction\":\"A\"}", NULL,
+         "names no option"},
+        {"{\"answer\":\"C\",\"options\":{\"A\":1},\"prediction\":\"A\"}", NULL,
+         "field \"options.A\""},
+        {"{\"answer\":42,\"prediction\":\"x\"}", NULL, "field \"answer\""},
+        {"{\"prediction\":\"x\"}", NULL, "expected the gold answer"},
+        {"{\"answer\":\"肺炎\",\"gold_codes\":[1],\"prediction\":\"x\"}", NULL,
+         "field \"gold_codes[0]\""},
+        {"{\"answer\":\"肺炎\",\"sample\":\"x\"}", NULL, "field \"sample\""},
+        {"{\"answer\":\"肺炎\",\"sample\":{\"answer\":3}}", NULL, "field \"sample.answer\""},
+        {"{\"answer\":\"肺炎\",\"prediction\":\"x\"}", "{\"threshold\":2}", "\"threshold\""},
+        {"{\"answer\":\"肺炎\",\"prediction\":\"x\"}", "{\"system\":\"icd9\"}", "\"system\""},
+        {"{\"answer\":\"肺炎\",\"prediction\":\"x\"}", "{\"link\":\"magic\"}", "\"link\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        t = s_run(w, VERIFY, bad[i][0], bad[i][1]);
+        if (!t.failed || !strstr(t.reason, bad[i][2]))
+            fail_msg("input %s: expected a failure mentioning %s, got \"%s\"", bad[i][0], bad[i][2],
+                     t.failed ? t.reason : "success");
+        assert_int_equal(t.retryable, 0);
+    }
+}
+
+static void test_hack_handler(void **state)
+{
+    s_world_t *w = *state;
+    assay_task_t t = s_run(w, HACK,
+                           "{\"question\":\"男，58岁，胸痛2小时，最可能的诊断是\",\"sample\":"
+                           "{\"reasoning\":\"\",\"answer\":\"克里斯托弗综合征\"}}",
+                           NULL);
+    assert_int_equal(t.done, 1);
+    assert_true(json_is_true(json_object_get(t.out, "hacked")));
+    json_t *flags = json_object_get(t.out, "hack_flags");
+    assert_int_equal(json_array_size(flags), 2);
+    assert_string_equal(json_string_value(json_array_get(flags, 0)), "no_reasoning");
+    assert_true(json_real_value(json_object_get(t.out, "hack_score")) == 0.0);
+    json_t *d = json_object_get(t.out, "hack_detail");
+    assert_int_equal(json_array_size(json_object_get(d, "unknown_entities")), 1);
+    json_decref(t.out);
+
+    t = s_run(
+        w, HACK,
+        "{\"question\":\"胸痛的常见原因\",\"response\":\"<think>胸痛常见于冠心病、心绞痛和急性"
+        "心肌梗死，需要结合心电图判断。</think>冠心病\"}",
+        "{\"min_chars\":10}");
+    assert_int_equal(t.done, 1);
+    assert_true(json_is_false(json_object_get(t.out, "hacked")));
+    json_decref(t.out);
+
+    t = s_run(w, HACK, "{\"question\":3,\"prediction\":\"x\"}", NULL);
+    assert_true(t.failed && strstr(t.reason, "field \"question\""));
+    t = s_run(w, HACK, "{\"prediction\":\"x\"}", "{\"repeat_min\":1}");
+    assert_true(t.failed && strstr(t.reason, "\"repeat_min\""));
+    t = s_run(w, HACK, "{\"prediction\":\"x\"}", "{\"ratio\":-1}");
+    assert_true(t.failed && strstr(t.reason, "\"ratio\""));
+}
+
+static void test_tag_handler(void **state)
+{
+    s_world_t *w = *state;
+    assay_task_t t = s_run(w, TAG,
+                           "{\"question\":\"冠心病胸痛应该吃什么药\",\"options\":{\"A\":"
+                           "\"硝酸甘油片\",\"B\":\"阿莫西林胶囊\"}}",
+                           NULL);
+    assert_int_equal(t.done, 1);
+    assert_string_equal(json_string_value(json_object_get(t.out, "intent")), "治疗方案");
+    assert_string_equal(json_string_value(json_object_get(t.out, "category")), "药物");
+    json_t *ent = json_object_get(t.out, "entities");
+    assert_int_equal(json_array_size(json_object_get(ent, "drug")), 2);
+    assert_int_equal(json_array_size(json_object_get(ent, "disease")), 1);
+    assert_true(json_is_string(json_object_get(t.out, "terms_version")));
+    json_decref(t.out);
+
+    t = s_run(w, TAG, "{\"kind\":\"case\",\"text\":\"患者，男，58岁，胸痛2小时，心电图异常。\"}",
+              NULL);
+    assert_int_equal(t.done, 1);
+    assert_string_equal(json_string_value(json_object_get(t.out, "category")), "疾病诊断");
+    json_decref(t.out);
+
+    t = s_run(w, TAG, "{\"question\":\"\"}", NULL);
+    assert_true(t.failed && strstr(t.reason, "nothing to tag"));
+    t = s_run(w, TAG, "{\"text\":[1]}", NULL);
+    assert_true(t.failed && strstr(t.reason, "field \"text\""));
+}
+
+static void test_cot_handler(void **state)
+{
+    s_world_t *w = *state;
+    assay_task_t t =
+        s_run(w, COT,
+              "{\"question\":\"男，65岁，突发胸痛\",\"sample\":{\"reasoning\":"
+              "\"男，65岁，突发胸痛。可能是急性心肌梗死。疼痛不是撕裂样，排除主动脉夹层。"
+              "综上，答案是急性心肌梗死。\",\"answer\":\"急性心肌梗死\"}}",
+              NULL);
+    assert_int_equal(t.done, 1);
+    json_t *steps = json_object_get(t.out, "cot_steps");
+    assert_int_equal(json_array_size(steps), 4);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(steps, 0), "action")),
+                        "restate");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(steps, 2), "action")),
+                        "exclude");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(steps, 3), "text")),
+                        "综上，答案是急性心肌梗死。");
+    json_t *st = json_object_get(t.out, "cot_stats");
+    assert_int_equal(json_integer_value(json_object_get(st, "hypotheses")), 2);
+    double d = json_real_value(json_object_get(t.out, "reasoning_difficulty"));
+    assert_true(d > 0 && d < 1);
+    json_decref(t.out);
+
+    /* no reasoning: zero steps, not an error; step texts can be left out */
+    t = s_run(w, COT, "{\"prediction\":\"B\"}", "{\"step_text\":false}");
+    assert_int_equal(t.done, 1);
+    assert_int_equal(json_array_size(json_object_get(t.out, "cot_steps")), 0);
+    json_decref(t.out);
+    t = s_run(w, COT, "{\"response\":\"<think>第一步分析。第二步分析。第三步分析。</think>B\"}",
+              "{\"max_steps\":2,\"step_text\":false}");
+    assert_true(json_is_true(json_object_get(json_object_get(t.out, "cot_stats"), "truncated")));
+    assert_null(json_object_get(json_array_get(json_object_get(t.out, "cot_steps"), 0), "text"));
+    json_decref(t.out);
+    t = s_run(w, COT, "{\"prediction\":\"B\"}", "{\"max_steps\":0}");
+    assert_true(t.failed && strstr(t.reason, "\"max_steps\""));
+}
+
+static void test_setup_without_terms(void **state)
+{
+    (void)state;
+    assay_runtime_t rt = {assay_config_new(), json_object(), NULL};
+    void *st = NULL;
+    char err[256] = "";
+    assert_true(assay_task_hack_check.setup(&rt, &st, err, sizeof err) < 0);
+    assert_non_null(strstr(err, "terminology"));
+    assert_true(assay_task_tag.setup(&rt, &st, err, sizeof err) < 0);
+    json_decref(rt.params);
+    assay_config_destroy(&rt.config);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_verify_handler),      cmocka_unit_test(test_hack_handler),
+        cmocka_unit_test(test_tag_handler),         cmocka_unit_test(test_cot_handler),
+        cmocka_unit_test(test_setup_without_terms),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}
