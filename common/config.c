@@ -18,8 +18,10 @@ typedef struct {
 } s_entry_t;
 
 struct assay_config {
-    s_entry_t *entries;
+    s_entry_t *entries; /* from the file */
     size_t n, cap;
+    s_entry_t *overrides; /* from assay_config_set (command-line flags) */
+    size_t no, capo;
     char *path;
 };
 
@@ -37,33 +39,48 @@ void assay_config_destroy(assay_config_t **self_p)
         free(self->entries[i].value);
     }
     free(self->entries);
+    for (size_t i = 0; i < self->no; i++) {
+        free(self->overrides[i].key);
+        free(self->overrides[i].value);
+    }
+    free(self->overrides);
     free(self->path);
     free(self);
     *self_p = NULL;
 }
 
-static s_entry_t *s_find(const assay_config_t *self, const char *key)
+static s_entry_t *s_lookup(s_entry_t *entries, size_t n, const char *key)
 {
-    for (size_t i = 0; i < self->n; i++)
-        if (strcmp(self->entries[i].key, key) == 0) return &self->entries[i];
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(entries[i].key, key) == 0) return &entries[i];
     return NULL;
 }
 
-void assay_config_set(assay_config_t *self, const char *key, const char *value)
+static s_entry_t *s_find(const assay_config_t *self, const char *key)
 {
-    s_entry_t *e = s_find(self, key);
+    return s_lookup(self->entries, self->n, key);
+}
+
+static void s_put(s_entry_t **entries, size_t *n, size_t *cap, const char *key, const char *value)
+{
+    s_entry_t *e = s_lookup(*entries, *n, key);
     if (e) {
         free(e->value);
         e->value = assay_strdup(value);
         return;
     }
-    if (self->n == self->cap) {
-        self->cap = self->cap ? self->cap * 2 : 32;
-        self->entries = assay_realloc(self->entries, self->cap * sizeof *self->entries);
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 32;
+        *entries = assay_realloc(*entries, *cap * sizeof **entries);
     }
-    self->entries[self->n].key = assay_strdup(key);
-    self->entries[self->n].value = assay_strdup(value);
-    self->n++;
+    (*entries)[*n].key = assay_strdup(key);
+    (*entries)[*n].value = assay_strdup(value);
+    (*n)++;
+}
+
+void assay_config_set(assay_config_t *self, const char *key, const char *value)
+{
+    s_put(&self->overrides, &self->no, &self->capo, key, value);
 }
 
 static char *s_trim(char *s)
@@ -129,7 +146,7 @@ int assay_config_load(assay_config_t *self, const char *path, char *err, size_t 
             snprintf(full, sizeof full, "%s.%s", section, key);
         else
             snprintf(full, sizeof full, "%s", key);
-        assay_config_set(self, full, value);
+        s_put(&self->entries, &self->n, &self->cap, full, value);
     }
     fclose(f);
     if (rc == 0) {
@@ -168,6 +185,10 @@ void assay_config_env_name(const char *key, char *out, size_t outlen)
 
 const char *assay_config_get(const assay_config_t *self, const char *key, const char *def)
 {
+    if (self) {
+        s_entry_t *o = s_lookup(self->overrides, self->no, key);
+        if (o) return o->value;
+    }
     char env[512];
     assay_config_env_name(key, env, sizeof env);
     const char *v = getenv(env);

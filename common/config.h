@@ -4,7 +4,8 @@
  *  overrides. A key "section.key" is overridden by the environment variable
  *  ASSAY_SECTION_KEY (upper case, '.' and '-' become '_'): `db` by ASSAY_DB,
  *  `broker.bind` by ASSAY_BROKER_BIND, `endpoint.sim.base_url` by
- *  ASSAY_ENDPOINT_SIM_BASE_URL. Lookup order: environment, file, caller's default.
+ *  ASSAY_ENDPOINT_SIM_BASE_URL. Lookup order: values set by the program (its
+ *  command-line flags, assay_config_set), environment, file, caller's default.
  *
  *  The file is found at --config FILE, else $ASSAY_CONFIG, else ./assay.conf when
  *  present; running without a file is fine (defaults and environment only).
@@ -29,7 +30,7 @@ int assay_config_load_default(assay_config_t *self, const char *explicit_path, c
 /* the path of the loaded file, or NULL */
 const char *assay_config_path(const assay_config_t *self);
 
-/* set a value (later sets win over the file, the environment still wins over both) */
+/* set a value that wins over the environment and the file (command-line flags) */
 void assay_config_set(assay_config_t *self, const char *key, const char *value);
 /* the value for key, or def; the string is owned by the config (or the environment) */
 const char *assay_config_get(const assay_config_t *self, const char *key, const char *def);

@@ -25,7 +25,15 @@ static const s_command_t s_commands[] = {
     {"retry", assay_cmd_control, "put a job's dead tasks back to pending"},
     {"export", assay_cmd_export, "write a job's results as JSONL"},
     {"run", assay_cmd_run, "run a task kind locally on JSONL (no broker, no database)"},
+    {"terms", assay_cmd_terms_cli, "load a terminology into Postgres, write or inspect snapshots"},
 };
+
+int assay_cmd_terms_cli(assay_cli_t *cli, int argc, char **argv)
+{
+    /* the terms command takes the connection from the config; honour --db */
+    if (cli->conninfo && *cli->conninfo) assay_config_set(cli->config, "db", cli->conninfo);
+    return assay_cmd_terms(argc, argv, cli->config);
+}
 
 static void s_usage(FILE *out)
 {

@@ -52,6 +52,10 @@ static void test_load_and_env(void **state)
     assert_null(assay_config_get(c, "nothing", NULL));
     setenv("ASSAY_BROKER_BIND", "tcp://*:2", 1);
     assert_string_equal(assay_config_get(c, "broker.bind", NULL), "tcp://*:2");
+    /* a value the program sets (a command-line flag) wins over the environment */
+    setenv("ASSAY_BROKER_BIND", "tcp://*:2", 1);
+    assay_config_set(c, "broker.bind", "tcp://*:3");
+    assert_string_equal(assay_config_get(c, "broker.bind", NULL), "tcp://*:3");
     unsetenv("ASSAY_BROKER_BIND");
     char names[64] = "";
     assert_int_equal(assay_config_sections(c, "endpoint.", s_count, names), 2);
