@@ -1,0 +1,1360 @@
+/*  leak.c: see leak.h.
+ *
+ *  A run works in four passes over the record, each linear in its size:
+ *  1. sections: recognise headers ("主诉：", "现病史\n", "【入院诊断】", "一、诊疗经过",
+ *     inline "。查体：") and classify each section as keep or conclusion/management;
+ *  2. mentions: one scan of the whole text against the case lexicon (terms
+ *     bucketed by their first character, longest match first);
+ *  3. clauses: keep sections are split into sentences and clauses (never inside
+ *     brackets or quotes); a clause holding a mention, a near mention of a gold
+ *     name, or a diagnostic statement close to the gold is removed, or only the
+ *     list element when the mention is a non-first element of a "、" list;
+ *  4. residual: the clean text is searched again, exactly and fuzzily.
+ */
+#include "worker/leak.h"
+
+#include "common/error.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define S_BUCKETS 1024u
+#define S_DEFAULT_MAX_BYTES (1u << 20)
+#define S_DEFAULT_FLAG 0.5
+/* a clause whose bigrams cover this share of a gold name is a near mention */
+#define S_NEAR_MENTION 0.8
+/* a quoted diagnosis in a diagnostic statement this close to a gold name leaks */
+#define S_STATEMENT_SIM 0.5
+
+/* ------------------------------------------------------------------ UTF-8 */
+
+static size_t s_u8len(unsigned char c)
+{
+    return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+}
+
+/* the code point at s (valid UTF-8 assumed, len bytes available); *n = its size */
+static uint32_t s_cp(const char *s, size_t len, size_t *n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t k = s_u8len(p[0]);
+    if (k > len) k = len;
+    *n = k;
+    if (k == 1) return p[0];
+    uint32_t cp = p[0] & (0xFF >> (k + 1));
+    for (size_t i = 1; i < k; i++) cp = (cp << 6) | (p[i] & 0x3F);
+    return cp;
+}
+
+/* byte offset of the first invalid UTF-8 sequence, or len when valid */
+static size_t s_utf8_invalid_at(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = p[i];
+        size_t n;
+        uint32_t cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 2, cp = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 3, cp = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+            return i;
+        }
+        if (len - i < n) return i;
+        for (size_t k = 1; k < n; k++) {
+            if ((p[i + k] & 0xC0) != 0x80) return i;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+        i += n;
+    }
+    return len;
+}
+
+static size_t s_nchars(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i += s_u8len((unsigned char)s[i])) n++;
+    return n;
+}
+
+static int s_is_ascii_alnum(uint32_t c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int s_is_space(uint32_t c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == 0x3000 || c == 0xA0;
+}
+
+static int s_starts(const char *s, size_t len, const char *lit)
+{
+    size_t n = strlen(lit);
+    return n <= len && memcmp(s, lit, n) == 0;
+}
+
+static int s_ends(const char *s, size_t len, const char *lit)
+{
+    size_t n = strlen(lit);
+    return n <= len && memcmp(s + len - n, lit, n) == 0;
+}
+
+static const char *s_memmem(const char *h, size_t hl, const char *lit)
+{
+    return memmem(h, hl, lit, strlen(lit));
+}
+
+/* ---------------------------------------------------------------- headers */
+
+/* Section names as Chinese records write them. leak = 1: the section states the
+ * conclusion (a diagnosis) or the management that follows from it. */
+static const struct {
+    const char *name;
+    int leak;
+} s_headers[] = {
+    /* conclusion */
+    {"入院诊断", 1}, {"出院诊断", 1}, {"初步诊断", 1}, {"门诊诊断", 1}, {"急诊诊断", 1},
+    {"术前诊断", 1}, {"术后诊断", 1}, {"最后诊断", 1}, {"最终诊断", 1}, {"确定诊断", 1},
+    {"确诊诊断", 1}, {"修正诊断", 1}, {"补充诊断", 1}, {"临床诊断", 1}, {"主要诊断", 1},
+    {"其他诊断", 1}, {"次要诊断", 1}, {"病理诊断", 1}, {"住院诊断", 1}, {"死亡诊断", 1},
+    {"转入诊断", 1}, {"转出诊断", 1}, {"西医诊断", 1}, {"中医诊断", 1}, {"诊断", 1},
+    {"诊断结果", 1}, {"诊断依据", 1}, {"鉴别诊断", 1}, {"拟诊", 1}, {"印象", 1},
+    {"初步印象", 1}, {"临床印象", 1}, {"病理结果", 1}, {"病理报告", 1},
+    /* management */
+    {"诊疗经过", 1}, {"治疗经过", 1}, {"诊治经过", 1}, {"住院经过", 1}, {"手术经过", 1},
+    {"抢救经过", 1}, {"治疗过程", 1}, {"住院期间诊疗经过", 1}, {"出院情况", 1},
+    {"出院时情况", 1}, {"出院医嘱", 1}, {"出院带药", 1}, {"出院指导", 1}, {"出院建议", 1},
+    {"出院小结", 1}, {"出院记录", 1}, {"治疗方案", 1}, {"治疗计划", 1}, {"诊疗计划", 1},
+    {"处理意见", 1}, {"处理", 1}, {"治疗", 1}, {"手术名称", 1}, {"手术方式", 1},
+    {"术式", 1}, {"转归", 1}, {"预后", 1}, {"随访", 1}, {"医嘱", 1},
+    /* keep: what a doctor reasons from */
+    {"主诉", 0}, {"现病史", 0}, {"病史摘要", 0}, {"既往史", 0}, {"既往病史", 0},
+    {"个人史", 0}, {"婚姻史", 0}, {"婚育史", 0}, {"月经史", 0}, {"月经及婚育史", 0},
+    {"生育史", 0}, {"家族史", 0}, {"过敏史", 0}, {"手术史", 0}, {"外伤史", 0},
+    {"输血史", 0}, {"预防接种史", 0}, {"传染病史", 0}, {"入院情况", 0}, {"入院时情况", 0},
+    {"一般情况", 0}, {"体格检查", 0}, {"查体", 0}, {"入院查体", 0}, {"专科检查", 0},
+    {"专科情况", 0}, {"专科查体", 0}, {"生命体征", 0}, {"腹部查体", 0}, {"辅助检查", 0},
+    {"实验室检查", 0}, {"影像学检查", 0}, {"化验", 0}, {"检查", 0}, {"病例特点", 0},
+    {"病史", 0}, {"体检", 0}, {"一般资料", 0},
+};
+
+int assay_leak_header_kind(const char *name, size_t len)
+{
+    while (len > 0 && (name[len - 1] == ' ' || name[len - 1] == '\t')) len--;
+    for (size_t i = 0; i < ASSAY_ARRAY_LEN(s_headers); i++)
+        if (strlen(s_headers[i].name) == len && memcmp(s_headers[i].name, name, len) == 0)
+            return s_headers[i].leak;
+    return -1;
+}
+
+/* the longest known header name at s, or -1 */
+static int s_header_at(const char *s, size_t len, size_t *nlen)
+{
+    int best = -1;
+    size_t bl = 0;
+    for (size_t i = 0; i < ASSAY_ARRAY_LEN(s_headers); i++) {
+        size_t n = strlen(s_headers[i].name);
+        if (n > bl && s_starts(s, len, s_headers[i].name)) best = (int)i, bl = n;
+    }
+    *nlen = bl;
+    return best;
+}
+
+/* skip a list marker before a header: "一、", "（1）", "(2)", "1.", "1、", "①", "【", "[" */
+static size_t s_skip_marker(const char *s, size_t len)
+{
+    size_t i = 0, n;
+    while (i < len && s_is_space(s_cp(s + i, len - i, &n))) i += n;
+    size_t start = i;
+    uint32_t c = i < len ? s_cp(s + i, len - i, &n) : 0;
+    if (c == 0xFF08 /* （ */ || c == '(') {
+        size_t j = i + n, m;
+        while (j < len && (s[j] >= '0' && s[j] <= '9')) j++;
+        if (j > i + n && j < len) {
+            uint32_t d = s_cp(s + j, len - j, &m);
+            if (d == 0xFF09 || d == ')') return j + m;
+        }
+        return start;
+    }
+    if (c >= 0x2460 && c <= 0x2473) return i + n; /* ①..⑳ */
+    if (c == 0x3010 /* 【 */ || c == '[' || c == 0x25A0 /* ■ */ || c == '#') return i + n;
+    size_t j = i;
+    if (j < len && s[j] >= '0' && s[j] <= '9') {
+        while (j < len && s[j] >= '0' && s[j] <= '9') j++;
+    } else {
+        static const char *const nums[] = {"一", "二", "三", "四", "五", "六", "七", "八", "九", "十"};
+        int any = 0;
+        for (;;) {
+            int hit = 0;
+            for (size_t k = 0; k < ASSAY_ARRAY_LEN(nums); k++)
+                if (s_starts(s + j, len - j, nums[k])) {
+                    j += strlen(nums[k]);
+                    hit = any = 1;
+                    break;
+                }
+            if (!hit) break;
+        }
+        if (!any) return start;
+    }
+    if (j < len) {
+        uint32_t d = s_cp(s + j, len - j, &n);
+        if (d == '.' || d == 0x3001 /* 、 */ || d == 0xFF0E /* ． */ || d == ')' || d == 0xFF09)
+            return j + n;
+    }
+    return start;
+}
+
+typedef struct {
+    size_t hdr;     /* offset of the header line/marker (== body for the preamble) */
+    size_t body;    /* first byte of the content */
+    size_t end;     /* one past the last byte */
+    const char *name;
+    size_t name_len;
+    int leak;
+} s_section_t;
+
+typedef struct {
+    s_section_t *v;
+    size_t n, cap;
+} s_sections_t;
+
+static void s_sections_push(s_sections_t *ss, s_section_t sec)
+{
+    if (ss->n == ss->cap) {
+        ss->cap = ss->cap ? ss->cap * 2 : 16;
+        ss->v = assay_realloc(ss->v, ss->cap * sizeof *ss->v);
+    }
+    ss->v[ss->n++] = sec;
+}
+
+/* a header at position p? line_start: p begins a line (then "NAME\n" counts too);
+ * otherwise only "NAME：" counts. Fills sec with hdr = p. */
+static int s_try_header(const char *t, size_t len, size_t p, int line_start, s_section_t *sec)
+{
+    size_t i = p + s_skip_marker(t + p, len - p), nl, n;
+    int h = s_header_at(t + i, len - i, &nl);
+    if (h < 0) return 0;
+    size_t name_at = i;
+    i += nl;
+    if (i < len && (s_starts(t + i, len - i, "】") || t[i] == ']')) i += s_u8len((unsigned char)t[i]);
+    while (i < len && (t[i] == ' ' || t[i] == '\t')) i++;
+    if (i < len && (s_starts(t + i, len - i, "：") || t[i] == ':')) {
+        i += s_u8len((unsigned char)t[i]);
+    } else if (line_start) {
+        /* "现病史\n" or a header alone at the end */
+        size_t j = i;
+        while (j < len && s_is_space(s_cp(t + j, len - j, &n))) j += n;
+        if (j < len && t[j] != '\n') return 0;
+        i = j;
+    } else {
+        return 0;
+    }
+    sec->hdr = p;
+    sec->body = i;
+    sec->name = t + name_at;
+    sec->name_len = nl;
+    sec->leak = s_headers[h].leak;
+    return 1;
+}
+
+static int s_is_inline_boundary(uint32_t c)
+{
+    return c == 0x3002 /* 。 */ || c == 0xFF1B /* ； */ || c == ';' || c == '.' || c == ' ' ||
+           c == 0x3000 || c == 0xFF01 || c == 0xFF1F || c == '\t';
+}
+
+/* split text into sections; the preamble before the first header has name "".
+ * A conclusion section opened inline ("…。入院诊断：…") ends with its line. */
+static void s_parse_sections(const char *t, size_t len, s_sections_t *ss, size_t *n_headers)
+{
+    s_section_t cur = {0, 0, 0, "", 0, 0};
+    int cur_inline = 0, cand_line = 1, cand_inline = 0;
+    size_t i = 0, n;
+    *n_headers = 0;
+    while (i < len) {
+        s_section_t sec;
+        int line = cand_line && s_try_header(t, len, i, 1, &sec);
+        if (line || (cand_inline && s_try_header(t, len, i, 0, &sec))) {
+            cur.end = i;
+            if (cur.end > cur.hdr || cur.name_len > 0) s_sections_push(ss, cur);
+            cur = sec;
+            cur_inline = !line;
+            (*n_headers)++;
+            i = sec.body;
+            cand_line = cand_inline = 0;
+            continue;
+        }
+        uint32_t c = s_cp(t + i, len - i, &n);
+        if (c == '\n' && cur.leak && cur_inline) {
+            cur.end = i;
+            s_sections_push(ss, cur);
+            cur = (s_section_t){i, i, 0, "", 0, 0};
+            cur_inline = 0;
+        }
+        i += n;
+        cand_line = c == '\n';
+        cand_inline = s_is_inline_boundary(c);
+    }
+    cur.end = len;
+    if (cur.end > cur.hdr || cur.name_len > 0) s_sections_push(ss, cur);
+}
+
+/* --------------------------------------------------------------- lexicon */
+
+typedef struct {
+    char *s;
+    size_t len;
+    assay_leak_term_kind_t kind;
+    size_t item;
+    char *why;
+    int ascii;
+    int next; /* next term in the bucket chain, -1 = end (longest first) */
+} s_term_t;
+
+typedef struct {
+    char *s;
+    size_t len;
+    size_t item;
+} s_name_t;
+
+struct assay_leak_case {
+    char **items;
+    size_t n_items, cap_items;
+    s_name_t *names;
+    size_t n_names, cap_names;
+    s_term_t *terms;
+    size_t n_terms, cap_terms;
+    int bucket[S_BUCKETS];
+};
+
+static const char *const s_kind_names[] = {"gold", "alias", "related", "code", "treatment"};
+
+const char *assay_leak_term_kind_name(assay_leak_term_kind_t kind)
+{
+    return (unsigned)kind < ASSAY_LEAK_TERM__COUNT ? s_kind_names[kind] : "unknown";
+}
+
+/* words too generic to hide as an alias, relative or treatment: hiding them would
+ * strip findings from every case */
+static const char *const s_generic[] = {
+    "肿瘤", "癌症", "感染", "炎症", "疼痛", "出血", "发热", "结节", "囊肿", "肿块", "手术",
+    "手术治疗", "药物治疗", "支持治疗", "支持性治疗", "对症治疗", "对症支持治疗", "化疗",
+    "放疗", "化学治疗", "放射治疗", "介入治疗", "康复治疗", "物理治疗", "饮食治疗", "休息",
+    "心理治疗", "中医治疗", "西医治疗", "综合治疗", "保守治疗", "一般治疗", "病因治疗",
+    "抗感染", "吸氧", "输液", "疾病", "综合征", "损伤", "畸形", "水肿", "积液", "术后",
+    "状态", "病史", "个人史", "急性", "慢性", "急性加重", "急性发作", "后状态", "术后状态",
+    "原因待查", "待查", "其他", "未特指", "肿大", "增生", "异常", "改变", "阴性", "阳性",
+    "正常", "检查", "治疗", "维生素", "葡萄糖", "生理盐水", "氯化钠", "氯化钾",
+};
+
+static int s_is_generic(const char *s, size_t len)
+{
+    for (size_t i = 0; i < ASSAY_ARRAY_LEN(s_generic); i++)
+        if (strlen(s_generic[i]) == len && memcmp(s_generic[i], s, len) == 0) return 1;
+    return 0;
+}
+
+static unsigned s_bucket_of(const char *s, size_t len)
+{
+    size_t n;
+    uint32_t c = s_cp(s, len, &n);
+    if (c >= 'A' && c <= 'Z') c += 'a' - 'A';
+    return (unsigned)((c * 2654435761u) >> 7) & (S_BUCKETS - 1);
+}
+
+assay_leak_case_t *assay_leak_case_new(void)
+{
+    assay_leak_case_t *self = ASSAY_NEW(assay_leak_case_t);
+    for (size_t i = 0; i < S_BUCKETS; i++) self->bucket[i] = -1;
+    return self;
+}
+
+void assay_leak_case_destroy(assay_leak_case_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    assay_leak_case_t *self = *self_p;
+    for (size_t i = 0; i < self->n_items; i++) free(self->items[i]);
+    for (size_t i = 0; i < self->n_names; i++) free(self->names[i].s);
+    for (size_t i = 0; i < self->n_terms; i++) {
+        free(self->terms[i].s);
+        free(self->terms[i].why);
+    }
+    free(self->items);
+    free(self->names);
+    free(self->terms);
+    free(self);
+    *self_p = NULL;
+}
+
+size_t assay_leak_case_gold_count(const assay_leak_case_t *self)
+{
+    return self->n_items;
+}
+
+const char *assay_leak_case_gold_item(const assay_leak_case_t *self, size_t i)
+{
+    return i < self->n_items ? self->items[i] : NULL;
+}
+
+size_t assay_leak_case_name_count(const assay_leak_case_t *self)
+{
+    return self->n_names;
+}
+
+const char *assay_leak_case_name(const assay_leak_case_t *self, size_t i, size_t *item)
+{
+    if (i >= self->n_names) return NULL;
+    if (item) *item = self->names[i].item;
+    return self->names[i].s;
+}
+
+size_t assay_leak_case_term_count(const assay_leak_case_t *self)
+{
+    return self->n_terms;
+}
+
+static int s_is_ascii(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] >= 0x80) return 0;
+    return 1;
+}
+
+int assay_leak_case_add_term(assay_leak_case_t *self, const char *term, size_t len,
+                             assay_leak_term_kind_t kind, size_t gold_item, const char *why)
+{
+    /* trim spaces and the punctuation KG names sometimes carry */
+    while (len > 0 && (term[0] == ' ' || term[0] == '*' || term[0] == '-' || term[0] == '\t'))
+        term++, len--;
+    while (len > 0 && (term[len - 1] == ' ' || term[len - 1] == '\t')) len--;
+    if (len == 0 || (unsigned)kind >= ASSAY_LEAK_TERM__COUNT) return 0;
+    if (s_utf8_invalid_at(term, len) != len) return 0;
+    size_t nc = s_nchars(term, len);
+    int ascii = s_is_ascii(term, len);
+    if (kind != ASSAY_LEAK_TERM_GOLD) {
+        if (nc < 2 || (ascii && nc < 3 && kind != ASSAY_LEAK_TERM_CODE)) return 0;
+        if (kind != ASSAY_LEAK_TERM_CODE && s_is_generic(term, len)) return 0;
+    }
+    unsigned b = s_bucket_of(term, len);
+    int *link = &self->bucket[b];
+    while (*link >= 0) {
+        s_term_t *t = &self->terms[*link];
+        if (t->len == len && (ascii ? strncasecmp(t->s, term, len) : memcmp(t->s, term, len)) == 0)
+            return 0; /* the first reason wins: GOLD terms are added first */
+        if (t->len < len) break;
+        link = &t->next;
+    }
+    if (self->n_terms == self->cap_terms) {
+        self->cap_terms = self->cap_terms ? self->cap_terms * 2 : 32;
+        self->terms = assay_realloc(self->terms, self->cap_terms * sizeof *self->terms);
+        /* link pointed into the old array when it was a term's next field */
+        link = &self->bucket[b];
+        while (*link >= 0 && self->terms[*link].len >= len) link = &self->terms[*link].next;
+    }
+    s_term_t *t = &self->terms[self->n_terms];
+    t->s = assay_strndup(term, len);
+    t->len = len;
+    t->kind = kind;
+    t->item = gold_item;
+    t->why = why ? assay_strdup(why) : NULL;
+    t->ascii = ascii;
+    t->next = *link;
+    *link = (int)self->n_terms++;
+    return 1;
+}
+
+static void s_add_name(assay_leak_case_t *self, const char *s, size_t len, size_t item)
+{
+    for (size_t i = 0; i < self->n_names; i++)
+        if (self->names[i].len == len && memcmp(self->names[i].s, s, len) == 0) return;
+    if (self->n_names == self->cap_names) {
+        self->cap_names = self->cap_names ? self->cap_names * 2 : 8;
+        self->names = assay_realloc(self->names, self->cap_names * sizeof *self->names);
+    }
+    self->names[self->n_names++] = (s_name_t){assay_strndup(s, len), len, item};
+}
+
+/* ----------------------------------------------------------- gold parsing */
+
+static int s_is_open(uint32_t c)
+{
+    return c == 0xFF08 || c == '(' || c == '[' || c == 0x3010 || c == 0x201C || c == 0x2018 ||
+           c == 0x300A || c == 0x300C || c == 0xFF3B;
+}
+
+static int s_is_close(uint32_t c)
+{
+    return c == 0xFF09 || c == ')' || c == ']' || c == 0x3011 || c == 0x201D || c == 0x2019 ||
+           c == 0x300B || c == 0x300D || c == 0xFF3D;
+}
+
+/* "N." / "N、" / "N．" / "（N）" at i with N == want: the marker's length, else 0 */
+static size_t s_item_marker(const char *t, size_t len, size_t i, unsigned want)
+{
+    size_t j = i, n;
+    int paren = 0;
+    if (j < len && (s_starts(t + j, len - j, "（") || t[j] == '(')) {
+        paren = 1;
+        j += s_u8len((unsigned char)t[j]);
+    }
+    unsigned v = 0;
+    size_t d0 = j;
+    while (j < len && t[j] >= '0' && t[j] <= '9' && j - d0 < 3) v = v * 10 + (unsigned)(t[j++] - '0');
+    if (j == d0 || v != want || j >= len) return 0;
+    uint32_t c = s_cp(t + j, len - j, &n);
+    if (paren ? (c == 0xFF09 || c == ')') : (c == '.' || c == 0x3001 || c == 0xFF0E))
+        return j + n - i;
+    return 0;
+}
+
+/* qualifiers that grade or stage a diagnosis: everything from them on is cut */
+static size_t s_cut_qualifiers(const char *s, size_t len)
+{
+    static const char *const risk[] = {"极高危", "很高危", "高危", "中危", "低危", "NYHA"};
+    size_t cut = len, i = 0, n;
+    size_t min_keep = 0;
+    /* keep at least two characters of name */
+    for (size_t k = 0, c = 0; k < len && c < 2; k += s_u8len((unsigned char)s[k]), c++)
+        min_keep = k + s_u8len((unsigned char)s[k]);
+    while (i < len) {
+        uint32_t c = s_cp(s + i, len - i, &n);
+        int grade_digit = (c >= '0' && c <= '9') || c == 'I' || c == 'V' || c == 'X' ||
+                          (c >= 0x2160 && c <= 0x216B);
+        if (grade_digit && i >= min_keep) {
+            size_t j = i, m;
+            while (j < len) {
+                uint32_t d = s_cp(s + j, len - j, &m);
+                if (!((d >= '0' && d <= '9') || d == 'I' || d == 'V' || d == 'X' ||
+                      (d >= 0x2160 && d <= 0x216B) || d == '-'))
+                    break;
+                j += m;
+            }
+            if (s_starts(s + j, len - j, "级") || s_starts(s + j, len - j, "期") ||
+                s_starts(s + j, len - j, "度")) {
+                size_t at = i;
+                if (at >= strlen("心功能") + min_keep && s_ends(s, at, "心功能"))
+                    at -= strlen("心功能");
+                if (at < cut) cut = at;
+                break;
+            }
+        }
+        for (size_t k = 0; k < ASSAY_ARRAY_LEN(risk); k++)
+            if (i >= min_keep && s_starts(s + i, len - i, risk[k]) && i < cut) cut = i;
+        i += n;
+    }
+    return cut;
+}
+
+/* words after which a composite item ("心律失常心房颤动") starts a new name, unless
+ * a suffix continues the word ("粥样硬化性") */
+static const char *const s_enders[] = {
+    "病", "症", "死", "痛", "癌", "瘤", "失常", "不齐", "衰竭", "不全", "狭窄", "颤动", "扑动",
+    "早搏", "早博", "结石", "积液", "硬化", "骨折", "出血", "梗塞", "栓塞", "闭塞", "损伤",
+};
+
+static int s_suffix_follows(const char *s, size_t len)
+{
+    static const char *const cont[] = {"性", "型", "症", "病", "的", "并", "伴", "合并", "后"};
+    for (size_t k = 0; k < ASSAY_ARRAY_LEN(cont); k++)
+        if (s_starts(s, len, cont[k])) return 1;
+    return 0;
+}
+
+static void s_add_core(assay_leak_case_t *self, const char *s, size_t len, size_t item)
+{
+    /* strip history markers that are not part of the disease name */
+    static const char *const tails[] = {"个人史", "病史", "史"};
+    for (size_t k = 0; k < ASSAY_ARRAY_LEN(tails); k++)
+        if (s_ends(s, len, tails[k]) && len > strlen(tails[k]) + 3) {
+            len -= strlen(tails[k]);
+            break;
+        }
+    if (len == 0) return;
+    s_add_name(self, s, len, item);
+    assay_leak_case_add_term(self, s, len, ASSAY_LEAK_TERM_GOLD, item, NULL);
+    /* composite: split after an ender when both sides have three characters or more */
+    size_t start = 0, i = 0, n;
+    while (i < len) {
+        size_t step = s_u8len((unsigned char)s[i]);
+        for (size_t k = 0; k < ASSAY_ARRAY_LEN(s_enders); k++) {
+            size_t el = strlen(s_enders[k]);
+            if (!s_starts(s + i, len - i, s_enders[k])) continue;
+            size_t cut = i + el;
+            if (cut >= len || s_suffix_follows(s + cut, len - cut)) continue;
+            if (s_nchars(s + start, cut - start) < 3 || s_nchars(s + cut, len - cut) < 3) continue;
+            const char *piece = s + start;
+            size_t pl = cut - start;
+            if (!s_is_generic(piece, pl)) {
+                s_add_name(self, piece, pl, item);
+                assay_leak_case_add_term(self, piece, pl, ASSAY_LEAK_TERM_GOLD, item, NULL);
+            }
+            start = cut;
+            step = el;
+            break;
+        }
+        i += step;
+    }
+    if (start > 0 && !s_is_generic(s + start, len - start)) {
+        size_t pl = len - start;
+        (void)s_cp(s + start, pl, &n);
+        if (s_nchars(s + start, pl) >= 3) {
+            s_add_name(self, s + start, pl, item);
+            assay_leak_case_add_term(self, s + start, pl, ASSAY_LEAK_TERM_GOLD, item, NULL);
+        }
+    }
+}
+
+static void s_add_item(assay_leak_case_t *self, const char *s, size_t len)
+{
+    size_t n;
+    /* trim spaces and separators left by the split */
+    for (;;) {
+        if (len == 0) return;
+        uint32_t c = s_cp(s, len, &n);
+        if (s_is_space(c) || c == '\n' || c == 0xFF0C || c == ',' || c == 0xFF1B || c == ';' ||
+            c == 0x3001 || c == 0x3002 || c == '.')
+            s += n, len -= n;
+        else
+            break;
+    }
+    while (len > 0) {
+        size_t k = len - 1;
+        while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
+        uint32_t c = s_cp(s + k, len - k, &n);
+        if (s_is_space(c) || c == '\n' || c == 0xFF0C || c == ',' || c == 0xFF1B || c == ';' ||
+            c == 0x3001 || c == 0x3002 || c == '.')
+            len = k;
+        else
+            break;
+    }
+    if (len == 0) return;
+    for (size_t i = 0; i < self->n_items; i++)
+        if (strlen(self->items[i]) == len && memcmp(self->items[i], s, len) == 0) return;
+    if (self->n_items == self->cap_items) {
+        self->cap_items = self->cap_items ? self->cap_items * 2 : 8;
+        self->items = assay_realloc(self->items, self->cap_items * sizeof *self->items);
+    }
+    size_t item = self->n_items;
+    self->items[self->n_items++] = assay_strndup(s, len);
+    assay_leak_case_add_term(self, s, len, ASSAY_LEAK_TERM_GOLD, item, NULL);
+
+    /* a working diagnosis ("胸痛原因待查") names the complaint, not a conclusion */
+    if (s_memmem(s, len, "待查") || s_memmem(s, len, "待排") || s_memmem(s, len, "?") ||
+        s_memmem(s, len, "？"))
+        return;
+    /* the core: without bracketed qualifiers, then without grades */
+    assay_buf_t core = ASSAY_BUF_INIT;
+    int depth = 0;
+    for (size_t i = 0; i < len; i += n) {
+        uint32_t c = s_cp(s + i, len - i, &n);
+        if (s_is_open(c)) depth++;
+        else if (s_is_close(c)) {
+            if (depth > 0) depth--;
+        } else if (depth == 0)
+            assay_buf_add(&core, s + i, n);
+    }
+    if (core.len > 0) {
+        size_t cut = s_cut_qualifiers(core.data, core.len);
+        s_add_core(self, core.data, cut, item);
+    }
+    assay_buf_release(&core);
+}
+
+int assay_leak_case_add_gold(assay_leak_case_t *self, const char *text, size_t len)
+{
+    if (!text || s_utf8_invalid_at(text, len) != len) return 0;
+    size_t before = self->n_items, start = 0, i = 0, n;
+    unsigned want = 1;
+    int depth = 0;
+    while (i < len) {
+        size_t m = depth == 0 ? s_item_marker(text, len, i, want) : 0;
+        int after_digit = i > 0 && text[i - 1] >= '0' && text[i - 1] <= '9';
+        if (m > 0 && !after_digit) {
+            s_add_item(self, text + start, i - start);
+            want++;
+            i += m;
+            start = i;
+            continue;
+        }
+        uint32_t c = s_cp(text + i, len - i, &n);
+        if (s_is_open(c)) depth++;
+        else if (s_is_close(c) && depth > 0) depth--;
+        else if (depth == 0 && (c == 0xFF0C || c == ',' || c == 0xFF1B || c == ';' || c == '\n' ||
+                                c == 0x3002)) {
+            s_add_item(self, text + start, i - start);
+            start = i + n;
+        }
+        i += n;
+    }
+    s_add_item(self, text + start, len - start);
+    return (int)(self->n_items - before);
+}
+
+/* -------------------------------------------------------------- matching */
+
+typedef struct {
+    size_t off, len;
+    int term;
+} s_hit_t;
+
+typedef struct {
+    s_hit_t *v;
+    size_t n, cap;
+} s_hits_t;
+
+/* the longest term at t+i, or -1 */
+static int s_match_at(const assay_leak_case_t *lc, const char *t, size_t len, size_t i)
+{
+    int k = lc->bucket[s_bucket_of(t + i, len - i)];
+    for (; k >= 0; k = lc->terms[k].next) {
+        const s_term_t *term = &lc->terms[k];
+        if (term->len > len - i) continue;
+        if (term->ascii) {
+            if (strncasecmp(t + i, term->s, term->len) != 0) continue;
+            /* ASCII terms (codes, abbreviations) match as tokens only */
+            unsigned char prev = i > 0 ? (unsigned char)t[i - 1] : ' ';
+            unsigned char next = i + term->len < len ? (unsigned char)t[i + term->len] : ' ';
+            if (s_is_ascii_alnum(prev)) continue;
+            if (s_is_ascii_alnum(next) && !(term->kind == ASSAY_LEAK_TERM_CODE && next > '9'))
+                continue;
+        } else if (memcmp(t + i, term->s, term->len) != 0) {
+            continue;
+        }
+        return k;
+    }
+    return -1;
+}
+
+static void s_scan(const assay_leak_case_t *lc, const char *t, size_t len, s_hits_t *hits)
+{
+    hits->n = 0;
+    if (lc->n_terms == 0) return;
+    size_t i = 0;
+    while (i < len) {
+        int k = s_match_at(lc, t, len, i);
+        if (k >= 0) {
+            if (hits->n == hits->cap) {
+                hits->cap = hits->cap ? hits->cap * 2 : 16;
+                hits->v = assay_realloc(hits->v, hits->cap * sizeof *hits->v);
+            }
+            hits->v[hits->n++] = (s_hit_t){i, lc->terms[k].len, k};
+            i += lc->terms[k].len;
+        } else {
+            i += s_u8len((unsigned char)t[i]);
+        }
+    }
+}
+
+/* --------------------------------------------------------------- bigrams */
+
+/* A set of code-point bigrams of one sentence, open addressing, reused. */
+typedef struct {
+    uint64_t *slot;
+    size_t cap; /* power of two */
+} s_bigrams_t;
+
+static uint64_t s_bigram_key(uint32_t a, uint32_t b)
+{
+    return ((uint64_t)a << 32 | b) + 1; /* 0 marks an empty slot */
+}
+
+static void s_bigrams_fill(s_bigrams_t *bs, const char *t, size_t len)
+{
+    size_t want = 16;
+    while (want < 2 * len + 2) want *= 2;
+    if (bs->cap < want) {
+        free(bs->slot);
+        bs->slot = assay_malloc(want * sizeof *bs->slot);
+        bs->cap = want;
+    }
+    memset(bs->slot, 0, bs->cap * sizeof *bs->slot);
+    size_t i = 0, n, m;
+    while (i < len) {
+        uint32_t a = s_cp(t + i, len - i, &n);
+        if (i + n >= len) break;
+        uint32_t b = s_cp(t + i + n, len - i - n, &m);
+        uint64_t key = s_bigram_key(a, b);
+        size_t h = (size_t)(key * 0x9E3779B97F4A7C15ull >> 20) & (bs->cap - 1);
+        while (bs->slot[h] && bs->slot[h] != key) h = (h + 1) & (bs->cap - 1);
+        bs->slot[h] = key;
+        i += n;
+    }
+}
+
+static int s_bigrams_has(const s_bigrams_t *bs, uint64_t key)
+{
+    size_t h = (size_t)(key * 0x9E3779B97F4A7C15ull >> 20) & (bs->cap - 1);
+    while (bs->slot[h]) {
+        if (bs->slot[h] == key) return 1;
+        h = (h + 1) & (bs->cap - 1);
+    }
+    return 0;
+}
+
+/* share of the bigrams of name found in the set, and how many were found */
+static double s_coverage(const s_bigrams_t *bs, const char *name, size_t len, size_t *found)
+{
+    size_t i = 0, n, m, total = 0;
+    *found = 0;
+    while (i < len) {
+        uint32_t a = s_cp(name + i, len - i, &n);
+        if (i + n >= len) break;
+        uint32_t b = s_cp(name + i + n, len - i - n, &m);
+        total++;
+        if (s_bigrams_has(bs, s_bigram_key(a, b))) (*found)++;
+        i += n;
+    }
+    return total ? (double)*found / (double)total : 0.0;
+}
+
+/* best near mention of a gold name (>= 4 characters) in t: coverage, or 0 */
+static double s_near_mention(const assay_leak_case_t *lc, s_bigrams_t *bs, const char *t, size_t len,
+                             size_t *name_idx)
+{
+    double best = 0;
+    int filled = 0;
+    for (size_t k = 0; k < lc->n_names; k++) {
+        const s_name_t *nm = &lc->names[k];
+        if (s_nchars(nm->s, nm->len) < 4) continue;
+        if (!filled) {
+            s_bigrams_fill(bs, t, len);
+            filled = 1;
+        }
+        size_t found;
+        double cov = s_coverage(bs, nm->s, nm->len, &found);
+        if (found >= 3 && cov > best) best = cov, *name_idx = k;
+    }
+    return best;
+}
+
+/* bigram Dice similarity of two short strings */
+static double s_dice(s_bigrams_t *bs, const char *a, size_t al, const char *b, size_t bl)
+{
+    size_t na = s_nchars(a, al), nb = s_nchars(b, bl);
+    if (na < 2 || nb < 2) return 0;
+    s_bigrams_fill(bs, a, al);
+    size_t found;
+    (void)s_coverage(bs, b, bl, &found);
+    return 2.0 * (double)found / (double)((na - 1) + (nb - 1));
+}
+
+/* ----------------------------------------------------------------- runs */
+
+typedef struct {
+    const assay_leak_case_t *lc;
+    const char *t; /* the text being cleaned (input text or one named section) */
+    size_t len;
+    int in_named;
+    const char *sec_name;
+    size_t sec_name_len;
+    s_hits_t hits;
+    size_t hit_at; /* first hit not yet behind the cursor */
+    s_bigrams_t bs;
+    /* audit */
+    assay_leak_removal_t *rm;
+    size_t n_rm, cap_rm;
+} s_run_t;
+
+static void s_audit(s_run_t *r, size_t off, size_t len, const char *reason)
+{
+    /* trim whitespace around the span so the audit reads cleanly */
+    size_t n;
+    while (len > 0 && s_is_space(s_cp(r->t + off, len, &n))) off += n, len -= n;
+    while (len > 0 && (r->t[off + len - 1] == ' ' || r->t[off + len - 1] == '\n' ||
+                       r->t[off + len - 1] == '\t' || r->t[off + len - 1] == '\r'))
+        len--;
+    if (len == 0) return;
+    if (r->n_rm == r->cap_rm) {
+        r->cap_rm = r->cap_rm ? r->cap_rm * 2 : 16;
+        r->rm = assay_realloc(r->rm, r->cap_rm * sizeof *r->rm);
+    }
+    assay_leak_removal_t *e = &r->rm[r->n_rm++];
+    e->section = assay_strndup(r->sec_name, r->sec_name_len);
+    e->span = assay_strndup(r->t + off, len);
+    e->reason = assay_strdup(reason);
+    e->offset = off;
+    e->in_named = r->in_named;
+}
+
+static char *s_term_reason(const s_term_t *term)
+{
+    switch (term->kind) {
+    case ASSAY_LEAK_TERM_GOLD:
+        return assay_sprintf("names the gold diagnosis “%s”", term->s);
+    case ASSAY_LEAK_TERM_CODE:
+        return assay_sprintf("gives the ICD code %s%s%s%s", term->s, term->why ? " (" : "",
+                             term->why ? term->why : "", term->why ? ")" : "");
+    case ASSAY_LEAK_TERM_TREATMENT:
+        return assay_sprintf("names “%s”, a treatment specific to the diagnosis%s%s%s", term->s,
+                             term->why ? " (" : "", term->why ? term->why : "", term->why ? ")" : "");
+    default:
+        return assay_sprintf("names “%s”%s%s%s", term->s, term->why ? " (" : "",
+                             term->why ? term->why : assay_leak_term_kind_name(term->kind),
+                             term->why ? ")" : "");
+    }
+}
+
+/* does [a, b) state a diagnosis close to a gold name? fills why */
+static int s_statement(s_run_t *r, size_t a, size_t b, char *why, size_t whylen)
+{
+    static const char *const cues[] = {"诊断", "诊为", "确诊", "拟诊", "考虑", "收入", "收住",
+                                       "收治", "印象", "提示", "符合"};
+    const char *s = r->t + a;
+    size_t len = b - a, n;
+    int cue = 0;
+    for (size_t k = 0; k < ASSAY_ARRAY_LEN(cues) && !cue; k++)
+        if (s_memmem(s, len, cues[k])) cue = 1;
+    if (!cue) return 0;
+    /* every quoted name in the clause is compared with every gold name */
+    size_t i = 0;
+    while (i < len) {
+        uint32_t c = s_cp(s + i, len - i, &n);
+        if (c == 0x201C || c == '"' || c == 0x2018 || c == 0x300C) {
+            size_t q0 = i + n, j = q0, m;
+            while (j < len) {
+                uint32_t d = s_cp(s + j, len - j, &m);
+                if (d == 0x201D || d == '"' || d == 0x2019 || d == 0x300D) break;
+                j += m;
+            }
+            if (j > q0 && j - q0 < 120) {
+                for (size_t k = 0; k < r->lc->n_names; k++) {
+                    const s_name_t *nm = &r->lc->names[k];
+                    double d = s_dice(&r->bs, s + q0, j - q0, nm->s, nm->len);
+                    if (d >= S_STATEMENT_SIM) {
+                        snprintf(why, whylen, "states a diagnosis close to the gold “%s” (similarity %.2f)",
+                                 nm->s, d);
+                        return 1;
+                    }
+                }
+            }
+            i = j < len ? j + m : len;
+            continue;
+        }
+        i += n;
+    }
+    return 0;
+}
+
+typedef struct {
+    size_t a, b;  /* content */
+    size_t end;   /* content + delimiter */
+} s_clause_t;
+
+static int s_is_clause_delim(uint32_t c)
+{
+    return c == 0xFF0C || c == ',' || c == 0xFF1B || c == ';';
+}
+
+static int s_is_sentence_end(uint32_t c)
+{
+    return c == 0x3002 || c == 0xFF01 || c == 0xFF1F || c == '!' || c == '?' || c == '\n';
+}
+
+/* the first hit overlapping [a, b), or -1; hits are sorted and the cursor moves
+ * forward only */
+static int s_first_hit(s_run_t *r, size_t a, size_t b)
+{
+    while (r->hit_at < r->hits.n && r->hits.v[r->hit_at].off + r->hits.v[r->hit_at].len <= a)
+        r->hit_at++;
+    if (r->hit_at < r->hits.n && r->hits.v[r->hit_at].off < b) return (int)r->hit_at;
+    return -1;
+}
+
+/* Can the mention at hit be removed as a "、" list element instead of the clause?
+ * Only a non-first element (the first carries the verb or the negation: "否认糖尿病、
+ * 高血压病史") equal to the term, or the term followed by "等…". Fills [*ra, *rb). */
+static int s_list_element(const s_run_t *r, const s_clause_t *cl, const s_hit_t *h, size_t *ra,
+                          size_t *rb)
+{
+    static const char dun[] = "、";
+    size_t dl = strlen(dun);
+    if (h->off < cl->a + dl || memcmp(r->t + h->off - dl, dun, dl) != 0) return 0;
+    size_t e = h->off + h->len;
+    int last_ok = e == cl->b || s_starts(r->t + e, cl->b - e, "等") ||
+                  s_starts(r->t + e, cl->b - e, dun) || s_starts(r->t + e, cl->b - e, "及") ||
+                  s_starts(r->t + e, cl->b - e, "病史") || s_starts(r->t + e, cl->b - e, "史");
+    if (!last_ok) return 0;
+    *ra = h->off - dl;
+    *rb = e;
+    return 1;
+}
+
+/* clean the keep-section content [a, b) of r->t into out */
+static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
+{
+    s_clause_t *cls = NULL;
+    size_t ncl = 0, capcl = 0;
+    size_t i = a, n;
+    while (i < b) {
+        /* one sentence: clauses up to a sentence end outside brackets */
+        ncl = 0;
+        size_t ca = i;
+        int depth = 0;
+        uint32_t term = 0;
+        size_t term_at = b, term_len = 0;
+        while (i < b) {
+            uint32_t c = s_cp(r->t + i, b - i, &n);
+            if (c == '\n') depth = 0;
+            if (s_is_open(c)) depth++;
+            else if (s_is_close(c) && depth > 0) depth--;
+            if (depth == 0 && (s_is_clause_delim(c) || s_is_sentence_end(c))) {
+                if (ncl == capcl) {
+                    capcl = capcl ? capcl * 2 : 16;
+                    cls = assay_realloc(cls, capcl * sizeof *cls);
+                }
+                cls[ncl++] = (s_clause_t){ca, i, i + n};
+                i += n;
+                ca = i;
+                if (s_is_sentence_end(c)) {
+                    term = c;
+                    term_at = i - n;
+                    term_len = n;
+                    break;
+                }
+                continue;
+            }
+            i += n;
+        }
+        if (ca < i && !term) {
+            if (ncl == capcl) {
+                capcl = capcl ? capcl * 2 : 16;
+                cls = assay_realloc(cls, capcl * sizeof *cls);
+            }
+            cls[ncl++] = (s_clause_t){ca, i, i};
+        }
+        (void)term_at;
+        /* decide per clause; kept[k]: 1 keep whole, 0 drop, 2 keep minus [ra, rb) */
+        int kept_any = 0, last_kept = -1;
+        size_t sent_start_len = out->len;
+        for (size_t k = 0; k < ncl; k++) {
+            s_clause_t *cl = &cls[k];
+            int keep = 1;
+            size_t ra = 0, rb = 0;
+            char why[512];
+            why[0] = '\0';
+            int h = s_first_hit(r, cl->a, cl->b);
+            if (h >= 0) {
+                /* every hit in the clause must be a removable list element for the
+                 * clause to survive; only one element is trimmed per clause */
+                const s_hit_t *hit = &r->hits.v[h];
+                int only_one = !(h + 1 < (int)r->hits.n && r->hits.v[h + 1].off < cl->b);
+                char *reason = s_term_reason(&r->lc->terms[hit->term]);
+                if (only_one && s_list_element(r, cl, hit, &ra, &rb)) {
+                    keep = 2;
+                    s_audit(r, ra, rb - ra, reason);
+                } else {
+                    keep = 0;
+                    s_audit(r, cl->a, cl->b - cl->a, reason);
+                }
+                free(reason);
+            } else if (r->lc->n_names > 0) {
+                size_t nm = 0;
+                double cov = s_near_mention(r->lc, &r->bs, r->t + cl->a, cl->b - cl->a, &nm);
+                if (cov >= S_NEAR_MENTION) {
+                    snprintf(why, sizeof why, "near mention of the gold “%s” (coverage %.2f)",
+                             r->lc->names[nm].s, cov);
+                    keep = 0;
+                } else if (s_statement(r, cl->a, cl->b, why, sizeof why)) {
+                    keep = 0;
+                }
+                if (!keep) s_audit(r, cl->a, cl->b - cl->a, why);
+            }
+            if (!keep) continue;
+            /* the delimiter after the previous kept clause */
+            if (last_kept >= 0) {
+                const s_clause_t *p = &cls[last_kept];
+                assay_buf_add(out, r->t + p->b, p->end - p->b);
+            }
+            if (keep == 2) {
+                assay_buf_add(out, r->t + cl->a, ra - cl->a);
+                assay_buf_add(out, r->t + rb, cl->b - rb);
+            } else {
+                assay_buf_add(out, r->t + cl->a, cl->b - cl->a);
+            }
+            kept_any = 1;
+            last_kept = (int)k;
+        }
+        if (kept_any) {
+            /* close the sentence with its own terminator, or the last kept
+             * clause's delimiter when the sentence ran to the end of the section */
+            if (term) assay_buf_add(out, r->t + term_at, term_len);
+            else {
+                const s_clause_t *p = &cls[last_kept];
+                if (last_kept == (int)ncl - 1) assay_buf_add(out, r->t + p->b, p->end - p->b);
+            }
+        } else if (term == '\n') {
+            out->len = sent_start_len;
+            out->data[out->len] = '\0';
+            if (out->len > 0 && out->data[out->len - 1] != '\n') assay_buf_addc(out, '\n');
+        }
+    }
+    free(cls);
+}
+
+static void s_run_release(s_run_t *r)
+{
+    free(r->hits.v);
+    free(r->bs.slot);
+}
+
+/* clean text t as a record with headers; appends to out */
+static void s_clean_text(s_run_t *r, const s_sections_t *ss, assay_buf_t *out)
+{
+    for (size_t k = 0; k < ss->n; k++) {
+        const s_section_t *sec = &ss->v[k];
+        r->sec_name = sec->name;
+        r->sec_name_len = sec->name_len;
+        if (sec->leak) {
+            char why[160];
+            snprintf(why, sizeof why, "section %.*s states the conclusion or its management",
+                     (int)sec->name_len, sec->name);
+            s_audit(r, sec->hdr, sec->end - sec->hdr, why);
+            /* an inline section ("…。诊疗经过：…") leaves the sentence before it open */
+            continue;
+        }
+        size_t mark = out->len;
+        assay_buf_add(out, r->t + sec->hdr, sec->body - sec->hdr);
+        size_t body_mark = out->len;
+        s_clean_body(r, sec->body, sec->end, out);
+        /* a header whose whole content went is dropped too */
+        int had = 0, has = 0;
+        for (size_t i = sec->body; i < sec->end && !had; i++)
+            if (!strchr(" \t\r\n", r->t[i])) had = 1;
+        for (size_t i = body_mark; i < out->len && !has; i++)
+            if (!strchr(" \t\r\n", out->data[i])) has = 1;
+        if (had && !has && sec->name_len > 0) {
+            s_audit(r, sec->hdr, sec->body - sec->hdr, "header of a section whose content was all removed");
+            out->len = mark;
+            out->data[out->len] = '\0';
+        }
+    }
+}
+
+/* collapse runs of blank lines and trailing spaces left by removals */
+static void s_tidy(assay_buf_t *b)
+{
+    size_t w = 0, nl = 0;
+    for (size_t i = 0; i < b->len; i++) {
+        char c = b->data[i];
+        if (c == '\n') {
+            while (w > 0 && (b->data[w - 1] == ' ' || b->data[w - 1] == '\t')) w--;
+            if (++nl > 2 || w == 0) continue;
+        } else {
+            nl = 0;
+        }
+        b->data[w++] = c;
+    }
+    while (w > 0 && strchr(" \t\r\n", b->data[w - 1])) w--;
+    b->len = w;
+    if (b->data) b->data[w] = '\0';
+}
+
+void assay_leak_result_init(assay_leak_result_t *res)
+{
+    memset(res, 0, sizeof *res);
+}
+
+void assay_leak_result_release(assay_leak_result_t *res)
+{
+    if (!res) return;
+    free(res->clean_text);
+    for (size_t i = 0; i < res->n_removed; i++) {
+        free(res->removed[i].section);
+        free(res->removed[i].span);
+        free(res->removed[i].reason);
+    }
+    free(res->removed);
+    for (size_t i = 0; i < res->n_hits; i++) {
+        free(res->hits[i].match);
+        free(res->hits[i].reason);
+    }
+    free(res->hits);
+    memset(res, 0, sizeof *res);
+}
+
+static void s_hit_add(assay_leak_result_t *res, size_t *cap, const char *m, size_t ml, char *reason,
+                      double score)
+{
+    for (size_t i = 0; i < res->n_hits; i++)
+        if (strlen(res->hits[i].match) == ml && memcmp(res->hits[i].match, m, ml) == 0) {
+            if (score > res->hits[i].score) res->hits[i].score = score;
+            free(reason);
+            return;
+        }
+    if (res->n_hits == *cap) {
+        *cap = *cap ? *cap * 2 : 4;
+        res->hits = assay_realloc(res->hits, *cap * sizeof *res->hits);
+    }
+    res->hits[res->n_hits++] = (assay_leak_hit_t){assay_strndup(m, ml), reason, score};
+    if (score > res->residual) res->residual = score;
+}
+
+void assay_leak_residual(const assay_leak_case_t *lc, const char *text, size_t len,
+                         double flag_threshold, assay_leak_result_t *res)
+{
+    for (size_t i = 0; i < res->n_hits; i++) {
+        free(res->hits[i].match);
+        free(res->hits[i].reason);
+    }
+    free(res->hits);
+    res->hits = NULL;
+    res->n_hits = 0;
+    res->residual = 0;
+    res->flagged = 0;
+    if (flag_threshold <= 0) flag_threshold = S_DEFAULT_FLAG;
+    if (!text || s_utf8_invalid_at(text, len) != len) {
+        size_t cap = 0;
+        s_hit_add(res, &cap, "", 0, assay_strdup("text is not valid UTF-8"), 1.0);
+        res->flagged = 1;
+        return;
+    }
+    static const double weight[ASSAY_LEAK_TERM__COUNT] = {1.0, 1.0, 0.8, 1.0, 0.5};
+    size_t cap = 0;
+    s_hits_t hits = {NULL, 0, 0};
+    s_scan(lc, text, len, &hits);
+    for (size_t i = 0; i < hits.n; i++) {
+        const s_term_t *t = &lc->terms[hits.v[i].term];
+        s_hit_add(res, &cap, text + hits.v[i].off, hits.v[i].len, s_term_reason(t), weight[t->kind]);
+    }
+    free(hits.v);
+    /* fuzzy: per sentence, how much of each gold name's bigrams it holds */
+    s_bigrams_t bs = {NULL, 0};
+    size_t i = 0, n, sa = 0;
+    while (i <= len) {
+        uint32_t c = i < len ? s_cp(text + i, len - i, &n) : 0;
+        if (i == len || s_is_sentence_end(c) || s_is_clause_delim(c)) {
+            if (i > sa) {
+                size_t nm = 0;
+                double cov = s_near_mention(lc, &bs, text + sa, i - sa, &nm);
+                if (cov >= 0.6) {
+                    double score = cov * 0.9;
+                    s_hit_add(res, &cap, text + sa, i - sa,
+                              assay_sprintf("near mention of the gold “%s” (coverage %.2f)",
+                                            lc->names[nm].s, cov),
+                              score);
+                }
+            }
+            if (i == len) break;
+            sa = i + n;
+        }
+        i += n;
+    }
+    free(bs.slot);
+    res->flagged = res->residual >= flag_threshold;
+}
+
+int assay_leak_run(const assay_leak_case_t *lc, const assay_leak_input_t *in,
+                   const assay_leak_opts_t *opts, assay_leak_result_t *res, char *err,
+                   size_t errlen)
+{
+    assay_leak_result_release(res);
+    size_t max = opts && opts->max_bytes ? opts->max_bytes : S_DEFAULT_MAX_BYTES;
+    double flag = opts && opts->flag_threshold > 0 ? opts->flag_threshold : S_DEFAULT_FLAG;
+    if (lc->n_items == 0) {
+        snprintf(err, errlen, "no gold diagnosis: expected a diagnosis text such as \"1.心房颤动2.高血压病\"");
+        return ASSAY_EINVAL;
+    }
+    size_t total = in->text ? in->len : 0;
+    int any_text = in->text && in->len > 0;
+    for (size_t k = 0; k < in->n_sections; k++) {
+        total += in->sections[k].len;
+        if (in->sections[k].len > 0) any_text = 1;
+    }
+    if (!any_text) {
+        snprintf(err, errlen, "no case text: expected a non-empty \"text\" or named sections");
+        return ASSAY_EINVAL;
+    }
+    if (total > max) {
+        snprintf(err, errlen, "case record is %zu bytes, more than the limit of %zu", total, max);
+        return ASSAY_EINVAL;
+    }
+    if (in->text) {
+        size_t bad = s_utf8_invalid_at(in->text, in->len);
+        if (bad != in->len) {
+            snprintf(err, errlen, "text is not valid UTF-8 at byte %zu", bad);
+            return ASSAY_EINVAL;
+        }
+    }
+    for (size_t k = 0; k < in->n_sections; k++) {
+        size_t bad = s_utf8_invalid_at(in->sections[k].text, in->sections[k].len);
+        if (bad != in->sections[k].len) {
+            snprintf(err, errlen, "section \"%s\" is not valid UTF-8 at byte %zu",
+                     in->sections[k].name, bad);
+            return ASSAY_EINVAL;
+        }
+    }
+
+    s_sections_t ss = {NULL, 0, 0};
+    size_t n_headers = 0;
+    if (in->text && in->len > 0) s_parse_sections(in->text, in->len, &ss, &n_headers);
+    if (in->text && in->len > 0 && n_headers == 0 && in->n_sections == 0 &&
+        !(opts && opts->allow_unsectioned)) {
+        free(ss.v);
+        snprintf(err, errlen,
+                 "no section header recognised in the text (expected e.g. \"主诉：\", \"现病史\", "
+                 "\"入院诊断：\"); set allow_unsectioned to clean free text");
+        return ASSAY_EINVAL;
+    }
+
+    s_run_t r;
+    memset(&r, 0, sizeof r);
+    r.lc = lc;
+    assay_buf_t out = ASSAY_BUF_INIT;
+    if (in->text && in->len > 0) {
+        r.t = in->text;
+        r.len = in->len;
+        s_scan(lc, r.t, r.len, &r.hits);
+        r.hit_at = 0;
+        s_clean_text(&r, &ss, &out);
+    }
+    free(ss.v);
+    /* named sections: conclusion and management sections go whole; the others are
+     * cleaned like a keep section and appended under their name */
+    for (size_t k = 0; k < in->n_sections; k++) {
+        const assay_leak_section_t *sec = &in->sections[k];
+        r.t = sec->text;
+        r.len = sec->len;
+        r.in_named = 1;
+        r.sec_name = sec->name;
+        r.sec_name_len = strlen(sec->name);
+        int kind = assay_leak_header_kind(sec->name, strlen(sec->name));
+        if (kind == 1) {
+            char why[160];
+            snprintf(why, sizeof why, "section %s states the conclusion or its management", sec->name);
+            s_audit(&r, 0, sec->len, why);
+            continue;
+        }
+        s_scan(lc, r.t, r.len, &r.hits);
+        r.hit_at = 0;
+        assay_buf_t body = ASSAY_BUF_INIT;
+        s_clean_body(&r, 0, sec->len, &body);
+        s_tidy(&body);
+        if (body.len > 0) {
+            if (out.len > 0) assay_buf_addc(&out, '\n');
+            assay_buf_addf(&out, "%s：", sec->name);
+            assay_buf_add(&out, body.data, body.len);
+        }
+        assay_buf_release(&body);
+    }
+    s_tidy(&out);
+    res->clean_text = assay_buf_detach(&out, &res->clean_len);
+    if (!res->clean_text) res->clean_text = assay_strdup("");
+    res->removed = r.rm;
+    res->n_removed = r.n_rm;
+    res->n_headers = n_headers;
+    r.rm = NULL;
+    s_run_release(&r);
+    assay_leak_residual(lc, res->clean_text, res->clean_len, flag, res);
+    return 0;
+}
