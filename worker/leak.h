@@ -67,6 +67,9 @@ const char *assay_leak_case_name(const assay_leak_case_t *self, size_t i, size_t
 int assay_leak_case_add_term(assay_leak_case_t *self, const char *term, size_t len,
                              assay_leak_term_kind_t kind, size_t gold_item, const char *why);
 size_t assay_leak_case_term_count(const assay_leak_case_t *self);
+/* term i (borrowed, NUL-terminated), with its byte length and kind (either may be NULL) */
+const char *assay_leak_case_term(const assay_leak_case_t *self, size_t i, size_t *len,
+                                 assay_leak_term_kind_t *kind);
 
 /*  One input record: free text and/or named sections. Borrowed by the run. */
 typedef struct {
