@@ -119,42 +119,44 @@ static const char *s_memmem(const char *h, size_t hl, const char *lit)
 
 /* Section names as Chinese records write them. leak = 1: the section states the
  * conclusion (a diagnosis) or the management that follows from it. */
+#define S_H(name, leak) {name, sizeof(name) - 1, leak}
 static const struct {
     const char *name;
+    size_t len;
     int leak;
 } s_headers[] = {
     /* conclusion */
-    {"入院诊断", 1}, {"出院诊断", 1}, {"初步诊断", 1}, {"门诊诊断", 1}, {"急诊诊断", 1},
-    {"术前诊断", 1}, {"术后诊断", 1}, {"最后诊断", 1}, {"最终诊断", 1}, {"确定诊断", 1},
-    {"确诊诊断", 1}, {"修正诊断", 1}, {"补充诊断", 1}, {"临床诊断", 1}, {"主要诊断", 1},
-    {"其他诊断", 1}, {"次要诊断", 1}, {"病理诊断", 1}, {"住院诊断", 1}, {"死亡诊断", 1},
-    {"转入诊断", 1}, {"转出诊断", 1}, {"西医诊断", 1}, {"中医诊断", 1}, {"诊断", 1},
-    {"诊断结果", 1}, {"诊断依据", 1}, {"鉴别诊断", 1}, {"拟诊", 1}, {"印象", 1},
-    {"初步印象", 1}, {"临床印象", 1}, {"病理结果", 1}, {"病理报告", 1},
+    S_H("入院诊断", 1), S_H("出院诊断", 1), S_H("初步诊断", 1), S_H("门诊诊断", 1), S_H("急诊诊断", 1),
+    S_H("术前诊断", 1), S_H("术后诊断", 1), S_H("最后诊断", 1), S_H("最终诊断", 1), S_H("确定诊断", 1),
+    S_H("确诊诊断", 1), S_H("修正诊断", 1), S_H("补充诊断", 1), S_H("临床诊断", 1), S_H("主要诊断", 1),
+    S_H("其他诊断", 1), S_H("次要诊断", 1), S_H("病理诊断", 1), S_H("住院诊断", 1), S_H("死亡诊断", 1),
+    S_H("转入诊断", 1), S_H("转出诊断", 1), S_H("西医诊断", 1), S_H("中医诊断", 1), S_H("诊断", 1),
+    S_H("诊断结果", 1), S_H("诊断依据", 1), S_H("鉴别诊断", 1), S_H("拟诊", 1), S_H("印象", 1),
+    S_H("初步印象", 1), S_H("临床印象", 1), S_H("病理结果", 1), S_H("病理报告", 1),
     /* management */
-    {"诊疗经过", 1}, {"治疗经过", 1}, {"诊治经过", 1}, {"住院经过", 1}, {"手术经过", 1},
-    {"抢救经过", 1}, {"治疗过程", 1}, {"住院期间诊疗经过", 1}, {"出院情况", 1},
-    {"出院时情况", 1}, {"出院医嘱", 1}, {"出院带药", 1}, {"出院指导", 1}, {"出院建议", 1},
-    {"出院小结", 1}, {"出院记录", 1}, {"治疗方案", 1}, {"治疗计划", 1}, {"诊疗计划", 1},
-    {"处理意见", 1}, {"处理", 1}, {"治疗", 1}, {"手术名称", 1}, {"手术方式", 1},
-    {"术式", 1}, {"转归", 1}, {"预后", 1}, {"随访", 1}, {"医嘱", 1},
+    S_H("诊疗经过", 1), S_H("治疗经过", 1), S_H("诊治经过", 1), S_H("住院经过", 1), S_H("手术经过", 1),
+    S_H("抢救经过", 1), S_H("治疗过程", 1), S_H("住院期间诊疗经过", 1), S_H("出院情况", 1),
+    S_H("出院时情况", 1), S_H("出院医嘱", 1), S_H("出院带药", 1), S_H("出院指导", 1), S_H("出院建议", 1),
+    S_H("出院小结", 1), S_H("出院记录", 1), S_H("治疗方案", 1), S_H("治疗计划", 1), S_H("诊疗计划", 1),
+    S_H("处理意见", 1), S_H("处理", 1), S_H("治疗", 1), S_H("手术名称", 1), S_H("手术方式", 1),
+    S_H("术式", 1), S_H("转归", 1), S_H("预后", 1), S_H("随访", 1), S_H("医嘱", 1),
     /* keep: what a doctor reasons from */
-    {"主诉", 0}, {"现病史", 0}, {"病史摘要", 0}, {"既往史", 0}, {"既往病史", 0},
-    {"个人史", 0}, {"婚姻史", 0}, {"婚育史", 0}, {"月经史", 0}, {"月经及婚育史", 0},
-    {"生育史", 0}, {"家族史", 0}, {"过敏史", 0}, {"手术史", 0}, {"外伤史", 0},
-    {"输血史", 0}, {"预防接种史", 0}, {"传染病史", 0}, {"入院情况", 0}, {"入院时情况", 0},
-    {"一般情况", 0}, {"体格检查", 0}, {"查体", 0}, {"入院查体", 0}, {"专科检查", 0},
-    {"专科情况", 0}, {"专科查体", 0}, {"生命体征", 0}, {"腹部查体", 0}, {"辅助检查", 0},
-    {"实验室检查", 0}, {"影像学检查", 0}, {"化验", 0}, {"检查", 0}, {"病例特点", 0},
-    {"病史", 0}, {"体检", 0}, {"一般资料", 0}, {"病例资料", 0}, {"病历摘要", 0},
-    {"病例摘要", 0}, {"临床资料", 0}, {"简要病史", 0}, {"体征", 0}, {"检验", 0},
+    S_H("主诉", 0), S_H("现病史", 0), S_H("病史摘要", 0), S_H("既往史", 0), S_H("既往病史", 0),
+    S_H("个人史", 0), S_H("婚姻史", 0), S_H("婚育史", 0), S_H("月经史", 0), S_H("月经及婚育史", 0),
+    S_H("生育史", 0), S_H("家族史", 0), S_H("过敏史", 0), S_H("手术史", 0), S_H("外伤史", 0),
+    S_H("输血史", 0), S_H("预防接种史", 0), S_H("传染病史", 0), S_H("入院情况", 0), S_H("入院时情况", 0),
+    S_H("一般情况", 0), S_H("体格检查", 0), S_H("查体", 0), S_H("入院查体", 0), S_H("专科检查", 0),
+    S_H("专科情况", 0), S_H("专科查体", 0), S_H("生命体征", 0), S_H("腹部查体", 0), S_H("辅助检查", 0),
+    S_H("实验室检查", 0), S_H("影像学检查", 0), S_H("化验", 0), S_H("检查", 0), S_H("病例特点", 0),
+    S_H("病史", 0), S_H("体检", 0), S_H("一般资料", 0), S_H("病例资料", 0), S_H("病历摘要", 0),
+    S_H("病例摘要", 0), S_H("临床资料", 0), S_H("简要病史", 0), S_H("体征", 0), S_H("检验", 0),
 };
 
 int assay_leak_header_kind(const char *name, size_t len)
 {
     while (len > 0 && (name[len - 1] == ' ' || name[len - 1] == '\t')) len--;
     for (size_t i = 0; i < ASSAY_ARRAY_LEN(s_headers); i++)
-        if (strlen(s_headers[i].name) == len && memcmp(s_headers[i].name, name, len) == 0)
+        if (s_headers[i].len == len && memcmp(s_headers[i].name, name, len) == 0)
             return s_headers[i].leak;
     return -1;
 }
@@ -164,9 +166,12 @@ static int s_header_at(const char *s, size_t len, size_t *nlen)
 {
     int best = -1;
     size_t bl = 0;
+    if (len < 3) return -1;
     for (size_t i = 0; i < ASSAY_ARRAY_LEN(s_headers); i++) {
-        size_t n = strlen(s_headers[i].name);
-        if (n > bl && s_starts(s, len, s_headers[i].name)) best = (int)i, bl = n;
+        size_t n = s_headers[i].len;
+        /* every name is CJK: the first character decides most comparisons */
+        if (n <= bl || n > len || memcmp(s_headers[i].name, s, 3) != 0) continue;
+        if (memcmp(s_headers[i].name, s, n) == 0) best = (int)i, bl = n;
     }
     *nlen = bl;
     return best;
@@ -348,21 +353,25 @@ const char *assay_leak_term_kind_name(assay_leak_term_kind_t kind)
 
 /* words too generic to hide as an alias, relative or treatment: hiding them would
  * strip findings from every case */
-static const char *const s_generic[] = {
-    "肿瘤", "癌症", "感染", "炎症", "疼痛", "出血", "发热", "结节", "囊肿", "肿块", "手术",
-    "手术治疗", "药物治疗", "支持治疗", "支持性治疗", "对症治疗", "对症支持治疗", "化疗",
-    "放疗", "化学治疗", "放射治疗", "介入治疗", "康复治疗", "物理治疗", "饮食治疗", "休息",
-    "心理治疗", "中医治疗", "西医治疗", "综合治疗", "保守治疗", "一般治疗", "病因治疗",
-    "抗感染", "吸氧", "输液", "疾病", "综合征", "损伤", "畸形", "水肿", "积液", "术后",
-    "状态", "病史", "个人史", "急性", "慢性", "急性加重", "急性发作", "后状态", "术后状态",
-    "原因待查", "待查", "其他", "未特指", "肿大", "增生", "异常", "改变", "阴性", "阳性",
-    "正常", "检查", "治疗", "维生素", "葡萄糖", "生理盐水", "氯化钠", "氯化钾",
+#define S_G(word) {word, sizeof(word) - 1}
+static const struct {
+    const char *word;
+    size_t len;
+} s_generic[] = {
+    S_G("肿瘤"), S_G("癌症"), S_G("感染"), S_G("炎症"), S_G("疼痛"), S_G("出血"), S_G("发热"), S_G("结节"), S_G("囊肿"), S_G("肿块"), S_G("手术"),
+    S_G("手术治疗"), S_G("药物治疗"), S_G("支持治疗"), S_G("支持性治疗"), S_G("对症治疗"), S_G("对症支持治疗"), S_G("化疗"),
+    S_G("放疗"), S_G("化学治疗"), S_G("放射治疗"), S_G("介入治疗"), S_G("康复治疗"), S_G("物理治疗"), S_G("饮食治疗"), S_G("休息"),
+    S_G("心理治疗"), S_G("中医治疗"), S_G("西医治疗"), S_G("综合治疗"), S_G("保守治疗"), S_G("一般治疗"), S_G("病因治疗"),
+    S_G("抗感染"), S_G("吸氧"), S_G("输液"), S_G("疾病"), S_G("综合征"), S_G("损伤"), S_G("畸形"), S_G("水肿"), S_G("积液"), S_G("术后"),
+    S_G("状态"), S_G("病史"), S_G("个人史"), S_G("急性"), S_G("慢性"), S_G("急性加重"), S_G("急性发作"), S_G("后状态"), S_G("术后状态"),
+    S_G("原因待查"), S_G("待查"), S_G("其他"), S_G("未特指"), S_G("肿大"), S_G("增生"), S_G("异常"), S_G("改变"), S_G("阴性"), S_G("阳性"),
+    S_G("正常"), S_G("检查"), S_G("治疗"), S_G("维生素"), S_G("葡萄糖"), S_G("生理盐水"), S_G("氯化钠"), S_G("氯化钾"),
 };
 
 static int s_is_generic(const char *s, size_t len)
 {
     for (size_t i = 0; i < ASSAY_ARRAY_LEN(s_generic); i++)
-        if (strlen(s_generic[i]) == len && memcmp(s_generic[i], s, len) == 0) return 1;
+        if (s_generic[i].len == len && memcmp(s_generic[i].word, s, len) == 0) return 1;
     return 0;
 }
 
@@ -441,8 +450,11 @@ static int s_is_ascii(const char *s, size_t len)
     return 1;
 }
 
-int assay_leak_case_add_term(assay_leak_case_t *self, const char *term, size_t len,
-                             assay_leak_term_kind_t kind, size_t gold_item, const char *why)
+/* add_term with the reason given in parts ("alias of", name, ""), formatted only
+ * when the term is kept: most candidates from the terminology are duplicates */
+static int s_add_term(assay_leak_case_t *self, const char *term, size_t len,
+                      assay_leak_term_kind_t kind, size_t gold_item, const char *why,
+                      const char *why_arg, const char *why_tail)
 {
     /* trim spaces and the punctuation KG names sometimes carry */
     while (len > 0 && (term[0] == ' ' || term[0] == '*' || term[0] == '-' || term[0] == '\t'))
@@ -477,11 +489,19 @@ int assay_leak_case_add_term(assay_leak_case_t *self, const char *term, size_t l
     t->len = len;
     t->kind = kind;
     t->item = gold_item;
-    t->why = why ? assay_strdup(why) : NULL;
+    t->why = !why ? NULL
+             : why_arg ? assay_sprintf("%s %s%s", why, why_arg, why_tail ? why_tail : "")
+                       : assay_strdup(why);
     t->ascii = ascii;
     t->next = *link;
     *link = (int)self->n_terms++;
     return 1;
+}
+
+int assay_leak_case_add_term(assay_leak_case_t *self, const char *term, size_t len,
+                             assay_leak_term_kind_t kind, size_t gold_item, const char *why)
+{
+    return s_add_term(self, term, len, kind, gold_item, why, NULL, NULL);
 }
 
 static void s_add_name(assay_leak_case_t *self, const char *s, size_t len, size_t item)
@@ -883,23 +903,132 @@ static double s_coverage(const s_bigrams_t *bs, const char *name, size_t len, si
     return total ? (double)*found / (double)total : 0.0;
 }
 
-/* best near mention of a gold name (>= 4 characters) in t: coverage, or 0 */
-static double s_near_mention(const assay_leak_case_t *lc, s_bigrams_t *bs, const char *t, size_t len,
-                             size_t *name_idx)
+/*  Near mentions: for every gold name of four characters or more, which of its
+ *  bigrams a piece of text holds. One index of all their bigrams is built per run,
+ *  so a clause costs one hash probe per character whatever the number of names. */
+typedef struct {
+    uint32_t name, pos;
+} s_near_ent_t;
+
+typedef struct {
+    uint64_t *keys; /* open addressing, 0 = empty */
+    uint32_t *first, *count;
+    size_t cap;
+    s_near_ent_t *ent;
+    uint64_t *ent_key;
+    size_t n_ent;
+    uint64_t *mask;  /* per name: the bigram positions found */
+    uint32_t *total; /* per name: its number of bigrams (0 = not indexed) */
+    uint32_t *touched;
+    size_t n_touched, n_names;
+} s_near_t;
+
+static size_t s_near_slot(const s_near_t *nx, uint64_t key)
 {
-    double best = 0;
-    int filled = 0;
+    size_t h = (size_t)(key * 0x9E3779B97F4A7C15ull >> 20) & (nx->cap - 1);
+    while (nx->keys[h] && nx->keys[h] != key) h = (h + 1) & (nx->cap - 1);
+    return h;
+}
+
+static void s_near_init(s_near_t *nx, const assay_leak_case_t *lc)
+{
+    memset(nx, 0, sizeof *nx);
+    nx->n_names = lc->n_names;
+    nx->mask = assay_calloc(lc->n_names + 1, sizeof *nx->mask);
+    nx->total = assay_calloc(lc->n_names + 1, sizeof *nx->total);
+    nx->touched = assay_calloc(lc->n_names + 1, sizeof *nx->touched);
+    size_t cap_ent = 0;
     for (size_t k = 0; k < lc->n_names; k++) {
         const s_name_t *nm = &lc->names[k];
         if (s_nchars(nm->s, nm->len) < 4) continue;
-        if (!filled) {
-            s_bigrams_fill(bs, t, len);
-            filled = 1;
+        size_t i = 0, n, m;
+        uint32_t pos = 0;
+        while (i < nm->len && pos < 64) {
+            uint32_t a = s_cp(nm->s + i, nm->len - i, &n);
+            if (i + n >= nm->len) break;
+            uint32_t b = s_cp(nm->s + i + n, nm->len - i - n, &m);
+            if (nx->n_ent == cap_ent) {
+                cap_ent = cap_ent ? cap_ent * 2 : 64;
+                nx->ent = assay_realloc(nx->ent, cap_ent * sizeof *nx->ent);
+                nx->ent_key = assay_realloc(nx->ent_key, cap_ent * sizeof *nx->ent_key);
+            }
+            nx->ent[nx->n_ent] = (s_near_ent_t){(uint32_t)k, pos++};
+            nx->ent_key[nx->n_ent++] = s_bigram_key(a, b);
+            i += n;
         }
-        size_t found;
-        double cov = s_coverage(bs, nm->s, nm->len, &found);
-        if (found >= 3 && cov > best) best = cov, *name_idx = k;
+        nx->total[k] = pos;
     }
+    if (nx->n_ent == 0) return;
+    /* group entries by key: counting into the table, then placing */
+    nx->cap = 16;
+    while (nx->cap < 2 * nx->n_ent) nx->cap *= 2;
+    nx->keys = assay_calloc(nx->cap, sizeof *nx->keys);
+    nx->first = assay_calloc(nx->cap, sizeof *nx->first);
+    nx->count = assay_calloc(nx->cap, sizeof *nx->count);
+    for (size_t e = 0; e < nx->n_ent; e++) {
+        size_t h = s_near_slot(nx, nx->ent_key[e]);
+        nx->keys[h] = nx->ent_key[e];
+        nx->count[h]++;
+    }
+    uint32_t at = 0;
+    for (size_t h = 0; h < nx->cap; h++) {
+        nx->first[h] = at;
+        at += nx->count[h];
+        nx->count[h] = 0;
+    }
+    s_near_ent_t *sorted = assay_malloc(nx->n_ent * sizeof *sorted);
+    for (size_t e = 0; e < nx->n_ent; e++) {
+        size_t h = s_near_slot(nx, nx->ent_key[e]);
+        sorted[nx->first[h] + nx->count[h]++] = nx->ent[e];
+    }
+    free(nx->ent);
+    nx->ent = sorted;
+}
+
+static void s_near_release(s_near_t *nx)
+{
+    free(nx->keys);
+    free(nx->first);
+    free(nx->count);
+    free(nx->ent);
+    free(nx->ent_key);
+    free(nx->mask);
+    free(nx->total);
+    free(nx->touched);
+    memset(nx, 0, sizeof *nx);
+}
+
+/* best near mention of a gold name in t: coverage (0 when under three bigrams
+ * found), with the name's index */
+static double s_near_mention(s_near_t *nx, const char *t, size_t len, size_t *name_idx)
+{
+    if (nx->n_ent == 0 || len == 0) return 0;
+    size_t i = 0, n, m;
+    uint32_t a = s_cp(t, len, &n);
+    while (i + n < len) {
+        uint32_t b = s_cp(t + i + n, len - i - n, &m);
+        uint64_t key = s_bigram_key(a, b);
+        size_t h = s_near_slot(nx, key);
+        if (nx->keys[h] == key) {
+            for (uint32_t e = nx->first[h]; e < nx->first[h] + nx->count[h]; e++) {
+                uint32_t k = nx->ent[e].name;
+                if (nx->mask[k] == 0) nx->touched[nx->n_touched++] = k;
+                nx->mask[k] |= 1ull << nx->ent[e].pos;
+            }
+        }
+        i += n;
+        a = b;
+        n = m;
+    }
+    double best = 0;
+    for (size_t q = 0; q < nx->n_touched; q++) {
+        uint32_t k = nx->touched[q];
+        int found = __builtin_popcountll(nx->mask[k]);
+        double cov = (double)found / (double)nx->total[k];
+        if (found >= 3 && cov > best) best = cov, *name_idx = k;
+        nx->mask[k] = 0;
+    }
+    nx->n_touched = 0;
     return best;
 }
 
@@ -926,6 +1055,7 @@ typedef struct {
     s_hits_t hits;
     size_t hit_at; /* first hit not yet behind the cursor */
     s_bigrams_t bs;
+    s_near_t near;
     /* audit */
     assay_leak_removal_t *rm;
     size_t n_rm, cap_rm;
@@ -977,6 +1107,9 @@ static int s_statement(s_run_t *r, size_t a, size_t b, char *why, size_t whylen)
                                        "收治", "印象", "提示", "符合"};
     const char *s = r->t + a;
     size_t len = b - a, n;
+    if (!s_memmem(s, len, "“") && !memchr(s, '"', len) && !s_memmem(s, len, "‘") &&
+        !s_memmem(s, len, "「"))
+        return 0;
     int cue = 0;
     for (size_t k = 0; k < ASSAY_ARRAY_LEN(cues) && !cue; k++)
         if (s_memmem(s, len, cues[k])) cue = 1;
@@ -1151,7 +1284,7 @@ static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
                 free(reason);
             } else if (r->lc->n_names > 0) {
                 size_t nm = 0;
-                double cov = s_near_mention(r->lc, &r->bs, r->t + cl->a, cl->b - cl->a, &nm);
+                double cov = s_near_mention(&r->near, r->t + cl->a, cl->b - cl->a, &nm);
                 if (cov >= S_NEAR_MENTION) {
                     snprintf(why, sizeof why, "near mention of the gold “%s” (coverage %.2f)",
                              r->lc->names[nm].s, cov);
@@ -1197,6 +1330,7 @@ static void s_run_release(s_run_t *r)
 {
     free(r->hits.v);
     free(r->bs.slot);
+    s_near_release(&r->near);
 }
 
 /* clean text t as a record with headers; appends to out */
@@ -1320,14 +1454,15 @@ void assay_leak_residual(const assay_leak_case_t *lc, const char *text, size_t l
     }
     free(hits.v);
     /* fuzzy: per sentence, how much of each gold name's bigrams it holds */
-    s_bigrams_t bs = {NULL, 0};
+    s_near_t near;
+    s_near_init(&near, lc);
     size_t i = 0, n, sa = 0;
     while (i <= len) {
         uint32_t c = i < len ? s_cp(text + i, len - i, &n) : 0;
         if (i == len || s_is_sentence_end(c) || s_is_clause_delim(c)) {
             if (i > sa) {
                 size_t nm = 0;
-                double cov = s_near_mention(lc, &bs, text + sa, i - sa, &nm);
+                double cov = s_near_mention(&near, text + sa, i - sa, &nm);
                 if (cov >= 0.6) {
                     /* below S_NEAR_MENTION a hit is reported but stays under the
                      * default flag threshold */
@@ -1343,7 +1478,7 @@ void assay_leak_residual(const assay_leak_case_t *lc, const char *text, size_t l
         }
         i += n;
     }
-    free(bs.slot);
+    s_near_release(&near);
     res->flagged = res->residual >= flag_threshold;
 }
 
@@ -1403,6 +1538,7 @@ int assay_leak_run(const assay_leak_case_t *lc, const assay_leak_input_t *in,
     s_run_t r;
     memset(&r, 0, sizeof r);
     r.lc = lc;
+    s_near_init(&r.near, lc);
     assay_buf_t out = ASSAY_BUF_INIT;
     if (in->text && in->len > 0) {
         r.t = in->text;
@@ -1449,5 +1585,237 @@ int assay_leak_run(const assay_leak_case_t *lc, const assay_leak_input_t *in,
     r.rm = NULL;
     s_run_release(&r);
     assay_leak_residual(lc, res->clean_text, res->clean_len, flag, res);
+    return 0;
+}
+
+/* ------------------------------------------------------ terminology */
+
+#define S_MAX_CONCEPTS 32
+#define S_MAX_NODES 16
+#define S_MAX_EDGES 1024
+
+typedef struct {
+    assay_leak_case_t *lc;
+    const assay_terms_t *terms;
+    size_t max_treat, max_children;
+    assay_term_id_t seen[S_MAX_CONCEPTS];
+    size_t n_seen;
+    assay_term_id_t seen_kg[S_MAX_NODES];
+    size_t n_seen_kg;
+    size_t added;
+    assay_kg_edge_t edges[S_MAX_EDGES];
+} s_expand_t;
+
+/* add s with the reason "<rel> <arg><tail>", e.g. "alias of 心房颤动" */
+static void s_term(s_expand_t *x, const char *s, assay_leak_term_kind_t kind, size_t item,
+                   const char *rel, const char *arg, const char *tail)
+{
+    if (!s || !*s) return;
+    x->added += (size_t)s_add_term(x->lc, s, strlen(s), kind, item, rel, arg, tail);
+}
+
+/* a drug name without its dosage form ("硝苯地平控释片" → "硝苯地平"), or 0 */
+static size_t s_drug_base(const char *s, size_t len)
+{
+    static const char *const forms[] = {"肠溶胶囊", "缓释胶囊", "软胶囊", "胶囊", "肠溶片",
+                                        "缓释片", "控释片", "分散片", "泡腾片", "咀嚼片",
+                                        "注射液", "颗粒", "口服液", "片", "丸", "散"};
+    for (size_t k = 0; k < ASSAY_ARRAY_LEN(forms); k++)
+        if (s_ends(s, len, forms[k]) && s_nchars(s, len - strlen(forms[k])) >= 3)
+            return len - strlen(forms[k]);
+    return 0;
+}
+
+/* is there an edge node → t with relation rel (not only t → node)? */
+static int s_kg_edge_from(s_expand_t *x, assay_term_id_t node, assay_term_id_t t, const char *rel)
+{
+    assay_kg_edge_t e[8];
+    size_t n = assay_terms_kg_neighbors(x->terms, t, rel, ASSAY_KG_IN, e, 8);
+    if (n > 8) {
+        /* a node with many in-edges is not specific anyway */
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (e[i].node == node) return 1;
+    return 0;
+}
+
+static void s_expand_kg(s_expand_t *x, assay_term_id_t node, size_t item)
+{
+    for (size_t k = 0; k < x->n_seen_kg; k++)
+        if (x->seen_kg[k] == node) return;
+    if (x->n_seen_kg == S_MAX_NODES) return;
+    x->seen_kg[x->n_seen_kg++] = node;
+    const char *dname = assay_terms_kg_name(x->terms, node);
+    /* one pass over the node's edges; relations are matched here rather than by
+     * one lookup per relation */
+    size_t n = assay_terms_kg_neighbors(x->terms, node, NULL, ASSAY_KG_BOTH, x->edges, S_MAX_EDGES);
+    if (n > S_MAX_EDGES) n = S_MAX_EDGES;
+    for (size_t i = 0; i < n; i++) {
+        const char *rel = x->edges[i].relation;
+        assay_term_id_t t = x->edges[i].node;
+        if (strcmp(rel, "别名") == 0 || strcmp(rel, "同义词") == 0) {
+            s_term(x, assay_terms_kg_name(x->terms, t), ASSAY_LEAK_TERM_ALIAS, item, "alias of",
+                   dname, " in the knowledge graph");
+            continue;
+        }
+        int drug = strcmp(rel, "药物") == 0 || strcmp(rel, "药物治疗") == 0;
+        int treat = strcmp(rel, "治疗方式") == 0 || strcmp(rel, "手术治疗") == 0;
+        if (!drug && !treat) continue;
+        /* only edges leaving the disease: its drugs, not what it is a drug of */
+        if (assay_terms_kg_degree(x->terms, t, rel, ASSAY_KG_IN) > x->max_treat) continue;
+        if (!s_kg_edge_from(x, node, t, rel)) continue;
+        const char *tn = assay_terms_kg_name(x->terms, t);
+        const char *why = drug ? "drug for" : "treatment of";
+        s_term(x, tn, ASSAY_LEAK_TERM_TREATMENT, item, why, dname, " in the knowledge graph");
+        size_t bl = drug ? s_drug_base(tn, strlen(tn)) : 0;
+        if (bl > 0) {
+            char *base = assay_strndup(tn, bl);
+            s_term(x, base, ASSAY_LEAK_TERM_TREATMENT, item, why, dname, " in the knowledge graph");
+            free(base);
+        }
+    }
+}
+
+static void s_expand_concept(s_expand_t *x, assay_term_id_t c, size_t item)
+{
+    for (size_t k = 0; k < x->n_seen; k++)
+        if (x->seen[k] == c) return;
+    if (x->n_seen == S_MAX_CONCEPTS) return;
+    x->seen[x->n_seen++] = c;
+    const assay_terms_t *t = x->terms;
+    const char *name = assay_terms_name(t, c), *code = assay_terms_code(t, c);
+    int level = assay_terms_level(t, c);
+    /* a chapter or block is a family of diseases, not a diagnosis to hide */
+    if (level < ASSAY_LEVEL_CATEGORY) return;
+    s_term(x, name, ASSAY_LEAK_TERM_ALIAS, item, "standard name of", code, "");
+    s_term(x, code, ASSAY_LEAK_TERM_CODE, item, "code of", name, "");
+    size_t na = assay_terms_alias_count(t, c);
+    for (size_t i = 0; i < na; i++) {
+        assay_alias_t a;
+        if (assay_terms_alias(t, c, i, &a) == 0)
+            s_term(x, a.text, ASSAY_LEAK_TERM_ALIAS, item, "alias of", name, "");
+    }
+    /* ancestors down to the category: a parent term names the diagnosis too */
+    for (assay_term_id_t p = assay_terms_parent(t, c);
+         p != ASSAY_TERM_NONE && assay_terms_level(t, p) >= ASSAY_LEVEL_CATEGORY;
+         p = assay_terms_parent(t, p)) {
+        s_term(x, assay_terms_name(t, p), ASSAY_LEAK_TERM_RELATED, item, "parent of", name, "");
+        s_term(x, assay_terms_code(t, p), ASSAY_LEAK_TERM_CODE, item, "code of",
+               assay_terms_name(t, p), "");
+    }
+    /* descendants, breadth first, bounded */
+    assay_term_id_t *queue = assay_malloc((x->max_children + 1) * sizeof *queue);
+    size_t qh = 0, qt = 0;
+    queue[qt++] = c;
+    size_t taken = 0;
+    while (qh < qt && taken < x->max_children) {
+        assay_term_id_t p = queue[qh++];
+        size_t nc = assay_terms_child_count(t, p);
+        for (size_t i = 0; i < nc && taken < x->max_children; i++) {
+            assay_term_id_t ch = assay_terms_child(t, p, i);
+            s_term(x, assay_terms_name(t, ch), ASSAY_LEAK_TERM_RELATED, item, "child of", name, "");
+            taken++;
+            if (qt <= x->max_children) queue[qt++] = ch;
+        }
+    }
+    free(queue);
+    /* the graph's disease nodes named like the concept (its aliases reach the
+     * graph through the node's own 别名 edges) */
+    assay_term_id_t nodes[S_MAX_NODES];
+    size_t nn = assay_terms_kg_find(t, name, "疾病", nodes, S_MAX_NODES);
+    for (size_t i = 0; i < nn && i < S_MAX_NODES; i++) s_expand_kg(x, nodes[i], item);
+}
+
+/* concepts whose standard name is name; else the preferred concept by alias */
+static size_t s_concepts_named(const assay_terms_t *t, const char *name, assay_term_id_t *out,
+                               size_t max)
+{
+    assay_name_hit_t hits[S_MAX_CONCEPTS];
+    size_t nh = assay_terms_find_name(t, name, ASSAY_SYS_ANY, hits, S_MAX_CONCEPTS);
+    if (nh > S_MAX_CONCEPTS) nh = S_MAX_CONCEPTS;
+    size_t n = 0;
+    for (size_t i = 0; i < nh && n < max; i++)
+        if (hits[i].alias == UINT32_MAX) out[n++] = hits[i].concept;
+    if (n == 0 && nh > 0) {
+        assay_term_id_t c = assay_terms_lookup(t, name, ASSAY_SYS_ANY);
+        if (c != ASSAY_TERM_NONE) out[n++] = c;
+    }
+    return n;
+}
+
+size_t assay_leak_case_expand(assay_leak_case_t *self, const assay_terms_t *terms,
+                              const assay_leak_expand_opts_t *opts)
+{
+    if (!terms) return 0;
+    s_expand_t *x = ASSAY_NEW(s_expand_t);
+    x->lc = self;
+    x->terms = terms;
+    x->max_treat = opts && opts->max_treatment_diseases ? opts->max_treatment_diseases : 5;
+    x->max_children = opts && opts->max_children ? opts->max_children : 200;
+    /* names grow while composite names are segmented; iterate over the original ones */
+    size_t n_names = self->n_names;
+    for (size_t k = 0; k < n_names; k++) {
+        const char *name = self->names[k].s;
+        size_t item = self->names[k].item, len = self->names[k].len;
+        assay_term_id_t cs[8];
+        size_t nc = s_concepts_named(terms, name, cs, 8);
+        for (size_t i = 0; i < nc; i++) s_expand_concept(x, cs[i], item);
+        assay_term_id_t nodes[S_MAX_NODES];
+        size_t nn = assay_terms_kg_find(terms, name, "疾病", nodes, S_MAX_NODES);
+        for (size_t i = 0; i < nn && i < S_MAX_NODES; i++) s_expand_kg(x, nodes[i], item);
+        if (nc > 0 || nn > 0 || s_nchars(name, len) < 5) continue;
+        /* a composite the split did not separate ("心律失常心房颤动"): the longest
+         * dictionary names inside it, left to right, at least three characters */
+        size_t i = 0;
+        while (i < len) {
+            size_t best = 0;
+            assay_term_id_t bc[8];
+            size_t nbc = 0;
+            size_t ends[16], ne = 0;
+            for (size_t j = i, c = 0; j < len && c < 16; c++) {
+                j += s_u8len((unsigned char)name[j]);
+                ends[ne++] = j;
+            }
+            for (size_t e = ne; e-- > 0;) {
+                if (e < 2) break; /* three characters at least */
+                if (ends[e] - i == len) continue; /* the whole name was tried */
+                char *sub = assay_strndup(name + i, ends[e] - i);
+                nbc = s_concepts_named(terms, sub, bc, 8);
+                free(sub);
+                if (nbc > 0) {
+                    best = ends[e] - i;
+                    break;
+                }
+            }
+            if (best == 0) {
+                i += s_u8len((unsigned char)name[i]);
+                continue;
+            }
+            if (!s_is_generic(name + i, best)) {
+                s_add_name(self, name + i, best, item);
+                name = self->names[k].s; /* s_add_name may move the array */
+                x->added += (size_t)assay_leak_case_add_term(self, name + i, best,
+                                                             ASSAY_LEAK_TERM_GOLD, item, NULL);
+                for (size_t q = 0; q < nbc; q++) s_expand_concept(x, bc[q], item);
+            }
+            i += best;
+        }
+    }
+    size_t added = x->added;
+    free(x);
+    return added;
+}
+
+int assay_leak_case_add_code(assay_leak_case_t *self, const assay_terms_t *terms,
+                             const char *code)
+{
+    assay_term_id_t c = terms ? assay_terms_find_code(terms, ASSAY_SYS_ANY, code) : ASSAY_TERM_NONE;
+    if (c == ASSAY_TERM_NONE) return ASSAY_ENOTFOUND;
+    const char *name = assay_terms_name(terms, c);
+    size_t before = self->n_items;
+    assay_leak_case_add_gold(self, name, strlen(name));
+    size_t item = self->n_items > before ? before : SIZE_MAX;
+    assay_leak_case_add_term(self, code, strlen(code), ASSAY_LEAK_TERM_CODE, item, "given code");
     return 0;
 }

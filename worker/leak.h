@@ -23,6 +23,7 @@
 #define ASSAY_LEAK_H
 
 #include "common/util.h"
+#include "worker/terms.h"
 
 #include <stddef.h>
 
@@ -70,6 +71,31 @@ size_t assay_leak_case_term_count(const assay_leak_case_t *self);
 /* term i (borrowed, NUL-terminated), with its byte length and kind (either may be NULL) */
 const char *assay_leak_case_term(const assay_leak_case_t *self, size_t i, size_t *len,
                                  assay_leak_term_kind_t *kind);
+
+/*  Expansion from the terminology (assay_leak_case_expand): for every core name,
+ *  the concepts whose standard name it is (else the preferred concept by alias,
+ *  else the concepts of the longest dictionary names inside a composite name),
+ *  then per concept: its standard name and aliases (ALIAS), its code and the codes
+ *  of its ancestors down from the 3-character category (CODE), the names of those
+ *  ancestors (RELATED) and of up to max_children descendants (RELATED); and per
+ *  knowledge-graph disease node linked to it or named like it: 别名/同义词
+ *  neighbours (ALIAS) and 药物/药物治疗/治疗方式/手术治疗 neighbours linked to at
+ *  most max_treatment_diseases diseases (TREATMENT: specific to few diseases, so
+ *  naming one hints at the diagnosis). */
+typedef struct {
+    size_t max_treatment_diseases; /* 0 = 5 */
+    size_t max_children;           /* 0 = 200 */
+} assay_leak_expand_opts_t;
+
+/* add the terms the terminology knows for the case's gold names (opts may be
+ * NULL); returns the number of terms added */
+size_t assay_leak_case_expand(assay_leak_case_t *self, const assay_terms_t *terms,
+                              const assay_leak_expand_opts_t *opts);
+/* add a gold diagnosis given as a code (e.g. "I48.x01"): the concept's standard
+ * name becomes a gold item (parsed like assay_leak_case_add_gold) and the code a
+ * CODE term. Returns 0, or ASSAY_ENOTFOUND when no system knows the code. */
+int assay_leak_case_add_code(assay_leak_case_t *self, const assay_terms_t *terms,
+                             const char *code);
 
 /*  One input record: free text and/or named sections. Borrowed by the run. */
 typedef struct {

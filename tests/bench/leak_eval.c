@@ -1,0 +1,353 @@
+/*  leak_eval.c: evaluates leak removal on case records with a known diagnosis.
+ *
+ *  usage: leak_eval CASES.jsonl [TERMS] [-v]
+ *
+ *  Each line is {text, diagnosis, fields?}; fields are named sections. With TERMS
+ *  (a terminology TSV directory or snapshot) the case lexicon is expanded with
+ *  aliases, related terms, codes and treatments exactly as the leak_removal task
+ *  does; without it only the gold text itself is hidden.
+ *
+ *  Figures (definitions, independent of what the engine decided to remove):
+ *  - leak_rate: share of cases whose clean text still contains, as an exact
+ *    substring, a gold name (a diagnosis item, or a core name parsed from it by
+ *    assay_leak_case_add_gold) or an alias of it from the terminology.
+ *  - retention: over the sentences of the original text (split at 。！？；\n)
+ *    that are outside conclusion/management sections (a header "NAME：" whose NAME
+ *    contains 诊断, 经过, 医嘱, 出院, 治疗, 处理, 计划 or 转归, recognised here by
+ *    this program's own rule) and that contain none of the case's hidden terms
+ *    (gold names, aliases, parents/children, codes, diagnosis-specific drugs and
+ *    treatments; plain substring test), the share of characters kept: a sentence
+ *    found verbatim in the clean text counts whole, otherwise each of its clauses
+ *    (split at ，,；;) found verbatim counts.
+ *  - cases_per_s: cases cleaned per second on one thread, timing the lexicon
+ *    build (gold parsing + terminology expansion) and the run, not JSON parsing
+ *    or scoring; the data set is repeated until at least one second has passed.
+ *  Last line: leak_rate=X retention=Y cases_per_s=Z
+ */
+#include "common/util.h"
+#include "worker/leak.h"
+#include "worker/terms.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    json_t *rec;
+    const char *text;
+    size_t len;
+    const char *diag;
+    assay_leak_section_t *secs;
+    size_t n_secs;
+} s_case_t;
+
+static size_t s_nchars(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80) n++;
+    return n;
+}
+
+static int s_conclusion_header(const char *s, size_t len)
+{
+    static const char *const keys[] = {"诊断", "经过", "医嘱", "出院", "治疗", "处理", "计划", "转归"};
+    for (size_t k = 0; k < ASSAY_ARRAY_LEN(keys); k++)
+        if (memmem(s, len, keys[k], strlen(keys[k]))) return 1;
+    return 0;
+}
+
+/* a "NAME：" header at s (NAME up to 8 CJK characters): its byte length, else 0 */
+static size_t s_header_len(const char *s, size_t len, size_t *name_len)
+{
+    size_t i = 0, chars = 0;
+    while (i < len && chars <= 8) {
+        unsigned char c = (unsigned char)s[i];
+        if (i + 3 <= len && memcmp(s + i, "：", 3) == 0) break;
+        if (c == ':') break;
+        if (c < 0xE0) return 0; /* only CJK characters make a header name */
+        i += 3;
+        chars++;
+    }
+    if (chars == 0 || chars > 8 || i >= len) return 0;
+    *name_len = i;
+    return i + (s[i] == ':' ? 1 : 3);
+}
+
+/* a short line of CJK text without punctuation, after an optional "（N）" marker */
+static int s_is_header_line(const char *s, size_t len)
+{
+    size_t i = 0, chars = 0;
+    if (i + 3 <= len && memcmp(s, "（", 3) == 0) {
+        const char *close = memmem(s, len, "）", 3);
+        if (!close || close - s > 8) return 0;
+        i = (size_t)(close - s) + 3;
+    }
+    while (i < len && (s[i] == ' ' || s[i] == '\t')) i++;
+    for (; i < len; i += 3, chars++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == ' ' || c == '\r') break;
+        if (c < 0xE4 || c > 0xE9 || i + 3 > len) return 0; /* CJK unified ideographs only */
+    }
+    return chars > 0 && chars <= 8;
+}
+
+static int s_sentence_end(const char *s, size_t len, size_t i, size_t *n)
+{
+    static const char *const ends[] = {"。", "！", "？", "；", "\n"};
+    for (size_t k = 0; k < ASSAY_ARRAY_LEN(ends); k++) {
+        size_t l = strlen(ends[k]);
+        if (i + l <= len && memcmp(s + i, ends[k], l) == 0) {
+            *n = l;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int s_tainted(const assay_leak_case_t *lc, const char *s, size_t len)
+{
+    for (size_t k = 0; k < assay_leak_case_term_count(lc); k++) {
+        size_t tl;
+        const char *t = assay_leak_case_term(lc, k, &tl, NULL);
+        if (memmem(s, len, t, tl)) return 1;
+    }
+    return 0;
+}
+
+static size_t s_kept_chars(const char *sent, size_t len, const char *clean, size_t clen)
+{
+    if (memmem(clean, clen, sent, len)) return s_nchars(sent, len);
+    size_t kept = 0, a = 0;
+    for (size_t i = 0; i <= len;) {
+        size_t n = 1;
+        int delim = i == len;
+        if (!delim && i + 3 <= len && memcmp(sent + i, "，", 3) == 0) delim = 1, n = 3;
+        if (!delim && (sent[i] == ',' || sent[i] == ';')) delim = 1;
+        if (delim) {
+            if (i > a && memmem(clean, clen, sent + a, i - a)) kept += s_nchars(sent + a, i - a);
+            if (i == len) break;
+            a = i + n;
+            i += n;
+            continue;
+        }
+        i++;
+    }
+    return kept;
+}
+
+/* characters of keep-able sentences in text and how many of them survived */
+static void s_retention(const assay_leak_case_t *lc, const char *t, size_t len, const char *clean,
+                        size_t clen, size_t *total, size_t *kept)
+{
+    int conclusion = 0, inline_conclusion = 0;
+    size_t a = 0, n = 0;
+    for (size_t i = 0; i <= len;) {
+        if (i == len || s_sentence_end(t, len, i, &n)) {
+            size_t sa = a, nl;
+            while (sa < i && (t[sa] == ' ' || t[sa] == '\t' || t[sa] == '.')) sa++;
+            size_t hl = s_header_len(t + sa, i - sa, &nl);
+            int line_start = a == 0 || t[a - 1] == '\n';
+            if (a > 0 && t[a - 1] == '\n' && inline_conclusion) conclusion = inline_conclusion = 0;
+            if (hl) {
+                /* a header at a line start sets the state; one inside a paragraph
+                 * ("…。诊断：…") only opens a conclusion up to the end of the line */
+                if (line_start) conclusion = s_conclusion_header(t + sa, nl);
+                else if (s_conclusion_header(t + sa, nl)) conclusion = inline_conclusion = 1;
+                sa += hl;
+            } else if (i < len && t[i] == '\n' && (a == 0 || t[a - 1] == '\n') &&
+                       s_is_header_line(t + sa, i - sa)) {
+                /* a header alone on its line ("诊疗经过", "（2）治疗术式") */
+                conclusion = s_conclusion_header(t + sa, i - sa);
+                sa = i;
+            }
+            if (!conclusion && i > sa && !s_tainted(lc, t + sa, i - sa)) {
+                *total += s_nchars(t + sa, i - sa);
+                *kept += s_kept_chars(t + sa, i - sa, clean, clen);
+            }
+            if (i == len) break;
+            i += n;
+            a = i;
+            continue;
+        }
+        i++;
+    }
+}
+
+static int s_leaks(const assay_leak_case_t *lc, const char *clean, size_t clen, char *what,
+                   size_t wl)
+{
+    for (size_t k = 0; k < assay_leak_case_term_count(lc); k++) {
+        size_t tl;
+        assay_leak_term_kind_t kind;
+        const char *t = assay_leak_case_term(lc, k, &tl, &kind);
+        if (kind != ASSAY_LEAK_TERM_GOLD && kind != ASSAY_LEAK_TERM_ALIAS) continue;
+        if (memmem(clean, clen, t, tl)) {
+            snprintf(what, wl, "%s “%.*s”", assay_leak_term_kind_name(kind), (int)tl, t);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static assay_leak_case_t *s_build(const s_case_t *c, const assay_terms_t *terms)
+{
+    assay_leak_case_t *lc = assay_leak_case_new();
+    assay_leak_case_add_gold(lc, c->diag, strlen(c->diag));
+    if (terms) assay_leak_case_expand(lc, terms, NULL);
+    return lc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL, *terms_path = NULL;
+    int verbose = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-v") == 0) verbose = 1;
+        else if (!path) path = argv[i];
+        else if (!terms_path) terms_path = argv[i];
+    }
+    if (!path) {
+        fprintf(stderr, "usage: leak_eval CASES.jsonl [TERMS] [-v]\n");
+        return 2;
+    }
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        perror(path);
+        return 1;
+    }
+    assay_terms_t *terms = NULL;
+    if (terms_path) {
+        char err[512];
+        int64_t t0 = assay_clock_us();
+        terms = assay_terms_open(terms_path, err, sizeof err);
+        if (!terms) {
+            fprintf(stderr, "leak_eval: %s\n", err);
+            return 1;
+        }
+        printf("terms loaded from %s in %.2f s\n", terms_path, (assay_clock_us() - t0) / 1e6);
+    }
+    s_case_t *cases = NULL;
+    size_t n = 0, cap = 0, bad = 0;
+    char *line = NULL;
+    size_t lcap = 0;
+    ssize_t got;
+    while ((got = getline(&line, &lcap, f)) > 0) {
+        json_error_t jerr;
+        json_t *rec = json_loadb(line, (size_t)got, 0, &jerr);
+        if (!rec || !json_is_object(rec)) {
+            bad++;
+            json_decref(rec);
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            cases = realloc(cases, cap * sizeof *cases);
+        }
+        s_case_t *c = &cases[n++];
+        memset(c, 0, sizeof *c);
+        c->rec = rec;
+        json_t *t = json_object_get(rec, "text");
+        c->text = json_string_value(t);
+        c->len = c->text ? json_string_length(t) : 0;
+        c->diag = json_string_value(json_object_get(rec, "diagnosis"));
+        if (!c->diag) c->diag = "";
+        json_t *fields = json_object_get(rec, "fields");
+        if (json_is_object(fields)) {
+            c->secs = calloc(json_object_size(fields) + 1, sizeof *c->secs);
+            const char *k;
+            json_t *v;
+            json_object_foreach(fields, k, v)
+            {
+                if (!json_is_string(v)) continue;
+                c->secs[c->n_secs++] =
+                    (assay_leak_section_t){k, json_string_value(v), json_string_length(v)};
+            }
+        }
+    }
+    free(line);
+    fclose(f);
+
+    size_t leaked = 0, flagged = 0, errors = 0, removed = 0;
+    size_t ret_total = 0, ret_kept = 0;
+    assay_leak_opts_t opts = {0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        s_case_t *c = &cases[i];
+        assay_leak_case_t *lc = s_build(c, terms);
+        assay_leak_input_t in = {c->text, c->len, c->secs, c->n_secs};
+        assay_leak_result_t res;
+        assay_leak_result_init(&res);
+        char err[512];
+        if (assay_leak_run(lc, &in, &opts, &res, err, sizeof err) != 0) {
+            errors++;
+            if (verbose) printf("[%zu] error: %s\n", i, err);
+            assay_leak_case_destroy(&lc);
+            continue;
+        }
+        char what[256];
+        int leak = s_leaks(lc, res.clean_text, res.clean_len, what, sizeof what);
+        leaked += leak;
+        flagged += res.flagged;
+        removed += res.n_removed;
+        size_t tot = 0, kept = 0;
+        if (c->text) s_retention(lc, c->text, c->len, res.clean_text, res.clean_len, &tot, &kept);
+        ret_total += tot;
+        ret_kept += kept;
+        if (verbose) {
+            const char *id = json_string_value(json_object_get(c->rec, "id"));
+            printf("== [%zu] %s gold=%s terms=%zu removed=%zu retention=%.3f residual=%.2f%s%s\n", i,
+                   id ? id : "?", c->diag, assay_leak_case_term_count(lc), res.n_removed,
+                   tot ? (double)kept / (double)tot : 1.0, res.residual, leak ? " LEAK " : "",
+                   leak ? what : "");
+            for (size_t k = 0; k < res.n_removed; k++)
+                if (!res.removed[k].in_named)
+                    printf("   - [%s] %.160s  <= %s\n", res.removed[k].section, res.removed[k].span,
+                           res.removed[k].reason);
+            for (size_t k = 0; k < res.n_hits; k++)
+                printf("   ! %.80s (%s, %.2f)\n", res.hits[k].match, res.hits[k].reason,
+                       res.hits[k].score);
+            if (verbose > 0 && getenv("LEAK_EVAL_SHOW")) printf("%s\n", res.clean_text);
+        }
+        assay_leak_result_release(&res);
+        assay_leak_case_destroy(&lc);
+    }
+
+    /* throughput: build + run, repeated for at least one second */
+    size_t done = 0;
+    int64_t t0 = assay_clock_us(), el = 0, build_us = 0;
+    while (n > 0 && el < 1000000) {
+        for (size_t i = 0; i < n; i++) {
+            s_case_t *c = &cases[i];
+            int64_t b0 = assay_clock_us();
+            assay_leak_case_t *lc = s_build(c, terms);
+            build_us += assay_clock_us() - b0;
+            assay_leak_input_t in = {c->text, c->len, c->secs, c->n_secs};
+            assay_leak_result_t res;
+            assay_leak_result_init(&res);
+            char err[512];
+            (void)assay_leak_run(lc, &in, &opts, &res, err, sizeof err);
+            assay_leak_result_release(&res);
+            assay_leak_case_destroy(&lc);
+            done++;
+        }
+        el = assay_clock_us() - t0;
+    }
+    double cps = el > 0 ? (double)done / ((double)el / 1e6) : 0;
+    if (done > 0)
+        printf("per case: %.1f us building the lexicon, %.1f us in total\n",
+               (double)build_us / (double)done, (double)el / (double)done);
+    size_t ok = n - errors;
+    printf("cases=%zu unparsable_lines=%zu errors=%zu flagged=%zu removals_per_case=%.1f\n", n, bad,
+           errors, flagged, ok ? (double)removed / (double)ok : 0.0);
+    printf("retention_chars=%zu/%zu\n", ret_kept, ret_total);
+    printf("leak_rate=%.4f retention=%.4f cases_per_s=%.0f\n", ok ? (double)leaked / (double)ok : 0.0,
+           ret_total ? (double)ret_kept / (double)ret_total : 1.0, cps);
+    for (size_t i = 0; i < n; i++) {
+        json_decref(cases[i].rec);
+        free(cases[i].secs);
+    }
+    free(cases);
+    assay_terms_destroy(&terms);
+    return 0;
+}
