@@ -454,14 +454,14 @@ static int s_is_ascii(const char *s, size_t len)
  * when the term is kept: most candidates from the terminology are duplicates */
 static int s_add_term(assay_leak_case_t *self, const char *term, size_t len,
                       assay_leak_term_kind_t kind, size_t gold_item, const char *why,
-                      const char *why_arg, const char *why_tail)
+                      const char *why_arg, const char *why_tail, int trusted)
 {
     /* trim spaces and the punctuation KG names sometimes carry */
     while (len > 0 && (term[0] == ' ' || term[0] == '*' || term[0] == '-' || term[0] == '\t'))
         term++, len--;
     while (len > 0 && (term[len - 1] == ' ' || term[len - 1] == '\t')) len--;
     if (len == 0 || (unsigned)kind >= ASSAY_LEAK_TERM__COUNT) return 0;
-    if (s_utf8_invalid_at(term, len) != len) return 0;
+    if (!trusted && s_utf8_invalid_at(term, len) != len) return 0;
     size_t nc = s_nchars(term, len);
     int ascii = s_is_ascii(term, len);
     if (kind != ASSAY_LEAK_TERM_GOLD) {
@@ -501,7 +501,7 @@ static int s_add_term(assay_leak_case_t *self, const char *term, size_t len,
 int assay_leak_case_add_term(assay_leak_case_t *self, const char *term, size_t len,
                              assay_leak_term_kind_t kind, size_t gold_item, const char *why)
 {
-    return s_add_term(self, term, len, kind, gold_item, why, NULL, NULL);
+    return s_add_term(self, term, len, kind, gold_item, why, NULL, NULL, 0);
 }
 
 static void s_add_name(assay_leak_case_t *self, const char *s, size_t len, size_t item)
@@ -923,6 +923,23 @@ typedef struct {
     size_t n_touched, n_names;
 } s_near_t;
 
+/* characters of procedure, side and course words: a bigram made of two of them
+ * ("植入", "入术", "术后") says nothing about which disease it is */
+static int s_weak_cp(uint32_t c)
+{
+    static const uint32_t weak[] = {0x672F /* 术 */, 0x540E /* 后 */, 0x624B /* 手 */,
+                                    0x690D /* 植 */, 0x5165 /* 入 */, 0x5207 /* 切 */,
+                                    0x9664 /* 除 */, 0x6027 /* 性 */, 0x7684 /* 的 */,
+                                    0x72B6 /* 状 */, 0x6001 /* 态 */, 0x884C /* 行 */,
+                                    0x53F2 /* 史 */, 0x75C5 /* 病 */, 0x6025 /* 急 */,
+                                    0x6162 /* 慢 */, 0x5DE6 /* 左 */, 0x53F3 /* 右 */,
+                                    0x53CC /* 双 */, 0x4FA7 /* 侧 */, 0x652F /* 支 */,
+                                    0x67B6 /* 架 */, 0x4ECB /* 介 */};
+    for (size_t k = 0; k < ASSAY_ARRAY_LEN(weak); k++)
+        if (weak[k] == c) return 1;
+    return 0;
+}
+
 static size_t s_near_slot(const s_near_t *nx, uint64_t key)
 {
     size_t h = (size_t)(key * 0x9E3779B97F4A7C15ull >> 20) & (nx->cap - 1);
@@ -951,6 +968,10 @@ static void s_near_init(s_near_t *nx, const assay_leak_case_t *lc)
                 cap_ent = cap_ent ? cap_ent * 2 : 64;
                 nx->ent = assay_realloc(nx->ent, cap_ent * sizeof *nx->ent);
                 nx->ent_key = assay_realloc(nx->ent_key, cap_ent * sizeof *nx->ent_key);
+            }
+            if (s_weak_cp(a) && s_weak_cp(b)) {
+                i += n;
+                continue;
             }
             nx->ent[nx->n_ent] = (s_near_ent_t){(uint32_t)k, pos++};
             nx->ent_key[nx->n_ent++] = s_bigram_key(a, b);
@@ -1176,6 +1197,18 @@ static int s_is_clause_delim(uint32_t c)
     return c == 0xFF0C || c == ',' || c == 0xFF1B || c == ';';
 }
 
+/* Records copied from scans use "：" between sentences ("…治疗：诊断“…”2月余").
+ * A colon splits a clause when what precedes it is too long to be a label
+ * ("心电图示：", "2024-08-13血常规：") and does not announce a finding. */
+static int s_colon_splits(const char *t, size_t a, size_t i)
+{
+    static const char *const announce[] = {"示", "为", "见", "如下", "查", "图", "提示", "报告", "结果"};
+    if (s_nchars(t + a, i - a) <= 12) return 0;
+    for (size_t k = 0; k < ASSAY_ARRAY_LEN(announce); k++)
+        if (s_ends(t + a, i - a, announce[k])) return 0;
+    return 1;
+}
+
 static int s_is_sentence_end(uint32_t c)
 {
     return c == 0x3002 || c == 0xFF01 || c == 0xFF1F || c == '!' || c == '?' || c == '\n';
@@ -1232,7 +1265,8 @@ static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
                     continue;
                 }
             }
-            if (s_is_clause_delim(c) || s_is_sentence_end(c)) {
+            if (s_is_clause_delim(c) || s_is_sentence_end(c) ||
+                (c == 0xFF1A && s_colon_splits(r->t, ca, i))) {
                 if (ncl == capcl) {
                     capcl = capcl ? capcl * 2 : 16;
                     cls = assay_realloc(cls, capcl * sizeof *cls);
@@ -1611,7 +1645,7 @@ static void s_term(s_expand_t *x, const char *s, assay_leak_term_kind_t kind, si
                    const char *rel, const char *arg, const char *tail)
 {
     if (!s || !*s) return;
-    x->added += (size_t)s_add_term(x->lc, s, strlen(s), kind, item, rel, arg, tail);
+    x->added += (size_t)s_add_term(x->lc, s, strlen(s), kind, item, rel, arg, tail, 1);
 }
 
 /* a drug name without its dosage form ("硝苯地平控释片" → "硝苯地平"), or 0 */
@@ -1626,18 +1660,26 @@ static size_t s_drug_base(const char *s, size_t len)
     return 0;
 }
 
-/* is there an edge node → t with relation rel (not only t → node)? */
-static int s_kg_edge_from(s_expand_t *x, assay_term_id_t node, assay_term_id_t t, const char *rel)
+/* how many diseases name t as a drug (drug = 1) or as a treatment */
+static size_t s_treat_degree(s_expand_t *x, assay_term_id_t t, int drug)
 {
-    assay_kg_edge_t e[8];
-    size_t n = assay_terms_kg_neighbors(x->terms, t, rel, ASSAY_KG_IN, e, 8);
-    if (n > 8) {
-        /* a node with many in-edges is not specific anyway */
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (e[i].node == node) return 1;
-    return 0;
+    const char *r1 = drug ? "药物" : "治疗方式", *r2 = drug ? "药物治疗" : "手术治疗";
+    return assay_terms_kg_degree(x->terms, t, r1, ASSAY_KG_IN) +
+           assay_terms_kg_degree(x->terms, t, r2, ASSAY_KG_IN);
+}
+
+/* the active ingredient of a specific product is hidden only when the graph does
+ * not know it as a drug of many diseases itself ("硝苯地平片" is specific,
+ * "硝苯地平" is not) */
+static int s_base_specific(s_expand_t *x, const char *tn, size_t bl)
+{
+    char *base = assay_strndup(tn, bl);
+    assay_term_id_t nodes[4];
+    size_t n = assay_terms_kg_find(x->terms, base, NULL, nodes, 4);
+    free(base);
+    for (size_t i = 0; i < n && i < 4; i++)
+        if (s_treat_degree(x, nodes[i], 1) > x->max_treat) return 0;
+    return 1;
 }
 
 static void s_expand_kg(s_expand_t *x, assay_term_id_t node, size_t item)
@@ -1647,32 +1689,38 @@ static void s_expand_kg(s_expand_t *x, assay_term_id_t node, size_t item)
     if (x->n_seen_kg == S_MAX_NODES) return;
     x->seen_kg[x->n_seen_kg++] = node;
     const char *dname = assay_terms_kg_name(x->terms, node);
-    /* one pass over the node's edges; relations are matched here rather than by
-     * one lookup per relation */
-    size_t n = assay_terms_kg_neighbors(x->terms, node, NULL, ASSAY_KG_BOTH, x->edges, S_MAX_EDGES);
-    if (n > S_MAX_EDGES) n = S_MAX_EDGES;
-    for (size_t i = 0; i < n; i++) {
-        const char *rel = x->edges[i].relation;
-        assay_term_id_t t = x->edges[i].node;
-        if (strcmp(rel, "别名") == 0 || strcmp(rel, "同义词") == 0) {
-            s_term(x, assay_terms_kg_name(x->terms, t), ASSAY_LEAK_TERM_ALIAS, item, "alias of",
-                   dname, " in the knowledge graph");
-            continue;
-        }
-        int drug = strcmp(rel, "药物") == 0 || strcmp(rel, "药物治疗") == 0;
-        int treat = strcmp(rel, "治疗方式") == 0 || strcmp(rel, "手术治疗") == 0;
-        if (!drug && !treat) continue;
-        /* only edges leaving the disease: its drugs, not what it is a drug of */
-        if (assay_terms_kg_degree(x->terms, t, rel, ASSAY_KG_IN) > x->max_treat) continue;
-        if (!s_kg_edge_from(x, node, t, rel)) continue;
-        const char *tn = assay_terms_kg_name(x->terms, t);
-        const char *why = drug ? "drug for" : "treatment of";
-        s_term(x, tn, ASSAY_LEAK_TERM_TREATMENT, item, why, dname, " in the knowledge graph");
-        size_t bl = drug ? s_drug_base(tn, strlen(tn)) : 0;
-        if (bl > 0) {
-            char *base = assay_strndup(tn, bl);
-            s_term(x, base, ASSAY_LEAK_TERM_TREATMENT, item, why, dname, " in the knowledge graph");
-            free(base);
+    /* the node's out-edges once, then its in-edges for aliases pointing at it;
+     * relations are matched here rather than by one lookup per relation */
+    for (int pass = 0; pass < 2; pass++) {
+        size_t n = assay_terms_kg_neighbors(x->terms, node, NULL, pass ? ASSAY_KG_IN : ASSAY_KG_OUT,
+                                            x->edges, S_MAX_EDGES);
+        if (n > S_MAX_EDGES) n = S_MAX_EDGES;
+        for (size_t i = 0; i < n; i++) {
+            const char *rel = x->edges[i].relation;
+            assay_term_id_t t = x->edges[i].node;
+            if (strcmp(rel, "别名") == 0 || strcmp(rel, "同义词") == 0) {
+                s_term(x, assay_terms_kg_name(x->terms, t), ASSAY_LEAK_TERM_ALIAS, item,
+                       "alias of", dname, " in the knowledge graph");
+                continue;
+            }
+            if (pass) continue;
+            int drug = strcmp(rel, "药物") == 0 || strcmp(rel, "药物治疗") == 0;
+            int treat = strcmp(rel, "治疗方式") == 0 || strcmp(rel, "手术治疗") == 0;
+            if (!drug && !treat) continue;
+            /* specific: linked to few diseases */
+            if (s_treat_degree(x, t, drug) > x->max_treat) continue;
+            const char *tn = assay_terms_kg_name(x->terms, t);
+            /* a short "treatment" is advice ("戒酒", "休息") that history must keep */
+            if (treat && s_nchars(tn, strlen(tn)) < 4) continue;
+            const char *why = drug ? "drug for" : "treatment of";
+            s_term(x, tn, ASSAY_LEAK_TERM_TREATMENT, item, why, dname, " in the knowledge graph");
+            size_t bl = drug ? s_drug_base(tn, strlen(tn)) : 0;
+            if (bl > 0 && s_base_specific(x, tn, bl)) {
+                char *base = assay_strndup(tn, bl);
+                s_term(x, base, ASSAY_LEAK_TERM_TREATMENT, item, why, dname,
+                       " in the knowledge graph");
+                free(base);
+            }
         }
     }
 }
