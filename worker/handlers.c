@@ -5,9 +5,11 @@
 #include <string.h>
 
 extern const assay_handler_t assay_task_noop;
+extern const assay_handler_t assay_task_leak_removal;
 
 static const assay_handler_t *const s_handlers[] = {
     &assay_task_noop,
+    &assay_task_leak_removal,
 };
 
 const assay_handler_t *assay_handler_find(const char *kind)

@@ -253,10 +253,16 @@ static int s_try_header(const char *t, size_t len, size_t p, int line_start, s_s
     if (h < 0) return 0;
     size_t name_at = i;
     i += nl;
-    if (i < len && (s_starts(t + i, len - i, "】") || t[i] == ']')) i += s_u8len((unsigned char)t[i]);
+    int bracketed = 0;
+    if (i < len && (s_starts(t + i, len - i, "】") || t[i] == ']')) {
+        i += s_u8len((unsigned char)t[i]);
+        bracketed = 1;
+    }
     while (i < len && (t[i] == ' ' || t[i] == '\t')) i++;
     if (i < len && (s_starts(t + i, len - i, "：") || t[i] == ':')) {
         i += s_u8len((unsigned char)t[i]);
+    } else if (bracketed) {
+        /* "【出院医嘱】继续口服…": the bracket closes the header */
     } else if (line_start) {
         /* "现病史\n" or a header alone at the end */
         size_t j = i;
@@ -1604,7 +1610,7 @@ int assay_leak_run(const assay_leak_case_t *lc, const assay_leak_input_t *in,
         s_clean_body(&r, 0, sec->len, &body);
         s_tidy(&body);
         if (body.len > 0) {
-            if (out.len > 0) assay_buf_addc(&out, '\n');
+            if (out.len > 0 && out.data[out.len - 1] != '\n') assay_buf_addc(&out, '\n');
             assay_buf_addf(&out, "%s：", sec->name);
             assay_buf_add(&out, body.data, body.len);
         }
