@@ -131,8 +131,11 @@ static const struct {
     S_H("确诊诊断", 1), S_H("修正诊断", 1), S_H("补充诊断", 1), S_H("临床诊断", 1), S_H("主要诊断", 1),
     S_H("其他诊断", 1), S_H("次要诊断", 1), S_H("病理诊断", 1), S_H("住院诊断", 1), S_H("死亡诊断", 1),
     S_H("转入诊断", 1), S_H("转出诊断", 1), S_H("西医诊断", 1), S_H("中医诊断", 1), S_H("诊断", 1),
-    S_H("诊断结果", 1), S_H("诊断依据", 1), S_H("鉴别诊断", 1), S_H("拟诊", 1), S_H("印象", 1),
-    S_H("初步印象", 1), S_H("临床印象", 1), S_H("病理结果", 1), S_H("病理报告", 1),
+    S_H("诊断结果", 1), S_H("诊断依据", 1), S_H("鉴别诊断", 1), S_H("拟诊", 1), S_H("初步印象", 1),
+    S_H("临床印象", 1),
+    /* a report's conclusion is findings first: cleaned clause by clause */
+    S_H("印象", 0), S_H("病理结果", 0), S_H("病理报告", 0), S_H("病理", 0), S_H("病理检查", 0),
+    S_H("影像学表现", 0), S_H("超声检查", 0), S_H("CT检查", 0),
     /* management */
     S_H("诊疗经过", 1), S_H("治疗经过", 1), S_H("诊治经过", 1), S_H("住院经过", 1), S_H("手术经过", 1),
     S_H("抢救经过", 1), S_H("治疗过程", 1), S_H("住院期间诊疗经过", 1), S_H("出院情况", 1),
@@ -510,6 +513,19 @@ int assay_leak_case_add_term(assay_leak_case_t *self, const char *term, size_t l
     return s_add_term(self, term, len, kind, gold_item, why, NULL, NULL, 0);
 }
 
+/* the index of term s, or -1 */
+static int s_find_term(const assay_leak_case_t *self, const char *s, size_t len)
+{
+    int ascii = s_is_ascii(s, len);
+    for (int k = self->bucket[s_bucket_of(s, len)]; k >= 0; k = self->terms[k].next) {
+        const s_term_t *t = &self->terms[k];
+        if (t->len < len) break;
+        if (t->len == len && (ascii ? strncasecmp(t->s, s, len) : memcmp(t->s, s, len)) == 0)
+            return k;
+    }
+    return -1;
+}
+
 static void s_add_name(assay_leak_case_t *self, const char *s, size_t len, size_t item)
 {
     for (size_t i = 0; i < self->n_names; i++)
@@ -609,6 +625,8 @@ static int s_suffix_follows(const char *s, size_t len)
 
 static void s_add_core(assay_leak_case_t *self, const char *s, size_t len, size_t item)
 {
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t')) len--;
+    while (len > 0 && (s[0] == ' ' || s[0] == '\t')) s++, len--;
     /* strip history markers that are not part of the disease name */
     static const char *const tails[] = {"个人史", "病史", "史"};
     for (size_t k = 0; k < ASSAY_ARRAY_LEN(tails); k++)
@@ -762,6 +780,18 @@ static void s_add_item(assay_leak_case_t *self, const char *s, size_t len)
     assay_buf_release(&core);
 }
 
+/* a space between two CJK characters separates list items ("心房颤动 高血压病");
+ * one next to Latin letters or digits is part of a name ("Stanford B 型") */
+static int s_cjk_around(const char *t, size_t len, size_t i, size_t n)
+{
+    if (i == 0 || i + n >= len) return 0;
+    size_t k = i - 1, m;
+    while (k > 0 && ((unsigned char)t[k] & 0xC0) == 0x80) k--;
+    uint32_t a = s_cp(t + k, len - k, &m);
+    uint32_t b = s_cp(t + i + n, len - i - n, &m);
+    return a >= 0x3400 && b >= 0x3400;
+}
+
 int assay_leak_case_add_gold(assay_leak_case_t *self, const char *text, size_t len)
 {
     if (!text || s_utf8_invalid_at(text, len) != len) return 0;
@@ -782,7 +812,8 @@ int assay_leak_case_add_gold(assay_leak_case_t *self, const char *text, size_t l
         if (s_is_open(c)) depth++;
         else if (s_is_close(c) && depth > 0) depth--;
         else if (depth == 0 && (c == 0xFF0C || c == ',' || c == 0xFF1B || c == ';' || c == '\n' ||
-                                c == 0x3002)) {
+                                c == 0x3002 || c == 0x3001 ||
+                                (s_is_space(c) && s_cjk_around(text, len, i, n)))) {
             s_add_item(self, text + start, i - start);
             start = i + n;
         }
@@ -1651,7 +1682,15 @@ static void s_term(s_expand_t *x, const char *s, assay_leak_term_kind_t kind, si
                    const char *rel, const char *arg, const char *tail)
 {
     if (!s || !*s) return;
-    x->added += (size_t)s_add_term(x->lc, s, strlen(s), kind, item, rel, arg, tail, 1);
+    size_t len = strlen(s);
+    if (s_find_term(x->lc, s, len) >= 0) return;
+    /* a symptom is what the question is built from, even when a source lists it
+     * as an alias or relative of the disease ("胸痛" for 心绞痛) */
+    if ((kind == ASSAY_LEAK_TERM_ALIAS || kind == ASSAY_LEAK_TERM_RELATED) &&
+        assay_terms_kg_find(x->terms, s, "症状", NULL, 0) > 0 &&
+        assay_terms_kg_find(x->terms, s, "疾病", NULL, 0) == 0)
+        return;
+    x->added += (size_t)s_add_term(x->lc, s, len, kind, item, rel, arg, tail, 1);
 }
 
 /* a drug name without its dosage form ("硝苯地平控释片" → "硝苯地平"), or 0 */

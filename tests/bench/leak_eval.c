@@ -12,9 +12,10 @@
  *    substring, a gold name (a diagnosis item, or a core name parsed from it by
  *    assay_leak_case_add_gold) or an alias of it from the terminology.
  *  - retention: over the sentences of the original text (split at 。！？；\n)
- *    that are outside conclusion/management sections (a header "NAME：" whose NAME
- *    contains 诊断, 经过, 医嘱, 出院, 治疗, 处理, 计划 or 转归, recognised here by
- *    this program's own rule) and that contain none of the case's hidden terms
+ *    that are outside conclusion/management sections (a header "NAME：" or a
+ *    header line whose NAME contains 诊断, 拟诊, 经过, 医嘱, 出院, 治疗, 处理, 计划,
+ *    转归, 预后, 随访, 术式, 手术名称, 手术方式, 临床印象 or 初步印象, recognised
+ *    here by this program's own rule) and that contain none of the case's hidden terms
  *    (gold names, aliases, parents/children, codes, diagnosis-specific drugs and
  *    treatments; plain substring test), the share of characters kept: a sentence
  *    found verbatim in the clean text counts whole, otherwise each of its clauses
@@ -63,7 +64,9 @@ static size_t s_nchars(const char *s, size_t len)
 
 static int s_conclusion_header(const char *s, size_t len)
 {
-    static const char *const keys[] = {"诊断", "经过", "医嘱", "出院", "治疗", "处理", "计划", "转归"};
+    static const char *const keys[] = {"诊断", "拟诊", "经过", "医嘱", "出院", "治疗", "处理",
+                                       "计划", "转归", "预后", "随访", "术式", "手术名称",
+                                       "手术方式", "临床印象", "初步印象"};
     for (size_t k = 0; k < ASSAY_ARRAY_LEN(keys); k++)
         if (memmem(s, len, keys[k], strlen(keys[k]))) return 1;
     return 0;

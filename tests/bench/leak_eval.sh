@@ -11,8 +11,9 @@
 #   retention    characters kept / characters of the sentences (split at 。！？；
 #                and line ends) of the original text that lie outside conclusion
 #                or management sections (a "NAME：" header, or a header line, whose
-#                NAME contains 诊断/经过/医嘱/出院/治疗/处理/计划/转归: leak_eval's own
-#                rule, not the engine's) and that contain none of the case's
+#                NAME contains 诊断/拟诊/经过/医嘱/出院/治疗/处理/计划/转归/预后/随访/
+#                术式/手术名称/手术方式/临床印象/初步印象: leak_eval's own rule, not
+#                the engine's) and that contain none of the case's
 #                hidden terms (gold names, aliases, parent/child terms, codes,
 #                diagnosis-specific drugs and treatments from the knowledge graph),
 #                by plain substring test on the original sentence, independently of
