@@ -25,7 +25,7 @@
 #define S_DEFAULT_MAX_BYTES (1u << 20)
 #define S_DEFAULT_FLAG 0.5
 /* a clause whose bigrams cover this share of a gold name is a near mention */
-#define S_NEAR_MENTION 0.7
+#define S_NEAR_MENTION 0.75
 /* a quoted diagnosis in a diagnostic statement this close to a gold name leaks */
 #define S_STATEMENT_SIM 0.5
 
@@ -1013,6 +1013,13 @@ static void s_near_init(s_near_t *nx, const assay_leak_case_t *lc)
             nx->ent[nx->n_ent] = (s_near_ent_t){(uint32_t)k, pos++};
             nx->ent_key[nx->n_ent++] = s_bigram_key(a, b);
             i += n;
+        }
+        /* a name made mostly of procedure and course words ("冠状动脉支架植入后
+         * 状态") has too little of its own to be recognised by its bigrams */
+        size_t all = s_nchars(nm->s, nm->len) - 1;
+        if (pos < 3 || 2 * pos < all) {
+            nx->n_ent -= pos;
+            pos = 0;
         }
         nx->total[k] = pos;
     }
