@@ -15,6 +15,7 @@
 
 #include "common/error.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -374,7 +375,8 @@ static const struct {
     S_G("抗感染"), S_G("吸氧"), S_G("输液"), S_G("疾病"), S_G("综合征"), S_G("损伤"), S_G("畸形"), S_G("水肿"), S_G("积液"), S_G("术后"),
     S_G("状态"), S_G("病史"), S_G("个人史"), S_G("急性"), S_G("慢性"), S_G("急性加重"), S_G("急性发作"), S_G("后状态"), S_G("术后状态"),
     S_G("原因待查"), S_G("待查"), S_G("其他"), S_G("未特指"), S_G("肿大"), S_G("增生"), S_G("异常"), S_G("改变"), S_G("阴性"), S_G("阳性"),
-    S_G("正常"), S_G("检查"), S_G("治疗"), S_G("维生素"), S_G("葡萄糖"), S_G("生理盐水"), S_G("氯化钠"), S_G("氯化钾"),
+    S_G("正常"), S_G("检查"), S_G("治疗"), S_G("心脏病"), S_G("心脏"), S_G("心血管病"),
+    S_G("二尖瓣"), S_G("三尖瓣"), S_G("主动脉瓣"), S_G("肺动脉瓣"), S_G("维生素"), S_G("葡萄糖"), S_G("生理盐水"), S_G("氯化钠"), S_G("氯化钾"),
 };
 
 static int s_is_generic(const char *s, size_t len)
@@ -1786,7 +1788,7 @@ static void s_expand_concept(s_expand_t *x, assay_term_id_t c, size_t item)
     const assay_terms_t *t = x->terms;
     const char *name = assay_terms_name(t, c), *code = assay_terms_code(t, c);
     int level = assay_terms_level(t, c);
-    /* a chapter or block is a family of diseases, not a diagnosis to hide */
+    /* a chapter or block is a family of diseases, not a diagnosis to expand */
     if (level < ASSAY_LEVEL_CATEGORY) return;
     s_term(x, name, ASSAY_LEAK_TERM_ALIAS, item, "standard name of", code, "");
     s_term(x, code, ASSAY_LEAK_TERM_CODE, item, "code of", name, "");
@@ -1798,11 +1800,14 @@ static void s_expand_concept(s_expand_t *x, assay_term_id_t c, size_t item)
     }
     /* ancestors down to the category: a parent term names the diagnosis too */
     for (assay_term_id_t p = assay_terms_parent(t, c);
-         p != ASSAY_TERM_NONE && assay_terms_level(t, p) >= ASSAY_LEVEL_CATEGORY;
+         p != ASSAY_TERM_NONE && assay_terms_level(t, p) >= ASSAY_LEVEL_BLOCK;
          p = assay_terms_parent(t, p)) {
+        /* a block ("糖尿病", "缺血性心脏病") still names the diagnosis; its code
+         * range ("E10-E14") does not appear in records; a chapter is too broad */
         s_term(x, assay_terms_name(t, p), ASSAY_LEAK_TERM_RELATED, item, "parent of", name, "");
-        s_term(x, assay_terms_code(t, p), ASSAY_LEAK_TERM_CODE, item, "code of",
-               assay_terms_name(t, p), "");
+        if (assay_terms_level(t, p) >= ASSAY_LEVEL_CATEGORY)
+            s_term(x, assay_terms_code(t, p), ASSAY_LEAK_TERM_CODE, item, "code of",
+                   assay_terms_name(t, p), "");
     }
     /* descendants, breadth first, bounded */
     assay_term_id_t *queue = assay_malloc((x->max_children + 1) * sizeof *queue);
@@ -1844,6 +1849,86 @@ static size_t s_concepts_named(const assay_terms_t *t, const char *name, assay_t
     return n;
 }
 
+static size_t s_concepts_named(const assay_terms_t *t, const char *name, assay_term_id_t *out,
+                               size_t max);
+static size_t s_concepts_std(const assay_terms_t *t, const char *name, assay_term_id_t *out,
+                             size_t max);
+
+/* The disease a modified name is a kind of: "陈旧性脑梗死" → 脑梗死, "2型糖尿病" →
+ * 糖尿病, "频发室性早搏" → 室性早搏. It names the diagnosis as much as a parent code
+ * does, so it is hidden when the terminology knows it as a disease. */
+static void s_add_head(s_expand_t *x, const char *name, size_t len, size_t item)
+{
+    static const char *const mods[] = {
+        "陈旧性", "亚急性", "急性", "慢性", "阵发性", "持续性", "永久性", "偶发性", "偶发",
+        "频发性", "频发", "原发性", "继发性", "复发性", "反复", "多发性", "多发", "双侧", "左侧",
+        "右侧", "重度", "中度", "轻度", "早期", "晚期", "老年性", "单纯性", "难治性"};
+    const char *h = name;
+    size_t hl = len;
+    for (int stripped = 1; stripped;) {
+        stripped = 0;
+        for (size_t k = 0; k < ASSAY_ARRAY_LEN(mods); k++)
+            if (s_starts(h, hl, mods[k])) {
+                h += strlen(mods[k]), hl -= strlen(mods[k]);
+                stripped = 1;
+            }
+        /* a numbered or Roman type: "2型", "II型" */
+        size_t i = 0;
+        while (i < hl && (isdigit((unsigned char)h[i]) || h[i] == 'I' || h[i] == 'V')) i++;
+        if (i > 0 && s_starts(h + i, hl - i, "型")) {
+            h += i + strlen("型"), hl -= i + strlen("型");
+            stripped = 1;
+        }
+    }
+    if (h == name || s_nchars(h, hl) < 2 || s_is_generic(h, hl)) return;
+    char *head = assay_strndup(h, hl);
+    assay_term_id_t cs[4];
+    int known = s_concepts_std(x->terms, head, cs, 4) > 0 ||
+                assay_terms_kg_find(x->terms, head, "疾病", NULL, 0) > 0;
+    if (known) s_term(x, head, ASSAY_LEAK_TERM_RELATED, item, "head of", name, "");
+    free(head);
+}
+
+/* concepts whose standard name is exactly name (no alias: aliases of a piece of a
+ * composite name are too loose, "二尖瓣" is an alias of a valve disease) */
+static size_t s_concepts_std(const assay_terms_t *t, const char *name, assay_term_id_t *out,
+                             size_t max)
+{
+    assay_name_hit_t hits[S_MAX_CONCEPTS];
+    size_t nh = assay_terms_find_name(t, name, ASSAY_SYS_ANY, hits, S_MAX_CONCEPTS);
+    if (nh > S_MAX_CONCEPTS) nh = S_MAX_CONCEPTS;
+    size_t n = 0;
+    for (size_t i = 0; i < nh && n < max; i++)
+        if (hits[i].alias == UINT32_MAX) out[n++] = hits[i].concept;
+    return n;
+}
+
+/* Physicians write 型 for 性 ("冠状动脉粥样硬化型心脏病"), 梗塞 for 梗死, 早博 for 早搏,
+ * and shorten 冠状动脉 to 冠脉, 心肌梗死 to 心梗. A name the terminology does not
+ * know is tried once with each such variant, one substitution at a time. */
+static size_t s_concepts_variant(const assay_terms_t *t, const char *name, size_t len,
+                                 assay_term_id_t *out, size_t max)
+{
+    static const char *const variants[][2] = {
+        {"型", "性"},     {"性", "型"},         {"梗塞", "梗死"}, {"早博", "早搏"},
+        {"冠脉", "冠状动脉"}, {"心梗", "心肌梗死"}, {"置入", "植入"}, {"植入", "置入"},
+    };
+    size_t tries = 0;
+    for (size_t v = 0; v < ASSAY_ARRAY_LEN(variants); v++) {
+        const char *from = variants[v][0], *to = variants[v][1];
+        size_t fl = strlen(from);
+        for (const char *p = s_memmem(name, len, from); p && tries < 16;
+             p = s_memmem(p + fl, len - (size_t)(p + fl - name), from)) {
+            tries++;
+            char *alt = assay_sprintf("%.*s%s%s", (int)(p - name), name, to, p + fl);
+            size_t n = s_concepts_named(t, alt, out, max);
+            free(alt);
+            if (n > 0) return n;
+        }
+    }
+    return 0;
+}
+
 size_t assay_leak_case_expand(assay_leak_case_t *self, const assay_terms_t *terms,
                               const assay_leak_expand_opts_t *opts)
 {
@@ -1860,10 +1945,12 @@ size_t assay_leak_case_expand(assay_leak_case_t *self, const assay_terms_t *term
         size_t item = self->names[k].item, len = self->names[k].len;
         assay_term_id_t cs[8];
         size_t nc = s_concepts_named(terms, name, cs, 8);
+        if (nc == 0) nc = s_concepts_variant(terms, name, len, cs, 8);
         for (size_t i = 0; i < nc; i++) s_expand_concept(x, cs[i], item);
         assay_term_id_t nodes[S_MAX_NODES];
         size_t nn = assay_terms_kg_find(terms, name, "疾病", nodes, S_MAX_NODES);
         for (size_t i = 0; i < nn && i < S_MAX_NODES; i++) s_expand_kg(x, nodes[i], item);
+        s_add_head(x, name, len, item);
         if (nc > 0 || nn > 0 || s_nchars(name, len) < 5) continue;
         /* a composite the split did not separate ("心律失常心房颤动"): the longest
          * dictionary names inside it, left to right, at least three characters */
@@ -1881,7 +1968,7 @@ size_t assay_leak_case_expand(assay_leak_case_t *self, const assay_terms_t *term
                 if (e < 2) break; /* three characters at least */
                 if (ends[e] - i == len) continue; /* the whole name was tried */
                 char *sub = assay_strndup(name + i, ends[e] - i);
-                nbc = s_concepts_named(terms, sub, bc, 8);
+                nbc = s_concepts_std(terms, sub, bc, 8);
                 free(sub);
                 if (nbc > 0) {
                     best = ends[e] - i;

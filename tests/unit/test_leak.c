@@ -183,6 +183,19 @@ static void test_alias_parent_child_removed(void **state)
     assay_leak_result_release(&res);
     assay_leak_case_destroy(&lc);
 
+    /* the disease a modified gold name is a kind of, and a block above the code */
+    lc = s_case("阵发性心房颤动", 1);
+    s_clean(lc, "现病史：外院曾诊断心房颤动，予华法林，现心悸。\n既往史：否认高血压性疾病。\n", &res);
+    assert_true(s_removed_with(&res, "外院曾诊断心房颤动", "head of 阵发性心房颤动"));
+    assert_string_equal(res.clean_text, "现病史：现心悸。\n既往史：否认高血压性疾病。");
+    assay_leak_result_release(&res);
+    assay_leak_case_destroy(&lc);
+    lc = s_case("高血压病", 1);
+    s_clean(lc, "既往史：否认高血压性疾病，否认糖尿病。\n", &res);
+    assert_true(s_removed_with(&res, "否认高血压性疾病", "parent of"));
+    assay_leak_result_release(&res);
+    assay_leak_case_destroy(&lc);
+
     /* a child term names the diagnosis too: 心房纤颤 is below 心房颤动 */
     lc = s_case("心房颤动", 1);
     s_clean(lc, "现病史：心电图示心房纤颤，心室率快。\n", &res);
