@@ -1280,6 +1280,7 @@ static int s_list_element(const s_run_t *r, const s_clause_t *cl, const s_hit_t 
     size_t dl = strlen(dun);
     if (h->off < cl->a + dl || memcmp(r->t + h->off - dl, dun, dl) != 0) return 0;
     size_t e = h->off + h->len;
+    if (e > cl->b) return 0; /* a term running over the clause end */
     int last_ok = e == cl->b || s_starts(r->t + e, cl->b - e, "等") ||
                   s_starts(r->t + e, cl->b - e, dun) || s_starts(r->t + e, cl->b - e, "及") ||
                   s_starts(r->t + e, cl->b - e, "病史") || s_starts(r->t + e, cl->b - e, "史");

@@ -328,6 +328,22 @@ static void test_list_element(void **state)
     assay_leak_case_destroy(&lc);
 }
 
+static void test_term_across_clauses(void **state)
+{
+    (void)state;
+    /* an alias holding a delimiter spans two clauses: both go, nothing breaks */
+    assay_leak_case_t *lc = s_case("心房颤动", 0);
+    const char *alias = "房颤，心衰";
+    assert_int_equal(assay_leak_case_add_term(lc, alias, strlen(alias), ASSAY_LEAK_TERM_ALIAS, 0,
+                                              "test alias"),
+                     1);
+    assay_leak_result_t res;
+    s_clean(lc, "既往史：否认糖尿病、房颤，心衰多年，否认手术史。\n", &res);
+    assert_string_equal(res.clean_text, "既往史：否认手术史。");
+    assay_leak_result_release(&res);
+    assay_leak_case_destroy(&lc);
+}
+
 static void test_line_headers_and_brackets(void **state)
 {
     (void)state;
@@ -504,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_pathology_and_imaging_conclusions),
         cmocka_unit_test(test_what_must_survive),
         cmocka_unit_test(test_list_element),
+        cmocka_unit_test(test_term_across_clauses),
         cmocka_unit_test(test_line_headers_and_brackets),
         cmocka_unit_test(test_near_mention_and_statement),
         cmocka_unit_test(test_residual_check),
