@@ -1243,6 +1243,25 @@ static int s_is_clause_delim(uint32_t c)
     return c == 0xFF0C || c == ',' || c == 0xFF1B || c == ';';
 }
 
+/* an item number ("2." or "2、" then a non-digit) at i, not part of a number
+ * ("36.5", "2024.05") or a name ("T3"), and not at the clause start ca */
+static int s_item_number_at(const char *t, size_t b, size_t i, size_t ca)
+{
+    if (!isdigit((unsigned char)t[i])) return 0;
+    unsigned char prev = (unsigned char)t[i - 1];
+    if (i > ca && (isalnum(prev) || prev == '.' || prev == '-' || prev == '/' || prev == '+'))
+        return 0;
+    size_t j = i;
+    while (j < b && j - i < 2 && isdigit((unsigned char)t[j])) j++;
+    if (j >= b) return 0;
+    size_t n = 0;
+    if (t[j] == '.') n = 1;
+    else if (s_starts(t + j, b - j, "、") || s_starts(t + j, b - j, "．")) n = 3;
+    if (n == 0 || j + n >= b) return 0;
+    unsigned char next = (unsigned char)t[j + n];
+    return !isdigit(next) && next != ' ' && next != '\n';
+}
+
 /* Records copied from scans use "：" between sentences ("…治疗：诊断“…”2月余").
  * A colon splits a clause when what precedes it is too long to be a label
  * ("心电图示：", "2024-08-13血常规：") and does not announce a finding. */
@@ -1311,6 +1330,16 @@ static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
                     i = after;
                     continue;
                 }
+            }
+            if (i > ca && s_item_number_at(r->t, b, i, ca)) {
+                /* "1.窦性心律2.偶发室性早搏3.…": each numbered item is a clause of
+                 * its own, with no delimiter of its own */
+                if (ncl == capcl) {
+                    capcl = capcl ? capcl * 2 : 16;
+                    cls = assay_realloc(cls, capcl * sizeof *cls);
+                }
+                cls[ncl++] = (s_clause_t){ca, i, i};
+                ca = i;
             }
             if (s_is_clause_delim(c) || s_is_sentence_end(c) ||
                 (c == 0xFF1A && s_colon_splits(r->t, ca, i))) {

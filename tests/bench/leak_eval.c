@@ -15,11 +15,14 @@
  *    that are outside conclusion/management sections (a header "NAME：" or a
  *    header line whose NAME contains 诊断, 拟诊, 经过, 医嘱, 出院, 治疗, 处理, 计划,
  *    转归, 预后, 随访, 术式, 手术名称, 手术方式, 临床印象 or 初步印象, recognised
- *    here by this program's own rule) and that contain none of the case's hidden terms
+ *    here by this program's own rule; such a section ends at the next header of
+ *    a history, complaint or findings section, NAME ending in 史, 主诉, 情况, 检查,
+ *    查体, 体检, 摘要, 资料, 特点, 体征 or 化验) and that contain none of the case's
+ *    hidden terms
  *    (gold names, aliases, parents/children, codes, diagnosis-specific drugs and
  *    treatments; plain substring test), the share of characters kept: a sentence
- *    found verbatim in the clean text counts whole, otherwise each of its clauses
- *    (split at ，,；;) found verbatim counts.
+ *    found verbatim in the clean text counts whole, otherwise each maximal piece
+ *    of at least four characters found verbatim, in order, counts.
  *  - cases_per_s: cases cleaned per second on one core: the CPU time of the one
  *    thread doing the work (so other load on the machine does not count), timing
  *    the lexicon build (gold parsing + terminology expansion) and the run, not
@@ -72,6 +75,18 @@ static int s_conclusion_header(const char *s, size_t len)
     return 0;
 }
 
+/* a section that holds what a doctor reasons from: history, complaint, findings */
+static int s_keep_header(const char *s, size_t len)
+{
+    static const char *const tails[] = {"史", "主诉", "情况", "检查", "查体", "体检", "摘要",
+                                        "资料", "特点", "体征", "化验"};
+    for (size_t k = 0; k < ASSAY_ARRAY_LEN(tails); k++) {
+        size_t l = strlen(tails[k]);
+        if (len >= l && memcmp(s + len - l, tails[k], l) == 0) return 1;
+    }
+    return 0;
+}
+
 /* a "NAME：" header at s (NAME up to 8 CJK characters): its byte length, else 0 */
 static size_t s_header_len(const char *s, size_t len, size_t *name_len)
 {
@@ -87,6 +102,41 @@ static size_t s_header_len(const char *s, size_t len, size_t *name_len)
     if (chars == 0 || chars > 8 || i >= len) return 0;
     *name_len = i;
     return i + (s[i] == ':' ? 1 : 3);
+}
+
+/* leading white space, ASCII or ideographic */
+static size_t s_space_len(const char *s, size_t len)
+{
+    size_t i = 0;
+    for (;;) {
+        if (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r')) i++;
+        else if (i + 3 <= len && memcmp(s + i, "　", 3) == 0) i += 3;
+        else return i;
+    }
+}
+
+/* a list marker "（3）", "(3)", "3.", "3、" or "一、" at s: its length, else 0 */
+static size_t s_marker_len(const char *s, size_t len)
+{
+    size_t i = 0;
+    if (i + 3 <= len && memcmp(s, "（", 3) == 0) {
+        const char *close = memmem(s, len < 12 ? len : 12, "）", 3);
+        return close ? (size_t)(close - s) + 3 : 0;
+    }
+    if (i < len && s[i] == '(') {
+        const char *close = memchr(s, ')', len < 6 ? len : 6);
+        return close ? (size_t)(close - s) + 1 : 0;
+    }
+    while (i < len && s[i] >= '0' && s[i] <= '9') i++;
+    if (i == 0) {
+        static const char *const nums[] = {"一", "二", "三", "四", "五", "六", "七", "八", "九", "十"};
+        for (size_t k = 0; k < ASSAY_ARRAY_LEN(nums); k++)
+            if (len >= 3 && memcmp(s, nums[k], 3) == 0) i = 3;
+        if (i == 0) return 0;
+    }
+    if (i < len && (s[i] == '.' || s[i] == ')')) return i + 1;
+    if (i + 3 <= len && (memcmp(s + i, "、", 3) == 0 || memcmp(s + i, "．", 3) == 0)) return i + 3;
+    return 0;
 }
 
 /* a short line of CJK text without punctuation, after an optional "（N）" marker */
@@ -130,55 +180,86 @@ static int s_tainted(const assay_leak_case_t *lc, const char *s, size_t len)
     return 0;
 }
 
+/* Characters of sent found in the clean text: the whole sentence when it is
+ * there verbatim, else the sum of maximal verbatim pieces of at least four
+ * characters, taken left to right and found in the same order in the clean text
+ * (a removed clause or list item costs its own characters only). */
 static size_t s_kept_chars(const char *sent, size_t len, const char *clean, size_t clen)
 {
     if (memmem(clean, clen, sent, len)) return s_nchars(sent, len);
-    size_t kept = 0, a = 0;
-    for (size_t i = 0; i <= len;) {
-        size_t n = 1;
-        int delim = i == len;
-        if (!delim && i + 3 <= len && memcmp(sent + i, "，", 3) == 0) delim = 1, n = 3;
-        if (!delim && (sent[i] == ',' || sent[i] == ';')) delim = 1;
-        if (delim) {
-            if (i > a && memmem(clean, clen, sent + a, i - a)) kept += s_nchars(sent + a, i - a);
-            if (i == len) break;
-            a = i + n;
-            i += n;
-            continue;
+    /* pieces must appear in order: each is searched after the previous one */
+    size_t kept = 0, p = 0, from = 0;
+    while (p < len) {
+        size_t best = 0, q = p, chars = 0, best_chars = 0;
+        const char *at = NULL;
+        while (q < len) {
+            size_t n = 1;
+            while (q + n < len && ((unsigned char)sent[q + n] & 0xC0) == 0x80) n++;
+            const char *m = memmem(clean + from, clen - from, sent + p, q + n - p);
+            if (!m) break;
+            at = m;
+            q += n;
+            chars++;
+            best = q - p;
+            best_chars = chars;
         }
-        i++;
+        if (best_chars >= 4) {
+            kept += best_chars;
+            from = (size_t)(at - clean) + best;
+            p += best;
+        } else {
+            p++;
+            while (p < len && ((unsigned char)sent[p] & 0xC0) == 0x80) p++;
+        }
     }
     return kept;
 }
 
 /* characters of keep-able sentences in text and how many of them survived */
 static void s_retention(const assay_leak_case_t *lc, const char *t, size_t len, const char *clean,
-                        size_t clen, size_t *total, size_t *kept)
+                        size_t clen, size_t *total, size_t *kept, int show_lost)
 {
     int conclusion = 0, inline_conclusion = 0;
     size_t a = 0, n = 0;
     for (size_t i = 0; i <= len;) {
         if (i == len || s_sentence_end(t, len, i, &n)) {
-            size_t sa = a, nl;
-            while (sa < i && (t[sa] == ' ' || t[sa] == '\t' || t[sa] == '.')) sa++;
-            size_t hl = s_header_len(t + sa, i - sa, &nl);
+            size_t sa = a, nl, se = i;
+            sa += s_space_len(t + sa, se - sa);
+            while (sa < se && t[sa] == '.') sa++;
+            /* a numbered sub-heading ("（3）术后病理", "（4）最终诊断:") opens a
+             * conclusion when it names one, and never closes one */
+            size_t mk = s_marker_len(t + sa, se - sa);
+            size_t hl = s_header_len(t + sa + mk, se - sa - mk, &nl);
             int line_start = a == 0 || t[a - 1] == '\n';
             if (a > 0 && t[a - 1] == '\n' && inline_conclusion) conclusion = inline_conclusion = 0;
             if (hl) {
                 /* a header at a line start sets the state; one inside a paragraph
                  * ("…。诊断：…") only opens a conclusion up to the end of the line */
-                if (line_start) conclusion = s_conclusion_header(t + sa, nl);
-                else if (s_conclusion_header(t + sa, nl)) conclusion = inline_conclusion = 1;
-                sa += hl;
-            } else if (i < len && t[i] == '\n' && (a == 0 || t[a - 1] == '\n') &&
-                       s_is_header_line(t + sa, i - sa)) {
+                int concl = s_conclusion_header(t + sa + mk, nl);
+                /* only a section name switches back to keep: a label inside a
+                 * section ("大体：", "组织学：") does not */
+                if (line_start && !mk && (concl || s_keep_header(t + sa + mk, nl))) conclusion = concl;
+                else if (concl && line_start) conclusion = 1;
+                else if (concl) conclusion = inline_conclusion = 1;
+                sa += mk + hl;
+            } else if (i < len && t[i] == '\n' && line_start &&
+                       s_is_header_line(t + sa + mk, se - sa - mk)) {
                 /* a header alone on its line ("诊疗经过", "（2）治疗术式") */
-                conclusion = s_conclusion_header(t + sa, i - sa);
-                sa = i;
+                int concl = s_conclusion_header(t + sa + mk, se - sa - mk);
+                if (!mk && (concl || s_keep_header(t + sa + mk, se - sa - mk))) conclusion = concl;
+                else if (concl) conclusion = 1;
+                sa = se;
             }
-            if (!conclusion && i > sa && !s_tainted(lc, t + sa, i - sa)) {
-                *total += s_nchars(t + sa, i - sa);
-                *kept += s_kept_chars(t + sa, i - sa, clean, clen);
+            sa += s_space_len(t + sa, se - sa);
+            while (se > sa && (t[se - 1] == ' ' || t[se - 1] == '\t' || t[se - 1] == '\r')) se--;
+            while (se >= sa + 3 && memcmp(t + se - 3, "　", 3) == 0) se -= 3;
+            if (!conclusion && se > sa && !s_tainted(lc, t + sa, se - sa)) {
+                *total += s_nchars(t + sa, se - sa);
+                size_t k = s_kept_chars(t + sa, se - sa, clean, clen);
+                *kept += k;
+                if (show_lost && k < s_nchars(t + sa, se - sa))
+                    printf("   ~ lost %zu/%zu: %.*s\n", s_nchars(t + sa, se - sa) - k,
+                           s_nchars(t + sa, se - sa), (int)(se - sa), t + sa);
             }
             if (i == len) break;
             i += n;
@@ -305,7 +386,7 @@ int main(int argc, char **argv)
         flagged += res.flagged;
         removed += res.n_removed;
         size_t tot = 0, kept = 0;
-        if (c->text) s_retention(lc, c->text, c->len, res.clean_text, res.clean_len, &tot, &kept);
+        if (c->text) s_retention(lc, c->text, c->len, res.clean_text, res.clean_len, &tot, &kept, verbose);
         ret_total += tot;
         ret_kept += kept;
         if (verbose) {

@@ -13,12 +13,15 @@
 #                or management sections (a "NAME：" header, or a header line, whose
 #                NAME contains 诊断/拟诊/经过/医嘱/出院/治疗/处理/计划/转归/预后/随访/
 #                术式/手术名称/手术方式/临床印象/初步印象: leak_eval's own rule, not
-#                the engine's) and that contain none of the case's
+#                the engine's; a conclusion section ends at the next header naming a
+#                section of history, complaint or findings: NAME ending in 史/主诉/情况/
+#                检查/查体/体检/摘要/资料/特点/体征/化验) and that contain none of the case's
 #                hidden terms (gold names, aliases, parent/child terms, codes,
 #                diagnosis-specific drugs and treatments from the knowledge graph),
 #                by plain substring test on the original sentence, independently of
 #                what the engine removed. A sentence found verbatim in the clean
-#                text counts whole, else each clause (，,；;) found verbatim counts.
+#                text counts whole, else each maximal piece of it (4 characters or
+#                more) found verbatim, in order, counts.
 #                (target >= 0.90)
 #   cases_per_s  cases per second of CPU time of the one thread doing the work
 #                (lexicon build from the terminology + cleaning + residual check),
