@@ -182,8 +182,9 @@ static int s_tainted(const assay_leak_case_t *lc, const char *s, size_t len)
 
 /* Characters of sent found in the clean text: the whole sentence when it is
  * there verbatim, else the sum of maximal verbatim pieces of at least four
- * characters, taken left to right and found in the same order in the clean text
- * (a removed clause or list item costs its own characters only). */
+ * characters, taken left to right and found in the same order in the clean text,
+ * each within the sentence's remaining length of the previous one (a removed
+ * clause or list item costs its own characters only). */
 static size_t s_kept_chars(const char *sent, size_t len, const char *clean, size_t clen)
 {
     if (memmem(clean, clen, sent, len)) return s_nchars(sent, len);
@@ -195,7 +196,11 @@ static size_t s_kept_chars(const char *sent, size_t len, const char *clean, size
         while (q < len) {
             size_t n = 1;
             while (q + n < len && ((unsigned char)sent[q + n] & 0xC0) == 0x80) n++;
-            const char *m = memmem(clean + from, clen - from, sent + p, q + n - p);
+            /* removal only deletes: the rest of the sentence lies within its own
+             * length after the previous piece (the first piece may be anywhere) */
+            size_t win = clen - from;
+            if (kept > 0 && win > (len - p) + 64) win = (len - p) + 64;
+            const char *m = memmem(clean + from, win, sent + p, q + n - p);
             if (!m) break;
             at = m;
             q += n;

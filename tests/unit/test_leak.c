@@ -328,6 +328,18 @@ static void test_list_element(void **state)
     assay_leak_case_destroy(&lc);
 }
 
+static void test_numbered_items(void **state)
+{
+    (void)state;
+    assay_leak_case_t *lc = s_case("心房颤动", 0);
+    assay_leak_result_t res;
+    s_clean(lc, "辅助检查：心电图：1.窦性心律2.心房颤动3.ST-T改变。体温36.5℃，2024.05.14复查。\n", &res);
+    assert_string_equal(res.clean_text, "辅助检查：心电图：1.窦性心律3.ST-T改变。体温36.5℃，2024.05.14复查。");
+    assert_true(s_removed_with(&res, "2.心房颤动", NULL));
+    assay_leak_result_release(&res);
+    assay_leak_case_destroy(&lc);
+}
+
 static void test_term_across_clauses(void **state)
 {
     (void)state;
@@ -520,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_pathology_and_imaging_conclusions),
         cmocka_unit_test(test_what_must_survive),
         cmocka_unit_test(test_list_element),
+        cmocka_unit_test(test_numbered_items),
         cmocka_unit_test(test_term_across_clauses),
         cmocka_unit_test(test_line_headers_and_brackets),
         cmocka_unit_test(test_near_mention_and_statement),
