@@ -1313,10 +1313,17 @@ static int s_list_element(const s_run_t *r, const s_clause_t *cl, const s_hit_t 
 }
 
 /* clean the keep-section content [a, b) of r->t into out */
+typedef struct {
+    size_t k;    /* the clause */
+    size_t mark; /* out->len before it (and its leading delimiter) was written */
+} s_kept_t;
+
 static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
 {
     s_clause_t *cls = NULL;
     size_t ncl = 0, capcl = 0;
+    s_kept_t *kept = NULL;
+    size_t nkept = 0, capkept = 0;
     size_t i = a, n;
     while (i < b) {
         /* one sentence: clauses up to a sentence end outside brackets */
@@ -1374,6 +1381,7 @@ static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
         /* decide per clause; kept[k]: 1 keep whole, 0 drop, 2 keep minus [ra, rb) */
         int kept_any = 0, last_kept = -1;
         size_t sent_start_len = out->len;
+        nkept = 0;
         for (size_t k = 0; k < ncl; k++) {
             s_clause_t *cl = &cls[k];
             int keep = 1;
@@ -1408,6 +1416,11 @@ static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
                 if (!keep) s_audit(r, cl->a, cl->b - cl->a, why);
             }
             if (!keep) continue;
+            if (nkept == capkept) {
+                capkept = capkept ? capkept * 2 : 16;
+                kept = assay_realloc(kept, capkept * sizeof *kept);
+            }
+            kept[nkept++] = (s_kept_t){k, out->len};
             /* the delimiter after the previous kept clause */
             if (last_kept >= 0) {
                 const s_clause_t *p = &cls[last_kept];
@@ -1419,9 +1432,22 @@ static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
             } else {
                 assay_buf_add(out, r->t + cl->a, cl->b - cl->a);
             }
-            kept_any = 1;
             last_kept = (int)k;
         }
+        /* a label whose content went ("心电图示：" before removed items) says
+         * nothing alone: it goes too */
+        while (nkept > 0 && kept[nkept - 1].k + 1 < ncl) {
+            const s_clause_t *cl = &cls[kept[nkept - 1].k];
+            size_t e = cl->b;
+            while (e > cl->a && (r->t[e - 1] == ' ' || r->t[e - 1] == '\t')) e--;
+            if (!(s_ends(r->t + cl->a, e - cl->a, "：") || s_ends(r->t + cl->a, e - cl->a, ":")))
+                break;
+            s_audit(r, cl->a, cl->b - cl->a, "label left without its content");
+            out->len = kept[--nkept].mark;
+            out->data[out->len] = '\0';
+        }
+        last_kept = nkept > 0 ? (int)kept[nkept - 1].k : -1;
+        kept_any = nkept > 0;
         if (kept_any) {
             /* close the sentence with its own terminator, or the last kept
              * clause's delimiter when the sentence ran to the end of the section */
@@ -1437,6 +1463,7 @@ static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
         }
     }
     free(cls);
+    free(kept);
 }
 
 static void s_run_release(s_run_t *r)

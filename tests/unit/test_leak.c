@@ -337,6 +337,11 @@ static void test_numbered_items(void **state)
     assert_string_equal(res.clean_text, "辅助检查：心电图：1.窦性心律3.ST-T改变。体温36.5℃，2024.05.14复查。");
     assert_true(s_removed_with(&res, "2.心房颤动", NULL));
     assay_leak_result_release(&res);
+    /* a label left without its content goes with it */
+    s_clean(lc, "辅助检查：心电图示：1.心房颤动。血常规正常。\n", &res);
+    assert_string_equal(res.clean_text, "辅助检查：血常规正常。");
+    assert_true(s_removed_with(&res, "心电图示：", "label left without its content"));
+    assay_leak_result_release(&res);
     assay_leak_case_destroy(&lc);
 }
 
