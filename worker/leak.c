@@ -655,7 +655,7 @@ static void s_add_core(assay_leak_case_t *self, const char *s, size_t len, size_
             break;
         }
     /* composite: split after an ender when both sides have three characters or more */
-    size_t start = 0, i = 0, n;
+    size_t start = 0, i = 0;
     while (i < len) {
         size_t step = s_u8len((unsigned char)s[i]);
         for (size_t k = 0; k < ASSAY_ARRAY_LEN(s_enders); k++) {
@@ -678,7 +678,6 @@ static void s_add_core(assay_leak_case_t *self, const char *s, size_t len, size_
     }
     if (start > 0 && !s_is_generic(s + start, len - start)) {
         size_t pl = len - start;
-        (void)s_cp(s + start, pl, &n);
         if (s_nchars(s + start, pl) >= 3) {
             s_add_name(self, s + start, pl, item);
             assay_leak_case_add_term(self, s + start, pl, ASSAY_LEAK_TERM_GOLD, item, NULL);
@@ -1377,8 +1376,7 @@ static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
             }
             cls[ncl++] = (s_clause_t){ca, i, i};
         }
-        (void)term_at;
-        /* decide per clause; kept[k]: 1 keep whole, 0 drop, 2 keep minus [ra, rb) */
+        /* decide per clause: keep 1 = whole, 0 = drop, 2 = whole minus [ra, rb) */
         int kept_any = 0, last_kept = -1;
         size_t sent_start_len = out->len;
         nkept = 0;
@@ -1909,46 +1907,6 @@ static size_t s_concepts_named(const assay_terms_t *t, const char *name, assay_t
     return n;
 }
 
-static size_t s_concepts_named(const assay_terms_t *t, const char *name, assay_term_id_t *out,
-                               size_t max);
-static size_t s_concepts_std(const assay_terms_t *t, const char *name, assay_term_id_t *out,
-                             size_t max);
-
-/* The disease a modified name is a kind of: "陈旧性脑梗死" → 脑梗死, "2型糖尿病" →
- * 糖尿病, "频发室性早搏" → 室性早搏. It names the diagnosis as much as a parent code
- * does, so it is hidden when the terminology knows it as a disease. */
-static void s_add_head(s_expand_t *x, const char *name, size_t len, size_t item)
-{
-    static const char *const mods[] = {
-        "陈旧性", "亚急性", "急性", "慢性", "阵发性", "持续性", "永久性", "偶发性", "偶发",
-        "频发性", "频发", "原发性", "继发性", "复发性", "反复", "多发性", "多发", "双侧", "左侧",
-        "右侧", "重度", "中度", "轻度", "早期", "晚期", "老年性", "单纯性", "难治性"};
-    const char *h = name;
-    size_t hl = len;
-    for (int stripped = 1; stripped;) {
-        stripped = 0;
-        for (size_t k = 0; k < ASSAY_ARRAY_LEN(mods); k++)
-            if (s_starts(h, hl, mods[k])) {
-                h += strlen(mods[k]), hl -= strlen(mods[k]);
-                stripped = 1;
-            }
-        /* a numbered or Roman type: "2型", "II型" */
-        size_t i = 0;
-        while (i < hl && (isdigit((unsigned char)h[i]) || h[i] == 'I' || h[i] == 'V')) i++;
-        if (i > 0 && s_starts(h + i, hl - i, "型")) {
-            h += i + strlen("型"), hl -= i + strlen("型");
-            stripped = 1;
-        }
-    }
-    if (h == name || s_nchars(h, hl) < 2 || s_is_generic(h, hl)) return;
-    char *head = assay_strndup(h, hl);
-    assay_term_id_t cs[4];
-    int known = s_concepts_std(x->terms, head, cs, 4) > 0 ||
-                assay_terms_kg_find(x->terms, head, "疾病", NULL, 0) > 0;
-    if (known) s_term(x, head, ASSAY_LEAK_TERM_RELATED, item, "head of", name, "");
-    free(head);
-}
-
 /* concepts whose standard name is exactly name (no alias: aliases of a piece of a
  * composite name are too loose, "二尖瓣" is an alias of a valve disease) */
 static size_t s_concepts_std(const assay_terms_t *t, const char *name, assay_term_id_t *out,
@@ -1987,6 +1945,41 @@ static size_t s_concepts_variant(const assay_terms_t *t, const char *name, size_
         }
     }
     return 0;
+}
+
+/* The disease a modified name is a kind of: "陈旧性脑梗死" → 脑梗死, "2型糖尿病" →
+ * 糖尿病, "频发室性早搏" → 室性早搏. It names the diagnosis as much as a parent code
+ * does, so it is hidden when the terminology knows it as a disease. */
+static void s_add_head(s_expand_t *x, const char *name, size_t len, size_t item)
+{
+    static const char *const mods[] = {
+        "陈旧性", "亚急性", "急性", "慢性", "阵发性", "持续性", "永久性", "偶发性", "偶发",
+        "频发性", "频发", "原发性", "继发性", "复发性", "反复", "多发性", "多发", "双侧", "左侧",
+        "右侧", "重度", "中度", "轻度", "早期", "晚期", "老年性", "单纯性", "难治性"};
+    const char *h = name;
+    size_t hl = len;
+    for (int stripped = 1; stripped;) {
+        stripped = 0;
+        for (size_t k = 0; k < ASSAY_ARRAY_LEN(mods); k++)
+            if (s_starts(h, hl, mods[k])) {
+                h += strlen(mods[k]), hl -= strlen(mods[k]);
+                stripped = 1;
+            }
+        /* a numbered or Roman type: "2型", "II型" */
+        size_t i = 0;
+        while (i < hl && (isdigit((unsigned char)h[i]) || h[i] == 'I' || h[i] == 'V')) i++;
+        if (i > 0 && s_starts(h + i, hl - i, "型")) {
+            h += i + strlen("型"), hl -= i + strlen("型");
+            stripped = 1;
+        }
+    }
+    if (h == name || s_nchars(h, hl) < 2 || s_is_generic(h, hl)) return;
+    char *head = assay_strndup(h, hl);
+    assay_term_id_t cs[4];
+    int known = s_concepts_std(x->terms, head, cs, 4) > 0 ||
+                assay_terms_kg_find(x->terms, head, "疾病", NULL, 0) > 0;
+    if (known) s_term(x, head, ASSAY_LEAK_TERM_RELATED, item, "head of", name, "");
+    free(head);
 }
 
 size_t assay_leak_case_expand(assay_leak_case_t *self, const assay_terms_t *terms,

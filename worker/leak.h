@@ -72,16 +72,24 @@ size_t assay_leak_case_term_count(const assay_leak_case_t *self);
 const char *assay_leak_case_term(const assay_leak_case_t *self, size_t i, size_t *len,
                                  assay_leak_term_kind_t *kind);
 
-/*  Expansion from the terminology (assay_leak_case_expand): for every core name,
- *  the concepts whose standard name it is (else the preferred concept by alias,
- *  else the concepts of the longest dictionary names inside a composite name),
- *  then per concept: its standard name and aliases (ALIAS), its code and the codes
- *  of its ancestors down from the 3-character category (CODE), the names of those
- *  ancestors (RELATED) and of up to max_children descendants (RELATED); and per
- *  knowledge-graph disease node linked to it or named like it: 别名/同义词
- *  neighbours (ALIAS) and 药物/药物治疗/治疗方式/手术治疗 neighbours linked to at
- *  most max_treatment_diseases diseases (TREATMENT: specific to few diseases, so
- *  naming one hints at the diagnosis). */
+/*  Expansion from the terminology (assay_leak_case_expand). For every core name:
+ *  - its concepts: those whose standard name it is, else the preferred concept by
+ *    alias, else the same with one common spelling variant (型/性, 梗塞/梗死,
+ *    早博/早搏, 冠脉/冠状动脉, 心梗/心肌梗死, 置入/植入), else the standard names
+ *    found inside a composite name, longest first, left to right;
+ *  - per concept: its standard name and aliases (ALIAS), its code and the codes of
+ *    its ancestors down to the 3-character category (CODE), the names of its
+ *    ancestors up to the block (RELATED) and of up to max_children descendants
+ *    (RELATED);
+ *  - the disease a modified name is a kind of ("陈旧性脑梗死" → 脑梗死, "2型糖尿病"
+ *    → 糖尿病) when the terminology knows it (RELATED);
+ *  - per knowledge-graph disease node named like the name or a concept: 别名/同义词
+ *    neighbours (ALIAS) and 药物/药物治疗/治疗方式/手术治疗 neighbours linked to at
+ *    most max_treatment_diseases diseases (TREATMENT: specific to few diseases, so
+ *    naming one hints at the diagnosis), with a product's ingredient when that is
+ *    specific too ("利伐沙班片" → 利伐沙班).
+ *  An alias or relative that the graph knows only as a symptom is never hidden:
+ *  symptoms are what the question is built from. */
 typedef struct {
     size_t max_treatment_diseases; /* 0 = 5 */
     size_t max_children;           /* 0 = 200 */
