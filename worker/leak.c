@@ -1758,6 +1758,19 @@ static void s_term(s_expand_t *x, const char *s, assay_leak_term_kind_t kind, si
         assay_terms_kg_find(x->terms, s, "疾病", NULL, 0) == 0)
         return;
     x->added += (size_t)s_add_term(x->lc, s, len, kind, item, rel, arg, tail, 1);
+    /* the terminology writes brackets and commas half-width, records full-width:
+     * "特发性(原发性)高血压" is written "特发性（原发性）高血压" */
+    if (memchr(s, '(', len) || memchr(s, ')', len) || memchr(s, ',', len)) {
+        assay_buf_t w = ASSAY_BUF_INIT;
+        for (size_t i = 0; i < len; i++) {
+            if (s[i] == '(') assay_buf_adds(&w, "（");
+            else if (s[i] == ')') assay_buf_adds(&w, "）");
+            else if (s[i] == ',') assay_buf_adds(&w, "，");
+            else assay_buf_addc(&w, s[i]);
+        }
+        x->added += (size_t)s_add_term(x->lc, w.data, w.len, kind, item, rel, arg, tail, 1);
+        assay_buf_release(&w);
+    }
 }
 
 /* a drug name without its dosage form ("硝苯地平控释片" → "硝苯地平"), or 0 */
@@ -1890,7 +1903,20 @@ static void s_expand_concept(s_expand_t *x, assay_term_id_t c, size_t item)
     for (size_t i = 0; i < nn && i < S_MAX_NODES; i++) s_expand_kg(x, nodes[i], item);
 }
 
-/* concepts whose standard name is name; else the preferred concept by alias */
+/* how many characters of a occur in b */
+static size_t s_shared_chars(const char *a, const char *b)
+{
+    size_t shared = 0, n, al = strlen(a), bl = strlen(b);
+    for (size_t i = 0; i < al; i += n) {
+        n = s_u8len((unsigned char)a[i]);
+        if (memmem(b, bl, a + i, n)) shared++;
+    }
+    return shared;
+}
+
+/* concepts whose standard name is name, else the preferred concepts by alias;
+ * a chapter or block of that name does not count ("高血压病" names the block
+ * I10-I15 and is an alias of the clinical code I10.x00x002) */
 static size_t s_concepts_named(const assay_terms_t *t, const char *name, assay_term_id_t *out,
                                size_t max)
 {
@@ -1899,10 +1925,22 @@ static size_t s_concepts_named(const assay_terms_t *t, const char *name, assay_t
     if (nh > S_MAX_CONCEPTS) nh = S_MAX_CONCEPTS;
     size_t n = 0;
     for (size_t i = 0; i < nh && n < max; i++)
-        if (hits[i].alias == UINT32_MAX) out[n++] = hits[i].concept;
-    if (n == 0 && nh > 0) {
-        assay_term_id_t c = assay_terms_lookup(t, name, ASSAY_SYS_ANY);
-        if (c != ASSAY_TERM_NONE) out[n++] = c;
+        if (hits[i].alias == UINT32_MAX &&
+            assay_terms_level(t, hits[i].concept) >= ASSAY_LEVEL_CATEGORY)
+            out[n++] = hits[i].concept;
+    if (n > 0 || nh == 0) return n;
+    /* by alias: the concepts whose standard name shares most characters with
+     * name (冠心病 → 冠状动脉粥样硬化性心脏病 rather than 心绞痛) */
+    size_t best = 0;
+    for (size_t i = 0; i < nh; i++) {
+        assay_term_id_t c = hits[i].concept;
+        if (hits[i].alias == UINT32_MAX || assay_terms_level(t, c) < ASSAY_LEVEL_CATEGORY) continue;
+        size_t shared = s_shared_chars(name, assay_terms_name(t, c));
+        if (shared < best) continue;
+        if (shared > best) n = 0, best = shared;
+        int dup = 0;
+        for (size_t k = 0; k < n; k++) dup |= out[k] == c;
+        if (!dup && n < max) out[n++] = c;
     }
     return n;
 }

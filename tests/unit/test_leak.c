@@ -205,6 +205,21 @@ static void test_alias_parent_child_removed(void **state)
     assay_leak_case_destroy(&lc);
 }
 
+static void test_gold_named_like_a_block(void **state)
+{
+    (void)state;
+    /* "糖尿病" names a block; the diagnosis is the clinical code it is an alias of */
+    assay_leak_case_t *lc = s_case("糖尿病", 1);
+    assay_leak_result_t res;
+    s_clean(lc, "既往史：确诊2型糖尿病5年，口服二甲双胍，编码E11.900，血糖控制可。\n", &res);
+    assert_string_equal(res.clean_text, "既往史：血糖控制可。");
+    assert_true(s_removed_with(&res, "确诊2型糖尿病5年", "standard name of E11.900"));
+    assert_true(s_removed_with(&res, "口服二甲双胍", "drug for 2型糖尿病"));
+    assert_true(s_removed_with(&res, "编码E11.900", "ICD code"));
+    assay_leak_result_release(&res);
+    assay_leak_case_destroy(&lc);
+}
+
 static void test_icd_code_removed(void **state)
 {
     (void)state;
@@ -532,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_conclusion_sections_removed),
         cmocka_unit_test(test_gold_clause_removed),
         cmocka_unit_test(test_alias_parent_child_removed),
+        cmocka_unit_test(test_gold_named_like_a_block),
         cmocka_unit_test(test_icd_code_removed),
         cmocka_unit_test(test_specific_treatment_removed),
         cmocka_unit_test(test_pathology_and_imaging_conclusions),
