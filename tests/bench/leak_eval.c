@@ -221,8 +221,13 @@ static size_t s_kept_chars(const char *sent, size_t len, const char *clean, size
 }
 
 /* characters of keep-able sentences in text and how many of them survived */
+/* sentences seen: in conclusion sections, naming the diagnosis, scored */
+typedef struct {
+    size_t conclusion, tainted, scored;
+} s_counts_t;
+
 static void s_retention(const assay_leak_case_t *lc, const char *t, size_t len, const char *clean,
-                        size_t clen, size_t *total, size_t *kept, int show_lost)
+                        size_t clen, size_t *total, size_t *kept, int show_lost, s_counts_t *cnt)
 {
     int conclusion = 0, inline_conclusion = 0;
     size_t a = 0, n = 0;
@@ -258,6 +263,9 @@ static void s_retention(const assay_leak_case_t *lc, const char *t, size_t len, 
             sa += s_space_len(t + sa, se - sa);
             while (se > sa && (t[se - 1] == ' ' || t[se - 1] == '\t' || t[se - 1] == '\r')) se--;
             while (se >= sa + 3 && memcmp(t + se - 3, "　", 3) == 0) se -= 3;
+            if (se > sa && conclusion) cnt->conclusion++;
+            else if (se > sa && s_tainted(lc, t + sa, se - sa)) cnt->tainted++;
+            else if (se > sa) cnt->scored++;
             if (!conclusion && se > sa && !s_tainted(lc, t + sa, se - sa)) {
                 *total += s_nchars(t + sa, se - sa);
                 size_t k = s_kept_chars(t + sa, se - sa, clean, clen);
@@ -371,6 +379,7 @@ int main(int argc, char **argv)
 
     size_t leaked = 0, flagged = 0, errors = 0, removed = 0;
     size_t ret_total = 0, ret_kept = 0;
+    s_counts_t counts = {0, 0, 0};
     assay_leak_opts_t opts = {0, 0, 0};
     for (size_t i = 0; i < n; i++) {
         s_case_t *c = &cases[i];
@@ -391,7 +400,7 @@ int main(int argc, char **argv)
         flagged += res.flagged;
         removed += res.n_removed;
         size_t tot = 0, kept = 0;
-        if (c->text) s_retention(lc, c->text, c->len, res.clean_text, res.clean_len, &tot, &kept, verbose);
+        if (c->text) s_retention(lc, c->text, c->len, res.clean_text, res.clean_len, &tot, &kept, verbose, &counts);
         ret_total += tot;
         ret_kept += kept;
         if (verbose) {
@@ -443,7 +452,9 @@ int main(int argc, char **argv)
     size_t ok = n - errors;
     printf("cases=%zu unparsable_lines=%zu errors=%zu flagged=%zu removals_per_case=%.1f\n", n, bad,
            errors, flagged, ok ? (double)removed / (double)ok : 0.0);
-    printf("retention_chars=%zu/%zu\n", ret_kept, ret_total);
+    printf("sentences: %zu in conclusion/management sections, %zu naming the diagnosis or a "
+           "specific treatment, %zu scored for retention (%zu/%zu characters kept)\n",
+           counts.conclusion, counts.tainted, counts.scored, ret_kept, ret_total);
     printf("leak_rate=%.4f retention=%.4f cases_per_s=%.0f\n", ok ? (double)leaked / (double)ok : 0.0,
            ret_total ? (double)ret_kept / (double)ret_total : 1.0, cps);
     for (size_t i = 0; i < n; i++) {
