@@ -290,8 +290,28 @@ static int s_is_inline_boundary(uint32_t c)
            c == 0x3000 || c == 0xFF01 || c == 0xFF1F || c == '\t';
 }
 
+/* a conclusion header naming a diagnosis (…诊断, 拟诊, …印象) rather than management */
+static int s_names_diagnosis(const s_section_t *sec)
+{
+    return s_ends(sec->name, sec->name_len, "诊断") || s_ends(sec->name, sec->name_len, "印象") ||
+           s_ends(sec->name, sec->name_len, "拟诊");
+}
+
+/* does a list number ("2.", "2、", "（2）") start at i, after spaces? */
+static int s_numbered_at(const char *t, size_t len, size_t i)
+{
+    while (i < len && t[i] == ' ') i++;
+    if (i < len && (s_starts(t + i, len - i, "（") || t[i] == '(')) i += s_u8len((unsigned char)t[i]);
+    size_t d = i;
+    while (i < len && t[i] >= '0' && t[i] <= '9') i++;
+    if (i == d || i >= len) return 0;
+    return t[i] == '.' || t[i] == ')' || s_starts(t + i, len - i, "、") ||
+           s_starts(t + i, len - i, "）") || s_starts(t + i, len - i, "．");
+}
+
 /* split text into sections; the preamble before the first header has name "".
- * A conclusion section opened inline ("…。入院诊断：…") ends with its line. */
+ * A conclusion section opened inline ("…。入院诊断：…") ends with its line, one
+ * naming a diagnosis already with its sentence. */
 static void s_parse_sections(const char *t, size_t len, s_sections_t *ss, size_t *n_headers)
 {
     s_section_t cur = {0, 0, 0, "", 0, 0};
@@ -316,6 +336,14 @@ static void s_parse_sections(const char *t, size_t len, s_sections_t *ss, size_t
             cur.end = i;
             s_sections_push(ss, cur);
             cur = (s_section_t){i, i, 0, "", 0, 0};
+            cur_inline = 0;
+        } else if (c == 0x3002 && cur.leak && cur_inline && s_names_diagnosis(&cur) &&
+                   !s_numbered_at(t, len, i + n)) {
+            /* "…就诊。诊断：冠心病。给予…": a diagnosis stated inside a narrative
+             * ends with its sentence (or its numbered list) */
+            cur.end = i + n;
+            s_sections_push(ss, cur);
+            cur = (s_section_t){i + n, i + n, 0, "", 0, 0};
             cur_inline = 0;
         }
         i += n;

@@ -15,7 +15,9 @@
  *    that are outside conclusion/management sections (a header "NAME：" or a
  *    header line whose NAME contains 诊断, 拟诊, 经过, 医嘱, 出院, 治疗, 处理, 计划,
  *    转归, 预后, 随访, 术式, 手术名称, 手术方式, 临床印象 or 初步印象, recognised
- *    here by this program's own rule; such a section ends at the next header of
+ *    here by this program's own rule; one opened inside a paragraph ends with the
+ *    line, or with the sentence and a numbered list after it when NAME ends in
+ *    诊断, 印象 or 拟诊; such a section ends at the next header of
  *    a history, complaint or findings section, NAME ending in 史, 主诉, 情况, 检查,
  *    查体, 体检, 摘要, 资料, 特点, 体征 or 化验) and that contain none of the case's
  *    hidden terms
@@ -72,6 +74,17 @@ static int s_conclusion_header(const char *s, size_t len)
                                        "手术方式", "临床印象", "初步印象"};
     for (size_t k = 0; k < ASSAY_ARRAY_LEN(keys); k++)
         if (memmem(s, len, keys[k], strlen(keys[k]))) return 1;
+    return 0;
+}
+
+/* a header naming a diagnosis (…诊断, …印象, 拟诊) rather than management */
+static int s_names_diagnosis(const char *s, size_t len)
+{
+    static const char *const tails[] = {"诊断", "印象", "拟诊"};
+    for (size_t k = 0; k < ASSAY_ARRAY_LEN(tails); k++) {
+        size_t l = strlen(tails[k]);
+        if (len >= l && memcmp(s + len - l, tails[k], l) == 0) return 1;
+    }
     return 0;
 }
 
@@ -242,6 +255,9 @@ static void s_retention(const assay_leak_case_t *lc, const char *t, size_t len, 
             size_t hl = s_header_len(t + sa + mk, se - sa - mk, &nl);
             int line_start = a == 0 || t[a - 1] == '\n';
             if (a > 0 && t[a - 1] == '\n' && inline_conclusion) conclusion = inline_conclusion = 0;
+            /* an inline diagnosis ("…。诊断：X。") covers its sentence and a
+             * numbered list that follows it */
+            if (inline_conclusion == 2 && !mk) conclusion = inline_conclusion = 0;
             if (hl) {
                 /* a header at a line start sets the state; one inside a paragraph
                  * ("…。诊断：…") only opens a conclusion up to the end of the line */
@@ -250,7 +266,10 @@ static void s_retention(const assay_leak_case_t *lc, const char *t, size_t len, 
                  * section ("大体：", "组织学：") does not */
                 if (line_start && !mk && (concl || s_keep_header(t + sa + mk, nl))) conclusion = concl;
                 else if (concl && line_start) conclusion = 1;
-                else if (concl) conclusion = inline_conclusion = 1;
+                else if (concl) {
+                    conclusion = 1;
+                    inline_conclusion = s_names_diagnosis(t + sa + mk, nl) ? 2 : 1;
+                }
                 sa += mk + hl;
             } else if (i < len && t[i] == '\n' && line_start &&
                        s_is_header_line(t + sa + mk, se - sa - mk)) {

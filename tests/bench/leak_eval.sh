@@ -13,7 +13,9 @@
 #                or management sections (a "NAME：" header, or a header line, whose
 #                NAME contains 诊断/拟诊/经过/医嘱/出院/治疗/处理/计划/转归/预后/随访/
 #                术式/手术名称/手术方式/临床印象/初步印象: leak_eval's own rule, not
-#                the engine's; a conclusion section ends at the next header naming a
+#                the engine's; one opened inside a paragraph ends with the line, or
+#                with its sentence (and a numbered list after it) when NAME ends in
+#                诊断/印象/拟诊; a conclusion section ends at the next header naming a
 #                section of history, complaint or findings: NAME ending in 史/主诉/情况/
 #                检查/查体/体检/摘要/资料/特点/体征/化验) and that contain none of the case's
 #                hidden terms (gold names, aliases, parent/child terms, codes,

@@ -145,6 +145,22 @@ static void test_conclusion_sections_removed(void **state)
     assay_leak_case_destroy(&lc);
 }
 
+static void test_inline_diagnosis_sentence(void **state)
+{
+    (void)state;
+    assay_leak_case_t *lc = s_case("心房颤动", 0);
+    assay_leak_result_t res;
+    s_clean(lc,
+            "现病史：患者心悸1年，曾于外院就诊。诊断：1.心房颤动 2.甲状腺功能亢进。"
+            "近1周心悸加重，伴乏力。\n查体：心律不齐。\n",
+            &res);
+    assert_string_equal(res.clean_text,
+                        "现病史：患者心悸1年，曾于外院就诊。近1周心悸加重，伴乏力。\n查体：心律不齐。");
+    assert_true(s_removed_with(&res, "诊断：1.心房颤动 2.甲状腺功能亢进。", "section 诊断"));
+    assay_leak_result_release(&res);
+    assay_leak_case_destroy(&lc);
+}
+
 static void test_gold_clause_removed(void **state)
 {
     (void)state;
@@ -545,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_header_kinds),
         cmocka_unit_test(test_gold_parsing),
         cmocka_unit_test(test_conclusion_sections_removed),
+        cmocka_unit_test(test_inline_diagnosis_sentence),
         cmocka_unit_test(test_gold_clause_removed),
         cmocka_unit_test(test_alias_parent_child_removed),
         cmocka_unit_test(test_gold_named_like_a_block),
