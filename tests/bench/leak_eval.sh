@@ -18,10 +18,12 @@
 #                诊断/印象/拟诊; a conclusion section ends at the next header naming a
 #                section of history, complaint or findings: NAME ending in 史/主诉/情况/
 #                检查/查体/体检/摘要/资料/特点/体征/化验) and that contain none of the case's
-#                hidden terms (gold names, aliases, parent/child terms, codes,
-#                diagnosis-specific drugs and treatments from the knowledge graph),
-#                by plain substring test on the original sentence, independently of
-#                what the engine removed. A sentence found verbatim in the clean
+#                hidden terms (the case lexicon: gold names, aliases, parent/child
+#                terms, codes, diagnosis-specific drugs and treatments from the
+#                knowledge graph), by plain substring test on the original
+#                sentence, independently of what the engine removed (near mentions,
+#                diagnostic statements and list items it removes still count as
+#                lost). A sentence found verbatim in the clean
 #                text counts whole, else each maximal piece of it (4 characters or
 #                more) found verbatim, in order, counts.
 #                (target >= 0.90)
