@@ -2,7 +2,8 @@
  *
  *  usage: leak_eval CASES.jsonl [TERMS] [-v]
  *
- *  Each line is {text, diagnosis, fields?}; fields are named sections. With TERMS
+ *  Each line is {text, diagnosis, fields? | sections?}: diagnosis a string (or
+ *  an array of strings), fields/sections named sections. With TERMS
  *  (a terminology TSV directory or snapshot) the case lexicon is expanded with
  *  aliases, related terms, codes and treatments exactly as the leak_removal task
  *  does; without it only the gold text itself is hidden.
@@ -46,7 +47,7 @@ typedef struct {
     json_t *rec;
     const char *text;
     size_t len;
-    const char *diag;
+    char *diag; /* the gold diagnosis text; items of an array joined with "；" */
     assay_leak_section_t *secs;
     size_t n_secs;
 } s_case_t;
@@ -378,9 +379,25 @@ int main(int argc, char **argv)
         json_t *t = json_object_get(rec, "text");
         c->text = json_string_value(t);
         c->len = c->text ? json_string_length(t) : 0;
-        c->diag = json_string_value(json_object_get(rec, "diagnosis"));
-        if (!c->diag) c->diag = "";
+        json_t *d = json_object_get(rec, "diagnosis");
+        if (json_is_array(d)) {
+            assay_buf_t b = ASSAY_BUF_INIT;
+            size_t k;
+            json_t *v;
+            json_array_foreach(d, k, v)
+            {
+                if (!json_is_string(v)) continue;
+                if (b.len) assay_buf_adds(&b, "；");
+                assay_buf_adds(&b, json_string_value(v));
+            }
+            size_t bl;
+            c->diag = assay_buf_detach(&b, &bl);
+        } else if (json_is_string(d)) {
+            c->diag = assay_strdup(json_string_value(d));
+        }
+        if (!c->diag) c->diag = assay_strdup("");
         json_t *fields = json_object_get(rec, "fields");
+        if (!fields) fields = json_object_get(rec, "sections");
         if (json_is_object(fields)) {
             c->secs = calloc(json_object_size(fields) + 1, sizeof *c->secs);
             const char *k;
@@ -479,6 +496,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         json_decref(cases[i].rec);
         free(cases[i].secs);
+        free(cases[i].diag);
     }
     free(cases);
     assay_terms_destroy(&terms);
