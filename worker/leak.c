@@ -1756,17 +1756,18 @@ int assay_leak_run(const assay_leak_case_t *lc, const assay_leak_input_t *in,
 
 /* ------------------------------------------------------ terminology */
 
-#define S_MAX_CONCEPTS 32
-#define S_MAX_NODES 16
+#define S_MAX_CONCEPTS 32 /* name hits looked at per name */
+#define S_MAX_NODES 16    /* graph nodes looked at per name */
+#define S_MAX_SEEN 512    /* concepts and nodes expanded per case */
 #define S_MAX_EDGES 1024
 
 typedef struct {
     assay_leak_case_t *lc;
     const assay_terms_t *terms;
     size_t max_treat, max_children;
-    assay_term_id_t seen[S_MAX_CONCEPTS];
+    assay_term_id_t seen[S_MAX_SEEN];
     size_t n_seen;
-    assay_term_id_t seen_kg[S_MAX_NODES];
+    assay_term_id_t seen_kg[S_MAX_SEEN];
     size_t n_seen_kg;
     size_t added;
     assay_kg_edge_t edges[S_MAX_EDGES];
@@ -1839,7 +1840,7 @@ static void s_expand_kg(s_expand_t *x, assay_term_id_t node, size_t item)
 {
     for (size_t k = 0; k < x->n_seen_kg; k++)
         if (x->seen_kg[k] == node) return;
-    if (x->n_seen_kg == S_MAX_NODES) return;
+    if (x->n_seen_kg == S_MAX_SEEN) return;
     x->seen_kg[x->n_seen_kg++] = node;
     const char *dname = assay_terms_kg_name(x->terms, node);
     /* the node's out-edges once, then its in-edges for aliases pointing at it;
@@ -1882,7 +1883,7 @@ static void s_expand_concept(s_expand_t *x, assay_term_id_t c, size_t item)
 {
     for (size_t k = 0; k < x->n_seen; k++)
         if (x->seen[k] == c) return;
-    if (x->n_seen == S_MAX_CONCEPTS) return;
+    if (x->n_seen == S_MAX_SEEN) return;
     x->seen[x->n_seen++] = c;
     const assay_terms_t *t = x->terms;
     const char *name = assay_terms_name(t, c), *code = assay_terms_code(t, c);
