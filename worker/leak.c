@@ -1759,6 +1759,7 @@ int assay_leak_run(const assay_leak_case_t *lc, const assay_leak_input_t *in,
 #define S_MAX_CONCEPTS 32 /* name hits looked at per name */
 #define S_MAX_NODES 16    /* graph nodes looked at per name */
 #define S_MAX_SEEN 512    /* concepts and nodes expanded per case */
+#define S_MAX_IN 64       /* in-edges looked at to judge a treatment's specificity */
 #define S_MAX_EDGES 1024
 
 typedef struct {
@@ -1771,7 +1772,24 @@ typedef struct {
     size_t n_seen_kg;
     size_t added;
     assay_kg_edge_t edges[S_MAX_EDGES];
+    assay_kg_edge_t in_edges[S_MAX_IN];
 } s_expand_t;
+
+/* does the graph know s as a symptom and never as a disease? (children of a
+ * code are conditions themselves and are not asked) */
+static int s_symptom_only(s_expand_t *x, const char *s)
+{
+    assay_term_id_t nodes[8];
+    size_t n = assay_terms_kg_find(x->terms, s, NULL, nodes, 8);
+    if (n > 8) n = 8;
+    int symptom = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *type = assay_terms_kg_type(x->terms, nodes[i]);
+        if (strcmp(type, "疾病") == 0) return 0;
+        if (strcmp(type, "症状") == 0) symptom = 1;
+    }
+    return symptom;
+}
 
 /* add s with the reason "<rel> <arg><tail>", e.g. "alias of 心房颤动" */
 static void s_term(s_expand_t *x, const char *s, assay_leak_term_kind_t kind, size_t item,
@@ -1783,8 +1801,7 @@ static void s_term(s_expand_t *x, const char *s, assay_leak_term_kind_t kind, si
     /* a symptom is what the question is built from, even when a source lists it
      * as an alias or relative of the disease ("胸痛" for 心绞痛) */
     if ((kind == ASSAY_LEAK_TERM_ALIAS || kind == ASSAY_LEAK_TERM_RELATED) &&
-        assay_terms_kg_find(x->terms, s, "症状", NULL, 0) > 0 &&
-        assay_terms_kg_find(x->terms, s, "疾病", NULL, 0) == 0)
+        strcmp(rel, "child of") != 0 && s_symptom_only(x, s))
         return;
     x->added += (size_t)s_add_term(x->lc, s, len, kind, item, rel, arg, tail, 1);
     /* the terminology writes brackets and commas half-width, records full-width:
@@ -1814,12 +1831,20 @@ static size_t s_drug_base(const char *s, size_t len)
     return 0;
 }
 
-/* how many diseases name t as a drug (drug = 1) or as a treatment */
+/* how many diseases name t as a drug (drug = 1) or as a treatment: one pass over
+ * its in-edges (asking per relation costs a label lookup each) */
 static size_t s_treat_degree(s_expand_t *x, assay_term_id_t t, int drug)
 {
     const char *r1 = drug ? "药物" : "治疗方式", *r2 = drug ? "药物治疗" : "手术治疗";
-    return assay_terms_kg_degree(x->terms, t, r1, ASSAY_KG_IN) +
-           assay_terms_kg_degree(x->terms, t, r2, ASSAY_KG_IN);
+    size_t n = assay_terms_kg_neighbors(x->terms, t, NULL, ASSAY_KG_IN, x->in_edges, S_MAX_IN);
+    if (n > S_MAX_IN) /* rare: count per relation over every edge */
+        return assay_terms_kg_degree(x->terms, t, r1, ASSAY_KG_IN) +
+               assay_terms_kg_degree(x->terms, t, r2, ASSAY_KG_IN);
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(x->in_edges[i].relation, r1) == 0 || strcmp(x->in_edges[i].relation, r2) == 0)
+            d++;
+    return d;
 }
 
 /* the active ingredient of a specific product is hidden only when the graph does

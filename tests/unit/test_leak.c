@@ -341,6 +341,18 @@ static void test_what_must_survive(void **state)
     assay_leak_case_destroy(&lc);
 }
 
+static void test_symptom_alias_kept(void **state)
+{
+    (void)state;
+    /* the graph lists 胸痛 as an alias of 心绞痛, but knows it as a symptom: kept */
+    assay_leak_case_t *lc = s_case("心绞痛", 1);
+    assay_leak_result_t res;
+    s_clean(lc, "主诉：发作性胸痛3天。\n现病史：外院考虑心绞痛，含服后缓解。\n", &res);
+    assert_string_equal(res.clean_text, "主诉：发作性胸痛3天。\n现病史：含服后缓解。");
+    assay_leak_result_release(&res);
+    assay_leak_case_destroy(&lc);
+}
+
 static void test_list_element(void **state)
 {
     (void)state;
@@ -569,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_specific_treatment_removed),
         cmocka_unit_test(test_pathology_and_imaging_conclusions),
         cmocka_unit_test(test_what_must_survive),
+        cmocka_unit_test(test_symptom_alias_kept),
         cmocka_unit_test(test_list_element),
         cmocka_unit_test(test_numbered_items),
         cmocka_unit_test(test_term_across_clauses),
