@@ -422,6 +422,35 @@ static void test_line_headers_and_brackets(void **state)
     assay_leak_case_destroy(&lc);
 }
 
+static void test_header_forms(void **state)
+{
+    (void)state;
+    /* the forms records use: colon full- or half-width, spaces, numbering, brackets */
+    static const char *const forms[] = {
+        "出院诊断：心房颤动\n", "出院诊断:心房颤动\n", "出院诊断 ：心房颤动\n",
+        "一、出院诊断\n心房颤动\n", "（3）出院诊断：心房颤动\n", "【出院诊断】心房颤动\n",
+        "[出院诊断]心房颤动\n", "3.出院诊断：心房颤动\n", "出院诊断\n  1.心房颤动\n",
+    };
+    assay_leak_case_t *lc = s_case("房室传导阻滞", 0); /* the section goes whatever it holds */
+    for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "主诉：心悸2天。\n%s查体：心律不齐。\n", forms[i]);
+        assay_leak_result_t res;
+        s_clean(lc, text, &res);
+        if (strcmp(res.clean_text, "主诉：心悸2天。\n查体：心律不齐。") != 0)
+            fprintf(stderr, "form %zu: %s\n", i, res.clean_text);
+        assert_string_equal(res.clean_text, "主诉：心悸2天。\n查体：心律不齐。");
+        assert_int_equal(res.n_headers, 3);
+        assay_leak_result_release(&res);
+    }
+    /* a header word inside a sentence is not a header */
+    assay_leak_result_t res;
+    s_clean(lc, "主诉：心悸2天。\n现病史：无出院诊断记录，心律不齐。\n", &res);
+    assert_string_equal(res.clean_text, "主诉：心悸2天。\n现病史：无出院诊断记录，心律不齐。");
+    assay_leak_result_release(&res);
+    assay_leak_case_destroy(&lc);
+}
+
 static void test_near_mention_and_statement(void **state)
 {
     (void)state;
@@ -586,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_numbered_items),
         cmocka_unit_test(test_term_across_clauses),
         cmocka_unit_test(test_line_headers_and_brackets),
+        cmocka_unit_test(test_header_forms),
         cmocka_unit_test(test_near_mention_and_statement),
         cmocka_unit_test(test_residual_check),
         cmocka_unit_test(test_named_sections),
