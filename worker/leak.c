@@ -728,6 +728,22 @@ static size_t s_connector_at(const char *s, size_t len)
     return 0;
 }
 
+/* Is a part of an item cut at a connector a condition of its own? Three
+ * characters or more, or two ending like a condition ("穿孔", "胃炎"): a topic such
+ * as "全身麻醉术前评估和准备" must not make "准备" a diagnosis. */
+static int s_part_is_condition(const char *s, size_t len)
+{
+    static const char *const ends[] = {"病", "症", "炎", "癌", "瘤", "疝", "痔", "痈", "伤", "折",
+                                       "孔", "血", "石", "痛", "疹", "肿", "死", "塞", "衰", "瘘",
+                                       "咳", "喘", "热", "疮", "癣", "瘫", "聋", "盲"};
+    size_t n = s_nchars(s, len);
+    if (n >= 3) return 1;
+    if (n < 2) return 0;
+    for (size_t k = 0; k < ASSAY_ARRAY_LEN(ends); k++)
+        if (s_ends(s, len, ends[k])) return 1;
+    return 0;
+}
+
 /* the core name of an item, then each part between connectors, graded parts cut */
 static void s_add_parts(assay_leak_case_t *self, const char *s, size_t len, size_t item)
 {
@@ -744,7 +760,8 @@ static void s_add_parts(assay_leak_case_t *self, const char *s, size_t len, size
     while (i < len) {
         size_t cn = i > start ? s_connector_at(s + i, len - i) : 0;
         if (cn && s_nchars(s + start, i - start) >= 2 && len - (i + cn) >= 6) {
-            s_add_core(self, s + start, s_cut_qualifiers(s + start, i - start), item);
+            if (s_part_is_condition(s + start, i - start))
+                s_add_core(self, s + start, s_cut_qualifiers(s + start, i - start), item);
             start = i + cn;
             i = start;
             split = 1;
@@ -752,7 +769,7 @@ static void s_add_parts(assay_leak_case_t *self, const char *s, size_t len, size
         }
         i += s_u8len((unsigned char)s[i]);
     }
-    if (split && s_nchars(s + start, len - start) >= 2)
+    if (split && s_part_is_condition(s + start, len - start))
         s_add_core(self, s + start, s_cut_qualifiers(s + start, len - start), item);
 }
 
@@ -809,15 +826,19 @@ static void s_add_item(assay_leak_case_t *self, const char *s, size_t len)
     assay_buf_release(&core);
 }
 
-/* a space between two CJK characters separates list items ("心房颤动 高血压病");
- * one next to Latin letters or digits is part of a name ("Stanford B 型") */
+/* a space between two CJK characters separates list items ("心房颤动 高血压病",
+ * "高血压病 2型糖尿病"); one next to Latin letters is part of a name
+ * ("Stanford B 型") */
 static int s_cjk_around(const char *t, size_t len, size_t i, size_t n)
 {
     if (i == 0 || i + n >= len) return 0;
     size_t k = i - 1, m;
     while (k > 0 && ((unsigned char)t[k] & 0xC0) == 0x80) k--;
     uint32_t a = s_cp(t + k, len - k, &m);
-    uint32_t b = s_cp(t + i + n, len - i - n, &m);
+    size_t j = i + n;
+    while (j < len && isdigit((unsigned char)t[j])) j++; /* "… 2型糖尿病" */
+    if (j >= len) return 0;
+    uint32_t b = s_cp(t + j, len - j, &m);
     return a >= 0x3400 && b >= 0x3400;
 }
 

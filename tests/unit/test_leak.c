@@ -109,6 +109,19 @@ static void test_gold_parsing(void **state)
     lc = s_case("", 0);
     assert_int_equal(assay_leak_case_gold_count(lc), 0);
     assay_leak_case_destroy(&lc);
+
+    /* joined conditions are split; a part that is no condition is not hidden */
+    lc = s_case("胃十二指肠溃疡伴穿孔", 0);
+    assert_true(s_has_name(lc, "胃十二指肠溃疡"));
+    assert_true(s_has_name(lc, "穿孔"));
+    assay_leak_case_destroy(&lc);
+    lc = s_case("全身麻醉术前评估和准备", 0);
+    assert_false(s_has_name(lc, "准备"));
+    assay_leak_case_destroy(&lc);
+    lc = s_case("心房颤动 高血压病 2型糖尿病，急性Stanford B 型主动脉夹层", 0);
+    assert_int_equal(assay_leak_case_gold_count(lc), 4);
+    assert_string_equal(assay_leak_case_gold_item(lc, 3), "急性Stanford B 型主动脉夹层");
+    assay_leak_case_destroy(&lc);
 }
 
 static const char s_record[] =
