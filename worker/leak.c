@@ -118,42 +118,37 @@ static const char *s_memmem(const char *h, size_t hl, const char *lit)
 
 /* ---------------------------------------------------------------- headers */
 
-/* Section names as Chinese records write them. leak = 1: the section states the
- * conclusion (a diagnosis) or the management that follows from it. */
 #define S_H(name, leak) {name, sizeof(name) - 1, leak}
+/* Section names as Chinese records write them, sorted by their UTF-8 bytes (the
+ * lookup is a binary search). leak = 1: the section states the conclusion (a
+ * diagnosis) or the management that follows from it; 0: it holds what a doctor
+ * reasons from (history, complaint, signs, findings; a report's conclusion is
+ * findings first and is cleaned clause by clause). */
 static const struct {
     const char *name;
     size_t len;
     int leak;
 } s_headers[] = {
-    /* conclusion */
-    S_H("入院诊断", 1), S_H("出院诊断", 1), S_H("初步诊断", 1), S_H("门诊诊断", 1), S_H("急诊诊断", 1),
-    S_H("术前诊断", 1), S_H("术后诊断", 1), S_H("最后诊断", 1), S_H("最终诊断", 1), S_H("确定诊断", 1),
-    S_H("确诊诊断", 1), S_H("修正诊断", 1), S_H("补充诊断", 1), S_H("临床诊断", 1), S_H("主要诊断", 1),
-    S_H("其他诊断", 1), S_H("次要诊断", 1), S_H("病理诊断", 1), S_H("住院诊断", 1), S_H("死亡诊断", 1),
-    S_H("转入诊断", 1), S_H("转出诊断", 1), S_H("西医诊断", 1), S_H("中医诊断", 1), S_H("诊断", 1),
-    S_H("诊断结果", 1), S_H("诊断依据", 1), S_H("鉴别诊断", 1), S_H("拟诊", 1), S_H("初步印象", 1),
-    S_H("临床印象", 1),
-    /* a report's conclusion is findings first: cleaned clause by clause */
-    S_H("印象", 0), S_H("病理结果", 0), S_H("病理报告", 0), S_H("病理", 0), S_H("病理检查", 0),
-    S_H("影像学表现", 0), S_H("超声检查", 0), S_H("CT检查", 0),
-    /* management */
-    S_H("诊疗经过", 1), S_H("治疗经过", 1), S_H("诊治经过", 1), S_H("住院经过", 1), S_H("手术经过", 1),
-    S_H("抢救经过", 1), S_H("治疗过程", 1), S_H("住院期间诊疗经过", 1), S_H("出院情况", 1),
-    S_H("出院时情况", 1), S_H("出院医嘱", 1), S_H("出院带药", 1), S_H("出院指导", 1), S_H("出院建议", 1),
-    S_H("出院小结", 1), S_H("出院记录", 1), S_H("治疗方案", 1), S_H("治疗计划", 1), S_H("诊疗计划", 1),
-    S_H("处理意见", 1), S_H("处理", 1), S_H("治疗", 1), S_H("手术名称", 1), S_H("手术方式", 1),
-    S_H("术式", 1), S_H("转归", 1), S_H("预后", 1), S_H("随访", 1), S_H("医嘱", 1),
-    /* keep: what a doctor reasons from */
-    S_H("主诉", 0), S_H("现病史", 0), S_H("病史摘要", 0), S_H("既往史", 0), S_H("既往病史", 0),
-    S_H("个人史", 0), S_H("婚姻史", 0), S_H("婚育史", 0), S_H("月经史", 0), S_H("月经及婚育史", 0),
-    S_H("生育史", 0), S_H("家族史", 0), S_H("过敏史", 0), S_H("手术史", 0), S_H("外伤史", 0),
-    S_H("输血史", 0), S_H("预防接种史", 0), S_H("传染病史", 0), S_H("入院情况", 0), S_H("入院时情况", 0),
-    S_H("一般情况", 0), S_H("体格检查", 0), S_H("查体", 0), S_H("入院查体", 0), S_H("专科检查", 0),
-    S_H("专科情况", 0), S_H("专科查体", 0), S_H("生命体征", 0), S_H("腹部查体", 0), S_H("辅助检查", 0),
-    S_H("实验室检查", 0), S_H("影像学检查", 0), S_H("化验", 0), S_H("检查", 0), S_H("病例特点", 0),
-    S_H("病史", 0), S_H("体检", 0), S_H("一般资料", 0), S_H("病例资料", 0), S_H("病历摘要", 0),
-    S_H("病例摘要", 0), S_H("临床资料", 0), S_H("简要病史", 0), S_H("体征", 0), S_H("检验", 0),
+    S_H("CT检查", 0), S_H("一般情况", 0), S_H("一般资料", 0), S_H("专科情况", 0), S_H("专科查体", 0), S_H("专科检查", 0),
+    S_H("个人史", 0), S_H("中医诊断", 1), S_H("临床印象", 1), S_H("临床诊断", 1), S_H("临床资料", 0), S_H("主要诊断", 1),
+    S_H("主诉", 0), S_H("传染病史", 0), S_H("住院期间诊疗经过", 1), S_H("住院经过", 1), S_H("住院诊断", 1), S_H("体征", 0),
+    S_H("体格检查", 0), S_H("体检", 0), S_H("修正诊断", 1), S_H("入院情况", 0), S_H("入院时情况", 0), S_H("入院查体", 0),
+    S_H("入院诊断", 1), S_H("其他诊断", 1), S_H("出院医嘱", 1), S_H("出院小结", 1), S_H("出院带药", 1), S_H("出院建议", 1),
+    S_H("出院情况", 1), S_H("出院指导", 1), S_H("出院时情况", 1), S_H("出院记录", 1), S_H("出院诊断", 1),
+    S_H("初步印象", 1), S_H("初步诊断", 1), S_H("化验", 0), S_H("医嘱", 1), S_H("印象", 0), S_H("处理", 1),
+    S_H("处理意见", 1), S_H("外伤史", 0), S_H("婚姻史", 0), S_H("婚育史", 0), S_H("实验室检查", 0), S_H("家族史", 0),
+    S_H("影像学检查", 0), S_H("影像学表现", 0), S_H("急诊诊断", 1), S_H("手术史", 0), S_H("手术名称", 1),
+    S_H("手术方式", 1), S_H("手术经过", 1), S_H("抢救经过", 1), S_H("拟诊", 1), S_H("既往史", 0), S_H("既往病史", 0),
+    S_H("最后诊断", 1), S_H("最终诊断", 1), S_H("月经及婚育史", 0), S_H("月经史", 0), S_H("术前诊断", 1),
+    S_H("术后诊断", 1), S_H("术式", 1), S_H("查体", 0), S_H("检查", 0), S_H("检验", 0), S_H("次要诊断", 1),
+    S_H("死亡诊断", 1), S_H("治疗", 1), S_H("治疗方案", 1), S_H("治疗经过", 1), S_H("治疗计划", 1), S_H("治疗过程", 1),
+    S_H("现病史", 0), S_H("生命体征", 0), S_H("生育史", 0), S_H("病例摘要", 0), S_H("病例特点", 0), S_H("病例资料", 0),
+    S_H("病历摘要", 0), S_H("病史", 0), S_H("病史摘要", 0), S_H("病理", 0), S_H("病理报告", 0), S_H("病理检查", 0),
+    S_H("病理结果", 0), S_H("病理诊断", 1), S_H("确定诊断", 1), S_H("确诊诊断", 1), S_H("简要病史", 0), S_H("腹部查体", 0),
+    S_H("补充诊断", 1), S_H("西医诊断", 1), S_H("诊断", 1), S_H("诊断依据", 1), S_H("诊断结果", 1), S_H("诊治经过", 1),
+    S_H("诊疗经过", 1), S_H("诊疗计划", 1), S_H("超声检查", 0), S_H("转入诊断", 1), S_H("转出诊断", 1), S_H("转归", 1),
+    S_H("辅助检查", 0), S_H("输血史", 0), S_H("过敏史", 0), S_H("鉴别诊断", 1), S_H("门诊诊断", 1), S_H("随访", 1),
+    S_H("预后", 1), S_H("预防接种史", 0),
 };
 
 int assay_leak_header_kind(const char *name, size_t len)
@@ -165,19 +160,23 @@ int assay_leak_header_kind(const char *name, size_t len)
     return -1;
 }
 
-/* the longest known header name at s, or -1 */
+/* the longest known header name at s, or -1: a binary search for the first
+ * name sharing s's first character, then the names with that character */
 static int s_header_at(const char *s, size_t len, size_t *nlen)
 {
-    int best = -1;
-    size_t bl = 0;
+    *nlen = 0;
     if (len < 3) return -1;
-    for (size_t i = 0; i < ASSAY_ARRAY_LEN(s_headers); i++) {
-        size_t n = s_headers[i].len;
-        /* every name is CJK: the first character decides most comparisons */
-        if (n <= bl || n > len || memcmp(s_headers[i].name, s, 3) != 0) continue;
-        if (memcmp(s_headers[i].name, s, n) == 0) best = (int)i, bl = n;
+    size_t lo = 0, hi = ASSAY_ARRAY_LEN(s_headers);
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (memcmp(s_headers[mid].name, s, 3) < 0) lo = mid + 1;
+        else hi = mid;
     }
-    *nlen = bl;
+    int best = -1;
+    for (size_t i = lo; i < ASSAY_ARRAY_LEN(s_headers) && memcmp(s_headers[i].name, s, 3) == 0; i++) {
+        size_t n = s_headers[i].len;
+        if (n > *nlen && n <= len && memcmp(s_headers[i].name, s, n) == 0) best = (int)i, *nlen = n;
+    }
     return best;
 }
 
