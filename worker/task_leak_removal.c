@@ -210,6 +210,15 @@ static void s_run(void *state, assay_task_t *task)
                                  "available in this build");
         return;
     }
+    double max_treat = assay_param_num(task, "max_treatment_diseases", 5);
+    double max_bytes = assay_param_num(task, "max_bytes", 0);
+    double flag = assay_param_num(task, "flag_threshold", 0.5);
+    if (max_treat < 0 || max_treat > 1e6 || max_bytes < 0 || max_bytes > 1e12 || flag <= 0 ||
+        flag > 1) {
+        assay_task_fail(task, 0, "invalid parameters: expected max_treatment_diseases >= 0, "
+                                 "max_bytes >= 0 and 0 < flag_threshold <= 1");
+        return;
+    }
     const json_t *text = json_object_get(in, "text");
     if (text && !json_is_string(text) && !json_is_null(text)) {
         assay_task_fail(task, 0, "field \"text\" must be a string");
@@ -255,7 +264,8 @@ static void s_run(void *state, assay_task_t *task)
                                   "codes the terminology does not know)");
         goto fail;
     }
-    assay_leak_expand_opts_t xo = {(size_t)assay_param_num(task, "max_treatment_diseases", 5), 0};
+    /* 0 diseases would mean "the default" to the engine: at least one */
+    assay_leak_expand_opts_t xo = {max_treat >= 1 ? (size_t)max_treat : 1, 0};
     assay_leak_case_expand(lc, st->terms, &xo);
 
     assay_leak_input_t li = {json_string_value(text), text ? json_string_length(text) : 0, NULL, 0};
@@ -273,9 +283,7 @@ static void s_run(void *state, assay_task_t *task)
         }
         li.sections = sv;
     }
-    double mb = assay_param_num(task, "max_bytes", 0);
-    assay_leak_opts_t opts = {mb > 0 ? (size_t)mb : 0, assay_param_bool(task, "allow_unsectioned", 0),
-                              assay_param_num(task, "flag_threshold", 0)};
+    assay_leak_opts_t opts = {(size_t)max_bytes, assay_param_bool(task, "allow_unsectioned", 0), flag};
     if (assay_leak_run(lc, &li, &opts, &res, err, sizeof err) != 0) goto fail;
     if (res.flagged && assay_param_bool(task, "fail_on_leak", 0)) {
         snprintf(err, sizeof err, "the cleaned case still names the diagnosis: %s (score %.2f)",

@@ -201,6 +201,10 @@ static void test_bad_input(void **state)
                   "holds no diagnosis");
     s_expect_fail("{\"text\": \"主诉：心悸\", \"diagnosis\": \"心房颤动\"}",
                   "{\"rewrite_endpoint\": \"teacher\"}", "not available");
+    s_expect_fail("{\"text\": \"主诉：心悸\", \"diagnosis\": \"心房颤动\"}",
+                  "{\"flag_threshold\": 2}", "invalid parameters");
+    s_expect_fail("{\"text\": \"主诉：心悸\", \"diagnosis\": \"心房颤动\"}",
+                  "{\"max_treatment_diseases\": -1}", "invalid parameters");
     /* and the next task runs normally */
     assay_task_t t;
     s_run(&t, "{\"text\": \"患者心悸，心房颤动\", \"diagnosis\": \"心房颤动\"}",
