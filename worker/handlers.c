@@ -6,10 +6,12 @@
 
 extern const assay_handler_t assay_task_noop;
 extern const assay_handler_t assay_task_leak_removal;
+extern const assay_handler_t assay_task_normalize;
 
 static const assay_handler_t *const s_handlers[] = {
     &assay_task_noop,
     &assay_task_leak_removal,
+    &assay_task_normalize,
 };
 
 const assay_handler_t *assay_handler_find(const char *kind)

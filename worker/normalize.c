@@ -36,10 +36,18 @@
 #define S_MAXHEADGRAM 3
 #define S_HEADLEN 5  /* heads: suffixes of 1..5 characters */
 #define S_HEADMIN 5  /* a head is shared by at least this many names of known mentions */
+#define S_MINSITE 1  /* shortest site of a site + head decomposition */
 #define S_KNN 10
 #define S_FUZZY_POOL 50
 #define S_FUZZY_TOP 3
 #define S_MAXSITE 24
+#define S_MIN_EXAMPLES 20 /* fewer known mentions: fixed weights instead of a model */
+
+/* qsort that accepts an empty (NULL) array */
+static void s_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1) qsort(base, n, size, cmp);
+}
 
 /* ------------------------------------------------------------ small maps */
 
@@ -155,7 +163,7 @@ static int s_triple_cmp(const void *a, const void *b)
 /* build from triples (sorted here) */
 static void s_csr_build(s_csr_t *c, s_triple_t *t, size_t n)
 {
-    qsort(t, n, sizeof *t, s_triple_cmp);
+    s_sort(t, n, sizeof *t, s_triple_cmp);
     size_t rows = 0;
     for (size_t i = 0; i < n; i++)
         if (i == 0 || t[i].key != t[i - 1].key) rows++;
@@ -442,8 +450,8 @@ typedef struct {
     uint32_t *cp;      /* its folded key */
     uint32_t n;
     uint32_t freq;     /* known mentions naming it */
-    uint32_t head;     /* head id or S_NONE */
-    uint32_t site_n;   /* code points before the head */
+    uint32_t heads[S_HEADLEN]; /* the heads it ends with (site of at least S_MINSITE) */
+    uint32_t n_heads;
 } s_label_t;
 
 typedef struct {
@@ -473,6 +481,7 @@ enum {
     F_VOTE_SIM,
     F_FUZZY2,
     F_DICT_FUZZY,
+    F_COVERED,
     F_BIAS,
     F_COUNT
 };
@@ -514,10 +523,15 @@ struct assay_normalizer {
     /* heads and sites */
     s_map_t head_ix; /* hash of head code points → head id */
     size_t n_heads;
+    uint8_t *head_len; /* code points of each head */
     s_csr_t site_labels; /* hash of site code points → labels */
     /* the model */
     double w[F_COUNT];
     double w2[G_COUNT]; /* second stage: the candidate against the others of its text */
+    /* stage one: boosted trees when there are enough known mentions, else w */
+    struct s_tree *trees;
+    size_t n_trees;
+    double tree_base;
 };
 
 static uint32_t s_label_find(const assay_normalizer_t *nz, const uint32_t *cp, size_t n)
@@ -642,8 +656,7 @@ static void s_build_labels(assay_normalizer_t *nz)
         memcpy(x->cp, k.cp, k.n * sizeof(uint32_t));
         x->n = (uint32_t)k.n;
         x->freq = 0;
-        x->head = S_NONE;
-        x->site_n = 0;
+        x->n_heads = 0;
         *s_map_put(&nz->label_by_key, s_gram(k.cp, k.n), 0) = (uint32_t)nz->n_labels;
         nz->n_labels++;
         s_text_release(&k);
@@ -677,7 +690,7 @@ static void s_build_dictionary(assay_normalizer_t *nz)
     }
     nz->ac = assay_acmatch_builder_finish(&b);
     size_t np = assay_acmatch_pattern_count(nz->ac);
-    qsort(pairs.v, pairs.n, sizeof *pairs.v, s_triple_cmp);
+    s_sort(pairs.v, pairs.n, sizeof *pairs.v, s_triple_cmp);
     nz->pat_start = assay_calloc(np + 1, sizeof(uint32_t));
     nz->pat_label = assay_malloc((pairs.n + 1) * sizeof(uint32_t));
     nz->pat_is_name = assay_calloc(np + 1, 1);
@@ -705,7 +718,7 @@ static void s_build_dictionary(assay_normalizer_t *nz)
         for (size_t i = 0; i + 1 < x->n; i++) s_tvec_push(&bg, s_gram(x->cp + i, 2), (uint32_t)l, 1);
     }
     /* distinct (bigram, label) */
-    qsort(bg.v, bg.n, sizeof *bg.v, s_triple_cmp);
+    s_sort(bg.v, bg.n, sizeof *bg.v, s_triple_cmp);
     size_t w = 0;
     for (size_t i = 0; i < bg.n; i++)
         if (w == 0 || bg.v[i].key != bg.v[w - 1].key || bg.v[i].id != bg.v[w - 1].id) bg.v[w++] = bg.v[i];
@@ -843,7 +856,9 @@ void assay_normalizer_destroy(assay_normalizer_t **self_p)
     s_csr_release(&nz->gram_heads);
     s_map_release(&nz->gram_count);
     s_map_release(&nz->head_ix);
+    free(nz->head_len);
     s_csr_release(&nz->site_labels);
+    free(nz->trees);
     free(nz);
     *self_p = NULL;
 }
@@ -874,7 +889,7 @@ static size_t s_terms_of(const uint32_t *cp, size_t n, s_term_t *out)
         out[k].key = s_gram(cp + i, 2);
         out[k++].tf = 1.0f;
     }
-    qsort(out, k, sizeof *out, s_term_cmp);
+    s_sort(out, k, sizeof *out, s_term_cmp);
     size_t w = 0;
     for (size_t i = 0; i < k; i++) {
         if (w > 0 && out[w - 1].key == out[i].key)
@@ -912,20 +927,11 @@ static size_t s_max_grams(size_t n, size_t maxn)
     return n * maxn + 1;
 }
 
-/* the head of a label: its longest suffix (1..5 characters, leaving at least two)
- * that is a head; S_NONE when none */
-static uint32_t s_head_of(const assay_normalizer_t *nz, const uint32_t *cp, size_t n,
-                          size_t *site_n)
+static int s_label_has_head(const s_label_t *x, uint32_t h)
 {
-    for (size_t k = S_HEADLEN; k >= 1; k--) {
-        if (n <= k + 1) continue;
-        uint32_t h = s_map_get(&nz->head_ix, s_gram(cp + n - k, k));
-        if (h != S_NONE) {
-            *site_n = n - k;
-            return h;
-        }
-    }
-    return S_NONE;
+    for (uint32_t i = 0; i < x->n_heads; i++)
+        if (x->heads[i] == h) return 1;
+    return 0;
 }
 
 static void s_build_statistics(assay_normalizer_t *nz)
@@ -951,15 +957,19 @@ static void s_build_statistics(assay_normalizer_t *nz)
         }
     }
     s_map_release(&suf);
-    /* every label's head and site; sites index labels */
+    /* every decomposition of a label into site + head; sites index labels */
+    nz->head_len = assay_calloc(nz->n_heads + 1, 1);
     s_tvec_t sites = {0};
     for (size_t l = 0; l < nz->n_labels; l++) {
         s_label_t *x = &nz->labels[l];
-        size_t sn = 0;
-        x->head = s_head_of(nz, x->cp, x->n, &sn);
-        x->site_n = (uint32_t)sn;
-        if (x->head != S_NONE && sn >= 2 && sn <= S_MAXSITE)
-            s_tvec_push(&sites, s_gram(x->cp, sn), (uint32_t)l, x->head);
+        for (size_t k = 1; k <= S_HEADLEN; k++) {
+            if (x->n < k + S_MINSITE || x->n - k > S_MAXSITE) continue;
+            uint32_t h = s_map_get(&nz->head_ix, s_gram(x->cp + x->n - k, k));
+            if (h == S_NONE) continue;
+            nz->head_len[h] = (uint8_t)k;
+            x->heads[x->n_heads++] = h;
+            s_tvec_push(&sites, s_gram(x->cp, x->n - k), (uint32_t)l, h);
+        }
     }
     s_csr_build(&nz->site_labels, sites.v, sites.n);
     free(sites.v);
@@ -1026,16 +1036,18 @@ static void s_build_statistics(assay_normalizer_t *nz)
         const s_example_t *e = &nz->ex[i];
         size_t ng = s_grams_of(e->cp, e->n, S_MAXGRAM, grams);
         size_t nh = 0;
-        if (e->n_labels > heads_cap) {
-            heads_cap = e->n_labels;
+        if (e->n_labels * S_HEADLEN > heads_cap) {
+            heads_cap = e->n_labels * S_HEADLEN;
             heads = assay_realloc(heads, heads_cap * sizeof *heads);
         }
         for (uint32_t j = 0; j < e->n_labels; j++) {
-            uint32_t h = nz->labels[e->labels[j]].head;
-            if (h == S_NONE) continue;
-            int seen = 0;
-            for (size_t m = 0; m < nh; m++) seen |= heads[m] == h;
-            if (!seen) heads[nh++] = h;
+            const s_label_t *x = &nz->labels[e->labels[j]];
+            for (uint32_t q = 0; q < x->n_heads; q++) {
+                uint32_t h = x->heads[q];
+                int seen = 0;
+                for (size_t m = 0; m < nh; m++) seen |= heads[m] == h;
+                if (!seen) heads[nh++] = h;
+            }
         }
         for (size_t g = 0; g < ng; g++) {
             (*s_map_put(&nz->gram_count, grams[g], 0))++;
@@ -1239,7 +1251,7 @@ static void s_fuzzy(const assay_normalizer_t *nz, const uint32_t *cp, size_t b, 
         sc->lcount[sc->ltouched[i]] = 0;
     }
     size_t nf = sc->n_ltouched;
-    qsort(fz, nf, sizeof *fz, s_fz_count_cmp);
+    s_sort(fz, nf, sizeof *fz, s_fz_count_cmp);
     if (nf > S_FUZZY_POOL) nf = S_FUZZY_POOL;
     uint64_t *lb = NULL;
     size_t lb_cap = 0;
@@ -1252,7 +1264,7 @@ static void s_fuzzy(const assay_normalizer_t *nz, const uint32_t *cp, size_t b, 
         size_t nl = s_bigrams(x->cp, x->n, lb);
         fz[i].dice = 2.0 * (double)s_sorted_common(q, nq, lb, nl) / (double)(nq + nl);
     }
-    qsort(fz, nf, sizeof *fz, s_fz_dice_cmp);
+    s_sort(fz, nf, sizeof *fz, s_fz_dice_cmp);
     for (size_t i = 0; i < nf && i < S_FUZZY_TOP; i++) {
         s_cand_t *c = s_cand(cs, fz[i].label);
         if (fz[i].dice > c->f[F_FUZZY]) {
@@ -1340,7 +1352,7 @@ static void s_candidates(const assay_normalizer_t *nz, const uint32_t *cp, size_
             }
             sc->score[ex] = 0;
         }
-        qsort(nb, nn, sizeof *nb, s_nb_cmp);
+        s_sort(nb, nn, sizeof *nb, s_nb_cmp);
         if (nn > S_KNN) nn = S_KNN;
         double tot = 0;
         for (size_t i = 0; i < nn; i++) tot += pow(nb[i].sim, 3);
@@ -1401,7 +1413,7 @@ static void s_candidates(const assay_normalizer_t *nz, const uint32_t *cp, size_
                 if (self_ex) {
                     int mine = 0;
                     for (uint32_t j = 0; j < self_ex->n_labels; j++)
-                        mine |= nz->labels[self_ex->labels[j]].head == h;
+                        mine |= s_label_has_head(&nz->labels[self_ex->labels[j]], h);
                     if (mine) c--;
                 }
                 if (c < 2) continue;
@@ -1409,15 +1421,15 @@ static void s_candidates(const assay_normalizer_t *nz, const uint32_t *cp, size_
                 if (p > hev[h]) hev[h] = (float)p;
             }
         }
-        /* sites: every substring of 2..S_MAXSITE characters */
+        /* sites: every substring of S_MINSITE..S_MAXSITE characters */
         for (size_t b = 0; b < n; b++) {
-            for (size_t len = 2; len <= S_MAXSITE && b + len <= n; len++) {
+            for (size_t len = S_MINSITE; len <= S_MAXSITE && b + len <= n; len++) {
                 size_t rb, re;
                 s_csr_row(&nz->site_labels, s_gram(cp + b, len), &rb, &re);
                 for (size_t k = rb; k < re; k++) {
                     uint32_t l = nz->site_labels.id[k];
                     uint32_t h = nz->site_labels.count[k]; /* the head id */
-                    if (nz->labels[l].site_n != len ||
+                    if (nz->labels[l].n != len + nz->head_len[h] ||
                         memcmp(nz->labels[l].cp, cp + b, len * sizeof(uint32_t)) != 0)
                         continue;
                     if (hev[h] < 0.25f) continue;
@@ -1445,14 +1457,18 @@ static void s_candidates(const assay_normalizer_t *nz, const uint32_t *cp, size_
         uint32_t *bestp = assay_malloc((blen + 1) * sizeof(uint32_t));
         s_longest_t col = {best, bestp};
         assay_acmatch_scan(nz->ac, u, blen, ASSAY_AC_ASCII_WORDS, s_ac_keep, &col);
+        size_t cover_end = 0; /* the leftmost-longest cover so far ends here */
         for (size_t i = 0; i < blen; i++) {
             if (!best[i]) continue;
             uint32_t pb = bcp[i], pe = bcp[i + best[i]];
             if (pe - pb < 2) continue;
+            int covered = i >= cover_end;
+            if (covered) cover_end = i + best[i];
             uint32_t p = bestp[i];
             for (uint32_t k = nz->pat_start[p]; k < nz->pat_start[p + 1]; k++) {
                 s_cand_t *cd = s_cand(cs, nz->pat_label[k]);
                 cd->f[F_DICT] = 1;
+                if (covered) cd->f[F_COVERED] = 1;
                 float cov = (float)(pe - pb) / (float)n;
                 if (cov > cd->f[F_DICTCOV]) cd->f[F_DICTCOV] = cov;
                 int own = nz->pat_is_name[p] &&
@@ -1522,6 +1538,159 @@ static double s_score(const double *w, const float *f)
     double z = 0;
     for (int i = 0; i < F_COUNT; i++) z += w[i] * f[i];
     return s_sigmoid(z);
+}
+
+/* ------------------------------------------------------- boosted trees */
+
+/* Stage one is a small gradient-boosted ensemble of complete depth-3 trees (logistic
+ * loss, Newton leaves, 32 quantile bins per feature): the features interact (a
+ * dictionary match means little when it is a fragment of a longer name) and trees
+ * capture that without hand-made crosses. */
+#define S_TREES 150
+#define S_DEPTH 3
+#define S_INNER ((1 << S_DEPTH) - 1)
+#define S_LEAVES (1 << S_DEPTH)
+#define S_BINS 32
+#define S_SHRINK 0.15
+#define S_LAMBDA 1.0
+#define S_MIN_HESS 1.0
+
+struct s_tree {
+    uint8_t feat[S_INNER];
+    float thr[S_INNER]; /* go left when value <= thr */
+    float leaf[S_LEAVES];
+};
+
+static double s_tree_margin(const assay_normalizer_t *nz, const float *f)
+{
+    double z = nz->tree_base;
+    for (size_t t = 0; t < nz->n_trees; t++) {
+        const struct s_tree *tr = &nz->trees[t];
+        size_t i = 0;
+        for (int d = 0; d < S_DEPTH; d++) i = 2 * i + 1 + (f[tr->feat[i]] > tr->thr[i]);
+        z += tr->leaf[i - S_INNER];
+    }
+    return z;
+}
+
+static double s_score1(const assay_normalizer_t *nz, const float *f)
+{
+    return nz->n_trees ? s_sigmoid(s_tree_margin(nz, f)) : s_score(nz->w, f);
+}
+
+static int s_float_cmp(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void s_boost(assay_normalizer_t *nz, const float *X, const uint8_t *Y, size_t nrow)
+{
+    const size_t nf = F_COUNT;
+    /* quantile thresholds per feature and the binned matrix */
+    float (*thr)[S_BINS] = assay_malloc(nf * sizeof *thr);
+    size_t nthr[F_COUNT];
+    float *col = assay_malloc((nrow + 1) * sizeof(float));
+    uint8_t *bin = assay_malloc(nrow * nf + 1);
+    for (size_t f = 0; f < nf; f++) {
+        for (size_t r = 0; r < nrow; r++) col[r] = X[r * nf + f];
+        s_sort(col, nrow, sizeof(float), s_float_cmp);
+        nthr[f] = 0;
+        for (size_t k = 1; k < S_BINS; k++) {
+            float v = col[(nrow - 1) * k / S_BINS];
+            if (v < col[nrow - 1] && (nthr[f] == 0 || v > thr[f][nthr[f] - 1])) thr[f][nthr[f]++] = v;
+        }
+        for (size_t r = 0; r < nrow; r++) {
+            float v = X[r * nf + f];
+            size_t b = 0;
+            while (b < nthr[f] && v > thr[f][b]) b++;
+            bin[r * nf + f] = (uint8_t)b;
+        }
+    }
+    free(col);
+    size_t pos = 0;
+    for (size_t r = 0; r < nrow; r++) pos += Y[r];
+    double prior = ((double)pos + 1) / ((double)(nrow - pos) + 1);
+    nz->tree_base = log(prior);
+    double *F = assay_malloc(nrow * sizeof(double));
+    double *g = assay_malloc(nrow * sizeof(double)), *h = assay_malloc(nrow * sizeof(double));
+    uint8_t *node = assay_malloc(nrow);
+    for (size_t r = 0; r < nrow; r++) F[r] = nz->tree_base;
+    nz->trees = assay_calloc(S_TREES, sizeof *nz->trees);
+    /* histograms for the nodes of one level: [node][feature][bin] × (G, H) */
+    size_t hsz = (size_t)S_LEAVES * nf * S_BINS * 2;
+    double *hist = assay_malloc(hsz * sizeof(double));
+    for (size_t t = 0; t < S_TREES; t++) {
+        struct s_tree *tr = &nz->trees[t];
+        for (size_t r = 0; r < nrow; r++) {
+            double p = s_sigmoid(F[r]);
+            g[r] = p - Y[r];
+            h[r] = p * (1 - p) + 1e-6;
+            node[r] = 0;
+        }
+        for (int d = 0; d < S_DEPTH; d++) {
+            size_t nodes = (size_t)1 << d;
+            memset(hist, 0, nodes * nf * S_BINS * 2 * sizeof(double));
+            for (size_t r = 0; r < nrow; r++) {
+                double *hn = hist + (size_t)node[r] * nf * S_BINS * 2;
+                const uint8_t *br = bin + r * nf;
+                for (size_t f = 0; f < nf; f++) {
+                    hn[(f * S_BINS + br[f]) * 2] += g[r];
+                    hn[(f * S_BINS + br[f]) * 2 + 1] += h[r];
+                }
+            }
+            for (size_t j = 0; j < nodes; j++) {
+                size_t heap = nodes - 1 + j;
+                const double *hn = hist + j * nf * S_BINS * 2;
+                double best = 1e-9;
+                size_t bf = 0;
+                float bthr = INFINITY;
+                for (size_t f = 0; f < nf; f++) {
+                    double G = 0, H = 0;
+                    for (size_t b = 0; b <= nthr[f]; b++) {
+                        G += hn[(f * S_BINS + b) * 2];
+                        H += hn[(f * S_BINS + b) * 2 + 1];
+                    }
+                    double GL = 0, HL = 0;
+                    for (size_t b = 0; b < nthr[f]; b++) {
+                        GL += hn[(f * S_BINS + b) * 2];
+                        HL += hn[(f * S_BINS + b) * 2 + 1];
+                        double GR = G - GL, HR = H - HL;
+                        if (HL < S_MIN_HESS || HR < S_MIN_HESS) continue;
+                        double gain = GL * GL / (HL + S_LAMBDA) + GR * GR / (HR + S_LAMBDA) -
+                                      G * G / (H + S_LAMBDA);
+                        if (gain > best) {
+                            best = gain;
+                            bf = f;
+                            bthr = thr[f][b];
+                        }
+                    }
+                }
+                tr->feat[heap] = (uint8_t)bf;
+                tr->thr[heap] = bthr;
+            }
+            for (size_t r = 0; r < nrow; r++) {
+                size_t heap = nodes - 1 + node[r];
+                node[r] = (uint8_t)(2 * node[r] + (X[r * nf + tr->feat[heap]] > tr->thr[heap]));
+            }
+        }
+        double G[S_LEAVES] = {0}, H[S_LEAVES] = {0};
+        for (size_t r = 0; r < nrow; r++) {
+            G[node[r]] += g[r];
+            H[node[r]] += h[r];
+        }
+        for (size_t l = 0; l < S_LEAVES; l++)
+            tr->leaf[l] = (float)(-G[l] / (H[l] + S_LAMBDA) * S_SHRINK);
+        for (size_t r = 0; r < nrow; r++) F[r] += tr->leaf[node[r]];
+        nz->n_trees = t + 1;
+    }
+    free(hist);
+    free(node);
+    free(g);
+    free(h);
+    free(F);
+    free(bin);
+    free(thr);
 }
 
 static void s_cands_reset(s_cands_t *cs)
@@ -1606,12 +1775,11 @@ static void s_train(assay_normalizer_t *nz)
 {
     memset(nz->w, 0, sizeof nz->w);
     memset(nz->w2, 0, sizeof nz->w2);
-    if (nz->n_ex < 50) {
+    if (nz->n_ex < S_MIN_EXAMPLES) {
         /* too few known mentions to learn from: trust the dictionary and fuzzy scores */
-        nz->w[F_DICT] = 2.0;
-        nz->w[F_DICTCOV] = 3.0;
+        nz->w[F_COVERED] = 4.5;
+        nz->w[F_DICTCOV] = 1.0;
         nz->w[F_FUZZY2] = 6.0;
-        nz->w[F_SUBSTR] = 1.0;
         nz->w[F_BIAS] = -4.0;
         nz->w2[G_LOGIT] = 5.0;
         return;
@@ -1641,10 +1809,10 @@ static void s_train(assay_normalizer_t *nz)
     gstart[nz->n_ex] = (uint32_t)nrow;
     s_scratch_release(&sc);
     s_cands_release(&cs);
-    s_sgd(nz->w, F_COUNT, X, Y, nrow, 15);
+    s_boost(nz, X, Y, nrow);
     /* stage two on the stage-one scores of each text */
     double *p1 = assay_malloc((nrow + 1) * sizeof(double));
-    for (size_t r = 0; r < nrow; r++) p1[r] = s_score(nz->w, X + r * F_COUNT);
+    for (size_t r = 0; r < nrow; r++) p1[r] = s_score1(nz, X + r * F_COUNT);
     float *X2 = assay_malloc((nrow + 1) * G_COUNT * sizeof(float));
     for (size_t i = 0; i < nz->n_ex; i++)
         s_stage2(p1 + gstart[i], X + (size_t)gstart[i] * F_COUNT, gstart[i + 1] - gstart[i], X2 + (size_t)gstart[i] * G_COUNT);
@@ -1747,7 +1915,7 @@ int assay_normalize_text(assay_normalizer_t *self, const char *text, size_t len,
     float *g2 = assay_malloc((cs.n + 1) * G_COUNT * sizeof(float));
     float *f1 = assay_malloc((cs.n + 1) * F_COUNT * sizeof(float));
     for (size_t i = 0; i < cs.n; i++) {
-        p1[i] = s_score(self->w, cs.c[i].f);
+        p1[i] = s_score1(self, cs.c[i].f);
         memcpy(f1 + i * F_COUNT, cs.c[i].f, F_COUNT * sizeof(float));
     }
     s_stage2(p1, f1, cs.n, g2);
@@ -1760,7 +1928,7 @@ int assay_normalize_text(assay_normalizer_t *self, const char *text, size_t len,
     }
     free(p1);
     free(g2);
-    qsort(r, cs.n, sizeof *r, s_ranked_cmp);
+    s_sort(r, cs.n, sizeof *r, s_ranked_cmp);
     size_t segs_cap = t.n + 1;
     assay_span_t *segs = assay_malloc(segs_cap * sizeof *segs);
     size_t nseg = s_split_cp(t.cp, t.n, segs, segs_cap);

@@ -16,6 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* qsort that accepts an empty (NULL) array */
+static void s_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1) qsort(base, n, size, cmp);
+}
+
 /* ----------------------------------------------------------- image layout */
 
 #define S_MAGIC "ASSAYTRM"
@@ -250,6 +256,18 @@ static char *s_normkey_dup(const char *s)
         assay_terms_normkey(s, out, n + 1);
     }
     return out;
+}
+
+/* the code as written, without surrounding spaces (codes keep their case: the
+ * standard writes A00.000x001; lookups ignore case) */
+static void s_code_trim(const char *in, char *out, size_t outlen)
+{
+    while (*in == ' ' || *in == '\t') in++;
+    size_t n = strlen(in);
+    while (n > 0 && (in[n - 1] == ' ' || in[n - 1] == '\t')) n--;
+    if (n >= outlen) n = outlen - 1;
+    memcpy(out, in, n);
+    out[n] = '\0';
 }
 
 static void s_code_upper(const char *in, char *out, size_t outlen)
@@ -663,7 +681,7 @@ static int s_add_icd10(assay_terms_builder_t *b, const char *const *f, const cha
               "without spaces, at most 63 bytes)", where, f[0]);
         return ASSAY_EPARSE;
     }
-    s_code_upper(f[0], code, sizeof code);
+    s_code_trim(f[0], code, sizeof code);
     s_bconcept_t c = {0};
     int asterisk = 0;
     if (s_level_parse(f[2], &c.level, &c.system, &asterisk) < 0) {
@@ -732,7 +750,7 @@ static int s_add_bj(assay_terms_builder_t *b, const char *const *f, const char *
               "without spaces, at most 63 bytes)", where, f[0]);
         return ASSAY_EPARSE;
     }
-    s_code_upper(f[0], code, sizeof code);
+    s_code_trim(f[0], code, sizeof code);
     if (!*f[1]) {
         s_err(err, errlen, "%s: field \"name_zh\": empty name for code \"%s\"", where, f[0]);
         return ASSAY_EPARSE;
@@ -1054,7 +1072,7 @@ assay_terms_t *assay_terms_builder_finish(assay_terms_builder_t **self_p, char *
         sr[i].k2 = 0;
         sr[i].idx = (uint32_t)i;
     }
-    qsort(sr, na, sizeof *sr, s_sortrec_cmp);
+    s_sort(sr, na, sizeof *sr, s_sortrec_cmp);
     aliases = assay_calloc(na ? na : 1, sizeof *aliases);
     size_t n_al = 0;
     {
@@ -1111,7 +1129,7 @@ assay_terms_t *assay_terms_builder_finish(assay_terms_builder_t **self_p, char *
         sr[i].k2 = ((uint64_t)(names[i].alias == S_NONE ? 0 : 1) << 32) | names[i].concept;
         sr[i].idx = (uint32_t)i;
     }
-    qsort(sr, n_names, sizeof *sr, s_sortrec_cmp);
+    s_sort(sr, n_names, sizeof *sr, s_sortrec_cmp);
     {
         s_name_t *sorted = assay_malloc((n_names + 1) * sizeof *sorted);
         for (size_t i = 0; i < n_names; i++) sorted[i] = names[sr[i].idx];
@@ -1128,7 +1146,7 @@ assay_terms_t *assay_terms_builder_finish(assay_terms_builder_t **self_p, char *
         sr[i].k2 = b->nodes[i].type;
         sr[i].idx = (uint32_t)i;
     }
-    qsort(sr, nn, sizeof *sr, s_sortrec_cmp);
+    s_sort(sr, nn, sizeof *sr, s_sortrec_cmp);
     remap = assay_malloc((nn + 1) * sizeof *remap);
     kgnodes = assay_calloc(nn ? nn : 1, sizeof *kgnodes);
     for (size_t i = 0; i < nn; i++) {

@@ -412,6 +412,68 @@ static void test_bad_input(void **state)
     assay_terms_builder_destroy(&b);
 }
 
+/* random byte flips anywhere in a snapshot: open fails or every query still works */
+static void test_snapshot_corruption(void **state)
+{
+    const assay_terms_t *t = *state;
+    size_t size;
+    const uint8_t *img = assay_terms_image(t, &size);
+    uint8_t *copy = assay_malloc(size);
+    char path[] = "/tmp/assay_test_corrupt_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    uint64_t rng = 88172645463325252ULL;
+    int opened = 0;
+    for (int round = 0; round < 300; round++) {
+        memcpy(copy, img, size);
+        int flips = 1 + round % 4;
+        for (int k = 0; k < flips; k++) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            /* half the rounds hit the header and section table */
+            size_t at = (round % 2) ? (size_t)(rng % size) : (size_t)(rng % 512);
+            copy[at] ^= (uint8_t)(1u << (rng >> 60 & 7));
+        }
+        FILE *fp = fopen(path, "wb");
+        assert_non_null(fp);
+        assert_int_equal(fwrite(copy, 1, size, fp), size);
+        fclose(fp);
+        char err[512];
+        assay_terms_t *s = assay_terms_open_snapshot(path, err, sizeof err);
+        if (!s) continue;
+        opened++;
+        size_t nc = assay_terms_concept_count(s);
+        for (size_t i = 0; i < nc; i++) {
+            assay_term_id_t id = (assay_term_id_t)i;
+            assay_term_id_t anc[64];
+            assay_terms_ancestors(s, id, anc, 64);
+            assay_terms_lca(s, id, (assay_term_id_t)(nc - 1 - i));
+            assay_terms_find_code(s, ASSAY_SYS_ANY, assay_terms_code(s, id));
+            assay_name_hit_t hits[8];
+            assay_terms_find_name(s, assay_terms_name(s, id), ASSAY_SYS_ANY, hits, 8);
+            for (size_t a = 0; a < assay_terms_alias_count(s, id); a++) {
+                assay_alias_t al;
+                assay_terms_alias(s, id, a, &al);
+            }
+            assay_term_id_t kn[8];
+            assay_terms_kg_for_concept(s, id, kn, 8);
+        }
+        for (size_t i = 0; i < assay_terms_kg_node_count(s); i++) {
+            assay_kg_edge_t e[16];
+            assay_terms_kg_neighbors(s, (assay_term_id_t)i, NULL, ASSAY_KG_BOTH, e, 16);
+            assay_term_id_t cs[8];
+            assay_terms_concepts_for_kg(s, (assay_term_id_t)i, ASSAY_SYS_ANY, cs, 8);
+        }
+        assay_terms_destroy(&s);
+    }
+    /* most flips land in strings or counts that stay valid */
+    assert_true(opened > 0);
+    unlink(path);
+    free(copy);
+}
+
 static void test_synthetic(void **state)
 {
     (void)state;
@@ -444,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_graph),
         cmocka_unit_test(test_version_and_snapshot),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_snapshot_corruption),
         cmocka_unit_test(test_synthetic),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
