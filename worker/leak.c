@@ -1780,6 +1780,7 @@ int assay_leak_run(const assay_leak_case_t *lc, const assay_leak_input_t *in,
 #define S_MAX_NODES 16    /* graph nodes looked at per name */
 #define S_MAX_SEEN 512    /* concepts and nodes expanded per case */
 #define S_MAX_IN 64       /* in-edges looked at to judge a treatment's specificity */
+#define S_DEGREE_CACHE 256
 #define S_MAX_EDGES 1024
 
 typedef struct {
@@ -1793,6 +1794,10 @@ typedef struct {
     size_t added;
     assay_kg_edge_t edges[S_MAX_EDGES];
     assay_kg_edge_t in_edges[S_MAX_IN];
+    /* treatment degrees seen in this case, direct-mapped (node + 1, 0 = empty) */
+    uint64_t deg_node[S_DEGREE_CACHE];
+    uint8_t deg_drug[S_DEGREE_CACHE];
+    size_t deg[S_DEGREE_CACHE];
 } s_expand_t;
 
 /* does the graph know s as a symptom and never as a disease? (children of a
@@ -1851,9 +1856,23 @@ static size_t s_drug_base(const char *s, size_t len)
     return 0;
 }
 
+static size_t s_treat_degree_count(s_expand_t *x, assay_term_id_t t, int drug);
+
 /* how many diseases name t as a drug (drug = 1) or as a treatment: one pass over
  * its in-edges (asking per relation costs a label lookup each) */
 static size_t s_treat_degree(s_expand_t *x, assay_term_id_t t, int drug)
+{
+    /* generic treatments come back with every disease: remember them */
+    size_t slot = (t * 2654435761u + (unsigned)drug) & (S_DEGREE_CACHE - 1);
+    if (x->deg_node[slot] == t + 1 && x->deg_drug[slot] == drug) return x->deg[slot];
+    size_t d = s_treat_degree_count(x, t, drug);
+    x->deg_node[slot] = t + 1;
+    x->deg_drug[slot] = (uint8_t)drug;
+    x->deg[slot] = d;
+    return d;
+}
+
+static size_t s_treat_degree_count(s_expand_t *x, assay_term_id_t t, int drug)
 {
     const char *r1 = drug ? "药物" : "治疗方式", *r2 = drug ? "药物治疗" : "手术治疗";
     size_t n = assay_terms_kg_neighbors(x->terms, t, NULL, ASSAY_KG_IN, x->in_edges, S_MAX_IN);
@@ -1906,14 +1925,17 @@ static void s_expand_kg(s_expand_t *x, assay_term_id_t node, size_t item)
             int drug = strcmp(rel, "药物") == 0 || strcmp(rel, "药物治疗") == 0;
             int treat = strcmp(rel, "治疗方式") == 0 || strcmp(rel, "手术治疗") == 0;
             if (!drug && !treat) continue;
+            const char *tn = assay_terms_kg_name(x->terms, t);
+            size_t tl = strlen(tn);
+            /* a short "treatment" is advice ("戒酒", "休息") that history must keep;
+             * the cheap tests go first, the degree costs a pass over the edges */
+            if ((treat && s_nchars(tn, tl) < 4) || s_is_generic(tn, tl) || s_find_term(x->lc, tn, tl) >= 0)
+                continue;
             /* specific: linked to few diseases */
             if (s_treat_degree(x, t, drug) > x->max_treat) continue;
-            const char *tn = assay_terms_kg_name(x->terms, t);
-            /* a short "treatment" is advice ("戒酒", "休息") that history must keep */
-            if (treat && s_nchars(tn, strlen(tn)) < 4) continue;
             const char *why = drug ? "drug for" : "treatment of";
             s_term(x, tn, ASSAY_LEAK_TERM_TREATMENT, item, why, dname, " in the knowledge graph");
-            size_t bl = drug ? s_drug_base(tn, strlen(tn)) : 0;
+            size_t bl = drug ? s_drug_base(tn, tl) : 0;
             if (bl > 0 && s_base_specific(x, tn, bl)) {
                 char *base = assay_strndup(tn, bl);
                 s_term(x, base, ASSAY_LEAK_TERM_TREATMENT, item, why, dname,
