@@ -10,9 +10,9 @@
  *
  *  Two objects:
  *  - assay_leak_case_t: the per-case lexicon. It parses the gold diagnosis text
- *    into items and core names, and holds every term to hide (added by the
- *    caller, typically from the terminology index via assay_leak_case_expand()
- *    in task_leak_removal.c). It owns copies of every string added.
+ *    into items and core names, and holds every term to hide (added from the
+ *    terminology by assay_leak_case_expand(), or by the caller). It owns copies
+ *    of every string added.
  *  - assay_leak_result_t: what one run produced (clean text, audit, residual
  *    hits), caller-owned storage released with assay_leak_result_release().
  *
@@ -31,7 +31,8 @@
 typedef enum {
     ASSAY_LEAK_TERM_GOLD = 0,  /* a gold diagnosis item or a core name parsed from it */
     ASSAY_LEAK_TERM_ALIAS,     /* a synonym of a gold name */
-    ASSAY_LEAK_TERM_RELATED,   /* the parent category or a child term of a gold code */
+    ASSAY_LEAK_TERM_RELATED,   /* an ancestor (up to the block) or a descendant of a gold
+                                * code, or the disease a modified gold name is a kind of */
     ASSAY_LEAK_TERM_CODE,      /* an ICD code of the diagnosis (matched as a token) */
     ASSAY_LEAK_TERM_TREATMENT, /* a drug, treatment or procedure specific to it */
     ASSAY_LEAK_TERM__COUNT
