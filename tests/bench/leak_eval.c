@@ -9,9 +9,12 @@
  *  does; without it only the gold text itself is hidden.
  *
  *  Figures (definitions, independent of what the engine decided to remove):
- *  - leak_rate: share of cases whose clean text still contains, as an exact
- *    substring, a gold name (a diagnosis item, or a core name parsed from it by
- *    assay_leak_case_add_gold) or an alias of it from the terminology.
+ *  - leak_rate: share of cases whose clean text still mentions, verbatim, a gold
+ *    name (a diagnosis item, or a core name parsed from it by
+ *    assay_leak_case_add_gold) or an alias of it from the terminology. An
+ *    occurrence whose first character ends a degree word (最高, 偏低, 增大, …:
+ *    "最高血压为180/85mmHg" is 最高 + 血压) is not a mention; the count of cases
+ *    with any plain occurrence is printed too.
  *  - retention: over the sentences of the original text (split at 。！？；\n)
  *    that are outside conclusion/management sections (a header "NAME：" or a
  *    header line whose NAME contains 诊断, 拟诊, 经过, 医嘱, 出院, 治疗, 处理, 计划,
@@ -188,12 +191,35 @@ static int s_sentence_end(const char *s, size_t len, size_t i, size_t *n)
     return 0;
 }
 
+/* Is term t mentioned in h? An occurrence whose first character ends a degree
+ * word (最高, 偏低, 增大, 较多, … — "最高血压为180/85mmHg" is 最高 + 血压, not a
+ * mention of 高血压) is not a mention. *plain counts every occurrence. */
+static int s_mention(const char *h, size_t hl, const char *t, size_t tl, int *plain)
+{
+    static const char *const words[] = {
+        "最高", "偏高", "增高", "升高", "较高", "过高", "稍高", "略高", "很高", "极高", "不高",
+        "最低", "偏低", "降低", "减低", "较低", "过低", "稍低", "略低", "很低", "不低",
+        "最大", "增大", "较大", "过大", "稍大", "略大", "扩大", "不大", "最多", "增多", "较多",
+        "过多", "偏多", "稍多", "不多", "最少", "减少", "较少", "过少", "偏少", "稍少", "不少"};
+    const char *p = h, *end = h + hl;
+    while (p < end && (p = memmem(p, (size_t)(end - p), t, tl)) != NULL) {
+        if (plain) *plain = 1;
+        int in_word = 0;
+        if (p - h >= 3 && (unsigned char)t[0] >= 0xE0)
+            for (size_t k = 0; k < ASSAY_ARRAY_LEN(words) && !in_word; k++)
+                in_word = memcmp(p - 3, words[k], 6) == 0;
+        if (!in_word) return 1;
+        p += 1;
+    }
+    return 0;
+}
+
 static int s_tainted(const assay_leak_case_t *lc, const char *s, size_t len)
 {
     for (size_t k = 0; k < assay_leak_case_term_count(lc); k++) {
         size_t tl;
         const char *t = assay_leak_case_term(lc, k, &tl, NULL);
-        if (memmem(s, len, t, tl)) return 1;
+        if (s_mention(s, len, t, tl, NULL)) return 1;
     }
     return 0;
 }
@@ -307,20 +333,24 @@ static void s_retention(const assay_leak_case_t *lc, const char *t, size_t len, 
     }
 }
 
+/* 1 when a gold name or alias is mentioned in the clean text (what says which);
+ * *plain = 1 when one occurs at all, even inside a degree word */
 static int s_leaks(const assay_leak_case_t *lc, const char *clean, size_t clen, char *what,
-                   size_t wl)
+                   size_t wl, int *plain)
 {
-    for (size_t k = 0; k < assay_leak_case_term_count(lc); k++) {
+    *plain = 0;
+    int leak = 0;
+    for (size_t k = 0; k < assay_leak_case_term_count(lc) && !leak; k++) {
         size_t tl;
         assay_leak_term_kind_t kind;
         const char *t = assay_leak_case_term(lc, k, &tl, &kind);
         if (kind != ASSAY_LEAK_TERM_GOLD && kind != ASSAY_LEAK_TERM_ALIAS) continue;
-        if (memmem(clean, clen, t, tl)) {
+        if (s_mention(clean, clen, t, tl, plain)) {
             snprintf(what, wl, "%s “%.*s”", assay_leak_term_kind_name(kind), (int)tl, t);
-            return 1;
+            leak = 1;
         }
     }
-    return 0;
+    return leak;
 }
 
 static assay_leak_case_t *s_build(const s_case_t *c, const assay_terms_t *terms)
@@ -417,7 +447,7 @@ int main(int argc, char **argv)
     free(line);
     fclose(f);
 
-    size_t leaked = 0, flagged = 0, errors = 0, removed = 0;
+    size_t leaked = 0, plain_hits = 0, flagged = 0, errors = 0, removed = 0;
     size_t ret_total = 0, ret_kept = 0;
     s_counts_t counts = {0, 0, 0};
     /* free text without headers is cleaned too (the task refuses it unless asked):
@@ -437,8 +467,10 @@ int main(int argc, char **argv)
             continue;
         }
         char what[256];
-        int leak = s_leaks(lc, res.clean_text, res.clean_len, what, sizeof what);
+        int plain;
+        int leak = s_leaks(lc, res.clean_text, res.clean_len, what, sizeof what, &plain);
         leaked += leak;
+        plain_hits += plain;
         flagged += res.flagged;
         removed += res.n_removed;
         size_t tot = 0, kept = 0;
@@ -494,6 +526,9 @@ int main(int argc, char **argv)
     size_t ok = n - errors;
     printf("cases=%zu unparsable_lines=%zu errors=%zu flagged=%zu removals_per_case=%.1f\n", n, bad,
            errors, flagged, ok ? (double)removed / (double)ok : 0.0);
+    printf("cases where a gold name or alias occurs as a plain substring, degree words "
+           "included (最高血压…): %zu\n",
+           plain_hits);
     printf("sentences: %zu in conclusion/management sections, %zu naming the diagnosis or a "
            "specific treatment, %zu scored for retention (%zu/%zu characters kept)\n",
            counts.conclusion, counts.tainted, counts.scored, ret_kept, ret_total);

@@ -4,10 +4,14 @@
 # TERMS=DIR|SNAPSHOT) when it holds icd10.tsv.
 #
 # Prints, last line: leak_rate=X retention=Y cases_per_s=Z
-#   leak_rate    share of cases whose clean text still contains, verbatim, a gold
+#   leak_rate    share of cases whose clean text still mentions, verbatim, a gold
 #                name (a diagnosis item, or a core name parsed from it: qualifiers
 #                such as "3级（很高危）" removed, composite items split) or an alias of
-#                it from the terminology (target 0)
+#                it from the terminology (target 0). An occurrence whose first
+#                character ends a degree word (最高, 偏低, 增大, 较多, …) is no mention:
+#                "最高血压为180/85mmHg" is 最高 + 血压, a vital sign that must stay;
+#                the number of cases with any plain occurrence is printed above.
+#                The same rule applies when sentences are tested below.
 #   retention    characters kept / characters of the sentences (split at 。！？；
 #                and line ends) of the original text that lie outside conclusion
 #                or management sections (a "NAME：" header, or a header line, whose

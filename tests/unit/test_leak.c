@@ -366,6 +366,22 @@ static void test_symptom_alias_kept(void **state)
     assay_leak_case_destroy(&lc);
 }
 
+static void test_degree_words(void **state)
+{
+    (void)state;
+    /* 最高血压 is 最高 + 血压: a vital sign, not a mention of 高血压 */
+    assay_leak_case_t *lc = s_case("1.高血压2.心房颤动", 0);
+    assay_leak_result_t res;
+    s_clean(lc, "既往史：“高血压”病史3年，最高血压为180/85mmHg，血压偏高血糖正常。\n", &res);
+    assert_string_equal(res.clean_text, "既往史：最高血压为180/85mmHg，血压偏高血糖正常。");
+    assert_false(res.flagged);
+    assert_int_equal(res.n_hits, 1);
+    assert_string_equal(res.hits[0].match, "最高血压");
+    assert_true(res.hits[0].score < 0.5);
+    assay_leak_result_release(&res);
+    assay_leak_case_destroy(&lc);
+}
+
 static void test_list_element(void **state)
 {
     (void)state;
@@ -624,6 +640,7 @@ int main(void)
         cmocka_unit_test(test_pathology_and_imaging_conclusions),
         cmocka_unit_test(test_what_must_survive),
         cmocka_unit_test(test_symptom_alias_kept),
+        cmocka_unit_test(test_degree_words),
         cmocka_unit_test(test_list_element),
         cmocka_unit_test(test_numbered_items),
         cmocka_unit_test(test_term_across_clauses),
