@@ -6,6 +6,7 @@
 
 extern const assay_handler_t assay_task_noop;
 extern const assay_handler_t assay_task_generate;
+extern const assay_handler_t assay_task_leak_removal;
 extern const assay_handler_t assay_task_normalize;
 extern const assay_handler_t assay_task_verify;
 extern const assay_handler_t assay_task_hack_check;
@@ -15,6 +16,7 @@ extern const assay_handler_t assay_task_cot_actions;
 static const assay_handler_t *const s_handlers[] = {
     &assay_task_noop,
     &assay_task_generate,
+    &assay_task_leak_removal,
     &assay_task_normalize,
     &assay_task_verify,
     &assay_task_hack_check,
