@@ -37,7 +37,7 @@ static const char s_results_sql[] =
     "WITH r AS (SELECT DISTINCT ON (id) id, attempt, output::jsonb AS output, worker, elapsed_ms"
     "           FROM b_results ORDER BY id, attempt DESC),"
     " d AS (UPDATE tasks t SET state = 'done', finished_at = now(), lease_expires = NULL,"
-    "              worker = r.worker, last_error = NULL"
+    "              worker = r.worker, last_error = NULL, elapsed_ms = r.elapsed_ms"
     "       FROM r WHERE t.id = r.id AND t.attempt = r.attempt AND t.state IN ('leased', 'pending')"
     "       RETURNING t.id, t.job_id, t.stage_id, t.item_id, t.kind, t.attempt, t.input,"
     "                 r.output, r.worker, r.elapsed_ms),"

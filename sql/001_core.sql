@@ -98,7 +98,8 @@ CREATE TABLE tasks (
     last_error     text,
     created_at     timestamptz NOT NULL DEFAULT now(),
     started_at     timestamptz,
-    finished_at    timestamptz
+    finished_at    timestamptz,
+    elapsed_ms     double precision
 );
 COMMENT ON TABLE tasks IS 'One unit of work for a worker. Hot table: finished rows stay for reporting but are excluded from the runnable index. No foreign keys here or on task_outputs: every row is written by the broker or the CLI from rows that exist, and the checks would cost a trigger per row on the hottest path.';
 COMMENT ON COLUMN tasks.attempt IS 'Attempts started so far; (id, attempt) is the idempotency key of a result.';
@@ -107,6 +108,8 @@ COMMENT ON COLUMN tasks.lease_expires IS 'While leased: when the lease runs out 
 COMMENT ON COLUMN tasks.worker IS 'Name of the worker that holds (or last held) the lease.';
 COMMENT ON COLUMN tasks.input IS 'Task input when it is not the item record itself (later stages); NULL = items.record.';
 COMMENT ON COLUMN tasks.last_error IS 'Reason of the last failed attempt.';
+COMMENT ON COLUMN tasks.started_at IS 'When the current (or last) attempt was leased.';
+COMMENT ON COLUMN tasks.elapsed_ms IS 'Time the handler took on the worker for the attempt that finished the task.';
 -- Partial indexes keep claiming fast however many finished rows accumulate.
 CREATE INDEX tasks_runnable ON tasks (job_id, kind, priority DESC, id) WHERE state = 'pending';
 CREATE INDEX tasks_leased ON tasks (job_id, lease_expires) WHERE state = 'leased';
