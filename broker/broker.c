@@ -88,7 +88,7 @@ struct assay_broker {
     int db_down;
     int64_t db_retry_ms;
     int jobs_dirty;
-    int64_t next_jobs_ms, next_sweep_ms, next_stats_ms, next_finish_ms;
+    int64_t next_jobs_ms, next_sweep_ms, next_stats_ms, next_finish_ms, next_workers_ms;
     assay_proto_stats_t proto;
     assay_store_stats_t st;
     uint64_t dispatched, unknown_peer_msgs;
@@ -149,6 +149,7 @@ static void s_peer_remove(assay_broker_t *self, s_peer_t *p, const char *why)
     }
     free(c.ids);
     log_info("broker", "worker %s removed (%s): %zu tasks back to the queue", p->name, why, c.n);
+    self->next_workers_ms = 0;
     assay_imap_del(self->peers_by_key, p->key);
     for (size_t i = 0; i < self->npeers; i++)
         if (self->peers[i] == p) {
@@ -210,6 +211,7 @@ static void s_on_ready(assay_broker_t *self, const uint8_t *id, size_t idlen,
     w.u.welcome.broker = self->id;
     s_send(self, p, id, idlen, &w);
     log_info("broker", "worker %s ready (%u kinds)", p->name, p->ncredits);
+    self->next_workers_ms = 0; /* record the fleet change soon */
 }
 
 static void s_credit_return(assay_broker_t *self, s_peer_t *p, uint64_t id, uint32_t attempt)
@@ -505,6 +507,32 @@ static void s_dispatch(assay_broker_t *self, int64_t now)
 
 /* ---- timers ---- */
 
+static void s_save_workers(assay_broker_t *self)
+{
+    size_t n = self->npeers;
+    const char **names = assay_calloc(n + 1, sizeof *names);
+    char **slots = assay_calloc(n + 1, sizeof *slots);
+    long long *done = assay_calloc(n + 1, sizeof *done), *failed = assay_calloc(n + 1, sizeof *failed);
+    for (size_t i = 0; i < n; i++) {
+        s_peer_t *p = self->peers[i];
+        names[i] = p->name;
+        json_t *o = json_object();
+        for (uint32_t k = 0; k < p->ncredits; k++)
+            json_object_set_new(o, p->credits[k].kind, json_integer(p->credits[k].slots));
+        slots[i] = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        done[i] = (long long)p->done;
+        failed[i] = (long long)p->failed;
+    }
+    if (assay_store_save_workers(self->store, names, (const char *const *)slots, done, failed, n) != 0)
+        log_warn("broker", "could not record workers: %s", assay_store_error(self->store));
+    for (size_t i = 0; i < n; i++) free(slots[i]);
+    free(names);
+    free(slots);
+    free(done);
+    free(failed);
+}
+
 typedef struct {
     assay_broker_t *self;
     int64_t now;
@@ -574,6 +602,10 @@ static void s_timers(assay_broker_t *self, int64_t now)
         else if (expired)
             log_warn("broker", "%llu leases expired and went back to pending",
                      (unsigned long long)expired);
+    }
+    if (now >= self->next_workers_ms) {
+        self->next_workers_ms = now + 5000;
+        s_save_workers(self);
     }
     if (now >= self->next_stats_ms) {
         self->next_stats_ms = now + 10000;

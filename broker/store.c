@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/util.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -397,6 +398,39 @@ long assay_store_claim(assay_store_t *self, const char *kind, const uint64_t *jo
     }
     PQclear(res);
     return n;
+}
+
+int assay_store_save_workers(assay_store_t *self, const char *const *names,
+                             const char *const *slots_json, const long long *done,
+                             const long long *failed, size_t n)
+{
+    /* text arrays are sent as JSON (no array-literal quoting to get wrong) */
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_error_t jerr;
+        json_t *slots = json_loads(slots_json[i], 0, &jerr);
+        json_array_append_new(arr, json_pack("{s:s,s:o,s:I,s:I}", "name", names[i], "slots",
+                                             slots ? slots : json_object(), "done",
+                                             (json_int_t)done[i], "failed",
+                                             (json_int_t)failed[i]));
+    }
+    char *text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    const char *p[] = {text};
+    int rc = assay_db_execp(
+        self->db,
+        "WITH w AS (SELECT * FROM jsonb_to_recordset($1::jsonb)"
+        "           AS w(name text, slots jsonb, done bigint, failed bigint)),"
+        " up AS (INSERT INTO workers (name, slots, last_seen, connected, done, failed)"
+        "        SELECT name, slots, now(), true, done, failed FROM w"
+        "        ON CONFLICT (name) DO UPDATE SET slots = excluded.slots, last_seen = now(),"
+        "          connected = true, done = excluded.done, failed = excluded.failed RETURNING 1)"
+        " UPDATE workers SET connected = false"
+        " WHERE connected AND name NOT IN (SELECT name FROM w)",
+        1, p);
+    free(text);
+    if (rc != 0) s_err(self, "could not save workers");
+    return rc == 0 ? 0 : -1;
 }
 
 void assay_store_add_result(assay_store_t *self, uint64_t id, uint32_t attempt, const char *output,

@@ -88,6 +88,12 @@ const assay_store_stage_t *assay_store_stage(assay_store_t *self, uint64_t stage
 long assay_store_claim(assay_store_t *self, const char *kind, const uint64_t *job_ids,
                        const int *limits, size_t njobs, assay_queue_t *q);
 
+/* record the connected workers (names, slots as a JSON object, totals) for
+ * `assay workers`; every worker not named is marked disconnected. */
+int assay_store_save_workers(assay_store_t *self, const char *const *names,
+                             const char *const *slots_json, const long long *done,
+                             const long long *failed, size_t n);
+
 /* queue writes for the next flush (copies what it keeps) */
 void assay_store_add_result(assay_store_t *self, uint64_t id, uint32_t attempt, const char *output,
                             size_t output_len, const char *worker, double elapsed_ms);

@@ -36,4 +36,6 @@ echo "rows=$rows distinct=$distinct done=$done_tasks outputs=$outputs dups=$dups
 [ "$dups" -eq 0 ] || fail "$dups items have more than one output"
 [ "$both" -eq 2 ] || fail "expected both workers to take tasks, saw $both"
 grep -q '"echo"' "$IT_TMP/out.jsonl" || fail "export lacks the noop output"
+seen=$(sql "SELECT count(*) FROM workers WHERE name IN ('w1', 'w2') AND connected")
+[ "$seen" -eq 2 ] || fail "workers table shows $seen of the 2 connected workers"
 echo "PASS noop_e2e"
