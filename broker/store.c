@@ -486,9 +486,12 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
 {
     if (!self->db) return -1;
     uint64_t stored = 0, total = 0, created = 0, dead = 0, retried = 0, released = 0;
+    int64_t t_0 = assay_clock_us();
     if (assay_db_begin(self->db) != 0) goto fail;
     if (self->nresults) {
         if (s_copy(self, "COPY b_results FROM STDIN", &self->results) != 0) goto fail;
+        log_debug("store", "flush: copy of %zu results %.1f ms", self->nresults,
+                  (assay_clock_us() - t_0) / 1000.0);
         PGresult *res = assay_db_query_prepared(self->db, "results", 0, NULL);
         if (!res) goto fail;
         stored = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
@@ -511,8 +514,12 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
         released = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
     }
+    int64_t t_w = assay_clock_us();
     if (in_txn && in_txn(arg) != 0) goto fail;
+    int64_t t_c = assay_clock_us();
     if (assay_db_commit(self->db) != 0) goto fail;
+    log_debug("store", "flush: writes %.1f ms, claims %.1f ms, commit %.1f ms",
+              (t_w - t_0) / 1000.0, (t_c - t_w) / 1000.0, (assay_clock_us() - t_c) / 1000.0);
     if (stats) {
         stats->results_stored += stored;
         stats->results_ignored += total - stored;
