@@ -3,6 +3,7 @@
 
 #include "broker/imap.h"
 #include "broker/queue.h"
+#include "broker/ratelimit.h"
 #include "broker/retry.h"
 #include "broker/store.h"
 #include "common/error.h"
@@ -46,6 +47,7 @@ typedef struct {
     s_peer_t *peer;
     int credit; /* index into peer->credits */
     int64_t deadline_ms;
+    assay_ratelimit_t *limit; /* charged at dispatch, released at the end, or NULL */
 } s_flight_t;
 
 typedef struct {
@@ -79,6 +81,10 @@ struct assay_broker {
     size_t njobs;
     s_claimstate_t claims[ASSAY_PROTO_MAX_KINDS];
     size_t nclaims;
+    assay_ratelimit_t **limits; /* one per configured endpoint */
+    size_t nlimits;
+    int64_t limited_until_ms; /* a limiter held tasks back: look again by then */
+    uint64_t ratelimited;
     assay_retry_policy_t retry;
     uint64_t rng;
     uint32_t heartbeat_ms;
@@ -109,8 +115,23 @@ static s_peer_t *s_peer_find(assay_broker_t *self, const void *id, size_t len)
     return NULL;
 }
 
+static void s_flight_end(s_flight_t *f)
+{
+    if (f->limit) assay_ratelimit_done(f->limit);
+    f->limit = NULL;
+}
+
+static assay_ratelimit_t *s_limit(assay_broker_t *self, const char *endpoint)
+{
+    if (!endpoint) return NULL;
+    for (size_t i = 0; i < self->nlimits; i++)
+        if (!strcmp(assay_ratelimit_name(self->limits[i]), endpoint)) return self->limits[i];
+    return NULL;
+}
+
 static void s_release_flight(assay_broker_t *self, s_flight_t *f, const char *reason)
 {
+    s_flight_end(f);
     /* the task ran (or may have run) on a worker that is gone: count the attempt */
     uint32_t delay = assay_retry_delay_ms(&self->retry, f->attempt, 0, &self->rng);
     assay_store_add_fail(self->store, f->id, f->attempt, 1, delay, reason,
@@ -222,6 +243,7 @@ static void s_credit_return(assay_broker_t *self, s_peer_t *p, uint64_t id, uint
     assay_imap_del(self->flights, id);
     if (f->peer && f->credit >= 0 && f->peer->credits[f->credit].inflight > 0)
         f->peer->credits[f->credit].inflight--;
+    s_flight_end(f);
     free(f);
 }
 
@@ -254,6 +276,16 @@ static void s_on_fail(assay_broker_t *self, s_peer_t *p, assay_msg_fail_t *f)
                                   : 0;
     assay_store_add_fail(self->store, f->id, f->attempt, f->retryable, delay,
                          f->reason ? f->reason : "no reason given", name);
+    if (f->endpoint && f->retryable) {
+        /* the endpoint pushed back: slow it down for the whole fleet */
+        assay_ratelimit_t *l = s_limit(self, f->endpoint);
+        if (l) {
+            assay_ratelimit_pushback(l, f->retry_after_ms, assay_clock_ms());
+            self->ratelimited++;
+            log_info("broker", "endpoint %s pushed back (retry after %u ms): rate now %.0f/min",
+                     f->endpoint, f->retry_after_ms, assay_ratelimit_rate(l));
+        }
+    }
     if (p) p->failed++;
     s_credit_return(self, p, f->id, f->attempt);
 }
@@ -444,6 +476,7 @@ static void s_claim(assay_broker_t *self, int64_t now)
 
 static void s_dispatch(assay_broker_t *self, int64_t now)
 {
+    self->limited_until_ms = 0;
     if (assay_queue_total(self->queue) == 0) return;
     for (size_t i = 0; i < self->npeers; i++) {
         s_peer_t *p = self->peers[i];
@@ -470,6 +503,15 @@ static void s_dispatch(assay_broker_t *self, int64_t now)
                     assay_qtask_free(t);
                     continue;
                 }
+                assay_ratelimit_t *limit = s_limit(self, st->endpoint);
+                if (limit && !assay_ratelimit_acquire(limit, st->requests, st->tokens, now)) {
+                    /* over the endpoint's budget: the task waits, this kind pauses */
+                    assay_queue_push(self->queue, t);
+                    int64_t next = assay_ratelimit_next_ms(limit, now);
+                    if (!self->limited_until_ms || next < self->limited_until_ms)
+                        self->limited_until_ms = next;
+                    break;
+                }
                 assay_msg_t m = {.cmd = ASSAY_CMD_TASK};
                 m.u.task.id = t->id;
                 m.u.task.attempt = t->attempt;
@@ -480,6 +522,7 @@ static void s_dispatch(assay_broker_t *self, int64_t now)
                 m.u.task.params_len = strlen(st->params);
                 m.u.task.timeout_ms = t->timeout_ms;
                 if (s_send(self, p, p->identity, p->idlen, &m) != 0) {
+                    if (limit) assay_ratelimit_done(limit);
                     s_release_queued(t, self);
                     break;
                 }
@@ -490,11 +533,13 @@ static void s_dispatch(assay_broker_t *self, int64_t now)
                 f->peer = p;
                 f->credit = (int)k;
                 f->deadline_ms = t->lease_deadline_ms;
+                f->limit = limit;
                 s_flight_t *old = assay_imap_put(self->flights, t->id, f);
                 if (old) {
                     /* the same task id in flight twice means its old lease lapsed */
                     if (old->peer && old->peer->credits[old->credit].inflight > 0)
                         old->peer->credits[old->credit].inflight--;
+                    s_flight_end(old);
                     free(old);
                 }
                 cr->inflight++;
@@ -593,6 +638,7 @@ static void s_timers(assay_broker_t *self, int64_t now)
             s_flight_t *f = assay_imap_del(self->flights, e.ids[i]);
             if (f->peer && f->peer->credits[f->credit].inflight > 0)
                 f->peer->credits[f->credit].inflight--;
+            s_flight_end(f);
             free(f);
         }
         free(e.ids);
@@ -611,12 +657,12 @@ static void s_timers(assay_broker_t *self, int64_t now)
         self->next_stats_ms = now + 10000;
         log_info("broker",
                  "workers=%zu queued=%zu inflight=%zu dispatched=%llu stored=%llu ignored=%llu "
-                 "retried=%llu dead=%llu bad_frames=%llu",
+                 "retried=%llu dead=%llu ratelimited=%llu bad_frames=%llu",
                  self->npeers, assay_queue_total(self->queue), assay_imap_size(self->flights),
                  (unsigned long long)self->dispatched, (unsigned long long)self->st.results_stored,
                  (unsigned long long)self->st.results_ignored,
                  (unsigned long long)self->st.fails_retried,
-                 (unsigned long long)self->st.fails_dead,
+                 (unsigned long long)self->st.fails_dead, (unsigned long long)self->ratelimited,
                  (unsigned long long)(self->proto.bad_frames + self->proto.bad_tag +
                                       self->proto.bad_version + self->proto.bad_command +
                                       self->proto.oversized + self->proto.truncated +
@@ -625,6 +671,23 @@ static void s_timers(assay_broker_t *self, int64_t now)
 }
 
 /* ---- lifecycle ---- */
+
+static void s_add_limit(const char *name, void *arg)
+{
+    assay_broker_t *self = arg;
+    char key[256];
+    assay_ratelimit_conf_t c;
+    snprintf(key, sizeof key, "endpoint.%s.rpm", name);
+    c.rpm = assay_config_get_double(self->cfg, key, 0);
+    snprintf(key, sizeof key, "endpoint.%s.tpm", name);
+    c.tpm = assay_config_get_double(self->cfg, key, 0);
+    snprintf(key, sizeof key, "endpoint.%s.fleet_concurrency", name);
+    c.max_concurrency = assay_config_get_long(self->cfg, key, 0);
+    self->limits = assay_realloc(self->limits, (self->nlimits + 1) * sizeof *self->limits);
+    self->limits[self->nlimits++] = assay_ratelimit_new(name, &c, assay_clock_ms());
+    log_info("broker", "endpoint %s: rpm %.0f, tpm %.0f, fleet concurrency %ld", name, c.rpm, c.tpm,
+             c.max_concurrency);
+}
 
 assay_broker_t *assay_broker_new(const assay_config_t *cfg, char *err, size_t errlen)
 {
@@ -649,6 +712,7 @@ assay_broker_t *assay_broker_new(const assay_config_t *cfg, char *err, size_t er
     }
     self->queue = assay_queue_new();
     self->staged = assay_queue_new();
+    assay_config_sections(cfg, "endpoint.", s_add_limit, self);
     self->peers_by_key = assay_imap_new();
     self->flights = assay_imap_new();
     return self;
@@ -679,6 +743,8 @@ void assay_broker_destroy(assay_broker_t **self_p)
     assay_imap_destroy(&self->peers_by_key);
     assay_queue_destroy(&self->queue);
     assay_queue_destroy(&self->staged);
+    for (size_t i = 0; i < self->nlimits; i++) assay_ratelimit_destroy(&self->limits[i]);
+    free(self->limits);
     assay_store_destroy(&self->store);
     free(self->jobs);
     if (self->sock) zmq_close(self->sock);
@@ -758,6 +824,10 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
         int nitems = (!self->db_down && items[1].fd >= 0) ? 2 : 1;
         long timeout = self->heartbeat_ms / 2;
         if (assay_store_pending(self->store) || self->jobs_dirty) timeout = 0;
+        if (self->limited_until_ms) {
+            long wait = (long)(self->limited_until_ms - now);
+            if (wait < timeout) timeout = wait < 0 ? 0 : wait;
+        }
         if (zmq_poll(items, nitems, timeout) < 0 && zmq_errno() != EINTR) {
             log_error("broker", "poll failed: %s", zmq_strerror(zmq_errno()));
             return -1;

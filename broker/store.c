@@ -160,6 +160,7 @@ void assay_store_destroy(assay_store_t **self_p)
     for (size_t i = 0; i < self->nstages; i++) {
         free(self->stages[i].kind);
         free(self->stages[i].params);
+        free(self->stages[i].endpoint);
     }
     free(self->stages);
     free(self->conninfo);
@@ -356,6 +357,19 @@ const assay_store_stage_t *assay_store_stage(assay_store_t *self, uint64_t stage
     s->timeout_ms = (uint32_t)atoi(PQgetvalue(res, 0, 3)) * 1000u;
     s->max_attempts = atoi(PQgetvalue(res, 0, 4));
     PQclear(res);
+    s->endpoint = NULL;
+    s->requests = 1;
+    s->tokens = 1536;
+    json_error_t jerr;
+    json_t *params = json_loads(s->params, 0, &jerr);
+    json_t *ep = json_object_get(params, "endpoint");
+    if (json_is_string(ep)) s->endpoint = assay_strdup(json_string_value(ep));
+    json_t *n = json_object_get(params, "n");
+    if (json_is_integer(n) && json_integer_value(n) > 0) s->requests = (double)json_integer_value(n);
+    json_t *mt = json_object_get(params, "max_tokens");
+    double per = json_is_integer(mt) && json_integer_value(mt) > 0 ? (double)json_integer_value(mt) : 1024;
+    s->tokens = s->requests * per + 512;
+    json_decref(params);
     return s;
 }
 

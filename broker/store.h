@@ -35,6 +35,9 @@ typedef struct {
     char *params; /* JSON text */
     uint32_t timeout_ms;
     int max_attempts;
+    char *endpoint;   /* params.endpoint, or NULL: the rate limiter to charge */
+    double requests;  /* endpoint requests one task makes (params.n, default 1) */
+    double tokens;    /* tokens one task is expected to use (n * (max_tokens or 1024) + 512) */
 } assay_store_stage_t;
 
 typedef struct {

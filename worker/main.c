@@ -48,6 +48,7 @@ typedef struct {
     int64_t last_recv_ms;
     int64_t last_send_ms;
     int64_t reconnect_ms; /* current backoff */
+    int64_t reconnect_at; /* when to reconnect (0 = connected) */
     int draining;
     assay_exec_t *exec;
     assay_proto_stats_t stats;
@@ -400,11 +401,17 @@ int main(int argc, char **argv)
             }
         }
         now = assay_clock_ms();
-        if (now - w.last_recv_ms > (int64_t)w.heartbeat_ms * w.liveness && !w.draining) {
+        /* the broker went silent: reconnect after a backoff, without blocking the
+         * loop (tasks in flight keep running and their results queue up) */
+        if (!w.reconnect_at && now - w.last_recv_ms > (int64_t)w.heartbeat_ms * w.liveness &&
+            !w.draining) {
             log_warn("worker", "broker silent for %lld ms: reconnecting in %lld ms",
                      (long long)(now - w.last_recv_ms), (long long)w.reconnect_ms);
-            usleep((useconds_t)(w.reconnect_ms * 1000));
-            if (w.reconnect_ms < 30000) w.reconnect_ms *= 2;
+            w.reconnect_at = now + w.reconnect_ms;
+            if (w.reconnect_ms < 8000) w.reconnect_ms *= 2;
+        }
+        if (w.reconnect_at && now >= w.reconnect_at) {
+            w.reconnect_at = 0;
             s_connect(&w);
             continue;
         }

@@ -4,6 +4,7 @@
 #
 #   it_setup NAME          temp dir, fresh database, migrations; cleanup on exit
 #   start_broker [ARGS]    assay-broker on a free port (ASSAY_BROKER is set)
+#   restart_broker [ARGS]  another assay-broker on the same address
 #   start_worker NAME SLOTS [ARGS]
 #   start_simllm [ARGS]    assay-simllm on a free port (SIMLLM_URL is set)
 #   wait_job JOB SECONDS   until the job is done (fails the test on timeout)
@@ -73,6 +74,13 @@ sql() {
 start_broker() {
   BROKER_PORT=$(free_port)
   export ASSAY_BROKER="tcp://127.0.0.1:$BROKER_PORT"
+  "$BIN/assay-broker" --bind "$ASSAY_BROKER" "$@" >>"$IT_TMP/broker.log" 2>&1 &
+  BROKER_PID=$!
+  IT_PIDS+=("$BROKER_PID")
+}
+
+# restart_broker [ARGS]: a new broker on the same address (workers reconnect to it)
+restart_broker() {
   "$BIN/assay-broker" --bind "$ASSAY_BROKER" "$@" >>"$IT_TMP/broker.log" 2>&1 &
   BROKER_PID=$!
   IT_PIDS+=("$BROKER_PID")
