@@ -40,6 +40,7 @@ sim_port=18199; while ! port_free $sim_port; do sim_port=$((sim_port + 1)); done
 broker_port=15555; while ! port_free $broker_port; do broker_port=$((broker_port + 1)); done
 
 "$bin/assay-simllm" --listen "127.0.0.1:$sim_port" --mode r1 --latency-ms 50 \
+  --answer-key ops/sample/simllm_answer_key.jsonl \
   --latency-dist lognormal --latency-jitter 0.5 --fault-429 0.02 --fault-500 0.02 \
   --quiet >var/log/simllm.log 2>&1 &
 pids+=($!)
@@ -50,22 +51,25 @@ export ASSAY_BROKER="tcp://127.0.0.1:$broker_port"
 "$bin/assay-broker" --bind "$ASSAY_BROKER" >var/log/broker.log 2>&1 &
 pids+=($!)
 for w in 1 2; do
-  "$bin/assay-worker" --name "demo-worker-$w" --slots generate=64 \
+  "$bin/assay-worker" --name "demo-worker-$w" --terms ops/sample/terms \
+    --slots generate=64,leak_removal=1,verify=1,hack_check=1 \
     >"var/log/worker-$w.log" 2>&1 &
   pids+=($!)
 done
 
 echo
-echo "== submitting the sample jobs"
-job_mcq=$("$bin/assay" submit --spec ops/pipelines/demo_mcq.json \
-          --input ops/sample/exam_mcq.jsonl --json | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
-job_open=$("$bin/assay" submit --spec ops/pipelines/demo_open.json \
-           --input ops/sample/health_questions.jsonl --json | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
-echo "jobs $job_mcq (exam questions) and $job_open (health questions) submitted"
+echo "== submitting the sample jobs (they run side by side)"
+submit() { "$bin/assay" submit --spec "$1" --input "$2" --json | sed -n 's/.*"job":\([0-9]*\).*/\1/p'; }
+job_cases=$(submit ops/pipelines/demo_cases.json ops/sample/cases.jsonl)
+job_mcq=$(submit ops/pipelines/demo_mcq.json ops/sample/exam_mcq.jsonl)
+job_open=$(submit ops/pipelines/demo_open.json ops/sample/health_questions.jsonl)
+echo "jobs $job_cases (case records: leak removal, answers, verifier, hack checks),"
+echo "     $job_mcq (exam questions: answers, verifier), $job_open (health questions: answers, hack checks)"
+jobs="$job_cases, $job_mcq, $job_open"
 
 for i in $(seq 1 600); do
   left=$(pg_as psql -h "$PGHOST" -p "$PGPORT" -U postgres -d assay -Atq \
-         -c "SELECT count(*) FROM jobs WHERE id IN ($job_mcq, $job_open) AND state <> 'done'")
+         -c "SELECT count(*) FROM jobs WHERE id IN ($jobs) AND state <> 'done'")
   [ "$left" = 0 ] && break
   sleep 0.5
 done
@@ -73,12 +77,13 @@ done
 
 echo
 echo "== status"
-"$bin/assay" status "$job_mcq"
-"$bin/assay" status "$job_open"
+for j in $job_cases $job_mcq $job_open; do "$bin/assay" status "$j"; done
 echo
 echo "== export"
-"$bin/assay" export "$job_mcq" -o var/out/distill_mcq.jsonl
-"$bin/assay" export "$job_open" -o var/out/open_questions.jsonl
+"$bin/assay" export "$job_cases" --stage leak -o var/out/cases_leak_removed.jsonl
+"$bin/assay" export "$job_cases" --stage answer -o var/out/cases_samples.jsonl
+"$bin/assay" export "$job_mcq" --stage answer -o var/out/mcq_samples.jsonl
+"$bin/assay" export "$job_open" --stage answer -o var/out/open_samples.jsonl
 echo
 echo "== summary"
 pg_as psql -h "$PGHOST" -p "$PGPORT" -U postgres -d assay -q -c "
@@ -86,7 +91,12 @@ SELECT j.id AS job, j.name, count(DISTINCT s.item_id) AS items, count(s.id) AS s
        count(s.id) FILTER (WHERE s.reasoning <> '') AS with_reasoning,
        sum(s.prompt_tokens + s.completion_tokens) AS tokens,
        (SELECT count(*) FROM tasks t WHERE t.job_id = j.id AND t.attempt > 1) AS retried_tasks
-FROM jobs j JOIN samples s ON s.job_id = j.id WHERE j.id IN ($job_mcq, $job_open)
+FROM jobs j JOIN samples s ON s.job_id = j.id WHERE j.id IN ($jobs)
 GROUP BY j.id, j.name ORDER BY j.id"
-echo "outputs: $root/var/out/distill_mcq.jsonl, $root/var/out/open_questions.jsonl"
+pg_as psql -h "$PGHOST" -p "$PGPORT" -U postgres -d assay -q -c "
+SELECT s.job_id AS job, s.scorer, count(*) AS scored, round(avg(s.value)::numeric, 2) AS mean,
+       count(*) FILTER (WHERE s.scorer = 'verify' AND s.value >= 0.8) AS verified_correct,
+       count(*) FILTER (WHERE s.scorer = 'hack_check' AND (s.detail->>'hacked')::boolean) AS hack_flagged
+FROM scores s WHERE s.job_id IN ($jobs) GROUP BY 1, 2 ORDER BY 1, 2"
+echo "outputs: $root/var/out/ (cases_leak_removed, cases_samples, mcq_samples, open_samples .jsonl)"
 echo "logs:    $root/var/log/   database: $ASSAY_DB"

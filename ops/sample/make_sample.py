@@ -49,6 +49,23 @@ DISEASES = [
 
 SEXES = ["男", "女"]
 
+# aliases of the diseases above (for the sample terminology)
+ALIASES = {
+    "急性阑尾炎": ["阑尾炎"], "社区获得性肺炎": ["CAP", "肺部感染"], "2型糖尿病": ["T2DM", "糖尿病2型"],
+    "原发性高血压": ["高血压病", "高血压"], "急性心肌梗死": ["心梗", "AMI"], "缺铁性贫血": ["IDA"],
+    "甲状腺功能亢进症": ["甲亢"], "慢性阻塞性肺疾病急性加重": ["AECOPD", "慢阻肺急性加重"],
+    "脑梗死": ["脑梗塞", "缺血性脑卒中"], "消化性溃疡": ["溃疡病"], "急性胰腺炎": ["胰腺炎"],
+    "尿路感染": ["泌尿系感染"], "支气管哮喘": ["哮喘"], "类风湿关节炎": ["RA"], "肺结核": ["结核病"],
+    "带状疱疹": ["缠腰龙"], "心房颤动": ["房颤"], "慢性心力衰竭": ["心衰", "心功能不全"],
+    "肝硬化": ["肝硬变"], "系统性红斑狼疮": ["SLE", "红斑狼疮"], "甲状腺功能减退症": ["甲减"],
+    "腰椎间盘突出症": ["腰突症"], "急性上呼吸道感染": ["上感", "感冒"],
+}
+
+CHAPTERS = {"A": "某些传染病和寄生虫病", "B": "某些传染病和寄生虫病", "D": "血液及造血器官疾病",
+            "E": "内分泌、营养和代谢疾病", "G": "神经系统疾病", "I": "循环系统疾病",
+            "J": "呼吸系统疾病", "K": "消化系统疾病", "M": "肌肉骨骼系统和结缔组织疾病",
+            "N": "泌尿生殖系统疾病"}
+
 
 def case_record(i, d):
     name, code, cc, hist, signs, finds, treat, dept = d
@@ -116,12 +133,73 @@ def write(name, rows):
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
+def terminology():
+    """A small terminology in the TSV layout `assay terms load` reads: the sample
+    diseases with a chapter / block / category / subcategory hierarchy, aliases and
+    knowledge-graph treatment edges."""
+    tdir = os.path.join(HERE, "terms")
+    os.makedirs(tdir, exist_ok=True)
+    icd = [("code", "parent_code", "level", "name_zh", "name_en_icd10cm",
+            "dagger_asterisk_or_mark", "morphology_code", "source")]
+    seen = set()
+    def add(code, parent, level, name):
+        if code not in seen:
+            seen.add(code)
+            icd.append((code, parent, level, name, "", "", "", "assay_sample"))
+    for d in DISEASES:
+        name, code = d[0], d[1]
+        letter = code[0]
+        chapter = f"{letter}00-{letter}99"
+        block = f"{letter}00-{letter}98"
+        add(chapter, "", "chapter", CHAPTERS[letter])
+        add(block, chapter, "block", CHAPTERS[letter])
+        cat = code[:3]
+        add(cat, block, "category", name)
+        if "." in code:
+            add(code, cat, "subcategory", name)
+    syn = [("code", "code_system", "standard_name", "alias", "alias_type", "source")]
+    bj = [("code", "name_zh")]
+    nodes = [("name", "type", "source")]
+    edges = [("head", "relation", "tail", "head_type", "tail_type", "source")]
+    for d in DISEASES:
+        name, code, treat = d[0], d[1], d[6]
+        bj.append((code, name))
+        nodes.append((name, "疾病", "assay_sample"))
+        for a in ALIASES.get(name, []):
+            syn.append((code, "clin2.0", name, a, "alias", "assay_sample"))
+            syn.append((code, "bj_v601", name, a, "alias", "assay_sample"))
+            edges.append((name, "别名", a, "疾病", "疾病", "assay_sample"))
+        nodes.append((treat, "治疗方式", "assay_sample"))
+        edges.append((name, "治疗方式", treat, "疾病", "治疗方式", "assay_sample"))
+        edges.append((name, "就诊科室", d[7], "疾病", "科室", "assay_sample"))
+    for fname, rows in (("icd10.tsv", icd), ("icd10_synonyms.tsv", syn), ("icd10_bj_v601.tsv", bj),
+                        ("kg_nodes.tsv", nodes), ("kg_edges.tsv", edges)):
+        with open(os.path.join(tdir, fname), "w", encoding="utf-8") as f:
+            for r in rows:
+                f.write("\t".join(r) + "\n")
+
+
+def answer_key(mcqs):
+    """What assay-simllm needs to answer like a model of known skill: the gold
+    answer of each sample case (by id) and exam question (by question text), and
+    the share of samples it answers correctly (spread over 0.2..0.8)."""
+    rows = []
+    for i, d in enumerate(DISEASES):
+        rows.append({"id": f"case_{i:03d}", "answer": d[0], "accuracy": round(0.2 + 0.6 * ((i * 7) % 10) / 9, 2)})
+    for i, q in enumerate(mcqs):
+        rows.append({"question": q["question"], "answer": q["answer"],
+                     "accuracy": round(0.2 + 0.6 * ((i * 3) % 10) / 9, 2)})
+    write("simllm_answer_key.jsonl", rows)
+
+
 def main():
     write("cases.jsonl", [case_record(i, d) for i, d in enumerate(DISEASES)])
     mcqs = [mcq(i, d, DISEASES) for i, d in enumerate(DISEASES)]
     mcqs += [mcq_treat(i, d, DISEASES) for i, d in enumerate(DISEASES[:12])]
     write("exam_mcq.jsonl", mcqs)
     write("health_questions.jsonl", [open_q(i, d) for i, d in enumerate(DISEASES)])
+    terminology()
+    answer_key(mcqs)
 
 
 if __name__ == "__main__":
