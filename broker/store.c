@@ -50,13 +50,15 @@ static const char s_results_sql[] =
     "         model, endpoint, template, template_hash, prompt_tokens, completion_tokens,"
     "         reasoning_tokens, latency_ms, cost_usd, cache_key, cached)"
     "       SELECT d.id, d.job_id, d.stage_id, d.item_id,"
-    "              coalesce(assay_jint(x.v->'idx'), (x.ord - 1)::integer),"
+    "              coalesce(assay_jint(x.v->'index'), assay_jint(x.v->'idx'), (x.ord - 1)::integer),"
     "              assay_jtext(x.v->'reasoning'), assay_jtext(x.v->'answer'), x.v->'raw',"
     "              assay_jtext(x.v->'model'), assay_jtext(x.v->'endpoint'),"
     "              assay_jtext(x.v->'template'), assay_jtext(x.v->'template_hash'),"
     "              assay_jint(x.v->'prompt_tokens'), assay_jint(x.v->'completion_tokens'),"
     "              assay_jint(x.v->'reasoning_tokens'), assay_jnum(x.v->'latency_ms'),"
-    "              assay_jnum(x.v->'cost_usd'), assay_jtext(x.v->'cache_key'),"
+    "              CASE WHEN coalesce(assay_jbool(x.v->'cached'), false) THEN 0"
+    "                   ELSE coalesce(assay_jnum(x.v->'cost'), assay_jnum(x.v->'cost_usd')) END,"
+    "              assay_jtext(x.v->'cache_key'),"
     "              coalesce(assay_jbool(x.v->'cached'), false)"
     "       FROM d CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(d.output->'samples')"
     "            = 'array' THEN d.output->'samples' ELSE '[]'::jsonb END) WITH ORDINALITY AS x(v, ord)"
@@ -66,8 +68,9 @@ static const char s_results_sql[] =
     /* per-sample kinds fan out: one next-stage task per stored sample */
     " n AS (INSERT INTO tasks (job_id, stage_id, item_id, kind, max_attempts, priority, input)"
     "       SELECT d.job_id, ns.id, d.item_id, ns.kind, ns.max_attempts, j.priority,"
-    "              CASE WHEN x.id IS NULL THEN coalesce(d.input, i.record, '{}'::jsonb) || d.output"
-    "              ELSE coalesce(d.input, i.record, '{}'::jsonb) || (d.output - 'samples')"
+    "              CASE WHEN x.id IS NULL"
+    "                   THEN (coalesce(d.input, i.record, '{}'::jsonb) - 'cached') || d.output"
+    "              ELSE (coalesce(d.input, i.record, '{}'::jsonb) - 'cached') || (d.output - 'samples')"
     "                   || jsonb_build_object('sample_id', x.id, 'sample', jsonb_build_object("
     "                        'idx', x.idx, 'answer', x.answer, 'reasoning', x.reasoning,"
     "                        'model', x.model)) END"
@@ -87,7 +90,22 @@ static const char s_results_sql[] =
     "       FROM d WHERE d.kind IN ('verify', 'hack_check', 'judge')"
     "         AND jsonb_typeof(d.input->'sample_id') = 'number'"
     "         AND EXISTS (SELECT 1 FROM samples sm WHERE sm.id = (d.input->>'sample_id')::bigint)"
-    "       ON CONFLICT (sample_id, scorer) DO NOTHING RETURNING 1)"
+    "       ON CONFLICT (sample_id, scorer) DO NOTHING RETURNING 1),"
+    /* paid samples go to the response cache, keyed by request and by task shape */
+    " lc AS (INSERT INTO llm_cache (key, family, endpoint, model, response, prompt_tokens,"
+    "                              completion_tokens, cost_usd)"
+    "       SELECT DISTINCT ON (x.v->>'cache_key') x.v->>'cache_key',"
+    "              encode(sha256(convert_to(cs.params::text"
+    "                     || (coalesce(d.input, i.record, '{}'::jsonb) - 'cached')::text, 'UTF8')), 'hex'),"
+    "              coalesce(assay_jtext(x.v->'endpoint'), ''), coalesce(assay_jtext(x.v->'model'), ''),"
+    "              x.v, assay_jint(x.v->'prompt_tokens'), assay_jint(x.v->'completion_tokens'),"
+    "              assay_jnum(x.v->'cost')"
+    "       FROM d JOIN stages cs ON cs.id = d.stage_id LEFT JOIN items i ON i.id = d.item_id"
+    "       CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(d.output->'samples')"
+    "            = 'array' THEN d.output->'samples' ELSE '[]'::jsonb END) AS x(v)"
+    "       WHERE d.kind = 'generate' AND jsonb_typeof(x.v->'cache_key') = 'string'"
+    "         AND NOT coalesce(assay_jbool(x.v->'cached'), false)"
+    "       ON CONFLICT (key) DO NOTHING RETURNING 1)"
     " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM b_results), (SELECT count(*) FROM n),"
     "        (SELECT count(*) FROM s)";
 
@@ -125,8 +143,16 @@ static const char s_claim_sql[] =
     "       FROM c, stages s WHERE t.id = c.id AND s.id = t.stage_id"
     "       RETURNING t.id, t.attempt, t.job_id, t.stage_id, t.item_id, t.input, s.timeout_s)"
     " SELECT u.id, u.attempt, u.job_id, u.stage_id, u.timeout_s,"
-    "        coalesce(u.input, i.record, '{}'::jsonb)::text"
-    " FROM u LEFT JOIN items i ON i.id = u.item_id ORDER BY u.id";
+    /* a generate task gets the samples its shape already paid for (llm_cache) */
+    "        CASE WHEN $3 = 'generate' THEN coalesce(u.input, i.record, '{}'::jsonb)"
+    "             || coalesce((SELECT jsonb_build_object('cached', jsonb_agg(c.response))"
+    "                          FROM llm_cache c WHERE c.family = encode(sha256(convert_to("
+    "                            st.params::text || (coalesce(u.input, i.record, '{}'::jsonb)"
+    "                            - 'cached')::text, 'UTF8')), 'hex') HAVING count(*) > 0),"
+    "                         '{}'::jsonb)"
+    "             ELSE coalesce(u.input, i.record, '{}'::jsonb) END::text"
+    " FROM u LEFT JOIN items i ON i.id = u.item_id JOIN stages st ON st.id = u.stage_id"
+    " ORDER BY u.id";
 
 static void s_err(assay_store_t *self, const char *what)
 {

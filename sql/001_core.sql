@@ -187,6 +187,7 @@ CREATE INDEX scores_job ON scores (job_id, scorer);
 
 CREATE TABLE llm_cache (
     key                text        PRIMARY KEY,
+    family             text        NOT NULL,
     endpoint           text        NOT NULL,
     model              text        NOT NULL,
     response           jsonb       NOT NULL,
@@ -195,7 +196,11 @@ CREATE TABLE llm_cache (
     cost_usd           double precision,
     created_at         timestamptz NOT NULL DEFAULT now()
 );
-COMMENT ON TABLE llm_cache IS 'Endpoint responses by request hash, so the same request is never paid for twice and a re-run job resumes without re-spending.';
+COMMENT ON TABLE llm_cache IS 'Paid samples by request hash, so the same request is never paid for twice and a re-run or retried job resumes without re-spending.';
+COMMENT ON COLUMN llm_cache.key IS 'The sample''s cache key: hash of (model, messages, parameters, sample index), computed by the worker.';
+COMMENT ON COLUMN llm_cache.family IS 'Hash of (stage parameters, task input): every sample a generate task of that shape asks for; the broker attaches the family''s cached samples to such a task, and the worker reuses those whose key still matches.';
+COMMENT ON COLUMN llm_cache.response IS 'The sample as the generate task returned it (answer, reasoning, raw response, tokens, cost).';
+CREATE INDEX llm_cache_family ON llm_cache (family);
 
 CREATE TABLE datasets (
     id          bigserial PRIMARY KEY,
