@@ -355,6 +355,7 @@ static void s_job_loaded(const assay_store_job_t *j, void *arg)
     job->running = j->running;
     job->seen = 1;
     assay_queue_set_weight(self->queue, j->id, j->weight);
+    assay_queue_set_priority(self->queue, j->id, j->priority);
 }
 
 static void s_release_queued(assay_qtask_t *t, void *arg)

@@ -27,6 +27,7 @@ typedef struct {
 typedef struct {
     uint64_t job_id;
     int weight;
+    int priority;
 } s_weight_t;
 
 struct assay_queue {
@@ -96,26 +97,47 @@ void assay_queue_destroy(assay_queue_t **self_p)
     *self_p = NULL;
 }
 
-static int s_weight(const assay_queue_t *self, uint64_t job_id)
+static s_weight_t *s_job_conf(const assay_queue_t *self, uint64_t job_id)
 {
     for (size_t i = 0; i < self->nweights; i++)
-        if (self->weights[i].job_id == job_id) return self->weights[i].weight;
-    return 1;
+        if (self->weights[i].job_id == job_id) return &self->weights[i];
+    return NULL;
+}
+
+static int s_weight(const assay_queue_t *self, uint64_t job_id)
+{
+    s_weight_t *w = s_job_conf(self, job_id);
+    return w ? w->weight : 1;
+}
+
+static int s_priority(const assay_queue_t *self, uint64_t job_id)
+{
+    s_weight_t *w = s_job_conf(self, job_id);
+    return w ? w->priority : 0;
+}
+
+static s_weight_t *s_job_conf_add(assay_queue_t *self, uint64_t job_id)
+{
+    s_weight_t *w = s_job_conf(self, job_id);
+    if (w) return w;
+    self->weights = assay_realloc(self->weights, (self->nweights + 1) * sizeof *self->weights);
+    w = &self->weights[self->nweights++];
+    w->job_id = job_id;
+    w->weight = 1;
+    w->priority = 0;
+    return w;
 }
 
 void assay_queue_set_weight(assay_queue_t *self, uint64_t job_id, int weight)
 {
     if (weight < 1) weight = 1;
     if (weight > 1000) weight = 1000;
-    for (size_t i = 0; i < self->nweights; i++)
-        if (self->weights[i].job_id == job_id) {
-            self->weights[i].weight = weight;
-            return;
-        }
-    self->weights = assay_realloc(self->weights, (self->nweights + 1) * sizeof *self->weights);
-    self->weights[self->nweights].job_id = job_id;
-    self->weights[self->nweights].weight = weight;
-    self->nweights++;
+    s_job_conf_add(self, job_id)->weight = weight;
+}
+
+void assay_queue_set_priority(assay_queue_t *self, uint64_t job_id, int priority)
+{
+    s_job_conf_add(self, job_id)->priority = priority;
 }
 
 static s_kindq_t *s_kind(const assay_queue_t *self, const char *kind)
@@ -177,7 +199,10 @@ assay_qtask_t *assay_queue_pop(assay_queue_t *self, const char *kind)
     s_jobq_t *best = NULL;
     for (size_t j = 0; j < kq->njobs; j++) {
         s_jobq_t *jq = &kq->jobs[j];
-        if (jq->fifo.len && (!best || jq->pass < best->pass)) best = jq;
+        if (!jq->fifo.len) continue;
+        if (!best || jq->pass < best->pass ||
+            (jq->pass == best->pass && s_priority(self, jq->job_id) > s_priority(self, best->job_id)))
+            best = jq;
     }
     if (!best) return NULL;
     assay_qtask_t *t = s_fifo_pop(&best->fifo);

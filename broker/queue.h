@@ -38,8 +38,10 @@ assay_queue_t *assay_queue_new(void);
 /* frees every queued task; nulls *self_p */
 void assay_queue_destroy(assay_queue_t **self_p);
 
-/* set a job's fair-share weight (1..1000); unknown jobs default to 1 */
+/* set a job's fair-share weight (1..1000; unknown jobs default to 1) and its
+ * priority (higher wins when two jobs are equally due; default 0) */
 void assay_queue_set_weight(assay_queue_t *self, uint64_t job_id, int weight);
+void assay_queue_set_priority(assay_queue_t *self, uint64_t job_id, int priority);
 /* add a task (the queue takes ownership) */
 void assay_queue_push(assay_queue_t *self, assay_qtask_t *task);
 /* the next task of kind by fair share, or NULL; the caller owns it */

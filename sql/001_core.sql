@@ -103,6 +103,7 @@ CREATE TABLE tasks (
 );
 COMMENT ON TABLE tasks IS 'One unit of work for a worker. Hot table: finished rows stay for reporting but are excluded from the runnable index. No foreign keys here or on task_outputs: every row is written by the broker or the CLI from rows that exist, and the checks would cost a trigger per row on the hottest path.';
 COMMENT ON COLUMN tasks.attempt IS 'Attempts started so far; (id, attempt) is the idempotency key of a result.';
+COMMENT ON COLUMN tasks.priority IS 'Higher runs first within its job: the item''s "priority" field (default 0), inherited by the item''s later stages. Jobs share workers by weight, not by priority.';
 COMMENT ON COLUMN tasks.not_before IS 'Earliest time the task may be leased (retry backoff).';
 COMMENT ON COLUMN tasks.lease_expires IS 'While leased: when the lease runs out and the task returns to pending.';
 COMMENT ON COLUMN tasks.worker IS 'Name of the worker that holds (or last held) the lease.';

@@ -81,6 +81,24 @@ static void test_late_joiner_no_burst(void **state)
     assay_queue_destroy(&q);
 }
 
+static void test_priority_breaks_ties(void **state)
+{
+    (void)state;
+    /* two jobs of equal weight alternate; the higher priority goes first on a tie */
+    assay_queue_t *q = assay_queue_new();
+    assay_queue_set_priority(q, 2, 5);
+    for (uint64_t i = 1; i <= 4; i++) assay_queue_push(q, s_task(i, 1, "k"));
+    for (uint64_t i = 1; i <= 4; i++) assay_queue_push(q, s_task(10 + i, 2, "k"));
+    uint64_t order[8];
+    for (int k = 0; k < 8; k++) {
+        assay_qtask_t *t = assay_queue_pop(q, "k");
+        order[k] = t->job_id;
+        assay_qtask_free(t);
+    }
+    for (int k = 0; k < 8; k++) assert_int_equal(order[k], k % 2 == 0 ? 2 : 1);
+    assay_queue_destroy(&q);
+}
+
 static int s_drained;
 
 static void s_count(assay_qtask_t *t, void *arg)
@@ -133,6 +151,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fifo_within_job), cmocka_unit_test(test_weights),
         cmocka_unit_test(test_late_joiner_no_burst), cmocka_unit_test(test_drain_job),
+        cmocka_unit_test(test_priority_breaks_ties),
         cmocka_unit_test(test_imap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
