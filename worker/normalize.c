@@ -450,6 +450,7 @@ typedef struct {
     uint32_t *cp;      /* its folded key */
     uint32_t n;
     uint32_t freq;     /* known mentions naming it */
+    uint32_t nbig;     /* distinct character bigrams */
     uint32_t heads[S_HEADLEN]; /* the heads it ends with (site of at least S_MINSITE) */
     uint32_t n_heads;
 } s_label_t;
@@ -551,7 +552,7 @@ void assay_normalize_opts_default(assay_normalize_opts_t *opts)
     opts->fuzzy = 1;
     opts->atoms = 1;
     opts->use_terms_mentions = 1;
-    opts->min_confidence = 0.25;
+    opts->min_confidence = 0.3;
     opts->max_entities = 0;
 }
 
@@ -722,6 +723,7 @@ static void s_build_dictionary(assay_normalizer_t *nz)
     size_t w = 0;
     for (size_t i = 0; i < bg.n; i++)
         if (w == 0 || bg.v[i].key != bg.v[w - 1].key || bg.v[i].id != bg.v[w - 1].id) bg.v[w++] = bg.v[i];
+    for (size_t i = 0; i < w; i++) nz->labels[bg.v[i].id].nbig++;
     s_csr_build(&nz->label_bigrams, bg.v, w);
     free(bg.v);
 }
@@ -1210,6 +1212,7 @@ static size_t s_sorted_common(const uint64_t *a, size_t na, const uint64_t *b, s
 typedef struct {
     uint32_t label;
     uint32_t count;
+    uint32_t nbig;
     double dice;
 } s_fz_t;
 
@@ -1217,6 +1220,8 @@ static int s_fz_count_cmp(const void *a, const void *b)
 {
     const s_fz_t *x = a, *y = b;
     if (x->count != y->count) return x->count > y->count ? -1 : 1;
+    /* among equals the shortest first, so an exact name is never crowded out */
+    if (x->nbig != y->nbig) return x->nbig < y->nbig ? -1 : 1;
     return x->label < y->label ? -1 : x->label > y->label;
 }
 
@@ -1248,6 +1253,7 @@ static void s_fuzzy(const assay_normalizer_t *nz, const uint32_t *cp, size_t b, 
     for (size_t i = 0; i < sc->n_ltouched; i++) {
         fz[i].label = sc->ltouched[i];
         fz[i].count = sc->lcount[sc->ltouched[i]];
+        fz[i].nbig = nz->labels[sc->ltouched[i]].nbig;
         sc->lcount[sc->ltouched[i]] = 0;
     }
     size_t nf = sc->n_ltouched;

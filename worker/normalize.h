@@ -67,7 +67,7 @@ typedef struct {
     int atoms;                  /* 1: decompose into atoms (default 1) */
     int use_terms_mentions;     /* 1: learn from chip_cdn mention aliases of the
                                  * terminology (default 1) */
-    double min_confidence;      /* drop entities below (default 0.5) */
+    double min_confidence;      /* drop entities below (default 0.3) */
     size_t max_entities;        /* per text, 0 = no limit (default 0) */
 } assay_normalize_opts_t;
 

@@ -1,7 +1,7 @@
 /*  task_normalize.c: the `normalize` kind links the medical entities of a record's
  *  `text` to ICD codes and adds `codes` and `names` (the standard names) to it.
  *
- *  Params: system = clin2.0 (default) | bj_v601; min_confidence (default 0.25);
+ *  Params: system = clin2.0 (default) | bj_v601; min_confidence (default 0.3);
  *  detail = true also adds `entities` (span, code, name, match kind, confidence) and
  *  `terms_version`. The terminology comes from the runtime setting "terms" (a TSV
  *  directory or a snapshot, see assay_terms_shared); one normaliser per code system
@@ -81,7 +81,7 @@ static void s_run(void *state, assay_task_t *task)
                         "or bj_v601)", sysname);
         return;
     }
-    double min_conf = assay_param_num(task, "min_confidence", 0.25);
+    double min_conf = assay_param_num(task, "min_confidence", 0.3);
     int detail = assay_param_bool(task, "detail", 0);
     char err[256];
     assay_normalizer_t *nz = s_normalizer(st, sys, err, sizeof err);
