@@ -483,6 +483,9 @@ enum {
     F_FUZZY2,
     F_DICT_FUZZY,
     F_COVERED,
+    F_SEGVOTE,
+    F_SEGSIM,
+    F_SEGCOV,
     F_BIAS,
     F_COUNT
 };
@@ -1317,65 +1320,111 @@ static int s_ac_keep(void *arg, const assay_acmatch_hit_t *hit)
     return 0;
 }
 
+/* the S_KNN nearest known mentions of cp[b..e) vote for their names: into F_VOTE,
+ * F_MAXSIM, F_TOP1 for the whole text (seg = 0), or into F_SEGVOTE, F_SEGSIM as the
+ * best over segments (seg = 1) */
+static void s_knn(const assay_normalizer_t *nz, const uint32_t *cp, size_t b, size_t e,
+                  uint32_t exclude, s_cands_t *cs, s_scratch_t *sc, int seg)
+{
+    size_t n = e - b;
+    s_term_t *terms = assay_malloc((2 * n + 2) * sizeof *terms);
+    size_t k = s_terms_of(cp + b, n, terms);
+    double norm = 0;
+    float *wq = assay_malloc((k + 1) * sizeof *wq);
+    for (size_t j = 0; j < k; j++) {
+        uint32_t tid = s_map_get(&nz->term_idf_ix, terms[j].key);
+        double idf = tid == S_NONE ? log((double)nz->n_ex) + 1.0 : nz->term_idf[tid];
+        wq[j] = (float)(terms[j].tf * idf);
+        norm += (double)wq[j] * wq[j];
+    }
+    norm = sqrt(norm);
+    if (norm <= 0) norm = 1;
+    sc->n_touched = 0;
+    for (size_t j = 0; j < k; j++) {
+        uint32_t tid = s_map_get(&nz->term_idf_ix, terms[j].key);
+        if (tid == S_NONE) continue;
+        float qw = (float)(wq[j] / norm);
+        for (uint32_t p = nz->post_start[tid]; p < nz->post_start[tid + 1]; p++) {
+            uint32_t ex = nz->post_ex[p];
+            if (sc->score[ex] == 0) sc->touched[sc->n_touched++] = ex;
+            sc->score[ex] += qw * nz->post_w[p];
+        }
+    }
+    s_nb_t *nb = assay_malloc((sc->n_touched + 1) * sizeof *nb);
+    size_t nn = 0;
+    for (size_t i = 0; i < sc->n_touched; i++) {
+        uint32_t ex = sc->touched[i];
+        if (ex != exclude) {
+            nb[nn].ex = ex;
+            nb[nn++].sim = sc->score[ex];
+        }
+        sc->score[ex] = 0;
+    }
+    s_sort(nb, nn, sizeof *nb, s_nb_cmp);
+    if (nn > S_KNN) nn = S_KNN;
+    double tot = 0;
+    for (size_t i = 0; i < nn; i++) tot += pow(nb[i].sim, 3);
+    if (tot <= 0) tot = 1;
+    /* segment votes are summed per segment first, then the best segment kept */
+    float *vote = seg ? assay_calloc(nn * 16 + 1, sizeof(float)) : NULL;
+    uint32_t *vl = seg ? assay_malloc((nn * 16 + 1) * sizeof(uint32_t)) : NULL;
+    size_t nv = 0;
+    for (size_t i = 0; i < nn; i++) {
+        const s_example_t *ex = &nz->ex[nb[i].ex];
+        for (uint32_t j = 0; j < ex->n_labels; j++) {
+            s_cand_t *c = s_cand(cs, ex->labels[j]);
+            float v = (float)(pow(nb[i].sim, 3) / tot);
+            if (!seg) {
+                c->f[F_VOTE] += v;
+                if (nb[i].sim > c->f[F_MAXSIM]) c->f[F_MAXSIM] = nb[i].sim;
+                if (i == 0) c->f[F_TOP1] = 1;
+                if (nb[i].sim > 0.999f) s_set_span(c, (uint32_t)b, (uint32_t)e, ASSAY_MATCH_ALIAS, 2);
+                continue;
+            }
+            if (nb[i].sim > c->f[F_SEGSIM]) c->f[F_SEGSIM] = nb[i].sim;
+            if (nb[i].sim > 0.999f) s_set_span(c, (uint32_t)b, (uint32_t)e, ASSAY_MATCH_ALIAS, 3);
+            size_t q = 0;
+            while (q < nv && vl[q] != ex->labels[j]) q++;
+            if (q == nv) {
+                if (nv >= nn * 16) continue;
+                vl[nv++] = ex->labels[j];
+            }
+            vote[q] += v;
+        }
+    }
+    for (size_t q = 0; q < nv; q++) {
+        s_cand_t *c = s_cand(cs, vl[q]);
+        if (vote[q] > c->f[F_SEGVOTE]) c->f[F_SEGVOTE] = vote[q];
+    }
+    free(vote);
+    free(vl);
+    free(nb);
+    free(wq);
+    free(terms);
+}
+
 /* every candidate with its features; exclude = a known mention to leave out (for
  * training), or S_NONE */
 static void s_candidates(const assay_normalizer_t *nz, const uint32_t *cp, size_t n,
                          uint32_t exclude, s_cands_t *cs, s_scratch_t *sc)
 {
     const s_example_t *self_ex = exclude != S_NONE ? &nz->ex[exclude] : NULL;
-    /* 1. nearest known mentions */
+    /* 1. nearest known mentions, of the whole text and of each segment */
+    assay_span_t *segs = assay_malloc((n + 1) * sizeof *segs);
+    size_t nseg = s_split_cp(cp, n, segs, n + 1);
     if (nz->n_ex > 0) {
-        s_term_t *terms = assay_malloc((2 * n + 2) * sizeof *terms);
-        size_t k = s_terms_of(cp, n, terms);
-        double norm = 0;
-        float *wq = assay_malloc((k + 1) * sizeof *wq);
-        for (size_t j = 0; j < k; j++) {
-            uint32_t tid = s_map_get(&nz->term_idf_ix, terms[j].key);
-            double idf = tid == S_NONE ? log((double)nz->n_ex) + 1.0 : nz->term_idf[tid];
-            wq[j] = (float)(terms[j].tf * idf);
-            norm += (double)wq[j] * wq[j];
-        }
-        norm = sqrt(norm);
-        if (norm <= 0) norm = 1;
-        sc->n_touched = 0;
-        for (size_t j = 0; j < k; j++) {
-            uint32_t tid = s_map_get(&nz->term_idf_ix, terms[j].key);
-            if (tid == S_NONE) continue;
-            float qw = (float)(wq[j] / norm);
-            for (uint32_t p = nz->post_start[tid]; p < nz->post_start[tid + 1]; p++) {
-                uint32_t ex = nz->post_ex[p];
-                if (sc->score[ex] == 0) sc->touched[sc->n_touched++] = ex;
-                sc->score[ex] += qw * nz->post_w[p];
+        s_knn(nz, cp, 0, n, exclude, cs, sc, 0);
+        for (size_t i = 0; i < nseg; i++) {
+            if (segs[i].start == 0 && segs[i].end == n) {
+                /* the text is one segment: the same neighbours */
+                for (size_t c = 0; c < cs->n; c++) {
+                    cs->c[c].f[F_SEGVOTE] = cs->c[c].f[F_VOTE];
+                    cs->c[c].f[F_SEGSIM] = cs->c[c].f[F_MAXSIM];
+                }
+                continue;
             }
+            s_knn(nz, cp, segs[i].start, segs[i].end, exclude, cs, sc, 1);
         }
-        s_nb_t *nb = assay_malloc((sc->n_touched + 1) * sizeof *nb);
-        size_t nn = 0;
-        for (size_t i = 0; i < sc->n_touched; i++) {
-            uint32_t ex = sc->touched[i];
-            if (ex != exclude) {
-                nb[nn].ex = ex;
-                nb[nn++].sim = sc->score[ex];
-            }
-            sc->score[ex] = 0;
-        }
-        s_sort(nb, nn, sizeof *nb, s_nb_cmp);
-        if (nn > S_KNN) nn = S_KNN;
-        double tot = 0;
-        for (size_t i = 0; i < nn; i++) tot += pow(nb[i].sim, 3);
-        if (tot <= 0) tot = 1;
-        for (size_t i = 0; i < nn; i++) {
-            const s_example_t *e = &nz->ex[nb[i].ex];
-            for (uint32_t j = 0; j < e->n_labels; j++) {
-                s_cand_t *c = s_cand(cs, e->labels[j]);
-                c->f[F_VOTE] += (float)(pow(nb[i].sim, 3) / tot);
-                if (nb[i].sim > c->f[F_MAXSIM]) c->f[F_MAXSIM] = nb[i].sim;
-                if (i == 0) c->f[F_TOP1] = 1;
-                if (nb[i].sim > 0.999f) s_set_span(c, 0, (uint32_t)n, ASSAY_MATCH_ALIAS, 2);
-            }
-        }
-        free(nb);
-        free(wq);
-        free(terms);
     }
     /* 2. n-gram evidence for names and for heads */
     uint64_t *grams = assay_malloc(s_max_grams(n, S_MAXGRAM) * sizeof *grams);
@@ -1475,6 +1524,13 @@ static void s_candidates(const assay_normalizer_t *nz, const uint32_t *cp, size_
                 s_cand_t *cd = s_cand(cs, nz->pat_label[k]);
                 cd->f[F_DICT] = 1;
                 if (covered) cd->f[F_COVERED] = 1;
+                for (size_t q = 0; q < nseg; q++) {
+                    if (segs[q].start <= pb && pb < segs[q].end) {
+                        float sc2 = (float)(pe - pb) / (float)(segs[q].end - segs[q].start);
+                        if (sc2 > 1) sc2 = 1;
+                        if (sc2 > cd->f[F_SEGCOV]) cd->f[F_SEGCOV] = sc2;
+                    }
+                }
                 float cov = (float)(pe - pb) / (float)n;
                 if (cov > cd->f[F_DICTCOV]) cd->f[F_DICTCOV] = cov;
                 int own = nz->pat_is_name[p] &&
@@ -1490,15 +1546,9 @@ static void s_candidates(const assay_normalizer_t *nz, const uint32_t *cp, size_
         free(u);
     }
     /* 4. fuzzy: each segment and the whole text */
-    size_t nseg = 0;
     if (nz->opts.fuzzy) {
-        assay_span_t *segs = assay_malloc((n + 1) * sizeof *segs);
-        nseg = s_split_cp(cp, n, segs, n + 1);
         for (size_t i = 0; i < nseg && i <= n; i++) s_fuzzy(nz, cp, segs[i].start, segs[i].end, cs, sc);
         s_fuzzy(nz, cp, 0, n, cs, sc);
-        free(segs);
-    } else {
-        nseg = s_split_cp(cp, n, NULL, 0);
     }
     /* 5. features of every candidate against the text */
     uint64_t *tb = assay_malloc((n + 1) * sizeof *tb);
@@ -1530,6 +1580,7 @@ static void s_candidates(const assay_normalizer_t *nz, const uint32_t *cp, size_
     }
     free(lb);
     free(tb);
+    free(segs);
 }
 
 static double s_sigmoid(double z)
