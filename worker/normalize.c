@@ -486,6 +486,8 @@ enum {
     F_SEGVOTE,
     F_SEGSIM,
     F_SEGCOV,
+    F_AMBIG,
+    F_PREF,
     F_BIAS,
     F_COUNT
 };
@@ -1309,6 +1311,23 @@ typedef struct {
     uint32_t *best, *bestp;
 } s_longest_t;
 
+/* characters of cp[0..n) that also occur in the label (with multiplicity) */
+static int s_overlap(const uint32_t *cp, size_t n, const s_label_t *x)
+{
+    uint8_t used[64] = {0};
+    int shared = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (uint32_t j = 0; j < x->n && j < 64; j++) {
+            if (!used[j] && x->cp[j] == cp[i]) {
+                used[j] = 1;
+                shared++;
+                break;
+            }
+        }
+    }
+    return shared;
+}
+
 static int s_ac_keep(void *arg, const assay_acmatch_hit_t *hit)
 {
     s_longest_t *c = arg;
@@ -1350,18 +1369,22 @@ static void s_knn(const assay_normalizer_t *nz, const uint32_t *cp, size_t b, si
             sc->score[ex] += qw * nz->post_w[p];
         }
     }
-    s_nb_t *nb = assay_malloc((sc->n_touched + 1) * sizeof *nb);
+    /* the best S_KNN by insertion (sorting every touched mention costs more) */
+    s_nb_t nb[S_KNN + 1];
     size_t nn = 0;
     for (size_t i = 0; i < sc->n_touched; i++) {
         uint32_t ex = sc->touched[i];
-        if (ex != exclude) {
-            nb[nn].ex = ex;
-            nb[nn++].sim = sc->score[ex];
-        }
+        s_nb_t cand = {ex, sc->score[ex]};
         sc->score[ex] = 0;
+        if (ex == exclude) continue;
+        if (nn == S_KNN && s_nb_cmp(&cand, &nb[nn - 1]) >= 0) continue;
+        size_t j = nn < S_KNN ? nn++ : S_KNN - 1;
+        while (j > 0 && s_nb_cmp(&cand, &nb[j - 1]) < 0) {
+            nb[j] = nb[j - 1];
+            j--;
+        }
+        nb[j] = cand;
     }
-    s_sort(nb, nn, sizeof *nb, s_nb_cmp);
-    if (nn > S_KNN) nn = S_KNN;
     double tot = 0;
     for (size_t i = 0; i < nn; i++) tot += pow(nb[i].sim, 3);
     if (tot <= 0) tot = 1;
@@ -1394,11 +1417,20 @@ static void s_knn(const assay_normalizer_t *nz, const uint32_t *cp, size_t b, si
     }
     for (size_t q = 0; q < nv; q++) {
         s_cand_t *c = s_cand(cs, vl[q]);
-        if (vote[q] > c->f[F_SEGVOTE]) c->f[F_SEGVOTE] = vote[q];
+        if (vote[q] > c->f[F_SEGVOTE]) {
+            c->f[F_SEGVOTE] = vote[q];
+            /* the segment whose neighbours vote most for it, unless the name was
+             * found in the text or as an atom */
+            if (c->has_span < 2 || (c->has_span == 2 && c->kind == ASSAY_MATCH_FUZZY)) {
+                c->span_b = (uint32_t)b;
+                c->span_e = (uint32_t)e;
+                c->kind = ASSAY_MATCH_FUZZY;
+                c->has_span = 2;
+            }
+        }
     }
     free(vote);
     free(vl);
-    free(nb);
     free(wq);
     free(terms);
 }
@@ -1520,10 +1552,22 @@ static void s_candidates(const assay_normalizer_t *nz, const uint32_t *cp, size_
             int covered = i >= cover_end;
             if (covered) cover_end = i + best[i];
             uint32_t p = bestp[i];
+            /* an alias shared by several names: which of them shares most characters
+             * with the matched text (冠心病 → 冠状动脉粥样硬化性心脏病 before 心绞痛) */
+            uint32_t np = nz->pat_start[p + 1] - nz->pat_start[p];
+            int best_ov = -1;
+            for (uint32_t k = nz->pat_start[p]; k < nz->pat_start[p + 1]; k++) {
+                int ov = s_overlap(cp + pb, pe - pb, &nz->labels[nz->pat_label[k]]);
+                if (ov > best_ov) best_ov = ov;
+            }
             for (uint32_t k = nz->pat_start[p]; k < nz->pat_start[p + 1]; k++) {
                 s_cand_t *cd = s_cand(cs, nz->pat_label[k]);
                 cd->f[F_DICT] = 1;
                 if (covered) cd->f[F_COVERED] = 1;
+                float amb = 1.0f / (float)np;
+                if (amb > cd->f[F_AMBIG]) cd->f[F_AMBIG] = amb;
+                if (s_overlap(cp + pb, pe - pb, &nz->labels[nz->pat_label[k]]) == best_ov)
+                    cd->f[F_PREF] = 1;
                 for (size_t q = 0; q < nseg; q++) {
                     if (segs[q].start <= pb && pb < segs[q].end) {
                         float sc2 = (float)(pe - pb) / (float)(segs[q].end - segs[q].start);
