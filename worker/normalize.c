@@ -26,6 +26,8 @@
 #include "common/util.h"
 #include "worker/acmatch.h"
 
+#include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -786,6 +788,54 @@ size_t assay_normalizer_add_example(assay_normalizer_t *self, const char *mentio
     }
     s_text_release(&m);
     return ok;
+}
+
+int assay_normalizer_load_examples(assay_normalizer_t *self, const char *path, size_t *added,
+                                   char *err, size_t errlen)
+{
+    if (added) *added = 0;
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        if (err && errlen)
+            snprintf(err, errlen, "could not open file \"%s\": %s", path, strerror(errno));
+        return ASSAY_EIO;
+    }
+    char *line = NULL;
+    size_t cap = 0, lineno = 0, kept = 0;
+    ssize_t len;
+    int rc = 0;
+    while ((len = getline(&line, &cap, fp)) > 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        if (len == 0) continue;
+        json_error_t je;
+        json_t *o = json_loadb(line, (size_t)len, 0, &je);
+        const char *text = o ? json_string_value(json_object_get(o, "text")) : NULL;
+        json_t *names = o ? json_object_get(o, "normalized") : NULL;
+        if (!names && o) names = json_object_get(o, "names");
+        if (!o || !text || !json_is_array(names)) {
+            if (err && errlen)
+                snprintf(err, errlen, "%s:%zu: %s", path, lineno,
+                         !o ? je.text
+                            : !text ? "field \"text\": expected a string"
+                                    : "field \"normalized\": expected an array of strings");
+            json_decref(o);
+            rc = ASSAY_EPARSE;
+            break;
+        }
+        const char *nm[64];
+        size_t k = 0;
+        for (size_t i = 0; i < json_array_size(names) && k < 64; i++) {
+            const char *v = json_string_value(json_array_get(names, i));
+            if (v) nm[k++] = v;
+        }
+        kept += assay_normalizer_add_example(self, text, nm, k) > 0;
+        json_decref(o);
+    }
+    free(line);
+    fclose(fp);
+    if (added) *added = kept;
+    return rc;
 }
 
 /* the chip_cdn mention aliases of the terminology as known mentions */

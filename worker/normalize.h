@@ -87,6 +87,12 @@ void assay_normalizer_destroy(assay_normalizer_t **self_p);
  *  ignored. Returns how many names were recognised (0: the example was dropped). */
 size_t assay_normalizer_add_example(assay_normalizer_t *self, const char *mention,
                                     const char *const *names, size_t n_names);
+/* add the known mentions of a JSONL file, one {"text": mention, "normalized": [standard
+ * names]} object per line ("names" is accepted for "normalized"; other fields are
+ * ignored), e.g. CHIP-CDN's chip_cdn_train.jsonl. *added (may be NULL) gets the number
+ * of mentions kept. 0, or ASSAY_EIO / ASSAY_EPARSE with `FILE:LINE: ...` in err. */
+int assay_normalizer_load_examples(assay_normalizer_t *self, const char *path, size_t *added,
+                                   char *err, size_t errlen);
 /* freeze the examples and build their indexes (done implicitly by the first
  * normalize call; calling it explicitly keeps later calls read-only for threads) */
 void assay_normalizer_prepare(assay_normalizer_t *self);

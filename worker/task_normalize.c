@@ -6,6 +6,11 @@
  *  `terms_version`. The terminology comes from the runtime setting "terms" (a TSV
  *  directory or a snapshot, see assay_terms_shared); one normaliser per code system
  *  is built on first use and kept for the life of the process.
+ *
+ *  The runtime setting "normalize_examples" may name a JSONL file of known mentions
+ *  ({"text", "normalized": [standard names]}, e.g. chip_cdn_train.jsonl): the linker
+ *  learns from them in addition to the terminology's chip_cdn aliases, which makes a
+ *  large difference on physician-written text (see tests/bench/cdn_eval.sh).
  */
 #include "worker/normalize.h"
 #include "worker/runtime.h"
@@ -21,6 +26,7 @@
 
 typedef struct {
     const assay_terms_t *terms;
+    char *examples; /* a JSONL file of known mentions, or NULL */
     assay_normalizer_t *nz[ASSAY_SYS_COUNT];
     assay_entities_t ents;
 } s_state_t;
@@ -31,6 +37,8 @@ static int s_setup(assay_runtime_t *rt, void **state, char *err, size_t errlen)
     if (!terms) return -1;
     s_state_t *st = ASSAY_NEW(s_state_t);
     st->terms = terms;
+    const char *ex = assay_runtime_setting(rt, "normalize_examples", NULL);
+    st->examples = ex && *ex ? assay_strdup(ex) : NULL;
     assay_entities_init(&st->ents);
     *state = st;
     return 0;
@@ -42,6 +50,7 @@ static void s_teardown(void *state)
     if (!st) return;
     for (int i = 0; i < ASSAY_SYS_COUNT; i++) assay_normalizer_destroy(&st->nz[i]);
     assay_entities_release(&st->ents);
+    free(st->examples);
     free(st);
 }
 
@@ -57,9 +66,16 @@ static assay_normalizer_t *s_normalizer(s_state_t *st, assay_code_system_t sys, 
     int64_t t0 = assay_clock_us();
     assay_normalizer_t *nz = assay_normalizer_new(st->terms, &opts, err, errlen);
     if (!nz) return NULL;
+    size_t added = 0;
+    if (st->examples &&
+        assay_normalizer_load_examples(nz, st->examples, &added, err, errlen) < 0) {
+        assay_normalizer_destroy(&nz);
+        return NULL;
+    }
     assay_normalizer_prepare(nz);
-    log_info("normalize", "normaliser for %s ready in %.0f ms", assay_terms_system_name(sys),
-             (double)(assay_clock_us() - t0) / 1000.0);
+    log_info("normalize", "normaliser for %s ready in %.0f ms (%zu known mentions from \"%s\")",
+             assay_terms_system_name(sys), (double)(assay_clock_us() - t0) / 1000.0, added,
+             st->examples ? st->examples : "(none)");
     st->nz[sys] = nz;
     return nz;
 }

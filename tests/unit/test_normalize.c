@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef ASSAY_TEST_DATA
 #define ASSAY_TEST_DATA "tests/data"
@@ -246,6 +247,44 @@ static void test_learned_atoms(void **state)
     assay_normalizer_destroy(&nz);
 }
 
+static void test_load_examples(void **state)
+{
+    const assay_terms_t *t = *state;
+    char path[] = "/tmp/assay_test_examples_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *fp = fdopen(fd, "w");
+    fputs("{\"text\": \"高血压病3级\", \"normalized\": [\"高血压\"]}\n"
+          "{\"text\": \"冠心病心绞痛\", \"names\": [\"冠状动脉粥样硬化性心脏病\", \"心绞痛\"], \"x\": 1}\n"
+          "\n"
+          "{\"text\": \"某病\", \"normalized\": [\"不是标准名\"]}\n", fp);
+    fclose(fp);
+    assay_normalizer_t *nz = s_nz(t, ASSAY_SYS_CLIN20);
+    size_t added = 99;
+    char err[256];
+    assert_int_equal(assay_normalizer_load_examples(nz, path, &added, err, sizeof err), 0);
+    assert_int_equal(added, 2);
+    assay_normalizer_destroy(&nz);
+
+    fp = fopen(path, "w");
+    fputs("{\"text\": \"高血压病3级\", \"normalized\": [\"高血压\"]}\n{\"text\": 5}\n", fp);
+    fclose(fp);
+    nz = s_nz(t, ASSAY_SYS_CLIN20);
+    assert_int_equal(assay_normalizer_load_examples(nz, path, &added, err, sizeof err), ASSAY_EPARSE);
+    char *want = assay_sprintf("%s:2: field \"text\": expected a string", path);
+    assert_string_equal(err, want);
+    free(want);
+    fp = fopen(path, "w");
+    fputs("{\"text\": \"x\", \"normalized\": [\"高血压\"]\n", fp);
+    fclose(fp);
+    assert_int_equal(assay_normalizer_load_examples(nz, path, &added, err, sizeof err), ASSAY_EPARSE);
+    assert_non_null(strstr(err, ":1: "));
+    unlink(path);
+    assert_int_equal(assay_normalizer_load_examples(nz, path, &added, err, sizeof err), ASSAY_EIO);
+    assert_non_null(strstr(err, "could not open file"));
+    assay_normalizer_destroy(&nz);
+}
+
 static void test_bad_args(void **state)
 {
     const assay_terms_t *t = *state;
@@ -267,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_codes_and_latin),
         cmocka_unit_test(test_fuzzy),
         cmocka_unit_test(test_learned_atoms),
+        cmocka_unit_test(test_load_examples),
         cmocka_unit_test(test_bad_args),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
