@@ -3,22 +3,27 @@
  *  How linking decides.  For one text, candidate standard names come from five
  *  sources, each giving features:
  *    - dictionary: names and aliases found in the text (Aho-Corasick; for every
- *      start position the longest name that starts there);
+ *      start position the longest name that starts there), with whether the match is
+ *      part of the leftmost-longest cover, how much of its segment it covers, and,
+ *      for an alias shared by several names, which of them it resembles most;
  *    - fuzzy: for each segment and the whole text, the standard names with the best
  *      character-bigram Dice similarity (bigram inverted index for candidates);
- *    - known mentions: the 10 nearest known mentions by TF-IDF cosine over character
- *      unigrams and bigrams vote for their standard names;
+ *    - known mentions: the 10 nearest known mentions of the whole text and of each
+ *      segment (TF-IDF cosine over character unigrams and bigrams) vote for their
+ *      standard names;
  *    - n-gram evidence: P(name | the text contains character n-gram g), learned from
  *      the known mentions for n = 1..4;
- *    - atoms: a name "site + head" (肩部 + 损伤, 甲状腺 + 恶性肿瘤) whose site occurs
- *      in the text while the text's n-grams are evidence for the head (a head is a
+ *    - atoms: a name "site + head" (肩部 + 损伤, 乳腺 + 恶性肿瘤) whose site occurs in
+ *      the text while the text's n-grams are evidence for the head (a head is a
  *      suffix shared by at least five names of known mentions).
- *  A logistic regression over these features, trained when the normaliser is
- *  prepared on the known mentions themselves (leave-one-out: each mention's
- *  features are computed as if it were unknown), turns them into a confidence.
- *  Names at or above opts.min_confidence are returned. Nothing here is specific to
- *  one example: the only learned state is the statistics of the known mentions and
- *  the regression weights.
+ *  Stage one, a small boosted-tree ensemble over these features, scores each
+ *  candidate; stage two, a logistic regression, rescores it against the other
+ *  candidates of the same text (its rank, the gap to the best), which is what
+ *  decides how many names a text gets. Both are trained when the normaliser is
+ *  prepared, on the known mentions themselves, leave-one-out: each mention's
+ *  features are computed as if it were unknown. Names at or above
+ *  opts.min_confidence are returned. Nothing here is specific to one example: the
+ *  learned state is the statistics of the known mentions and the two models.
  */
 #include "worker/normalize.h"
 

@@ -9,14 +9,18 @@
  *       and aliases over the whole text in one pass (Aho-Corasick on normalised
  *       bytes);
  *    3. links what exact matching leaves uncovered by fuzzy matching: character
- *       bigram candidates from an inverted index over standard names and over
- *       known mentions (physician-written mentions with their standard names, the
- *       chip_cdn aliases of the terminology plus any added examples), scored by
- *       overlap similarity; known mentions vote for their standard names;
- *    4. decomposes a segment into atoms where that explains it better (site +
- *       morphology: 上呼吸道 + 感染; a tumour mention + its morphology 癌).
+ *       bigram candidates from an inverted index over standard names, and the
+ *       nearest known mentions (physician-written mentions with their standard
+ *       names: the chip_cdn aliases of the terminology plus any added examples),
+ *       which vote for their standard names;
+ *    4. decomposes a term into atoms where that explains it better (site + head:
+ *       上呼吸道 + 感染, 乳腺 + 恶性肿瘤 for 乳腺癌), heads and their cues being
+ *       learned from the known mentions;
+ *    5. scores every candidate with a model trained on the known mentions (see
+ *       normalize.c), which also decides how many names a text gets.
  *  Every entity carries its byte span, concept, code, standard name, how it was
  *  found and a confidence in [0,1]; entities under opts.min_confidence are dropped.
+ *  Preparing (training) takes a few seconds for a few thousand known mentions.
  *
  *  A normaliser is immutable after assay_normalizer_new() (plus the optional
  *  example phase) and may be shared by threads; results go into caller-owned
