@@ -33,7 +33,7 @@
  *  a validation pass. Snapshot file format (version ASSAY_TERMS_FORMAT_VERSION,
  *  host byte order, refused on a byte-order mismatch):
  *
- *    offset 0   header (256 bytes):
+ *    offset 0   header (512 bytes, zero-padded):
  *               char magic[8] = "ASSAYTRM"; u32 format_version; u32 byte_order
  *               (0x01020304 as written); u64 image_size (whole file); char
  *               version[80] (NUL-terminated terminology version); u32 n_sections;
