@@ -669,6 +669,7 @@ static void s_build_labels(assay_normalizer_t *nz)
         memcpy(x->cp, k.cp, k.n * sizeof(uint32_t));
         x->n = (uint32_t)k.n;
         x->freq = 0;
+        x->nbig = 0;
         x->n_heads = 0;
         *s_map_put(&nz->label_by_key, s_gram(k.cp, k.n), 0) = (uint32_t)nz->n_labels;
         nz->n_labels++;

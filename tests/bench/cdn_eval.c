@@ -2,6 +2,7 @@
  *  北京临床版 v601 standard names), by k-fold cross-validation.
  *
  *  usage: cdn_eval [--data DIR] [--folds K] [--threshold T] [--sweep] [--limit N]
+ *                  [--dump FILE]   (--dump: one JSON line per mention: text, gold, predicted)
  *
  *  For each fold the terminology is rebuilt from the TSVs of DIR without the
  *  chip_cdn aliases whose mention is in the held-out fold, and the normaliser learns
@@ -115,6 +116,7 @@ int main(int argc, char **argv)
     int folds = 5, sweep = 0;
     double threshold = -1;
     size_t limit = 0;
+    const char *dump = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
             dir = argv[++i];
@@ -124,11 +126,13 @@ int main(int argc, char **argv)
             threshold = atof(argv[++i]);
         else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc)
             limit = (size_t)atol(argv[++i]);
+        else if (strcmp(argv[i], "--dump") == 0 && i + 1 < argc)
+            dump = argv[++i];
         else if (strcmp(argv[i], "--sweep") == 0)
             sweep = 1;
         else {
             fprintf(stderr, "usage: %s [--data DIR] [--folds K] [--threshold T] [--sweep] "
-                            "[--limit N]\n", argv[0]);
+                            "[--limit N] [--dump FILE]\n", argv[0]);
             return 2;
         }
     }
@@ -157,6 +161,11 @@ int main(int argc, char **argv)
 
     size_t tp[S_NT] = {0}, fp[S_NT] = {0}, fn[S_NT] = {0};
     size_t TP = 0, FP = 0, FN = 0;
+    FILE *dfp = NULL;
+    if (dump && !(dfp = fopen(dump, "w"))) {
+        fprintf(stderr, "cdn_eval: could not create file \"%s\"\n", dump);
+        return 1;
+    }
     int64_t t_build = 0, t_prepare = 0, t_run = 0;
     size_t n_test = 0;
     assay_entities_t ents = ASSAY_ENTITIES_INIT;
@@ -220,6 +229,18 @@ int main(int argc, char **argv)
                             break;
                         }
                 }
+                if (dfp && ti == 0) {
+                    json_t *o = json_object(), *g = json_array(), *p = json_array();
+                    for (size_t q = 0; q < r->n_names; q++) json_array_append_new(g, json_string(r->names[q]));
+                    for (size_t q = 0; q < np; q++) json_array_append_new(p, json_string(pred[q]));
+                    json_object_set_new(o, "text", json_string(r->text));
+                    json_object_set_new(o, "gold", g);
+                    json_object_set_new(o, "predicted", p);
+                    char *js = json_dumps(o, 0);
+                    fprintf(dfp, "%s\n", js);
+                    free(js);
+                    json_decref(o);
+                }
                 size_t *TPp = sweep ? &tp[ti] : &TP, *FPp = sweep ? &fp[ti] : &FP,
                        *FNp = sweep ? &fn[ti] : &FN;
                 *TPp += hit;
@@ -249,6 +270,7 @@ int main(int argc, char **argv)
         assay_terms_destroy(&terms);
     }
     assay_entities_release(&ents);
+    if (dfp) fclose(dfp);
     if (sweep) {
         size_t best = 0;
         double bestf = -1;
