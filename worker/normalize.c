@@ -888,7 +888,7 @@ assay_normalizer_t *assay_normalizer_new(const assay_terms_t *terms,
     s_map_init(&nz->ex_by_key, 1024);
     s_build_labels(nz);
     s_build_dictionary(nz);
-    if (o.use_terms_mentions) s_add_terms_mentions(nz);
+    if (o.use_terms_mentions && !o.exact_only) s_add_terms_mentions(nz);
     return nz;
 }
 
@@ -2049,15 +2049,77 @@ static void s_codes(const assay_normalizer_t *nz, const char *text, size_t len,
     }
 }
 
+/* exact_only: the leftmost-longest cover of names and aliases */
+static void s_exact(const assay_normalizer_t *nz, const s_text_t *t, assay_entities_t *out)
+{
+    size_t blen;
+    uint32_t *bcp;
+    char *u = s_utf8(t->cp, t->n, &bcp, &blen);
+    assay_acmatch_hit_t small[64];
+    assay_acmatch_hit_t *hits = small;
+    size_t nh = assay_acmatch_longest(nz->ac, u, blen, ASSAY_AC_ASCII_WORDS, small, 64);
+    if (nh > 64) {
+        hits = assay_malloc(nh * sizeof *hits);
+        assay_acmatch_longest(nz->ac, u, blen, ASSAY_AC_ASCII_WORDS, hits, nh);
+    }
+    for (size_t i = 0; i < nh; i++) {
+        uint32_t pb = bcp[hits[i].start], pe = bcp[hits[i].end];
+        uint32_t p = hits[i].pattern;
+        uint32_t np = nz->pat_start[p + 1] - nz->pat_start[p];
+        if (np == 0) continue;
+        /* the name the match resembles most (an alias may name several) */
+        uint32_t best = nz->pat_label[nz->pat_start[p]];
+        int best_ov = -1;
+        for (uint32_t k = nz->pat_start[p]; k < nz->pat_start[p + 1]; k++) {
+            int ov = s_overlap(t->cp + pb, pe - pb, &nz->labels[nz->pat_label[k]]);
+            if (ov > best_ov) {
+                best_ov = ov;
+                best = nz->pat_label[k];
+            }
+        }
+        const s_label_t *x = &nz->labels[best];
+        int dup = 0;
+        for (size_t k = 0; k < out->n; k++) dup |= out->items[k].concept == x->concept;
+        if (dup) continue;
+        int own = x->n == pe - pb && memcmp(x->cp, t->cp + pb, (pe - pb) * sizeof(uint32_t)) == 0;
+        assay_entity_t e = {0};
+        e.start = t->bstart[pb];
+        e.end = t->bend[pe - 1];
+        e.concept = x->concept;
+        e.code = assay_terms_code(nz->terms, x->concept);
+        e.name = x->name;
+        e.kind = own ? ASSAY_MATCH_EXACT : ASSAY_MATCH_ALIAS;
+        e.confidence = own ? 1.0f : 0.9f / (float)np;
+        if (nz->opts.max_entities && out->n >= nz->opts.max_entities) break;
+        s_entities_push(out, &e);
+    }
+    if (hits != small) free(hits);
+    free(bcp);
+    free(u);
+}
+
 int assay_normalize_text(assay_normalizer_t *self, const char *text, size_t len,
                          assay_entities_t *out)
 {
     out->n = 0;
     if (!text || !assay_utf8_valid(text, len)) return ASSAY_EINVAL;
-    if (!self->prepared) assay_normalizer_prepare(self);
+    if (!self->prepared && !self->opts.exact_only) assay_normalizer_prepare(self);
     s_codes(self, text, len, out);
     s_text_t t;
     s_text_init(&t, text, len);
+    if (self->opts.exact_only) {
+        s_exact(self, &t, out);
+        s_text_release(&t);
+        /* segments of the entities */
+        assay_span_t *segs = assay_malloc((len + 1) * sizeof *segs);
+        size_t nseg = assay_normalize_split(text, len, segs, len + 1);
+        for (size_t i = 0; i < out->n; i++)
+            for (size_t k = 0; k < nseg; k++)
+                if (segs[k].start <= out->items[i].start && out->items[i].start < segs[k].end)
+                    out->items[i].segment = (uint32_t)k;
+        free(segs);
+        return (int)out->n;
+    }
     if (t.n == 0) {
         s_text_release(&t);
         return (int)out->n;

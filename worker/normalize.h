@@ -73,6 +73,11 @@ typedef struct {
                                  * terminology (default 1) */
     double min_confidence;      /* drop entities below (default 0.3) */
     size_t max_entities;        /* per text, 0 = no limit (default 0) */
+    int exact_only;             /* 1: inline codes and the leftmost-longest cover of
+                                 * names and aliases only (no fuzzy matching, no
+                                 * model, no preparation): a few microseconds per
+                                 * short text, for hot paths such as verifying
+                                 * answers (default 0) */
 } assay_normalize_opts_t;
 
 /* the defaults above */

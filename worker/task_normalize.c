@@ -2,6 +2,7 @@
  *  `text` to ICD codes and adds `codes` and `names` (the standard names) to it.
  *
  *  Params: system = clin2.0 (default) | bj_v601; min_confidence (default 0.3);
+ *  exact = true links exact names, aliases and inline codes only (fast, no model);
  *  detail = true also adds `entities` (span, code, name, match kind, confidence) and
  *  `terms_version`. The terminology comes from the runtime setting "terms" (a TSV
  *  directory or a snapshot, see assay_terms_shared); one normaliser per code system
@@ -27,7 +28,7 @@
 typedef struct {
     const assay_terms_t *terms;
     char *examples; /* a JSONL file of known mentions, or NULL */
-    assay_normalizer_t *nz[ASSAY_SYS_COUNT];
+    assay_normalizer_t *nz[ASSAY_SYS_COUNT][2]; /* [system][exact only] */
     assay_entities_t ents;
 } s_state_t;
 
@@ -48,35 +49,40 @@ static void s_teardown(void *state)
 {
     s_state_t *st = state;
     if (!st) return;
-    for (int i = 0; i < ASSAY_SYS_COUNT; i++) assay_normalizer_destroy(&st->nz[i]);
+    for (int i = 0; i < ASSAY_SYS_COUNT; i++) {
+        assay_normalizer_destroy(&st->nz[i][0]);
+        assay_normalizer_destroy(&st->nz[i][1]);
+    }
     assay_entities_release(&st->ents);
     free(st->examples);
     free(st);
 }
 
-static assay_normalizer_t *s_normalizer(s_state_t *st, assay_code_system_t sys, char *err,
-                                        size_t errlen)
+static assay_normalizer_t *s_normalizer(s_state_t *st, assay_code_system_t sys, int exact,
+                                        char *err, size_t errlen)
 {
-    if (st->nz[sys]) return st->nz[sys];
+    if (st->nz[sys][exact]) return st->nz[sys][exact];
     assay_normalize_opts_t opts;
     assay_normalize_opts_default(&opts);
     opts.system = sys;
+    opts.exact_only = exact;
     /* the threshold is applied per task below, so keep every plausible entity here */
     opts.min_confidence = 0.0;
     int64_t t0 = assay_clock_us();
     assay_normalizer_t *nz = assay_normalizer_new(st->terms, &opts, err, errlen);
     if (!nz) return NULL;
     size_t added = 0;
-    if (st->examples &&
+    if (st->examples && !exact &&
         assay_normalizer_load_examples(nz, st->examples, &added, err, errlen) < 0) {
         assay_normalizer_destroy(&nz);
         return NULL;
     }
     assay_normalizer_prepare(nz);
-    log_info("normalize", "normaliser for %s ready in %.0f ms (%zu known mentions from \"%s\")",
-             assay_terms_system_name(sys), (double)(assay_clock_us() - t0) / 1000.0, added,
-             st->examples ? st->examples : "(none)");
-    st->nz[sys] = nz;
+    log_info("normalize", "%s normaliser for %s ready in %.0f ms (%zu known mentions from \"%s\")",
+             exact ? "exact" : "full", assay_terms_system_name(sys),
+             (double)(assay_clock_us() - t0) / 1000.0, added,
+             st->examples && !exact ? st->examples : "(none)");
+    st->nz[sys][exact] = nz;
     return nz;
 }
 
@@ -99,8 +105,9 @@ static void s_run(void *state, assay_task_t *task)
     }
     double min_conf = assay_param_num(task, "min_confidence", 0.3);
     int detail = assay_param_bool(task, "detail", 0);
+    int exact = assay_param_bool(task, "exact", 0) ? 1 : 0;
     char err[256];
-    assay_normalizer_t *nz = s_normalizer(st, sys, err, sizeof err);
+    assay_normalizer_t *nz = s_normalizer(st, sys, exact, err, sizeof err);
     if (!nz) {
         assay_task_fail(task, 0, "%s", err);
         return;

@@ -285,6 +285,35 @@ static void test_load_examples(void **state)
     assay_normalizer_destroy(&nz);
 }
 
+static void test_exact_only(void **state)
+{
+    const assay_terms_t *t = *state;
+    assay_normalize_opts_t o;
+    assay_normalize_opts_default(&o);
+    o.exact_only = 1;
+    assay_normalizer_t *nz = assay_normalizer_new(t, &o, NULL, 0);
+    assert_non_null(nz);
+    assay_entities_t e = ASSAY_ENTITIES_INIT;
+    const char *text = "1.高血压 2.冠心病 I20.000";
+    assert_int_equal(assay_normalize_text(nz, text, strlen(text), &e), 3);
+    const assay_entity_t *x = s_find(&e, "I10.X00");
+    assert_non_null(x);
+    assert_int_equal(x->kind, ASSAY_MATCH_EXACT);
+    assert_true(x->confidence == 1.0f);
+    assert_int_equal(x->segment, 0);
+    x = s_find(&e, "I25.103"); /* 冠心病 names two concepts; the closer one wins */
+    assert_non_null(x);
+    assert_int_equal(x->kind, ASSAY_MATCH_ALIAS);
+    assert_int_equal(x->segment, 1);
+    assert_memory_equal(text + x->start, "冠心病", x->end - x->start);
+    assert_non_null(s_find(&e, "I20.000"));
+    /* no fuzzy matching in this mode */
+    text = "冠状动脉粥样硬化心脏病";
+    assert_int_equal(assay_normalize_text(nz, text, strlen(text), &e), 0);
+    assay_entities_release(&e);
+    assay_normalizer_destroy(&nz);
+}
+
 static void test_bad_args(void **state)
 {
     const assay_terms_t *t = *state;
@@ -307,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_fuzzy),
         cmocka_unit_test(test_learned_atoms),
         cmocka_unit_test(test_load_examples),
+        cmocka_unit_test(test_exact_only),
         cmocka_unit_test(test_bad_args),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
