@@ -2069,12 +2069,15 @@ static void s_exact(const assay_normalizer_t *nz, const s_text_t *t, assay_entit
         if (np == 0) continue;
         /* the name the match resembles most (an alias may name several) */
         uint32_t best = nz->pat_label[nz->pat_start[p]];
-        int best_ov = -1;
+        int best_ov = -1, ties = 0;
         for (uint32_t k = nz->pat_start[p]; k < nz->pat_start[p + 1]; k++) {
             int ov = s_overlap(t->cp + pb, pe - pb, &nz->labels[nz->pat_label[k]]);
             if (ov > best_ov) {
                 best_ov = ov;
                 best = nz->pat_label[k];
+                ties = 1;
+            } else if (ov == best_ov) {
+                ties++;
             }
         }
         const s_label_t *x = &nz->labels[best];
@@ -2089,7 +2092,9 @@ static void s_exact(const assay_normalizer_t *nz, const s_text_t *t, assay_entit
         e.code = assay_terms_code(nz->terms, x->concept);
         e.name = x->name;
         e.kind = own ? ASSAY_MATCH_EXACT : ASSAY_MATCH_ALIAS;
-        e.confidence = own ? 1.0f : 0.9f / (float)np;
+        /* a name 1, an alias of one name 0.9, of several 0.6 when one of them
+         * resembles it most, else split between the equally close ones */
+        e.confidence = own ? 1.0f : np == 1 ? 0.9f : ties == 1 ? 0.6f : 0.9f / (float)ties;
         if (nz->opts.max_entities && out->n >= nz->opts.max_entities) break;
         s_entities_push(out, &e);
     }
