@@ -39,11 +39,11 @@
 #include <string.h>
 
 #define S_NONE UINT32_MAX
-#define S_MAXGRAM 4  /* n-gram evidence: 1..4 characters */
+#define S_MAXGRAM 4 /* n-gram evidence: 1..4 characters */
 #define S_MAXHEADGRAM 3
-#define S_HEADLEN 5  /* heads: suffixes of 1..5 characters */
-#define S_HEADMIN 5  /* a head is shared by at least this many names of known mentions */
-#define S_MINSITE 1  /* shortest site of a site + head decomposition */
+#define S_HEADLEN 5 /* heads: suffixes of 1..5 characters */
+#define S_HEADMIN 5 /* a head is shared by at least this many names of known mentions */
+#define S_MINSITE 1 /* shortest site of a site + head decomposition */
 #define S_KNN 10
 #define S_FUZZY_POOL 50
 #define S_FUZZY_TOP 3
@@ -68,7 +68,8 @@ typedef struct {
 static void s_map_init(s_map_t *m, size_t hint)
 {
     m->cap = 64;
-    while (m->cap < hint * 2) m->cap <<= 1;
+    while (m->cap < hint * 2)
+        m->cap <<= 1;
     m->keys = assay_calloc(m->cap, sizeof *m->keys);
     m->vals = assay_malloc(m->cap * sizeof *m->vals);
     m->n = 0;
@@ -84,7 +85,8 @@ static void s_map_release(s_map_t *m)
 static size_t s_map_slot(const s_map_t *m, uint64_t key)
 {
     size_t h = (size_t)(key * 0x9E3779B97F4A7C15ULL >> 20) & (m->cap - 1);
-    while (m->keys[h] && m->keys[h] != key) h = (h + 1) & (m->cap - 1);
+    while (m->keys[h] && m->keys[h] != key)
+        h = (h + 1) & (m->cap - 1);
     return h;
 }
 
@@ -335,7 +337,8 @@ static char *s_utf8(const uint32_t *cp, size_t n, uint32_t **byte_cp, size_t *bl
             k = 4;
         }
         if (map)
-            for (size_t j = 0; j < k; j++) map[p + j] = (uint32_t)i;
+            for (size_t j = 0; j < k; j++)
+                map[p + j] = (uint32_t)i;
         p += k;
     }
     out[p] = '\0';
@@ -358,9 +361,22 @@ static int s_cp_find(const uint32_t *hay, size_t hn, const uint32_t *needle, siz
 static int s_is_space_or_sep(uint32_t c)
 {
     switch (c) {
-    case ',': case ';': case 0x3001: /* 、 */ case 0x3002: /* 。 */
-    case ' ': case '\t': case '\n': case '\r': case '/': case '+': case '"':
-    case 0xFF1B: case 0xFF0C: case ':': case 0x201C: case 0x201D:
+    case ',':
+    case ';':
+    case 0x3001: /* 、 */
+    case 0x3002: /* 。 */
+    case ' ':
+    case '\t':
+    case '\n':
+    case '\r':
+    case '/':
+    case '+':
+    case '"':
+    case 0xFF1B:
+    case 0xFF0C:
+    case ':':
+    case 0x201C:
+    case 0x201D:
         return 1;
     default:
         return 0;
@@ -389,7 +405,8 @@ static size_t s_sep_word(const uint32_t *cp, size_t n, size_t i)
 static size_t s_numbering(const uint32_t *cp, size_t n, size_t i)
 {
     size_t j = i;
-    while (j < n && cp[j] >= '0' && cp[j] <= '9') j++;
+    while (j < n && cp[j] >= '0' && cp[j] <= '9')
+        j++;
     if (j == i || j >= n) return 0;
     if (cp[j] == '.' || cp[j] == 0x3001) {
         /* "2.5cm" is a number, not numbering */
@@ -413,8 +430,10 @@ static size_t s_split_cp(const uint32_t *cp, size_t n, assay_span_t *out, size_t
         }
         if (i == n || cut) {
             size_t b = start, e = i;
-            while (b < e && (cp[b] == '(' || cp[b] == ')' || cp[b] == '.' || cp[b] == '-')) b++;
-            while (e > b && (cp[e - 1] == '(' || cp[e - 1] == '.' || cp[e - 1] == '-')) e--;
+            while (b < e && (cp[b] == '(' || cp[b] == ')' || cp[b] == '.' || cp[b] == '-'))
+                b++;
+            while (e > b && (cp[e - 1] == '(' || cp[e - 1] == '.' || cp[e - 1] == '-'))
+                e--;
             if (e > b) {
                 if (count < max) {
                     out[count].start = b;
@@ -453,11 +472,11 @@ size_t assay_normalize_split(const char *text, size_t len, assay_span_t *out, si
 
 typedef struct {
     assay_term_id_t concept;
-    const char *name;  /* standard name (terminology-owned) */
-    uint32_t *cp;      /* its folded key */
+    const char *name; /* standard name (terminology-owned) */
+    uint32_t *cp;     /* its folded key */
     uint32_t n;
-    uint32_t freq;     /* known mentions naming it */
-    uint32_t nbig;     /* distinct character bigrams */
+    uint32_t freq;             /* known mentions naming it */
+    uint32_t nbig;             /* distinct character bigrams */
     uint32_t heads[S_HEADLEN]; /* the heads it ends with (site of at least S_MINSITE) */
     uint32_t n_heads;
 } s_label_t;
@@ -502,8 +521,23 @@ enum {
 /* second-stage features: a candidate's first-stage score seen against the other
  * candidates of the same text (how many names a text gets is decided here) */
 enum {
-    G_P1, G_LOGIT, G_TOP, G_INVRANK, G_RATIO, G_GAP, G_N50, G_N20,
-    G_VOTE, G_DICT, G_FUZZY, G_NGEV, G_SUBSTR, G_SITEHEAD, G_MAXSIM, G_BIAS, G_COUNT
+    G_P1,
+    G_LOGIT,
+    G_TOP,
+    G_INVRANK,
+    G_RATIO,
+    G_GAP,
+    G_N50,
+    G_N20,
+    G_VOTE,
+    G_DICT,
+    G_FUZZY,
+    G_NGEV,
+    G_SUBSTR,
+    G_SITEHEAD,
+    G_MAXSIM,
+    G_BIAS,
+    G_COUNT
 };
 
 struct assay_normalizer {
@@ -536,7 +570,7 @@ struct assay_normalizer {
     /* heads and sites */
     s_map_t head_ix; /* hash of head code points → head id */
     size_t n_heads;
-    uint8_t *head_len; /* code points of each head */
+    uint8_t *head_len;   /* code points of each head */
     s_csr_t site_labels; /* hash of site code points → labels */
     /* the model */
     double w[F_COUNT];
@@ -591,12 +625,18 @@ static void s_entities_push(assay_entities_t *e, const assay_entity_t *x)
 const char *assay_match_kind_name(assay_match_kind_t kind)
 {
     switch (kind) {
-    case ASSAY_MATCH_CODE: return "code";
-    case ASSAY_MATCH_EXACT: return "exact";
-    case ASSAY_MATCH_ALIAS: return "alias";
-    case ASSAY_MATCH_FUZZY: return "fuzzy";
-    case ASSAY_MATCH_ATOM: return "atom";
-    default: return "unknown";
+    case ASSAY_MATCH_CODE:
+        return "code";
+    case ASSAY_MATCH_EXACT:
+        return "exact";
+    case ASSAY_MATCH_ALIAS:
+        return "alias";
+    case ASSAY_MATCH_FUZZY:
+        return "fuzzy";
+    case ASSAY_MATCH_ATOM:
+        return "atom";
+    default:
+        return "unknown";
     }
 }
 
@@ -718,7 +758,8 @@ static void s_build_dictionary(assay_normalizer_t *nz)
         nz->pat_label[k++] = pairs.v[i].id;
         if (pairs.v[i].count) nz->pat_is_name[pairs.v[i].key] = 1;
     }
-    for (size_t p = 0; p < np; p++) nz->pat_start[p + 1] += nz->pat_start[p];
+    for (size_t p = 0; p < np; p++)
+        nz->pat_start[p + 1] += nz->pat_start[p];
     free(pairs.v);
 
     /* bigram index over label keys for fuzzy candidates */
@@ -729,14 +770,17 @@ static void s_build_dictionary(assay_normalizer_t *nz)
             s_tvec_push(&bg, s_gram(x->cp, 1), (uint32_t)l, 1);
             continue;
         }
-        for (size_t i = 0; i + 1 < x->n; i++) s_tvec_push(&bg, s_gram(x->cp + i, 2), (uint32_t)l, 1);
+        for (size_t i = 0; i + 1 < x->n; i++)
+            s_tvec_push(&bg, s_gram(x->cp + i, 2), (uint32_t)l, 1);
     }
     /* distinct (bigram, label) */
     s_sort(bg.v, bg.n, sizeof *bg.v, s_triple_cmp);
     size_t w = 0;
     for (size_t i = 0; i < bg.n; i++)
-        if (w == 0 || bg.v[i].key != bg.v[w - 1].key || bg.v[i].id != bg.v[w - 1].id) bg.v[w++] = bg.v[i];
-    for (size_t i = 0; i < w; i++) nz->labels[bg.v[i].id].nbig++;
+        if (w == 0 || bg.v[i].key != bg.v[w - 1].key || bg.v[i].id != bg.v[w - 1].id)
+            bg.v[w++] = bg.v[i];
+    for (size_t i = 0; i < w; i++)
+        nz->labels[bg.v[i].id].nbig++;
     s_csr_build(&nz->label_bigrams, bg.v, w);
     free(bg.v);
 }
@@ -812,7 +856,8 @@ int assay_normalizer_load_examples(assay_normalizer_t *self, const char *path, s
     int rc = 0;
     while ((len = getline(&line, &cap, fp)) > 0) {
         lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
         if (len == 0) continue;
         json_error_t je;
         json_t *o = json_loadb(line, (size_t)len, 0, &je);
@@ -822,9 +867,9 @@ int assay_normalizer_load_examples(assay_normalizer_t *self, const char *path, s
         if (!o || !text || !json_is_array(names)) {
             if (err && errlen)
                 snprintf(err, errlen, "%s:%zu: %s", path, lineno,
-                         !o ? je.text
-                            : !text ? "field \"text\": expected a string"
-                                    : "field \"normalized\": expected an array of strings");
+                         !o      ? je.text
+                         : !text ? "field \"text\": expected a string"
+                                 : "field \"normalized\": expected an array of strings");
             json_decref(o);
             rc = ASSAY_EPARSE;
             break;
@@ -896,7 +941,8 @@ void assay_normalizer_destroy(assay_normalizer_t **self_p)
 {
     if (!self_p || !*self_p) return;
     assay_normalizer_t *nz = *self_p;
-    for (size_t i = 0; i < nz->n_labels; i++) free(nz->labels[i].cp);
+    for (size_t i = 0; i < nz->n_labels; i++)
+        free(nz->labels[i].cp);
     free(nz->labels);
     s_map_release(&nz->label_by_key);
     assay_acmatch_destroy(&nz->ac);
@@ -968,7 +1014,8 @@ static size_t s_grams_of(const uint32_t *cp, size_t n, size_t maxn, uint64_t *ou
 {
     size_t k = 0;
     for (size_t len = 1; len <= maxn; len++)
-        for (size_t i = 0; i + len <= n; i++) out[k++] = s_gram(cp + i, len);
+        for (size_t i = 0; i + len <= n; i++)
+            out[k++] = s_gram(cp + i, len);
     /* dedupe */
     for (size_t i = 1; i < k; i++) {
         uint64_t v = out[i];
@@ -1002,7 +1049,8 @@ static void s_build_statistics(assay_normalizer_t *nz)
     size_t nx = nz->n_ex;
     /* label frequencies */
     for (size_t i = 0; i < nx; i++)
-        for (uint32_t j = 0; j < nz->ex[i].n_labels; j++) nz->labels[nz->ex[i].labels[j]].freq++;
+        for (uint32_t j = 0; j < nz->ex[i].n_labels; j++)
+            nz->labels[nz->ex[i].labels[j]].freq++;
     /* heads: suffixes shared by at least S_HEADMIN distinct labels of known mentions */
     s_map_t suf;
     s_map_init(&suf, 4096);
@@ -1064,7 +1112,8 @@ static void s_build_statistics(assay_normalizer_t *nz)
     for (size_t i = 0; i < nz->n_terms; i++)
         nz->term_idf[i] = (float)(log((double)nx / (1.0 + df[i])) + 1.0);
     nz->post_start = assay_calloc(nz->n_terms + 2, sizeof(uint32_t));
-    for (size_t i = 0; i < nz->n_terms; i++) nz->post_start[i + 1] = nz->post_start[i] + df[i];
+    for (size_t i = 0; i < nz->n_terms; i++)
+        nz->post_start[i + 1] = nz->post_start[i] + df[i];
     size_t np = nz->post_start[nz->n_terms];
     nz->post_ex = assay_malloc((np + 1) * sizeof(uint32_t));
     nz->post_w = assay_malloc((np + 1) * sizeof(float));
@@ -1108,7 +1157,8 @@ static void s_build_statistics(assay_normalizer_t *nz)
             for (uint32_t q = 0; q < x->n_heads; q++) {
                 uint32_t h = x->heads[q];
                 int seen = 0;
-                for (size_t m = 0; m < nh; m++) seen |= heads[m] == h;
+                for (size_t m = 0; m < nh; m++)
+                    seen |= heads[m] == h;
                 if (!seen) heads[nh++] = h;
             }
         }
@@ -1235,7 +1285,8 @@ static size_t s_bigrams(const uint32_t *cp, size_t n, uint64_t *out)
     if (n == 1) {
         out[k++] = s_gram(cp, 1);
     } else {
-        for (size_t i = 0; i + 1 < n; i++) out[k++] = s_gram(cp + i, 2);
+        for (size_t i = 0; i + 1 < n; i++)
+            out[k++] = s_gram(cp + i, 2);
     }
     /* distinct, sorted */
     for (size_t i = 1; i < k; i++) {
@@ -1442,7 +1493,8 @@ static void s_knn(const assay_normalizer_t *nz, const uint32_t *cp, size_t b, si
         nb[j] = cand;
     }
     double tot = 0;
-    for (size_t i = 0; i < nn; i++) tot += pow(nb[i].sim, 3);
+    for (size_t i = 0; i < nn; i++)
+        tot += pow(nb[i].sim, 3);
     if (tot <= 0) tot = 1;
     /* segment votes are summed per segment first, then the best segment kept */
     float *vote = seg ? assay_calloc(nn * 16 + 1, sizeof(float)) : NULL;
@@ -1457,13 +1509,15 @@ static void s_knn(const assay_normalizer_t *nz, const uint32_t *cp, size_t b, si
                 c->f[F_VOTE] += v;
                 if (nb[i].sim > c->f[F_MAXSIM]) c->f[F_MAXSIM] = nb[i].sim;
                 if (i == 0) c->f[F_TOP1] = 1;
-                if (nb[i].sim > 0.999f) s_set_span(c, (uint32_t)b, (uint32_t)e, ASSAY_MATCH_ALIAS, 2);
+                if (nb[i].sim > 0.999f)
+                    s_set_span(c, (uint32_t)b, (uint32_t)e, ASSAY_MATCH_ALIAS, 2);
                 continue;
             }
             if (nb[i].sim > c->f[F_SEGSIM]) c->f[F_SEGSIM] = nb[i].sim;
             if (nb[i].sim > 0.999f) s_set_span(c, (uint32_t)b, (uint32_t)e, ASSAY_MATCH_ALIAS, 3);
             size_t q = 0;
-            while (q < nv && vl[q] != ex->labels[j]) q++;
+            while (q < nv && vl[q] != ex->labels[j])
+                q++;
             if (q == nv) {
                 if (nv >= nn * 16) continue;
                 vl[nv++] = ex->labels[j];
@@ -1633,8 +1687,7 @@ static void s_candidates(const assay_normalizer_t *nz, const uint32_t *cp, size_
                 }
                 float cov = (float)(pe - pb) / (float)n;
                 if (cov > cd->f[F_DICTCOV]) cd->f[F_DICTCOV] = cov;
-                int own = nz->pat_is_name[p] &&
-                          nz->labels[nz->pat_label[k]].n == pe - pb &&
+                int own = nz->pat_is_name[p] && nz->labels[nz->pat_label[k]].n == pe - pb &&
                           memcmp(nz->labels[nz->pat_label[k]].cp, cp + pb,
                                  (pe - pb) * sizeof(uint32_t)) == 0;
                 s_set_span(cd, pb, pe, own ? ASSAY_MATCH_EXACT : ASSAY_MATCH_ALIAS, 3);
@@ -1647,7 +1700,8 @@ static void s_candidates(const assay_normalizer_t *nz, const uint32_t *cp, size_
     }
     /* 4. fuzzy: each segment and the whole text */
     if (nz->opts.fuzzy) {
-        for (size_t i = 0; i < nseg && i <= n; i++) s_fuzzy(nz, cp, segs[i].start, segs[i].end, cs, sc);
+        for (size_t i = 0; i < nseg && i <= n; i++)
+            s_fuzzy(nz, cp, segs[i].start, segs[i].end, cs, sc);
         s_fuzzy(nz, cp, 0, n, cs, sc);
     }
     /* 5. features of every candidate against the text */
@@ -1693,7 +1747,8 @@ static double s_sigmoid(double z)
 static double s_score(const double *w, const float *f)
 {
     double z = 0;
-    for (int i = 0; i < F_COUNT; i++) z += w[i] * f[i];
+    for (int i = 0; i < F_COUNT; i++)
+        z += w[i] * f[i];
     return s_sigmoid(z);
 }
 
@@ -1724,7 +1779,8 @@ static double s_tree_margin(const assay_normalizer_t *nz, const float *f)
     for (size_t t = 0; t < nz->n_trees; t++) {
         const struct s_tree *tr = &nz->trees[t];
         size_t i = 0;
-        for (int d = 0; d < S_DEPTH; d++) i = 2 * i + 1 + (f[tr->feat[i]] > tr->thr[i]);
+        for (int d = 0; d < S_DEPTH; d++)
+            i = 2 * i + 1 + (f[tr->feat[i]] > tr->thr[i]);
         z += tr->leaf[i - S_INNER];
     }
     return z;
@@ -1745,34 +1801,39 @@ static void s_boost(assay_normalizer_t *nz, const float *X, const uint8_t *Y, si
 {
     const size_t nf = F_COUNT;
     /* quantile thresholds per feature and the binned matrix */
-    float (*thr)[S_BINS] = assay_malloc(nf * sizeof *thr);
+    float(*thr)[S_BINS] = assay_malloc(nf * sizeof *thr);
     size_t nthr[F_COUNT];
     float *col = assay_malloc((nrow + 1) * sizeof(float));
     uint8_t *bin = assay_malloc(nrow * nf + 1);
     for (size_t f = 0; f < nf; f++) {
-        for (size_t r = 0; r < nrow; r++) col[r] = X[r * nf + f];
+        for (size_t r = 0; r < nrow; r++)
+            col[r] = X[r * nf + f];
         s_sort(col, nrow, sizeof(float), s_float_cmp);
         nthr[f] = 0;
         for (size_t k = 1; k < S_BINS; k++) {
             float v = col[(nrow - 1) * k / S_BINS];
-            if (v < col[nrow - 1] && (nthr[f] == 0 || v > thr[f][nthr[f] - 1])) thr[f][nthr[f]++] = v;
+            if (v < col[nrow - 1] && (nthr[f] == 0 || v > thr[f][nthr[f] - 1]))
+                thr[f][nthr[f]++] = v;
         }
         for (size_t r = 0; r < nrow; r++) {
             float v = X[r * nf + f];
             size_t b = 0;
-            while (b < nthr[f] && v > thr[f][b]) b++;
+            while (b < nthr[f] && v > thr[f][b])
+                b++;
             bin[r * nf + f] = (uint8_t)b;
         }
     }
     free(col);
     size_t pos = 0;
-    for (size_t r = 0; r < nrow; r++) pos += Y[r];
+    for (size_t r = 0; r < nrow; r++)
+        pos += Y[r];
     double prior = ((double)pos + 1) / ((double)(nrow - pos) + 1);
     nz->tree_base = log(prior);
     double *F = assay_malloc(nrow * sizeof(double));
     double *g = assay_malloc(nrow * sizeof(double)), *h = assay_malloc(nrow * sizeof(double));
     uint8_t *node = assay_malloc(nrow);
-    for (size_t r = 0; r < nrow; r++) F[r] = nz->tree_base;
+    for (size_t r = 0; r < nrow; r++)
+        F[r] = nz->tree_base;
     nz->trees = assay_calloc(S_TREES, sizeof *nz->trees);
     /* histograms for the nodes of one level: [node][feature][bin] × (G, H) */
     size_t hsz = (size_t)S_LEAVES * nf * S_BINS * 2;
@@ -1838,7 +1899,8 @@ static void s_boost(assay_normalizer_t *nz, const float *X, const uint8_t *Y, si
         }
         for (size_t l = 0; l < S_LEAVES; l++)
             tr->leaf[l] = (float)(-G[l] / (H[l] + S_LAMBDA) * S_SHRINK);
-        for (size_t r = 0; r < nrow; r++) F[r] += tr->leaf[node[r]];
+        for (size_t r = 0; r < nrow; r++)
+            F[r] += tr->leaf[node[r]];
         nz->n_trees = t + 1;
     }
     free(hist);
@@ -1867,7 +1929,8 @@ static void s_cands_release(s_cands_t *cs)
 static void s_sgd(double *w, size_t nf, const float *X, const uint8_t *Y, size_t nrow, int epochs)
 {
     uint32_t *order = assay_malloc((nrow + 1) * sizeof(uint32_t));
-    for (size_t i = 0; i < nrow; i++) order[i] = (uint32_t)i;
+    for (size_t i = 0; i < nrow; i++)
+        order[i] = (uint32_t)i;
     uint64_t rng = 0x2545F4914F6CDD1DULL;
     const double lr = 0.1, l2 = 1e-4;
     for (int epoch = 0; epoch < epochs; epoch++) {
@@ -1883,9 +1946,11 @@ static void s_sgd(double *w, size_t nf, const float *X, const uint8_t *Y, size_t
         for (size_t k = 0; k < nrow; k++) {
             const float *x = X + (size_t)order[k] * nf;
             double z = 0;
-            for (size_t f = 0; f < nf; f++) z += w[f] * x[f];
+            for (size_t f = 0; f < nf; f++)
+                z += w[f] * x[f];
             double g = s_sigmoid(z) - Y[order[k]];
-            for (size_t f = 0; f < nf; f++) w[f] -= lr * (g * x[f] + l2 * w[f]);
+            for (size_t f = 0; f < nf; f++)
+                w[f] -= lr * (g * x[f] + l2 * w[f]);
         }
     }
     free(order);
@@ -1904,7 +1969,8 @@ static void s_stage2(const double *p1, const float *f1, size_t n, float *out)
     }
     for (size_t i = 0; i < n; i++) {
         size_t rank = 0;
-        for (size_t j = 0; j < n; j++) rank += p1[j] > p1[i] || (p1[j] == p1[i] && j < i);
+        for (size_t j = 0; j < n; j++)
+            rank += p1[j] > p1[i] || (p1[j] == p1[i] && j < i);
         float *g = out + i * G_COUNT;
         double p = p1[i] < 1e-6 ? 1e-6 : p1[i] > 1 - 1e-6 ? 1 - 1e-6 : p1[i];
         g[G_P1] = (float)p1[i];
@@ -1969,10 +2035,12 @@ static void s_train(assay_normalizer_t *nz)
     s_boost(nz, X, Y, nrow);
     /* stage two on the stage-one scores of each text */
     double *p1 = assay_malloc((nrow + 1) * sizeof(double));
-    for (size_t r = 0; r < nrow; r++) p1[r] = s_score1(nz, X + r * F_COUNT);
+    for (size_t r = 0; r < nrow; r++)
+        p1[r] = s_score1(nz, X + r * F_COUNT);
     float *X2 = assay_malloc((nrow + 1) * G_COUNT * sizeof(float));
     for (size_t i = 0; i < nz->n_ex; i++)
-        s_stage2(p1 + gstart[i], X + (size_t)gstart[i] * F_COUNT, gstart[i + 1] - gstart[i], X2 + (size_t)gstart[i] * G_COUNT);
+        s_stage2(p1 + gstart[i], X + (size_t)gstart[i] * F_COUNT, gstart[i + 1] - gstart[i],
+                 X2 + (size_t)gstart[i] * G_COUNT);
     s_sgd(nz->w2, G_COUNT, X2, Y, nrow, 15);
     free(X2);
     free(p1);
@@ -2082,7 +2150,8 @@ static void s_exact(const assay_normalizer_t *nz, const s_text_t *t, assay_entit
         }
         const s_label_t *x = &nz->labels[best];
         int dup = 0;
-        for (size_t k = 0; k < out->n; k++) dup |= out->items[k].concept == x->concept;
+        for (size_t k = 0; k < out->n; k++)
+        dup |= out->items[k].concept == x->concept;
         if (dup) continue;
         int own = x->n == pe - pb && memcmp(x->cp, t->cp + pb, (pe - pb) * sizeof(uint32_t)) == 0;
         assay_entity_t e = {0};
@@ -2146,7 +2215,8 @@ int assay_normalize_text(assay_normalizer_t *self, const char *text, size_t len,
     free(f1);
     for (size_t i = 0; i < cs.n; i++) {
         double z = 0;
-        for (int f = 0; f < G_COUNT; f++) z += self->w2[f] * g2[i * G_COUNT + f];
+        for (int f = 0; f < G_COUNT; f++)
+            z += self->w2[f] * g2[i * G_COUNT + f];
         r[i].score = s_sigmoid(z);
         r[i].idx = i;
     }
@@ -2162,7 +2232,8 @@ int assay_normalize_text(assay_normalizer_t *self, const char *text, size_t len,
         const s_cand_t *c = &cs.c[r[i].idx];
         const s_label_t *x = &self->labels[c->label];
         int dup = 0;
-        for (size_t k = 0; k < out->n; k++) dup |= out->items[k].concept == x->concept;
+        for (size_t k = 0; k < out->n; k++)
+        dup |= out->items[k].concept == x->concept;
         if (dup) continue;
         assay_entity_t e = {0};
         e.start = t.bstart[c->span_b];
@@ -2190,7 +2261,8 @@ size_t assay_entities_names(const assay_entities_t *e, const char **out, size_t 
     size_t n = 0;
     for (size_t i = 0; i < e->n; i++) {
         int dup = 0;
-        for (size_t k = 0; k < n && k < max; k++) dup |= strcmp(out[k], e->items[i].name) == 0;
+        for (size_t k = 0; k < n && k < max; k++)
+            dup |= strcmp(out[k], e->items[i].name) == 0;
         if (dup) continue;
         if (n < max) out[n] = e->items[i].name;
         n++;

@@ -45,13 +45,13 @@ typedef enum {
 } assay_match_kind_t;
 
 typedef struct {
-    size_t start, end;        /* byte span in the input text */
-    uint32_t segment;         /* index of the diagnosis segment it came from */
-    assay_term_id_t concept;  /* in opts.system (or a shared ICD-10 level) */
-    const char *code;         /* owned by the terminology */
-    const char *name;         /* standard name, owned by the terminology */
-    uint8_t kind;             /* assay_match_kind_t */
-    float confidence;         /* [0,1] */
+    size_t start, end;       /* byte span in the input text */
+    uint32_t segment;        /* index of the diagnosis segment it came from */
+    assay_term_id_t concept; /* in opts.system (or a shared ICD-10 level) */
+    const char *code;        /* owned by the terminology */
+    const char *name;        /* standard name, owned by the terminology */
+    uint8_t kind;            /* assay_match_kind_t */
+    float confidence;        /* [0,1] */
 } assay_entity_t;
 
 /* a growable list of entities: ASSAY_ENTITIES_INIT or assay_entities_init() to start,
@@ -61,7 +61,10 @@ typedef struct {
     size_t n, cap;
 } assay_entities_t;
 
-#define ASSAY_ENTITIES_INIT {NULL, 0, 0}
+#define ASSAY_ENTITIES_INIT                                                                        \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 void assay_entities_init(assay_entities_t *e);
 void assay_entities_release(assay_entities_t *e);
 

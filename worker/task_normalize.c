@@ -27,7 +27,7 @@
 
 typedef struct {
     const assay_terms_t *terms;
-    char *examples; /* a JSONL file of known mentions, or NULL */
+    char *examples;                             /* a JSONL file of known mentions, or NULL */
     assay_normalizer_t *nz[ASSAY_SYS_COUNT][2]; /* [system][exact only] */
     assay_entities_t ents;
 } s_state_t;
@@ -99,8 +99,10 @@ static void s_run(void *state, assay_task_t *task)
     assay_code_system_t sys;
     if (assay_terms_system_parse(sysname, &sys) < 0 ||
         (sys != ASSAY_SYS_CLIN20 && sys != ASSAY_SYS_BJV601)) {
-        assay_task_fail(task, 0, "param \"system\": unknown code system \"%s\" (expected clin2.0 "
-                        "or bj_v601)", sysname);
+        assay_task_fail(task, 0,
+                        "param \"system\": unknown code system \"%s\" (expected clin2.0 "
+                        "or bj_v601)",
+                        sysname);
         return;
     }
     double min_conf = assay_param_num(task, "min_confidence", 0.3);
@@ -140,7 +142,8 @@ static void s_run(void *state, assay_task_t *task)
             json_object_set_new(o, "code", json_string(e->code));
             json_object_set_new(o, "name", json_string(e->name));
             json_object_set_new(o, "match", json_string(assay_match_kind_name(e->kind)));
-            json_object_set_new(o, "confidence", json_real((double)(int)(e->confidence * 1000 + 0.5) / 1000.0));
+            json_object_set_new(o, "confidence",
+                                json_real((double)(int)(e->confidence * 1000 + 0.5) / 1000.0));
             json_array_append_new(ents, o);
         }
     }

@@ -131,8 +131,10 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--sweep") == 0)
             sweep = 1;
         else {
-            fprintf(stderr, "usage: %s [--data DIR] [--folds K] [--threshold T] [--sweep] "
-                            "[--limit N] [--dump FILE]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--data DIR] [--folds K] [--threshold T] [--sweep] "
+                    "[--limit N] [--dump FILE]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -172,13 +174,15 @@ int main(int argc, char **argv)
     for (int k = 0; k < folds; k++) {
         s_ctx_t ctx = {0};
         ctx.held = assay_malloc((n_rows / (size_t)folds + 2) * sizeof(char *));
-        for (size_t i = (size_t)k; i < n_rows; i += (size_t)folds) ctx.held[ctx.n_held++] = s_key(rows[i].text);
+        for (size_t i = (size_t)k; i < n_rows; i += (size_t)folds)
+            ctx.held[ctx.n_held++] = s_key(rows[i].text);
         qsort(ctx.held, ctx.n_held, sizeof(char *), s_strcmp);
         int64_t t0 = assay_clock_us();
         ctx.b = assay_terms_builder_new();
         char err[512];
         for (int f = 0; f < ASSAY_TERMS_FILE_COUNT; f++) {
-            if (assay_terms_read_tsv(dir, (assay_terms_file_t)f, s_row, &ctx, err, sizeof err) < 0) {
+            if (assay_terms_read_tsv(dir, (assay_terms_file_t)f, s_row, &ctx, err, sizeof err) <
+                0) {
                 fprintf(stderr, "cdn_eval: %s\n", err);
                 return 1;
             }
@@ -214,13 +218,15 @@ int main(int argc, char **argv)
                 for (size_t e = 0; e < ents.n && np < 256; e++) {
                     if (ents.items[e].confidence < thr) continue;
                     int dup = 0;
-                    for (size_t q = 0; q < np; q++) dup |= strcmp(pred[q], ents.items[e].name) == 0;
+                    for (size_t q = 0; q < np; q++)
+                        dup |= strcmp(pred[q], ents.items[e].name) == 0;
                     if (!dup) pred[np++] = ents.items[e].name;
                 }
                 size_t hit = 0, ngold = 0;
                 for (size_t g = 0; g < r->n_names; g++) {
                     int dupg = 0;
-                    for (size_t q = 0; q < g; q++) dupg |= strcmp(r->names[q], r->names[g]) == 0;
+                    for (size_t q = 0; q < g; q++)
+                        dupg |= strcmp(r->names[q], r->names[g]) == 0;
                     if (dupg) continue;
                     ngold++;
                     for (size_t q = 0; q < np; q++)
@@ -231,8 +237,10 @@ int main(int argc, char **argv)
                 }
                 if (dfp && ti == 0) {
                     json_t *o = json_object(), *g = json_array(), *p = json_array();
-                    for (size_t q = 0; q < r->n_names; q++) json_array_append_new(g, json_string(r->names[q]));
-                    for (size_t q = 0; q < np; q++) json_array_append_new(p, json_string(pred[q]));
+                    for (size_t q = 0; q < r->n_names; q++)
+                        json_array_append_new(g, json_string(r->names[q]));
+                    for (size_t q = 0; q < np; q++)
+                        json_array_append_new(p, json_string(pred[q]));
                     json_object_set_new(o, "text", json_string(r->text));
                     json_object_set_new(o, "gold", g);
                     json_object_set_new(o, "predicted", p);
@@ -258,13 +266,15 @@ int main(int argc, char **argv)
         t_prepare += t2 - t1;
         t_run += t3 - t2;
         if (!sweep) {
-            double p = ftp ? (double)ftp / (double)(ftp + ffp) : 0, rc = ftp ? (double)ftp / (double)(ftp + ffn) : 0;
+            double p = ftp ? (double)ftp / (double)(ftp + ffp) : 0,
+                   rc = ftp ? (double)ftp / (double)(ftp + ffn) : 0;
             printf("fold %d: %zu held-out mentions (%zu chip_cdn aliases left out), precision %.4f "
-                   "recall %.4f f1 %.4f\n", k, ctx.n_held, ctx.skipped, p, rc,
-                   p + rc > 0 ? 2 * p * rc / (p + rc) : 0);
+                   "recall %.4f f1 %.4f\n",
+                   k, ctx.n_held, ctx.skipped, p, rc, p + rc > 0 ? 2 * p * rc / (p + rc) : 0);
         }
         fflush(stdout);
-        for (size_t i = 0; i < ctx.n_held; i++) free(ctx.held[i]);
+        for (size_t i = 0; i < ctx.n_held; i++)
+            free(ctx.held[i]);
         free(ctx.held);
         assay_normalizer_destroy(&nz);
         assay_terms_destroy(&terms);
@@ -278,7 +288,8 @@ int main(int argc, char **argv)
             double p = tp[ti] ? (double)tp[ti] / (double)(tp[ti] + fp[ti]) : 0;
             double r = tp[ti] ? (double)tp[ti] / (double)(tp[ti] + fn[ti]) : 0;
             double f = p + r > 0 ? 2 * p * r / (p + r) : 0;
-            printf("threshold %.2f: precision %.4f recall %.4f f1 %.4f\n", s_thresholds[ti], p, r, f);
+            printf("threshold %.2f: precision %.4f recall %.4f f1 %.4f\n", s_thresholds[ti], p, r,
+                   f);
             if (f > bestf) {
                 bestf = f;
                 best = (size_t)ti;
@@ -295,14 +306,16 @@ int main(int argc, char **argv)
     double P = TP ? (double)TP / (double)(TP + FP) : 0, R = TP ? (double)TP / (double)(TP + FN) : 0;
     double F = P + R > 0 ? 2 * P * R / (P + R) : 0;
     printf("%d-fold cross-validation over %zu mentions: terminology build %.2f s/fold, "
-           "normaliser preparation %.2f s/fold, %.0f mentions/s\n", folds, n_test,
-           (double)t_build / 1e6 / folds, (double)t_prepare / 1e6 / folds,
+           "normaliser preparation %.2f s/fold, %.0f mentions/s\n",
+           folds, n_test, (double)t_build / 1e6 / folds, (double)t_prepare / 1e6 / folds,
            t_run > 0 ? (double)n_test / ((double)t_run / 1e6) : 0);
-    printf("micro precision %.4f recall %.4f f1 %.4f (tp %zu fp %zu fn %zu)\n", P, R, F, TP, FP, FN);
+    printf("micro precision %.4f recall %.4f f1 %.4f (tp %zu fp %zu fn %zu)\n", P, R, F, TP, FP,
+           FN);
     printf("cdn_precision=%.4f cdn_recall=%.4f cdn_f1=%.4f\n", P, R, F);
     for (size_t i = 0; i < n_all; i++) {
         free(rows[i].text);
-        for (size_t j = 0; j < rows[i].n_names; j++) free(rows[i].names[j]);
+        for (size_t j = 0; j < rows[i].n_names; j++)
+            free(rows[i].names[j]);
         free(rows[i].names);
     }
     free(rows);

@@ -202,21 +202,27 @@ static void test_learned_atoms(void **state)
     assay_normalizer_t *nz = s_nz(t, ASSAY_SYS_CLIN20);
     /* known mentions: one per tumour site, plus other diagnoses */
     static const char *const sites[][2] = {
-        {"胃癌", "胃恶性肿瘤"},   {"左肺癌", "肺恶性肿瘤"},   {"食管癌", "食管恶性肿瘤"},
+        {"胃癌", "胃恶性肿瘤"},     {"左肺癌", "肺恶性肿瘤"},   {"食管癌", "食管恶性肿瘤"},
         {"结肠癌", "结肠恶性肿瘤"}, {"直肠癌", "直肠恶性肿瘤"}, {"肝癌", "肝恶性肿瘤"},
-        {"喉癌", "喉恶性肿瘤"},   {"气管癌", "气管恶性肿瘤"},
+        {"喉癌", "喉恶性肿瘤"},     {"气管癌", "气管恶性肿瘤"},
     };
     for (size_t i = 0; i < ASSAY_ARRAY_LEN(sites); i++) {
         const char *nm = sites[i][1];
         assert_int_equal(assay_normalizer_add_example(nz, sites[i][0], &nm, 1), 1);
     }
     static const char *const other[][2] = {
-        {"高血压病3级", "高血压"},        {"原发性高血压", "高血压"},
-        {"高血压2级", "高血压"},          {"不稳定型心绞痛", "不稳定性心绞痛"},
-        {"初发劳力型心绞痛", "不稳定性心绞痛"}, {"2型糖尿病", "2型糖尿病"},
-        {"糖尿病2型", "2型糖尿病"},        {"慢阻肺急性加重", "慢性阻塞性肺疾病"},
-        {"慢性阻塞性肺气肿", "慢性阻塞性肺疾病"}, {"上感", "急性上呼吸道感染"},
-        {"急性上呼吸道感染", "急性上呼吸道感染"}, {"冠心病", "冠状动脉粥样硬化性心脏病"},
+        {"高血压病3级", "高血压"},
+        {"原发性高血压", "高血压"},
+        {"高血压2级", "高血压"},
+        {"不稳定型心绞痛", "不稳定性心绞痛"},
+        {"初发劳力型心绞痛", "不稳定性心绞痛"},
+        {"2型糖尿病", "2型糖尿病"},
+        {"糖尿病2型", "2型糖尿病"},
+        {"慢阻肺急性加重", "慢性阻塞性肺疾病"},
+        {"慢性阻塞性肺气肿", "慢性阻塞性肺疾病"},
+        {"上感", "急性上呼吸道感染"},
+        {"急性上呼吸道感染", "急性上呼吸道感染"},
+        {"冠心病", "冠状动脉粥样硬化性心脏病"},
         {"冠状动脉粥样硬化心脏病", "冠状动脉粥样硬化性心脏病"},
     };
     for (size_t i = 0; i < ASSAY_ARRAY_LEN(other); i++) {
@@ -255,9 +261,11 @@ static void test_load_examples(void **state)
     assert_true(fd >= 0);
     FILE *fp = fdopen(fd, "w");
     fputs("{\"text\": \"高血压病3级\", \"normalized\": [\"高血压\"]}\n"
-          "{\"text\": \"冠心病心绞痛\", \"names\": [\"冠状动脉粥样硬化性心脏病\", \"心绞痛\"], \"x\": 1}\n"
+          "{\"text\": \"冠心病心绞痛\", \"names\": [\"冠状动脉粥样硬化性心脏病\", \"心绞痛\"], "
+          "\"x\": 1}\n"
           "\n"
-          "{\"text\": \"某病\", \"normalized\": [\"不是标准名\"]}\n", fp);
+          "{\"text\": \"某病\", \"normalized\": [\"不是标准名\"]}\n",
+          fp);
     fclose(fp);
     assay_normalizer_t *nz = s_nz(t, ASSAY_SYS_CLIN20);
     size_t added = 99;
@@ -270,14 +278,16 @@ static void test_load_examples(void **state)
     fputs("{\"text\": \"高血压病3级\", \"normalized\": [\"高血压\"]}\n{\"text\": 5}\n", fp);
     fclose(fp);
     nz = s_nz(t, ASSAY_SYS_CLIN20);
-    assert_int_equal(assay_normalizer_load_examples(nz, path, &added, err, sizeof err), ASSAY_EPARSE);
+    assert_int_equal(assay_normalizer_load_examples(nz, path, &added, err, sizeof err),
+                     ASSAY_EPARSE);
     char *want = assay_sprintf("%s:2: field \"text\": expected a string", path);
     assert_string_equal(err, want);
     free(want);
     fp = fopen(path, "w");
     fputs("{\"text\": \"x\", \"normalized\": [\"高血压\"]\n", fp);
     fclose(fp);
-    assert_int_equal(assay_normalizer_load_examples(nz, path, &added, err, sizeof err), ASSAY_EPARSE);
+    assert_int_equal(assay_normalizer_load_examples(nz, path, &added, err, sizeof err),
+                     ASSAY_EPARSE);
     assert_non_null(strstr(err, ":1: "));
     unlink(path);
     assert_int_equal(assay_normalizer_load_examples(nz, path, &added, err, sizeof err), ASSAY_EIO);
@@ -330,14 +340,10 @@ static void test_bad_args(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_split),
-        cmocka_unit_test(test_exact_alias_and_split),
-        cmocka_unit_test(test_codes_and_latin),
-        cmocka_unit_test(test_fuzzy),
-        cmocka_unit_test(test_learned_atoms),
-        cmocka_unit_test(test_load_examples),
-        cmocka_unit_test(test_exact_only),
-        cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_split),           cmocka_unit_test(test_exact_alias_and_split),
+        cmocka_unit_test(test_codes_and_latin), cmocka_unit_test(test_fuzzy),
+        cmocka_unit_test(test_learned_atoms),   cmocka_unit_test(test_load_examples),
+        cmocka_unit_test(test_exact_only),      cmocka_unit_test(test_bad_args),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
