@@ -1521,6 +1521,21 @@ assay_terms_t *assay_terms_open_snapshot(const char *path, char *err, size_t err
     return t;
 }
 
+assay_terms_t *assay_terms_from_image(const void *image, size_t size, char *err, size_t errlen)
+{
+    assay_terms_t *t = ASSAY_NEW(assay_terms_t);
+    /* 8-aligned storage, as the record arrays need */
+    t->image = assay_malloc(size ? size : 1);
+    if (size) memcpy(t->image, image, size);
+    t->size = size;
+    t->mapped = 0;
+    if (s_attach(t, err, errlen) < 0) {
+        assay_terms_destroy(&t);
+        return NULL;
+    }
+    return t;
+}
+
 assay_terms_t *assay_terms_open(const char *path, char *err, size_t errlen)
 {
     struct stat st;

@@ -176,6 +176,9 @@ assay_terms_t *assay_terms_load_dir(const char *dir, char *err, size_t errlen);
 /* map a snapshot file read-only; validates the header, section bounds and every
  * stored offset so a damaged file is an error, never a crash */
 assay_terms_t *assay_terms_open_snapshot(const char *path, char *err, size_t errlen);
+/* a terminology from a copy of a snapshot image held in memory (validated like a
+ * file; for tests and fuzzing) */
+assay_terms_t *assay_terms_from_image(const void *image, size_t size, char *err, size_t errlen);
 /* a directory of TSVs or a snapshot file, whichever path is */
 assay_terms_t *assay_terms_open(const char *path, char *err, size_t errlen);
 /* write the image to path (via a temporary file and rename, so readers never see a
