@@ -477,6 +477,7 @@ typedef struct {
     uint32_t n;
     uint32_t freq;             /* known mentions naming it */
     uint32_t nbig;             /* distinct character bigrams */
+    uint32_t cat;              /* its ICD category (or itself outside the hierarchy) */
     uint32_t heads[S_HEADLEN]; /* the heads it ends with (site of at least S_MINSITE) */
     uint32_t n_heads;
 } s_label_t;
@@ -536,6 +537,8 @@ enum {
     G_SUBSTR,
     G_SITEHEAD,
     G_MAXSIM,
+    G_SIBBETTER,
+    G_SIBS,
     G_BIAS,
     G_COUNT
 };
@@ -667,6 +670,19 @@ static uint32_t s_label_for_concept(assay_normalizer_t *nz, assay_term_id_t id)
     uint32_t l = s_label_find(nz, t.cp, t.n);
     s_text_release(&t);
     return l;
+}
+
+static void s_label_categories(assay_normalizer_t *nz)
+{
+    for (size_t l = 0; l < nz->n_labels; l++) {
+        assay_term_id_t c = nz->labels[l].concept, cat = c;
+        for (int guard = 0; c != ASSAY_TERM_NONE && guard < 16; guard++) {
+            cat = c;
+            if (assay_terms_level(nz->terms, c) <= ASSAY_LEVEL_CATEGORY) break;
+            c = assay_terms_parent(nz->terms, c);
+        }
+        nz->labels[l].cat = cat;
+    }
 }
 
 static void s_build_labels(assay_normalizer_t *nz)
@@ -932,6 +948,7 @@ assay_normalizer_t *assay_normalizer_new(const assay_terms_t *terms,
     nz->opts = o;
     s_map_init(&nz->ex_by_key, 1024);
     s_build_labels(nz);
+    s_label_categories(nz);
     s_build_dictionary(nz);
     if (o.use_terms_mentions && !o.exact_only) s_add_terms_mentions(nz);
     return nz;
@@ -1958,7 +1975,7 @@ static void s_sgd(double *w, size_t nf, const float *X, const uint8_t *Y, size_t
 
 /* second-stage features for the n candidates of one text given their first-stage
  * scores p1 (any order); out is n × G_COUNT */
-static void s_stage2(const double *p1, const float *f1, size_t n, float *out)
+static void s_stage2(const double *p1, const float *f1, const uint32_t *cat, size_t n, float *out)
 {
     double maxp = 0;
     size_t n50 = 0, n20 = 0;
@@ -1989,6 +2006,15 @@ static void s_stage2(const double *p1, const float *f1, size_t n, float *out)
         g[G_SUBSTR] = f[F_SUBSTR];
         g[G_SITEHEAD] = f[F_SITEHEAD];
         g[G_MAXSIM] = f[F_MAXSIM];
+        /* names of the same ICD category compete: is a sibling ranked higher? */
+        size_t sibs = 0, better = 0;
+        for (size_t j = 0; j < n; j++) {
+            if (j == i || cat[j] != cat[i]) continue;
+            sibs++;
+            better += p1[j] > p1[i] || (p1[j] == p1[i] && j < i);
+        }
+        g[G_SIBBETTER] = better > 0;
+        g[G_SIBS] = (float)(sibs < 5 ? sibs : 5) / 5.0f;
         g[G_BIAS] = 1;
     }
 }
@@ -2010,6 +2036,7 @@ static void s_train(assay_normalizer_t *nz)
     size_t cap = 1 << 16, nrow = 0;
     float *X = assay_malloc(cap * F_COUNT * sizeof(float));
     uint8_t *Y = assay_malloc(cap);
+    uint32_t *C = assay_malloc(cap * sizeof(uint32_t));
     uint32_t *gstart = assay_malloc((nz->n_ex + 1) * sizeof(uint32_t));
     s_cands_t cs = {0};
     s_map_init(&cs.ix, 256);
@@ -2024,8 +2051,10 @@ static void s_train(assay_normalizer_t *nz)
                 cap *= 2;
                 X = assay_realloc(X, cap * F_COUNT * sizeof(float));
                 Y = assay_realloc(Y, cap);
+                C = assay_realloc(C, cap * sizeof(uint32_t));
             }
             memcpy(X + nrow * F_COUNT, cs.c[j].f, F_COUNT * sizeof(float));
+            C[nrow] = nz->labels[cs.c[j].label].cat;
             Y[nrow++] = (uint8_t)s_has_label(&nz->ex[i], cs.c[j].label);
         }
     }
@@ -2039,11 +2068,12 @@ static void s_train(assay_normalizer_t *nz)
         p1[r] = s_score1(nz, X + r * F_COUNT);
     float *X2 = assay_malloc((nrow + 1) * G_COUNT * sizeof(float));
     for (size_t i = 0; i < nz->n_ex; i++)
-        s_stage2(p1 + gstart[i], X + (size_t)gstart[i] * F_COUNT, gstart[i + 1] - gstart[i],
-                 X2 + (size_t)gstart[i] * G_COUNT);
+        s_stage2(p1 + gstart[i], X + (size_t)gstart[i] * F_COUNT, C + gstart[i],
+                 gstart[i + 1] - gstart[i], X2 + (size_t)gstart[i] * G_COUNT);
     s_sgd(nz->w2, G_COUNT, X2, Y, nrow, 15);
     free(X2);
     free(p1);
+    free(C);
     free(gstart);
     free(X);
     free(Y);
@@ -2211,7 +2241,11 @@ int assay_normalize_text(assay_normalizer_t *self, const char *text, size_t len,
         p1[i] = s_score1(self, cs.c[i].f);
         memcpy(f1 + i * F_COUNT, cs.c[i].f, F_COUNT * sizeof(float));
     }
-    s_stage2(p1, f1, cs.n, g2);
+    uint32_t *cat = assay_malloc((cs.n + 1) * sizeof(uint32_t));
+    for (size_t i = 0; i < cs.n; i++)
+        cat[i] = self->labels[cs.c[i].label].cat;
+    s_stage2(p1, f1, cat, cs.n, g2);
+    free(cat);
     free(f1);
     for (size_t i = 0; i < cs.n; i++) {
         double z = 0;

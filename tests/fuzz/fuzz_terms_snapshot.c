@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             assay_alias_t al;
             assay_terms_alias(t, id, a, &al);
         }
-        for (size_t c = 0; c < assay_terms_child_count(t, id); c++) assay_terms_child(t, id, c);
+        for (size_t c = 0; c < assay_terms_child_count(t, id); c++)
+            assay_terms_child(t, id, c);
         assay_terms_kg_for_concept(t, id, kn, 8);
     }
     for (size_t i = 0; i < assay_terms_kg_node_count(t) && i < 4096; i++) {
