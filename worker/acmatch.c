@@ -63,7 +63,8 @@ static void s_rehash(assay_acmatch_builder_t *b)
         uint32_t c = b->slots[i];
         if (c == S_NONE) continue;
         size_t h = s_slot_hash(b->parent[c], b->byte[c], ncap);
-        while (ns[h] != S_NONE) h = (h + 1) & (ncap - 1);
+        while (ns[h] != S_NONE)
+            h = (h + 1) & (ncap - 1);
         ns[h] = c;
     }
     free(b->slots);
@@ -164,8 +165,10 @@ assay_acmatch_t *assay_acmatch_builder_finish(assay_acmatch_builder_t **self_p)
     m->n_patterns = b->n_patterns;
 
     /* edges in CSR form, sorted by byte within a node */
-    for (size_t i = 1; i < n; i++) m->edge_start[b->parent[i] + 1]++;
-    for (size_t i = 0; i < n; i++) m->edge_start[i + 1] += m->edge_start[i];
+    for (size_t i = 1; i < n; i++)
+        m->edge_start[b->parent[i] + 1]++;
+    for (size_t i = 0; i < n; i++)
+        m->edge_start[i + 1] += m->edge_start[i];
     uint32_t *fill = assay_calloc(n, sizeof(uint32_t));
     for (size_t i = 1; i < n; i++) {
         uint32_t p = b->parent[i];
@@ -181,7 +184,8 @@ assay_acmatch_t *assay_acmatch_builder_finish(assay_acmatch_builder_t **self_p)
         m->edge_child[j] = (uint32_t)i;
     }
     free(fill);
-    for (int c = 0; c < 256; c++) m->root_next[c] = S_NONE;
+    for (int c = 0; c < 256; c++)
+        m->root_next[c] = S_NONE;
     for (uint32_t e = m->edge_start[0]; e < m->edge_start[1]; e++)
         m->root_next[m->edge_byte[e]] = m->edge_child[e];
 
@@ -202,7 +206,8 @@ assay_acmatch_t *assay_acmatch_builder_finish(assay_acmatch_builder_t **self_p)
             uint8_t c = m->edge_byte[e];
             uint32_t f = m->fail[u];
             uint32_t g;
-            while ((g = s_goto(m, f, c)) == S_NONE && f != 0) f = m->fail[f];
+            while ((g = s_goto(m, f, c)) == S_NONE && f != 0)
+                f = m->fail[f];
             m->fail[v] = (g == S_NONE || g == v) ? 0 : g;
             uint32_t fv = m->fail[v];
             m->dict[v] = (fv != 0 && m->term[fv] != S_NONE) ? fv : m->dict[fv];
@@ -266,7 +271,8 @@ size_t assay_acmatch_scan(const assay_acmatch_t *self, const char *text, size_t 
     for (size_t i = 0; i < len; i++) {
         uint8_t c = (uint8_t)text[i];
         uint32_t g;
-        while ((g = s_goto(self, state, c)) == S_NONE && state != 0) state = self->fail[state];
+        while ((g = s_goto(self, state, c)) == S_NONE && state != 0)
+            state = self->fail[state];
         state = g == S_NONE ? 0 : g;
         uint32_t node = self->term[state] != S_NONE ? state : self->dict[state];
         while (node != S_NONE && node != 0) {

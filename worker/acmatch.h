@@ -29,9 +29,10 @@ typedef struct {
 } assay_acmatch_hit_t;
 
 /* match flags */
-#define ASSAY_AC_ASCII_WORDS 0x01 /* a pattern that begins (ends) with an ASCII letter or
-                                   * digit must not be preceded (followed) by one: "ca"
-                                   * matches in "肺ca" but not in "cancer" */
+#define ASSAY_AC_ASCII_WORDS                                                                       \
+    0x01 /* a pattern that begins (ends) with an ASCII letter or                                   \
+          * digit must not be preceded (followed) by one: "ca"                                     \
+          * matches in "肺ca" but not in "cancer" */
 
 assay_acmatch_builder_t *assay_acmatch_builder_new(void);
 void assay_acmatch_builder_destroy(assay_acmatch_builder_t **self_p);

@@ -3,22 +3,27 @@
  *  How linking decides.  For one text, candidate standard names come from five
  *  sources, each giving features:
  *    - dictionary: names and aliases found in the text (Aho-Corasick; for every
- *      start position the longest name that starts there);
+ *      start position the longest name that starts there), with whether the match is
+ *      part of the leftmost-longest cover, how much of its segment it covers, and,
+ *      for an alias shared by several names, which of them it resembles most;
  *    - fuzzy: for each segment and the whole text, the standard names with the best
  *      character-bigram Dice similarity (bigram inverted index for candidates);
- *    - known mentions: the 10 nearest known mentions by TF-IDF cosine over character
- *      unigrams and bigrams vote for their standard names;
+ *    - known mentions: the 10 nearest known mentions of the whole text and of each
+ *      segment (TF-IDF cosine over character unigrams and bigrams) vote for their
+ *      standard names;
  *    - n-gram evidence: P(name | the text contains character n-gram g), learned from
  *      the known mentions for n = 1..4;
- *    - atoms: a name "site + head" (肩部 + 损伤, 甲状腺 + 恶性肿瘤) whose site occurs
- *      in the text while the text's n-grams are evidence for the head (a head is a
+ *    - atoms: a name "site + head" (肩部 + 损伤, 乳腺 + 恶性肿瘤) whose site occurs in
+ *      the text while the text's n-grams are evidence for the head (a head is a
  *      suffix shared by at least five names of known mentions).
- *  A logistic regression over these features, trained when the normaliser is
- *  prepared on the known mentions themselves (leave-one-out: each mention's
- *  features are computed as if it were unknown), turns them into a confidence.
- *  Names at or above opts.min_confidence are returned. Nothing here is specific to
- *  one example: the only learned state is the statistics of the known mentions and
- *  the regression weights.
+ *  Stage one, a small boosted-tree ensemble over these features, scores each
+ *  candidate; stage two, a logistic regression, rescores it against the other
+ *  candidates of the same text (its rank, the gap to the best), which is what
+ *  decides how many names a text gets. Both are trained when the normaliser is
+ *  prepared, on the known mentions themselves, leave-one-out: each mention's
+ *  features are computed as if it were unknown. Names at or above
+ *  opts.min_confidence are returned. Nothing here is specific to one example: the
+ *  learned state is the statistics of the known mentions and the two models.
  */
 #include "worker/normalize.h"
 
@@ -26,17 +31,19 @@
 #include "common/util.h"
 #include "worker/acmatch.h"
 
+#include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define S_NONE UINT32_MAX
-#define S_MAXGRAM 4  /* n-gram evidence: 1..4 characters */
+#define S_MAXGRAM 4 /* n-gram evidence: 1..4 characters */
 #define S_MAXHEADGRAM 3
-#define S_HEADLEN 5  /* heads: suffixes of 1..5 characters */
-#define S_HEADMIN 5  /* a head is shared by at least this many names of known mentions */
-#define S_MINSITE 1  /* shortest site of a site + head decomposition */
+#define S_HEADLEN 5 /* heads: suffixes of 1..5 characters */
+#define S_HEADMIN 5 /* a head is shared by at least this many names of known mentions */
+#define S_MINSITE 1 /* shortest site of a site + head decomposition */
 #define S_KNN 10
 #define S_FUZZY_POOL 50
 #define S_FUZZY_TOP 3
@@ -61,7 +68,8 @@ typedef struct {
 static void s_map_init(s_map_t *m, size_t hint)
 {
     m->cap = 64;
-    while (m->cap < hint * 2) m->cap <<= 1;
+    while (m->cap < hint * 2)
+        m->cap <<= 1;
     m->keys = assay_calloc(m->cap, sizeof *m->keys);
     m->vals = assay_malloc(m->cap * sizeof *m->vals);
     m->n = 0;
@@ -77,7 +85,8 @@ static void s_map_release(s_map_t *m)
 static size_t s_map_slot(const s_map_t *m, uint64_t key)
 {
     size_t h = (size_t)(key * 0x9E3779B97F4A7C15ULL >> 20) & (m->cap - 1);
-    while (m->keys[h] && m->keys[h] != key) h = (h + 1) & (m->cap - 1);
+    while (m->keys[h] && m->keys[h] != key)
+        h = (h + 1) & (m->cap - 1);
     return h;
 }
 
@@ -328,7 +337,8 @@ static char *s_utf8(const uint32_t *cp, size_t n, uint32_t **byte_cp, size_t *bl
             k = 4;
         }
         if (map)
-            for (size_t j = 0; j < k; j++) map[p + j] = (uint32_t)i;
+            for (size_t j = 0; j < k; j++)
+                map[p + j] = (uint32_t)i;
         p += k;
     }
     out[p] = '\0';
@@ -351,9 +361,22 @@ static int s_cp_find(const uint32_t *hay, size_t hn, const uint32_t *needle, siz
 static int s_is_space_or_sep(uint32_t c)
 {
     switch (c) {
-    case ',': case ';': case 0x3001: /* 、 */ case 0x3002: /* 。 */
-    case ' ': case '\t': case '\n': case '\r': case '/': case '+': case '"':
-    case 0xFF1B: case 0xFF0C: case ':': case 0x201C: case 0x201D:
+    case ',':
+    case ';':
+    case 0x3001: /* 、 */
+    case 0x3002: /* 。 */
+    case ' ':
+    case '\t':
+    case '\n':
+    case '\r':
+    case '/':
+    case '+':
+    case '"':
+    case 0xFF1B:
+    case 0xFF0C:
+    case ':':
+    case 0x201C:
+    case 0x201D:
         return 1;
     default:
         return 0;
@@ -382,7 +405,8 @@ static size_t s_sep_word(const uint32_t *cp, size_t n, size_t i)
 static size_t s_numbering(const uint32_t *cp, size_t n, size_t i)
 {
     size_t j = i;
-    while (j < n && cp[j] >= '0' && cp[j] <= '9') j++;
+    while (j < n && cp[j] >= '0' && cp[j] <= '9')
+        j++;
     if (j == i || j >= n) return 0;
     if (cp[j] == '.' || cp[j] == 0x3001) {
         /* "2.5cm" is a number, not numbering */
@@ -406,8 +430,10 @@ static size_t s_split_cp(const uint32_t *cp, size_t n, assay_span_t *out, size_t
         }
         if (i == n || cut) {
             size_t b = start, e = i;
-            while (b < e && (cp[b] == '(' || cp[b] == ')' || cp[b] == '.' || cp[b] == '-')) b++;
-            while (e > b && (cp[e - 1] == '(' || cp[e - 1] == '.' || cp[e - 1] == '-')) e--;
+            while (b < e && (cp[b] == '(' || cp[b] == ')' || cp[b] == '.' || cp[b] == '-'))
+                b++;
+            while (e > b && (cp[e - 1] == '(' || cp[e - 1] == '.' || cp[e - 1] == '-'))
+                e--;
             if (e > b) {
                 if (count < max) {
                     out[count].start = b;
@@ -446,10 +472,12 @@ size_t assay_normalize_split(const char *text, size_t len, assay_span_t *out, si
 
 typedef struct {
     assay_term_id_t concept;
-    const char *name;  /* standard name (terminology-owned) */
-    uint32_t *cp;      /* its folded key */
+    const char *name; /* standard name (terminology-owned) */
+    uint32_t *cp;     /* its folded key */
     uint32_t n;
-    uint32_t freq;     /* known mentions naming it */
+    uint32_t freq;             /* known mentions naming it */
+    uint32_t nbig;             /* distinct character bigrams */
+    uint32_t cat;              /* its ICD category (or itself outside the hierarchy) */
     uint32_t heads[S_HEADLEN]; /* the heads it ends with (site of at least S_MINSITE) */
     uint32_t n_heads;
 } s_label_t;
@@ -482,6 +510,11 @@ enum {
     F_FUZZY2,
     F_DICT_FUZZY,
     F_COVERED,
+    F_SEGVOTE,
+    F_SEGSIM,
+    F_SEGCOV,
+    F_AMBIG,
+    F_PREF,
     F_BIAS,
     F_COUNT
 };
@@ -489,8 +522,25 @@ enum {
 /* second-stage features: a candidate's first-stage score seen against the other
  * candidates of the same text (how many names a text gets is decided here) */
 enum {
-    G_P1, G_LOGIT, G_TOP, G_INVRANK, G_RATIO, G_GAP, G_N50, G_N20,
-    G_VOTE, G_DICT, G_FUZZY, G_NGEV, G_SUBSTR, G_SITEHEAD, G_MAXSIM, G_BIAS, G_COUNT
+    G_P1,
+    G_LOGIT,
+    G_TOP,
+    G_INVRANK,
+    G_RATIO,
+    G_GAP,
+    G_N50,
+    G_N20,
+    G_VOTE,
+    G_DICT,
+    G_FUZZY,
+    G_NGEV,
+    G_SUBSTR,
+    G_SITEHEAD,
+    G_MAXSIM,
+    G_SIBBETTER,
+    G_SIBS,
+    G_BIAS,
+    G_COUNT
 };
 
 struct assay_normalizer {
@@ -523,7 +573,7 @@ struct assay_normalizer {
     /* heads and sites */
     s_map_t head_ix; /* hash of head code points → head id */
     size_t n_heads;
-    uint8_t *head_len; /* code points of each head */
+    uint8_t *head_len;   /* code points of each head */
     s_csr_t site_labels; /* hash of site code points → labels */
     /* the model */
     double w[F_COUNT];
@@ -551,7 +601,7 @@ void assay_normalize_opts_default(assay_normalize_opts_t *opts)
     opts->fuzzy = 1;
     opts->atoms = 1;
     opts->use_terms_mentions = 1;
-    opts->min_confidence = 0.25;
+    opts->min_confidence = 0.3;
     opts->max_entities = 0;
 }
 
@@ -578,12 +628,18 @@ static void s_entities_push(assay_entities_t *e, const assay_entity_t *x)
 const char *assay_match_kind_name(assay_match_kind_t kind)
 {
     switch (kind) {
-    case ASSAY_MATCH_CODE: return "code";
-    case ASSAY_MATCH_EXACT: return "exact";
-    case ASSAY_MATCH_ALIAS: return "alias";
-    case ASSAY_MATCH_FUZZY: return "fuzzy";
-    case ASSAY_MATCH_ATOM: return "atom";
-    default: return "unknown";
+    case ASSAY_MATCH_CODE:
+        return "code";
+    case ASSAY_MATCH_EXACT:
+        return "exact";
+    case ASSAY_MATCH_ALIAS:
+        return "alias";
+    case ASSAY_MATCH_FUZZY:
+        return "fuzzy";
+    case ASSAY_MATCH_ATOM:
+        return "atom";
+    default:
+        return "unknown";
     }
 }
 
@@ -614,6 +670,19 @@ static uint32_t s_label_for_concept(assay_normalizer_t *nz, assay_term_id_t id)
     uint32_t l = s_label_find(nz, t.cp, t.n);
     s_text_release(&t);
     return l;
+}
+
+static void s_label_categories(assay_normalizer_t *nz)
+{
+    for (size_t l = 0; l < nz->n_labels; l++) {
+        assay_term_id_t c = nz->labels[l].concept, cat = c;
+        for (int guard = 0; c != ASSAY_TERM_NONE && guard < 16; guard++) {
+            cat = c;
+            if (assay_terms_level(nz->terms, c) <= ASSAY_LEVEL_CATEGORY) break;
+            c = assay_terms_parent(nz->terms, c);
+        }
+        nz->labels[l].cat = cat;
+    }
 }
 
 static void s_build_labels(assay_normalizer_t *nz)
@@ -656,6 +725,7 @@ static void s_build_labels(assay_normalizer_t *nz)
         memcpy(x->cp, k.cp, k.n * sizeof(uint32_t));
         x->n = (uint32_t)k.n;
         x->freq = 0;
+        x->nbig = 0;
         x->n_heads = 0;
         *s_map_put(&nz->label_by_key, s_gram(k.cp, k.n), 0) = (uint32_t)nz->n_labels;
         nz->n_labels++;
@@ -704,7 +774,8 @@ static void s_build_dictionary(assay_normalizer_t *nz)
         nz->pat_label[k++] = pairs.v[i].id;
         if (pairs.v[i].count) nz->pat_is_name[pairs.v[i].key] = 1;
     }
-    for (size_t p = 0; p < np; p++) nz->pat_start[p + 1] += nz->pat_start[p];
+    for (size_t p = 0; p < np; p++)
+        nz->pat_start[p + 1] += nz->pat_start[p];
     free(pairs.v);
 
     /* bigram index over label keys for fuzzy candidates */
@@ -715,13 +786,17 @@ static void s_build_dictionary(assay_normalizer_t *nz)
             s_tvec_push(&bg, s_gram(x->cp, 1), (uint32_t)l, 1);
             continue;
         }
-        for (size_t i = 0; i + 1 < x->n; i++) s_tvec_push(&bg, s_gram(x->cp + i, 2), (uint32_t)l, 1);
+        for (size_t i = 0; i + 1 < x->n; i++)
+            s_tvec_push(&bg, s_gram(x->cp + i, 2), (uint32_t)l, 1);
     }
     /* distinct (bigram, label) */
     s_sort(bg.v, bg.n, sizeof *bg.v, s_triple_cmp);
     size_t w = 0;
     for (size_t i = 0; i < bg.n; i++)
-        if (w == 0 || bg.v[i].key != bg.v[w - 1].key || bg.v[i].id != bg.v[w - 1].id) bg.v[w++] = bg.v[i];
+        if (w == 0 || bg.v[i].key != bg.v[w - 1].key || bg.v[i].id != bg.v[w - 1].id)
+            bg.v[w++] = bg.v[i];
+    for (size_t i = 0; i < w; i++)
+        nz->labels[bg.v[i].id].nbig++;
     s_csr_build(&nz->label_bigrams, bg.v, w);
     free(bg.v);
 }
@@ -781,6 +856,55 @@ size_t assay_normalizer_add_example(assay_normalizer_t *self, const char *mentio
     return ok;
 }
 
+int assay_normalizer_load_examples(assay_normalizer_t *self, const char *path, size_t *added,
+                                   char *err, size_t errlen)
+{
+    if (added) *added = 0;
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        if (err && errlen)
+            snprintf(err, errlen, "could not open file \"%s\": %s", path, strerror(errno));
+        return ASSAY_EIO;
+    }
+    char *line = NULL;
+    size_t cap = 0, lineno = 0, kept = 0;
+    ssize_t len;
+    int rc = 0;
+    while ((len = getline(&line, &cap, fp)) > 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (len == 0) continue;
+        json_error_t je;
+        json_t *o = json_loadb(line, (size_t)len, 0, &je);
+        const char *text = o ? json_string_value(json_object_get(o, "text")) : NULL;
+        json_t *names = o ? json_object_get(o, "normalized") : NULL;
+        if (!names && o) names = json_object_get(o, "names");
+        if (!o || !text || !json_is_array(names)) {
+            if (err && errlen)
+                snprintf(err, errlen, "%s:%zu: %s", path, lineno,
+                         !o      ? je.text
+                         : !text ? "field \"text\": expected a string"
+                                 : "field \"normalized\": expected an array of strings");
+            json_decref(o);
+            rc = ASSAY_EPARSE;
+            break;
+        }
+        const char *nm[64];
+        size_t k = 0;
+        for (size_t i = 0; i < json_array_size(names) && k < 64; i++) {
+            const char *v = json_string_value(json_array_get(names, i));
+            if (v) nm[k++] = v;
+        }
+        kept += assay_normalizer_add_example(self, text, nm, k) > 0;
+        json_decref(o);
+    }
+    free(line);
+    fclose(fp);
+    if (added) *added = kept;
+    return rc;
+}
+
 /* the chip_cdn mention aliases of the terminology as known mentions */
 static void s_add_terms_mentions(assay_normalizer_t *nz)
 {
@@ -824,8 +948,9 @@ assay_normalizer_t *assay_normalizer_new(const assay_terms_t *terms,
     nz->opts = o;
     s_map_init(&nz->ex_by_key, 1024);
     s_build_labels(nz);
+    s_label_categories(nz);
     s_build_dictionary(nz);
-    if (o.use_terms_mentions) s_add_terms_mentions(nz);
+    if (o.use_terms_mentions && !o.exact_only) s_add_terms_mentions(nz);
     return nz;
 }
 
@@ -833,7 +958,8 @@ void assay_normalizer_destroy(assay_normalizer_t **self_p)
 {
     if (!self_p || !*self_p) return;
     assay_normalizer_t *nz = *self_p;
-    for (size_t i = 0; i < nz->n_labels; i++) free(nz->labels[i].cp);
+    for (size_t i = 0; i < nz->n_labels; i++)
+        free(nz->labels[i].cp);
     free(nz->labels);
     s_map_release(&nz->label_by_key);
     assay_acmatch_destroy(&nz->ac);
@@ -905,7 +1031,8 @@ static size_t s_grams_of(const uint32_t *cp, size_t n, size_t maxn, uint64_t *ou
 {
     size_t k = 0;
     for (size_t len = 1; len <= maxn; len++)
-        for (size_t i = 0; i + len <= n; i++) out[k++] = s_gram(cp + i, len);
+        for (size_t i = 0; i + len <= n; i++)
+            out[k++] = s_gram(cp + i, len);
     /* dedupe */
     for (size_t i = 1; i < k; i++) {
         uint64_t v = out[i];
@@ -939,7 +1066,8 @@ static void s_build_statistics(assay_normalizer_t *nz)
     size_t nx = nz->n_ex;
     /* label frequencies */
     for (size_t i = 0; i < nx; i++)
-        for (uint32_t j = 0; j < nz->ex[i].n_labels; j++) nz->labels[nz->ex[i].labels[j]].freq++;
+        for (uint32_t j = 0; j < nz->ex[i].n_labels; j++)
+            nz->labels[nz->ex[i].labels[j]].freq++;
     /* heads: suffixes shared by at least S_HEADMIN distinct labels of known mentions */
     s_map_t suf;
     s_map_init(&suf, 4096);
@@ -1001,7 +1129,8 @@ static void s_build_statistics(assay_normalizer_t *nz)
     for (size_t i = 0; i < nz->n_terms; i++)
         nz->term_idf[i] = (float)(log((double)nx / (1.0 + df[i])) + 1.0);
     nz->post_start = assay_calloc(nz->n_terms + 2, sizeof(uint32_t));
-    for (size_t i = 0; i < nz->n_terms; i++) nz->post_start[i + 1] = nz->post_start[i] + df[i];
+    for (size_t i = 0; i < nz->n_terms; i++)
+        nz->post_start[i + 1] = nz->post_start[i] + df[i];
     size_t np = nz->post_start[nz->n_terms];
     nz->post_ex = assay_malloc((np + 1) * sizeof(uint32_t));
     nz->post_w = assay_malloc((np + 1) * sizeof(float));
@@ -1045,7 +1174,8 @@ static void s_build_statistics(assay_normalizer_t *nz)
             for (uint32_t q = 0; q < x->n_heads; q++) {
                 uint32_t h = x->heads[q];
                 int seen = 0;
-                for (size_t m = 0; m < nh; m++) seen |= heads[m] == h;
+                for (size_t m = 0; m < nh; m++)
+                    seen |= heads[m] == h;
                 if (!seen) heads[nh++] = h;
             }
         }
@@ -1172,7 +1302,8 @@ static size_t s_bigrams(const uint32_t *cp, size_t n, uint64_t *out)
     if (n == 1) {
         out[k++] = s_gram(cp, 1);
     } else {
-        for (size_t i = 0; i + 1 < n; i++) out[k++] = s_gram(cp + i, 2);
+        for (size_t i = 0; i + 1 < n; i++)
+            out[k++] = s_gram(cp + i, 2);
     }
     /* distinct, sorted */
     for (size_t i = 1; i < k; i++) {
@@ -1210,6 +1341,7 @@ static size_t s_sorted_common(const uint64_t *a, size_t na, const uint64_t *b, s
 typedef struct {
     uint32_t label;
     uint32_t count;
+    uint32_t nbig;
     double dice;
 } s_fz_t;
 
@@ -1217,6 +1349,8 @@ static int s_fz_count_cmp(const void *a, const void *b)
 {
     const s_fz_t *x = a, *y = b;
     if (x->count != y->count) return x->count > y->count ? -1 : 1;
+    /* among equals the shortest first, so an exact name is never crowded out */
+    if (x->nbig != y->nbig) return x->nbig < y->nbig ? -1 : 1;
     return x->label < y->label ? -1 : x->label > y->label;
 }
 
@@ -1248,6 +1382,7 @@ static void s_fuzzy(const assay_normalizer_t *nz, const uint32_t *cp, size_t b, 
     for (size_t i = 0; i < sc->n_ltouched; i++) {
         fz[i].label = sc->ltouched[i];
         fz[i].count = sc->lcount[sc->ltouched[i]];
+        fz[i].nbig = nz->labels[sc->ltouched[i]].nbig;
         sc->lcount[sc->ltouched[i]] = 0;
     }
     size_t nf = sc->n_ltouched;
@@ -1300,6 +1435,23 @@ typedef struct {
     uint32_t *best, *bestp;
 } s_longest_t;
 
+/* characters of cp[0..n) that also occur in the label (with multiplicity) */
+static int s_overlap(const uint32_t *cp, size_t n, const s_label_t *x)
+{
+    uint8_t used[64] = {0};
+    int shared = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (uint32_t j = 0; j < x->n && j < 64; j++) {
+            if (!used[j] && x->cp[j] == cp[i]) {
+                used[j] = 1;
+                shared++;
+                break;
+            }
+        }
+    }
+    return shared;
+}
+
 static int s_ac_keep(void *arg, const assay_acmatch_hit_t *hit)
 {
     s_longest_t *c = arg;
@@ -1311,65 +1463,127 @@ static int s_ac_keep(void *arg, const assay_acmatch_hit_t *hit)
     return 0;
 }
 
+/* the S_KNN nearest known mentions of cp[b..e) vote for their names: into F_VOTE,
+ * F_MAXSIM, F_TOP1 for the whole text (seg = 0), or into F_SEGVOTE, F_SEGSIM as the
+ * best over segments (seg = 1) */
+static void s_knn(const assay_normalizer_t *nz, const uint32_t *cp, size_t b, size_t e,
+                  uint32_t exclude, s_cands_t *cs, s_scratch_t *sc, int seg)
+{
+    size_t n = e - b;
+    s_term_t *terms = assay_malloc((2 * n + 2) * sizeof *terms);
+    size_t k = s_terms_of(cp + b, n, terms);
+    double norm = 0;
+    float *wq = assay_malloc((k + 1) * sizeof *wq);
+    for (size_t j = 0; j < k; j++) {
+        uint32_t tid = s_map_get(&nz->term_idf_ix, terms[j].key);
+        double idf = tid == S_NONE ? log((double)nz->n_ex) + 1.0 : nz->term_idf[tid];
+        wq[j] = (float)(terms[j].tf * idf);
+        norm += (double)wq[j] * wq[j];
+    }
+    norm = sqrt(norm);
+    if (norm <= 0) norm = 1;
+    sc->n_touched = 0;
+    for (size_t j = 0; j < k; j++) {
+        uint32_t tid = s_map_get(&nz->term_idf_ix, terms[j].key);
+        if (tid == S_NONE) continue;
+        float qw = (float)(wq[j] / norm);
+        for (uint32_t p = nz->post_start[tid]; p < nz->post_start[tid + 1]; p++) {
+            uint32_t ex = nz->post_ex[p];
+            if (sc->score[ex] == 0) sc->touched[sc->n_touched++] = ex;
+            sc->score[ex] += qw * nz->post_w[p];
+        }
+    }
+    /* the best S_KNN by insertion (sorting every touched mention costs more) */
+    s_nb_t nb[S_KNN + 1];
+    size_t nn = 0;
+    for (size_t i = 0; i < sc->n_touched; i++) {
+        uint32_t ex = sc->touched[i];
+        s_nb_t cand = {ex, sc->score[ex]};
+        sc->score[ex] = 0;
+        if (ex == exclude) continue;
+        if (nn == S_KNN && s_nb_cmp(&cand, &nb[nn - 1]) >= 0) continue;
+        size_t j = nn < S_KNN ? nn++ : S_KNN - 1;
+        while (j > 0 && s_nb_cmp(&cand, &nb[j - 1]) < 0) {
+            nb[j] = nb[j - 1];
+            j--;
+        }
+        nb[j] = cand;
+    }
+    double tot = 0;
+    for (size_t i = 0; i < nn; i++)
+        tot += pow(nb[i].sim, 3);
+    if (tot <= 0) tot = 1;
+    /* segment votes are summed per segment first, then the best segment kept */
+    float *vote = seg ? assay_calloc(nn * 16 + 1, sizeof(float)) : NULL;
+    uint32_t *vl = seg ? assay_malloc((nn * 16 + 1) * sizeof(uint32_t)) : NULL;
+    size_t nv = 0;
+    for (size_t i = 0; i < nn; i++) {
+        const s_example_t *ex = &nz->ex[nb[i].ex];
+        for (uint32_t j = 0; j < ex->n_labels; j++) {
+            s_cand_t *c = s_cand(cs, ex->labels[j]);
+            float v = (float)(pow(nb[i].sim, 3) / tot);
+            if (!seg) {
+                c->f[F_VOTE] += v;
+                if (nb[i].sim > c->f[F_MAXSIM]) c->f[F_MAXSIM] = nb[i].sim;
+                if (i == 0) c->f[F_TOP1] = 1;
+                if (nb[i].sim > 0.999f)
+                    s_set_span(c, (uint32_t)b, (uint32_t)e, ASSAY_MATCH_ALIAS, 2);
+                continue;
+            }
+            if (nb[i].sim > c->f[F_SEGSIM]) c->f[F_SEGSIM] = nb[i].sim;
+            if (nb[i].sim > 0.999f) s_set_span(c, (uint32_t)b, (uint32_t)e, ASSAY_MATCH_ALIAS, 3);
+            size_t q = 0;
+            while (q < nv && vl[q] != ex->labels[j])
+                q++;
+            if (q == nv) {
+                if (nv >= nn * 16) continue;
+                vl[nv++] = ex->labels[j];
+            }
+            vote[q] += v;
+        }
+    }
+    for (size_t q = 0; q < nv; q++) {
+        s_cand_t *c = s_cand(cs, vl[q]);
+        if (vote[q] > c->f[F_SEGVOTE]) {
+            c->f[F_SEGVOTE] = vote[q];
+            /* the segment whose neighbours vote most for it, unless the name was
+             * found in the text or as an atom */
+            if (c->has_span < 2 || (c->has_span == 2 && c->kind == ASSAY_MATCH_FUZZY)) {
+                c->span_b = (uint32_t)b;
+                c->span_e = (uint32_t)e;
+                c->kind = ASSAY_MATCH_FUZZY;
+                c->has_span = 2;
+            }
+        }
+    }
+    free(vote);
+    free(vl);
+    free(wq);
+    free(terms);
+}
+
 /* every candidate with its features; exclude = a known mention to leave out (for
  * training), or S_NONE */
 static void s_candidates(const assay_normalizer_t *nz, const uint32_t *cp, size_t n,
                          uint32_t exclude, s_cands_t *cs, s_scratch_t *sc)
 {
     const s_example_t *self_ex = exclude != S_NONE ? &nz->ex[exclude] : NULL;
-    /* 1. nearest known mentions */
+    /* 1. nearest known mentions, of the whole text and of each segment */
+    assay_span_t *segs = assay_malloc((n + 1) * sizeof *segs);
+    size_t nseg = s_split_cp(cp, n, segs, n + 1);
     if (nz->n_ex > 0) {
-        s_term_t *terms = assay_malloc((2 * n + 2) * sizeof *terms);
-        size_t k = s_terms_of(cp, n, terms);
-        double norm = 0;
-        float *wq = assay_malloc((k + 1) * sizeof *wq);
-        for (size_t j = 0; j < k; j++) {
-            uint32_t tid = s_map_get(&nz->term_idf_ix, terms[j].key);
-            double idf = tid == S_NONE ? log((double)nz->n_ex) + 1.0 : nz->term_idf[tid];
-            wq[j] = (float)(terms[j].tf * idf);
-            norm += (double)wq[j] * wq[j];
-        }
-        norm = sqrt(norm);
-        if (norm <= 0) norm = 1;
-        sc->n_touched = 0;
-        for (size_t j = 0; j < k; j++) {
-            uint32_t tid = s_map_get(&nz->term_idf_ix, terms[j].key);
-            if (tid == S_NONE) continue;
-            float qw = (float)(wq[j] / norm);
-            for (uint32_t p = nz->post_start[tid]; p < nz->post_start[tid + 1]; p++) {
-                uint32_t ex = nz->post_ex[p];
-                if (sc->score[ex] == 0) sc->touched[sc->n_touched++] = ex;
-                sc->score[ex] += qw * nz->post_w[p];
+        s_knn(nz, cp, 0, n, exclude, cs, sc, 0);
+        for (size_t i = 0; i < nseg; i++) {
+            if (segs[i].start == 0 && segs[i].end == n) {
+                /* the text is one segment: the same neighbours */
+                for (size_t c = 0; c < cs->n; c++) {
+                    cs->c[c].f[F_SEGVOTE] = cs->c[c].f[F_VOTE];
+                    cs->c[c].f[F_SEGSIM] = cs->c[c].f[F_MAXSIM];
+                }
+                continue;
             }
+            s_knn(nz, cp, segs[i].start, segs[i].end, exclude, cs, sc, 1);
         }
-        s_nb_t *nb = assay_malloc((sc->n_touched + 1) * sizeof *nb);
-        size_t nn = 0;
-        for (size_t i = 0; i < sc->n_touched; i++) {
-            uint32_t ex = sc->touched[i];
-            if (ex != exclude) {
-                nb[nn].ex = ex;
-                nb[nn++].sim = sc->score[ex];
-            }
-            sc->score[ex] = 0;
-        }
-        s_sort(nb, nn, sizeof *nb, s_nb_cmp);
-        if (nn > S_KNN) nn = S_KNN;
-        double tot = 0;
-        for (size_t i = 0; i < nn; i++) tot += pow(nb[i].sim, 3);
-        if (tot <= 0) tot = 1;
-        for (size_t i = 0; i < nn; i++) {
-            const s_example_t *e = &nz->ex[nb[i].ex];
-            for (uint32_t j = 0; j < e->n_labels; j++) {
-                s_cand_t *c = s_cand(cs, e->labels[j]);
-                c->f[F_VOTE] += (float)(pow(nb[i].sim, 3) / tot);
-                if (nb[i].sim > c->f[F_MAXSIM]) c->f[F_MAXSIM] = nb[i].sim;
-                if (i == 0) c->f[F_TOP1] = 1;
-                if (nb[i].sim > 0.999f) s_set_span(c, 0, (uint32_t)n, ASSAY_MATCH_ALIAS, 2);
-            }
-        }
-        free(nb);
-        free(wq);
-        free(terms);
     }
     /* 2. n-gram evidence for names and for heads */
     uint64_t *grams = assay_malloc(s_max_grams(n, S_MAXGRAM) * sizeof *grams);
@@ -1465,14 +1679,32 @@ static void s_candidates(const assay_normalizer_t *nz, const uint32_t *cp, size_
             int covered = i >= cover_end;
             if (covered) cover_end = i + best[i];
             uint32_t p = bestp[i];
+            /* an alias shared by several names: which of them shares most characters
+             * with the matched text (冠心病 → 冠状动脉粥样硬化性心脏病 before 心绞痛) */
+            uint32_t np = nz->pat_start[p + 1] - nz->pat_start[p];
+            int best_ov = -1;
+            for (uint32_t k = nz->pat_start[p]; k < nz->pat_start[p + 1]; k++) {
+                int ov = s_overlap(cp + pb, pe - pb, &nz->labels[nz->pat_label[k]]);
+                if (ov > best_ov) best_ov = ov;
+            }
             for (uint32_t k = nz->pat_start[p]; k < nz->pat_start[p + 1]; k++) {
                 s_cand_t *cd = s_cand(cs, nz->pat_label[k]);
                 cd->f[F_DICT] = 1;
                 if (covered) cd->f[F_COVERED] = 1;
+                float amb = 1.0f / (float)np;
+                if (amb > cd->f[F_AMBIG]) cd->f[F_AMBIG] = amb;
+                if (s_overlap(cp + pb, pe - pb, &nz->labels[nz->pat_label[k]]) == best_ov)
+                    cd->f[F_PREF] = 1;
+                for (size_t q = 0; q < nseg; q++) {
+                    if (segs[q].start <= pb && pb < segs[q].end) {
+                        float sc2 = (float)(pe - pb) / (float)(segs[q].end - segs[q].start);
+                        if (sc2 > 1) sc2 = 1;
+                        if (sc2 > cd->f[F_SEGCOV]) cd->f[F_SEGCOV] = sc2;
+                    }
+                }
                 float cov = (float)(pe - pb) / (float)n;
                 if (cov > cd->f[F_DICTCOV]) cd->f[F_DICTCOV] = cov;
-                int own = nz->pat_is_name[p] &&
-                          nz->labels[nz->pat_label[k]].n == pe - pb &&
+                int own = nz->pat_is_name[p] && nz->labels[nz->pat_label[k]].n == pe - pb &&
                           memcmp(nz->labels[nz->pat_label[k]].cp, cp + pb,
                                  (pe - pb) * sizeof(uint32_t)) == 0;
                 s_set_span(cd, pb, pe, own ? ASSAY_MATCH_EXACT : ASSAY_MATCH_ALIAS, 3);
@@ -1484,15 +1716,10 @@ static void s_candidates(const assay_normalizer_t *nz, const uint32_t *cp, size_
         free(u);
     }
     /* 4. fuzzy: each segment and the whole text */
-    size_t nseg = 0;
     if (nz->opts.fuzzy) {
-        assay_span_t *segs = assay_malloc((n + 1) * sizeof *segs);
-        nseg = s_split_cp(cp, n, segs, n + 1);
-        for (size_t i = 0; i < nseg && i <= n; i++) s_fuzzy(nz, cp, segs[i].start, segs[i].end, cs, sc);
+        for (size_t i = 0; i < nseg && i <= n; i++)
+            s_fuzzy(nz, cp, segs[i].start, segs[i].end, cs, sc);
         s_fuzzy(nz, cp, 0, n, cs, sc);
-        free(segs);
-    } else {
-        nseg = s_split_cp(cp, n, NULL, 0);
     }
     /* 5. features of every candidate against the text */
     uint64_t *tb = assay_malloc((n + 1) * sizeof *tb);
@@ -1524,6 +1751,7 @@ static void s_candidates(const assay_normalizer_t *nz, const uint32_t *cp, size_
     }
     free(lb);
     free(tb);
+    free(segs);
 }
 
 static double s_sigmoid(double z)
@@ -1536,7 +1764,8 @@ static double s_sigmoid(double z)
 static double s_score(const double *w, const float *f)
 {
     double z = 0;
-    for (int i = 0; i < F_COUNT; i++) z += w[i] * f[i];
+    for (int i = 0; i < F_COUNT; i++)
+        z += w[i] * f[i];
     return s_sigmoid(z);
 }
 
@@ -1567,7 +1796,8 @@ static double s_tree_margin(const assay_normalizer_t *nz, const float *f)
     for (size_t t = 0; t < nz->n_trees; t++) {
         const struct s_tree *tr = &nz->trees[t];
         size_t i = 0;
-        for (int d = 0; d < S_DEPTH; d++) i = 2 * i + 1 + (f[tr->feat[i]] > tr->thr[i]);
+        for (int d = 0; d < S_DEPTH; d++)
+            i = 2 * i + 1 + (f[tr->feat[i]] > tr->thr[i]);
         z += tr->leaf[i - S_INNER];
     }
     return z;
@@ -1588,34 +1818,39 @@ static void s_boost(assay_normalizer_t *nz, const float *X, const uint8_t *Y, si
 {
     const size_t nf = F_COUNT;
     /* quantile thresholds per feature and the binned matrix */
-    float (*thr)[S_BINS] = assay_malloc(nf * sizeof *thr);
+    float(*thr)[S_BINS] = assay_malloc(nf * sizeof *thr);
     size_t nthr[F_COUNT];
     float *col = assay_malloc((nrow + 1) * sizeof(float));
     uint8_t *bin = assay_malloc(nrow * nf + 1);
     for (size_t f = 0; f < nf; f++) {
-        for (size_t r = 0; r < nrow; r++) col[r] = X[r * nf + f];
+        for (size_t r = 0; r < nrow; r++)
+            col[r] = X[r * nf + f];
         s_sort(col, nrow, sizeof(float), s_float_cmp);
         nthr[f] = 0;
         for (size_t k = 1; k < S_BINS; k++) {
             float v = col[(nrow - 1) * k / S_BINS];
-            if (v < col[nrow - 1] && (nthr[f] == 0 || v > thr[f][nthr[f] - 1])) thr[f][nthr[f]++] = v;
+            if (v < col[nrow - 1] && (nthr[f] == 0 || v > thr[f][nthr[f] - 1]))
+                thr[f][nthr[f]++] = v;
         }
         for (size_t r = 0; r < nrow; r++) {
             float v = X[r * nf + f];
             size_t b = 0;
-            while (b < nthr[f] && v > thr[f][b]) b++;
+            while (b < nthr[f] && v > thr[f][b])
+                b++;
             bin[r * nf + f] = (uint8_t)b;
         }
     }
     free(col);
     size_t pos = 0;
-    for (size_t r = 0; r < nrow; r++) pos += Y[r];
+    for (size_t r = 0; r < nrow; r++)
+        pos += Y[r];
     double prior = ((double)pos + 1) / ((double)(nrow - pos) + 1);
     nz->tree_base = log(prior);
     double *F = assay_malloc(nrow * sizeof(double));
     double *g = assay_malloc(nrow * sizeof(double)), *h = assay_malloc(nrow * sizeof(double));
     uint8_t *node = assay_malloc(nrow);
-    for (size_t r = 0; r < nrow; r++) F[r] = nz->tree_base;
+    for (size_t r = 0; r < nrow; r++)
+        F[r] = nz->tree_base;
     nz->trees = assay_calloc(S_TREES, sizeof *nz->trees);
     /* histograms for the nodes of one level: [node][feature][bin] × (G, H) */
     size_t hsz = (size_t)S_LEAVES * nf * S_BINS * 2;
@@ -1681,7 +1916,8 @@ static void s_boost(assay_normalizer_t *nz, const float *X, const uint8_t *Y, si
         }
         for (size_t l = 0; l < S_LEAVES; l++)
             tr->leaf[l] = (float)(-G[l] / (H[l] + S_LAMBDA) * S_SHRINK);
-        for (size_t r = 0; r < nrow; r++) F[r] += tr->leaf[node[r]];
+        for (size_t r = 0; r < nrow; r++)
+            F[r] += tr->leaf[node[r]];
         nz->n_trees = t + 1;
     }
     free(hist);
@@ -1710,7 +1946,8 @@ static void s_cands_release(s_cands_t *cs)
 static void s_sgd(double *w, size_t nf, const float *X, const uint8_t *Y, size_t nrow, int epochs)
 {
     uint32_t *order = assay_malloc((nrow + 1) * sizeof(uint32_t));
-    for (size_t i = 0; i < nrow; i++) order[i] = (uint32_t)i;
+    for (size_t i = 0; i < nrow; i++)
+        order[i] = (uint32_t)i;
     uint64_t rng = 0x2545F4914F6CDD1DULL;
     const double lr = 0.1, l2 = 1e-4;
     for (int epoch = 0; epoch < epochs; epoch++) {
@@ -1726,9 +1963,11 @@ static void s_sgd(double *w, size_t nf, const float *X, const uint8_t *Y, size_t
         for (size_t k = 0; k < nrow; k++) {
             const float *x = X + (size_t)order[k] * nf;
             double z = 0;
-            for (size_t f = 0; f < nf; f++) z += w[f] * x[f];
+            for (size_t f = 0; f < nf; f++)
+                z += w[f] * x[f];
             double g = s_sigmoid(z) - Y[order[k]];
-            for (size_t f = 0; f < nf; f++) w[f] -= lr * (g * x[f] + l2 * w[f]);
+            for (size_t f = 0; f < nf; f++)
+                w[f] -= lr * (g * x[f] + l2 * w[f]);
         }
     }
     free(order);
@@ -1736,7 +1975,7 @@ static void s_sgd(double *w, size_t nf, const float *X, const uint8_t *Y, size_t
 
 /* second-stage features for the n candidates of one text given their first-stage
  * scores p1 (any order); out is n × G_COUNT */
-static void s_stage2(const double *p1, const float *f1, size_t n, float *out)
+static void s_stage2(const double *p1, const float *f1, const uint32_t *cat, size_t n, float *out)
 {
     double maxp = 0;
     size_t n50 = 0, n20 = 0;
@@ -1747,7 +1986,8 @@ static void s_stage2(const double *p1, const float *f1, size_t n, float *out)
     }
     for (size_t i = 0; i < n; i++) {
         size_t rank = 0;
-        for (size_t j = 0; j < n; j++) rank += p1[j] > p1[i] || (p1[j] == p1[i] && j < i);
+        for (size_t j = 0; j < n; j++)
+            rank += p1[j] > p1[i] || (p1[j] == p1[i] && j < i);
         float *g = out + i * G_COUNT;
         double p = p1[i] < 1e-6 ? 1e-6 : p1[i] > 1 - 1e-6 ? 1 - 1e-6 : p1[i];
         g[G_P1] = (float)p1[i];
@@ -1766,6 +2006,15 @@ static void s_stage2(const double *p1, const float *f1, size_t n, float *out)
         g[G_SUBSTR] = f[F_SUBSTR];
         g[G_SITEHEAD] = f[F_SITEHEAD];
         g[G_MAXSIM] = f[F_MAXSIM];
+        /* names of the same ICD category compete: is a sibling ranked higher? */
+        size_t sibs = 0, better = 0;
+        for (size_t j = 0; j < n; j++) {
+            if (j == i || cat[j] != cat[i]) continue;
+            sibs++;
+            better += p1[j] > p1[i] || (p1[j] == p1[i] && j < i);
+        }
+        g[G_SIBBETTER] = better > 0;
+        g[G_SIBS] = (float)(sibs < 5 ? sibs : 5) / 5.0f;
         g[G_BIAS] = 1;
     }
 }
@@ -1787,6 +2036,7 @@ static void s_train(assay_normalizer_t *nz)
     size_t cap = 1 << 16, nrow = 0;
     float *X = assay_malloc(cap * F_COUNT * sizeof(float));
     uint8_t *Y = assay_malloc(cap);
+    uint32_t *C = assay_malloc(cap * sizeof(uint32_t));
     uint32_t *gstart = assay_malloc((nz->n_ex + 1) * sizeof(uint32_t));
     s_cands_t cs = {0};
     s_map_init(&cs.ix, 256);
@@ -1801,8 +2051,10 @@ static void s_train(assay_normalizer_t *nz)
                 cap *= 2;
                 X = assay_realloc(X, cap * F_COUNT * sizeof(float));
                 Y = assay_realloc(Y, cap);
+                C = assay_realloc(C, cap * sizeof(uint32_t));
             }
             memcpy(X + nrow * F_COUNT, cs.c[j].f, F_COUNT * sizeof(float));
+            C[nrow] = nz->labels[cs.c[j].label].cat;
             Y[nrow++] = (uint8_t)s_has_label(&nz->ex[i], cs.c[j].label);
         }
     }
@@ -1812,13 +2064,16 @@ static void s_train(assay_normalizer_t *nz)
     s_boost(nz, X, Y, nrow);
     /* stage two on the stage-one scores of each text */
     double *p1 = assay_malloc((nrow + 1) * sizeof(double));
-    for (size_t r = 0; r < nrow; r++) p1[r] = s_score1(nz, X + r * F_COUNT);
+    for (size_t r = 0; r < nrow; r++)
+        p1[r] = s_score1(nz, X + r * F_COUNT);
     float *X2 = assay_malloc((nrow + 1) * G_COUNT * sizeof(float));
     for (size_t i = 0; i < nz->n_ex; i++)
-        s_stage2(p1 + gstart[i], X + (size_t)gstart[i] * F_COUNT, gstart[i + 1] - gstart[i], X2 + (size_t)gstart[i] * G_COUNT);
+        s_stage2(p1 + gstart[i], X + (size_t)gstart[i] * F_COUNT, C + gstart[i],
+                 gstart[i + 1] - gstart[i], X2 + (size_t)gstart[i] * G_COUNT);
     s_sgd(nz->w2, G_COUNT, X2, Y, nrow, 15);
     free(X2);
     free(p1);
+    free(C);
     free(gstart);
     free(X);
     free(Y);
@@ -1892,15 +2147,83 @@ static void s_codes(const assay_normalizer_t *nz, const char *text, size_t len,
     }
 }
 
+/* exact_only: the leftmost-longest cover of names and aliases */
+static void s_exact(const assay_normalizer_t *nz, const s_text_t *t, assay_entities_t *out)
+{
+    size_t blen;
+    uint32_t *bcp;
+    char *u = s_utf8(t->cp, t->n, &bcp, &blen);
+    assay_acmatch_hit_t small[64];
+    assay_acmatch_hit_t *hits = small;
+    size_t nh = assay_acmatch_longest(nz->ac, u, blen, ASSAY_AC_ASCII_WORDS, small, 64);
+    if (nh > 64) {
+        hits = assay_malloc(nh * sizeof *hits);
+        assay_acmatch_longest(nz->ac, u, blen, ASSAY_AC_ASCII_WORDS, hits, nh);
+    }
+    for (size_t i = 0; i < nh; i++) {
+        uint32_t pb = bcp[hits[i].start], pe = bcp[hits[i].end];
+        uint32_t p = hits[i].pattern;
+        uint32_t np = nz->pat_start[p + 1] - nz->pat_start[p];
+        if (np == 0) continue;
+        /* the name the match resembles most (an alias may name several) */
+        uint32_t best = nz->pat_label[nz->pat_start[p]];
+        int best_ov = -1, ties = 0;
+        for (uint32_t k = nz->pat_start[p]; k < nz->pat_start[p + 1]; k++) {
+            int ov = s_overlap(t->cp + pb, pe - pb, &nz->labels[nz->pat_label[k]]);
+            if (ov > best_ov) {
+                best_ov = ov;
+                best = nz->pat_label[k];
+                ties = 1;
+            } else if (ov == best_ov) {
+                ties++;
+            }
+        }
+        const s_label_t *x = &nz->labels[best];
+        int dup = 0;
+        for (size_t k = 0; k < out->n; k++)
+        dup |= out->items[k].concept == x->concept;
+        if (dup) continue;
+        int own = x->n == pe - pb && memcmp(x->cp, t->cp + pb, (pe - pb) * sizeof(uint32_t)) == 0;
+        assay_entity_t e = {0};
+        e.start = t->bstart[pb];
+        e.end = t->bend[pe - 1];
+        e.concept = x->concept;
+        e.code = assay_terms_code(nz->terms, x->concept);
+        e.name = x->name;
+        e.kind = own ? ASSAY_MATCH_EXACT : ASSAY_MATCH_ALIAS;
+        /* a name 1, an alias of one name 0.9, of several 0.6 when one of them
+         * resembles it most, else split between the equally close ones */
+        e.confidence = own ? 1.0f : np == 1 ? 0.9f : ties == 1 ? 0.6f : 0.9f / (float)ties;
+        if (nz->opts.max_entities && out->n >= nz->opts.max_entities) break;
+        s_entities_push(out, &e);
+    }
+    if (hits != small) free(hits);
+    free(bcp);
+    free(u);
+}
+
 int assay_normalize_text(assay_normalizer_t *self, const char *text, size_t len,
                          assay_entities_t *out)
 {
     out->n = 0;
     if (!text || !assay_utf8_valid(text, len)) return ASSAY_EINVAL;
-    if (!self->prepared) assay_normalizer_prepare(self);
+    if (!self->prepared && !self->opts.exact_only) assay_normalizer_prepare(self);
     s_codes(self, text, len, out);
     s_text_t t;
     s_text_init(&t, text, len);
+    if (self->opts.exact_only) {
+        s_exact(self, &t, out);
+        s_text_release(&t);
+        /* segments of the entities */
+        assay_span_t *segs = assay_malloc((len + 1) * sizeof *segs);
+        size_t nseg = assay_normalize_split(text, len, segs, len + 1);
+        for (size_t i = 0; i < out->n; i++)
+            for (size_t k = 0; k < nseg; k++)
+                if (segs[k].start <= out->items[i].start && out->items[i].start < segs[k].end)
+                    out->items[i].segment = (uint32_t)k;
+        free(segs);
+        return (int)out->n;
+    }
     if (t.n == 0) {
         s_text_release(&t);
         return (int)out->n;
@@ -1918,11 +2241,16 @@ int assay_normalize_text(assay_normalizer_t *self, const char *text, size_t len,
         p1[i] = s_score1(self, cs.c[i].f);
         memcpy(f1 + i * F_COUNT, cs.c[i].f, F_COUNT * sizeof(float));
     }
-    s_stage2(p1, f1, cs.n, g2);
+    uint32_t *cat = assay_malloc((cs.n + 1) * sizeof(uint32_t));
+    for (size_t i = 0; i < cs.n; i++)
+        cat[i] = self->labels[cs.c[i].label].cat;
+    s_stage2(p1, f1, cat, cs.n, g2);
+    free(cat);
     free(f1);
     for (size_t i = 0; i < cs.n; i++) {
         double z = 0;
-        for (int f = 0; f < G_COUNT; f++) z += self->w2[f] * g2[i * G_COUNT + f];
+        for (int f = 0; f < G_COUNT; f++)
+            z += self->w2[f] * g2[i * G_COUNT + f];
         r[i].score = s_sigmoid(z);
         r[i].idx = i;
     }
@@ -1938,7 +2266,8 @@ int assay_normalize_text(assay_normalizer_t *self, const char *text, size_t len,
         const s_cand_t *c = &cs.c[r[i].idx];
         const s_label_t *x = &self->labels[c->label];
         int dup = 0;
-        for (size_t k = 0; k < out->n; k++) dup |= out->items[k].concept == x->concept;
+        for (size_t k = 0; k < out->n; k++)
+        dup |= out->items[k].concept == x->concept;
         if (dup) continue;
         assay_entity_t e = {0};
         e.start = t.bstart[c->span_b];
@@ -1966,7 +2295,8 @@ size_t assay_entities_names(const assay_entities_t *e, const char **out, size_t 
     size_t n = 0;
     for (size_t i = 0; i < e->n; i++) {
         int dup = 0;
-        for (size_t k = 0; k < n && k < max; k++) dup |= strcmp(out[k], e->items[i].name) == 0;
+        for (size_t k = 0; k < n && k < max; k++)
+            dup |= strcmp(out[k], e->items[i].name) == 0;
         if (dup) continue;
         if (n < max) out[n] = e->items[i].name;
         n++;

@@ -9,14 +9,18 @@
  *       and aliases over the whole text in one pass (Aho-Corasick on normalised
  *       bytes);
  *    3. links what exact matching leaves uncovered by fuzzy matching: character
- *       bigram candidates from an inverted index over standard names and over
- *       known mentions (physician-written mentions with their standard names, the
- *       chip_cdn aliases of the terminology plus any added examples), scored by
- *       overlap similarity; known mentions vote for their standard names;
- *    4. decomposes a segment into atoms where that explains it better (site +
- *       morphology: 上呼吸道 + 感染; a tumour mention + its morphology 癌).
+ *       bigram candidates from an inverted index over standard names, and the
+ *       nearest known mentions (physician-written mentions with their standard
+ *       names: the chip_cdn aliases of the terminology plus any added examples),
+ *       which vote for their standard names;
+ *    4. decomposes a term into atoms where that explains it better (site + head:
+ *       上呼吸道 + 感染, 乳腺 + 恶性肿瘤 for 乳腺癌), heads and their cues being
+ *       learned from the known mentions;
+ *    5. scores every candidate with a model trained on the known mentions (see
+ *       normalize.c), which also decides how many names a text gets.
  *  Every entity carries its byte span, concept, code, standard name, how it was
  *  found and a confidence in [0,1]; entities under opts.min_confidence are dropped.
+ *  Preparing (training) takes a few seconds for a few thousand known mentions.
  *
  *  A normaliser is immutable after assay_normalizer_new() (plus the optional
  *  example phase) and may be shared by threads; results go into caller-owned
@@ -41,13 +45,13 @@ typedef enum {
 } assay_match_kind_t;
 
 typedef struct {
-    size_t start, end;        /* byte span in the input text */
-    uint32_t segment;         /* index of the diagnosis segment it came from */
-    assay_term_id_t concept;  /* in opts.system (or a shared ICD-10 level) */
-    const char *code;         /* owned by the terminology */
-    const char *name;         /* standard name, owned by the terminology */
-    uint8_t kind;             /* assay_match_kind_t */
-    float confidence;         /* [0,1] */
+    size_t start, end;       /* byte span in the input text */
+    uint32_t segment;        /* index of the diagnosis segment it came from */
+    assay_term_id_t concept; /* in opts.system (or a shared ICD-10 level) */
+    const char *code;        /* owned by the terminology */
+    const char *name;        /* standard name, owned by the terminology */
+    uint8_t kind;            /* assay_match_kind_t */
+    float confidence;        /* [0,1] */
 } assay_entity_t;
 
 /* a growable list of entities: ASSAY_ENTITIES_INIT or assay_entities_init() to start,
@@ -57,7 +61,10 @@ typedef struct {
     size_t n, cap;
 } assay_entities_t;
 
-#define ASSAY_ENTITIES_INIT {NULL, 0, 0}
+#define ASSAY_ENTITIES_INIT                                                                        \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 void assay_entities_init(assay_entities_t *e);
 void assay_entities_release(assay_entities_t *e);
 
@@ -67,8 +74,13 @@ typedef struct {
     int atoms;                  /* 1: decompose into atoms (default 1) */
     int use_terms_mentions;     /* 1: learn from chip_cdn mention aliases of the
                                  * terminology (default 1) */
-    double min_confidence;      /* drop entities below (default 0.5) */
+    double min_confidence;      /* drop entities below (default 0.3) */
     size_t max_entities;        /* per text, 0 = no limit (default 0) */
+    int exact_only;             /* 1: inline codes and the leftmost-longest cover of
+                                 * names and aliases only (no fuzzy matching, no
+                                 * model, no preparation): a few microseconds per
+                                 * short text, for hot paths such as verifying
+                                 * answers (default 0) */
 } assay_normalize_opts_t;
 
 /* the defaults above */
@@ -87,6 +99,12 @@ void assay_normalizer_destroy(assay_normalizer_t **self_p);
  *  ignored. Returns how many names were recognised (0: the example was dropped). */
 size_t assay_normalizer_add_example(assay_normalizer_t *self, const char *mention,
                                     const char *const *names, size_t n_names);
+/* add the known mentions of a JSONL file, one {"text": mention, "normalized": [standard
+ * names]} object per line ("names" is accepted for "normalized"; other fields are
+ * ignored), e.g. CHIP-CDN's chip_cdn_train.jsonl. *added (may be NULL) gets the number
+ * of mentions kept. 0, or ASSAY_EIO / ASSAY_EPARSE with `FILE:LINE: ...` in err. */
+int assay_normalizer_load_examples(assay_normalizer_t *self, const char *path, size_t *added,
+                                   char *err, size_t errlen);
 /* freeze the examples and build their indexes (done implicitly by the first
  * normalize call; calling it explicitly keeps later calls read-only for threads) */
 void assay_normalizer_prepare(assay_normalizer_t *self);

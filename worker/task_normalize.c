@@ -1,11 +1,17 @@
 /*  task_normalize.c: the `normalize` kind links the medical entities of a record's
  *  `text` to ICD codes and adds `codes` and `names` (the standard names) to it.
  *
- *  Params: system = clin2.0 (default) | bj_v601; min_confidence (default 0.25);
+ *  Params: system = clin2.0 (default) | bj_v601; min_confidence (default 0.3);
+ *  exact = true links exact names, aliases and inline codes only (fast, no model);
  *  detail = true also adds `entities` (span, code, name, match kind, confidence) and
  *  `terms_version`. The terminology comes from the runtime setting "terms" (a TSV
  *  directory or a snapshot, see assay_terms_shared); one normaliser per code system
  *  is built on first use and kept for the life of the process.
+ *
+ *  The runtime setting "normalize_examples" may name a JSONL file of known mentions
+ *  ({"text", "normalized": [standard names]}, e.g. chip_cdn_train.jsonl): the linker
+ *  learns from them in addition to the terminology's chip_cdn aliases, which makes a
+ *  large difference on physician-written text (see tests/bench/cdn_eval.sh).
  */
 #include "worker/normalize.h"
 #include "worker/runtime.h"
@@ -21,7 +27,8 @@
 
 typedef struct {
     const assay_terms_t *terms;
-    assay_normalizer_t *nz[ASSAY_SYS_COUNT];
+    char *examples;                             /* a JSONL file of known mentions, or NULL */
+    assay_normalizer_t *nz[ASSAY_SYS_COUNT][2]; /* [system][exact only] */
     assay_entities_t ents;
 } s_state_t;
 
@@ -31,6 +38,8 @@ static int s_setup(assay_runtime_t *rt, void **state, char *err, size_t errlen)
     if (!terms) return -1;
     s_state_t *st = ASSAY_NEW(s_state_t);
     st->terms = terms;
+    const char *ex = assay_runtime_setting(rt, "normalize_examples", NULL);
+    st->examples = ex && *ex ? assay_strdup(ex) : NULL;
     assay_entities_init(&st->ents);
     *state = st;
     return 0;
@@ -40,27 +49,40 @@ static void s_teardown(void *state)
 {
     s_state_t *st = state;
     if (!st) return;
-    for (int i = 0; i < ASSAY_SYS_COUNT; i++) assay_normalizer_destroy(&st->nz[i]);
+    for (int i = 0; i < ASSAY_SYS_COUNT; i++) {
+        assay_normalizer_destroy(&st->nz[i][0]);
+        assay_normalizer_destroy(&st->nz[i][1]);
+    }
     assay_entities_release(&st->ents);
+    free(st->examples);
     free(st);
 }
 
-static assay_normalizer_t *s_normalizer(s_state_t *st, assay_code_system_t sys, char *err,
-                                        size_t errlen)
+static assay_normalizer_t *s_normalizer(s_state_t *st, assay_code_system_t sys, int exact,
+                                        char *err, size_t errlen)
 {
-    if (st->nz[sys]) return st->nz[sys];
+    if (st->nz[sys][exact]) return st->nz[sys][exact];
     assay_normalize_opts_t opts;
     assay_normalize_opts_default(&opts);
     opts.system = sys;
+    opts.exact_only = exact;
     /* the threshold is applied per task below, so keep every plausible entity here */
     opts.min_confidence = 0.0;
     int64_t t0 = assay_clock_us();
     assay_normalizer_t *nz = assay_normalizer_new(st->terms, &opts, err, errlen);
     if (!nz) return NULL;
+    size_t added = 0;
+    if (st->examples && !exact &&
+        assay_normalizer_load_examples(nz, st->examples, &added, err, errlen) < 0) {
+        assay_normalizer_destroy(&nz);
+        return NULL;
+    }
     assay_normalizer_prepare(nz);
-    log_info("normalize", "normaliser for %s ready in %.0f ms", assay_terms_system_name(sys),
-             (double)(assay_clock_us() - t0) / 1000.0);
-    st->nz[sys] = nz;
+    log_info("normalize", "%s normaliser for %s ready in %.0f ms (%zu known mentions from \"%s\")",
+             exact ? "exact" : "full", assay_terms_system_name(sys),
+             (double)(assay_clock_us() - t0) / 1000.0, added,
+             st->examples && !exact ? st->examples : "(none)");
+    st->nz[sys][exact] = nz;
     return nz;
 }
 
@@ -77,14 +99,17 @@ static void s_run(void *state, assay_task_t *task)
     assay_code_system_t sys;
     if (assay_terms_system_parse(sysname, &sys) < 0 ||
         (sys != ASSAY_SYS_CLIN20 && sys != ASSAY_SYS_BJV601)) {
-        assay_task_fail(task, 0, "param \"system\": unknown code system \"%s\" (expected clin2.0 "
-                        "or bj_v601)", sysname);
+        assay_task_fail(task, 0,
+                        "param \"system\": unknown code system \"%s\" (expected clin2.0 "
+                        "or bj_v601)",
+                        sysname);
         return;
     }
-    double min_conf = assay_param_num(task, "min_confidence", 0.25);
+    double min_conf = assay_param_num(task, "min_confidence", 0.3);
     int detail = assay_param_bool(task, "detail", 0);
+    int exact = assay_param_bool(task, "exact", 0) ? 1 : 0;
     char err[256];
-    assay_normalizer_t *nz = s_normalizer(st, sys, err, sizeof err);
+    assay_normalizer_t *nz = s_normalizer(st, sys, exact, err, sizeof err);
     if (!nz) {
         assay_task_fail(task, 0, "%s", err);
         return;
@@ -117,7 +142,8 @@ static void s_run(void *state, assay_task_t *task)
             json_object_set_new(o, "code", json_string(e->code));
             json_object_set_new(o, "name", json_string(e->name));
             json_object_set_new(o, "match", json_string(assay_match_kind_name(e->kind)));
-            json_object_set_new(o, "confidence", json_real((double)(int)(e->confidence * 1000 + 0.5) / 1000.0));
+            json_object_set_new(o, "confidence",
+                                json_real((double)(int)(e->confidence * 1000 + 0.5) / 1000.0));
             json_array_append_new(ents, o);
         }
     }

@@ -28,7 +28,7 @@ static void s_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, c
 #define S_BYTE_ORDER 0x01020304u
 #define S_HEADER_SIZE 512
 #define S_NONE UINT32_MAX
-#define S_NOT_POW2(n) ((n) == 0 || ((n) & ((n) - 1)) != 0)
+#define S_NOT_POW2(n) ((n) == 0 || ((n) & ((n)-1)) != 0)
 
 enum {
     SEC_STRINGS,
@@ -123,7 +123,8 @@ struct assay_terms {
 
 /* ----------------------------------------------------------------- helpers */
 
-static void s_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void s_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void s_err(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || errlen == 0) return;
@@ -154,7 +155,8 @@ static uint64_t s_hash_str(const char *s)
 static size_t s_pow2_at_least(size_t n)
 {
     size_t c = 16;
-    while (c < n) c <<= 1;
+    while (c < n)
+        c <<= 1;
     return c;
 }
 
@@ -225,12 +227,33 @@ size_t assay_terms_normkey(const char *s, char *out, size_t outlen)
             continue;
         if (cp >= 0xFF01 && cp <= 0xFF5E) cp -= 0xFEE0; /* full-width ASCII */
         switch (cp) {
-        case 0x3014: case 0x3010: case 0x3016: cp = '['; break; /* 〔【〖 */
-        case 0x3015: case 0x3011: case 0x3017: cp = ']'; break; /* 〕】〗 */
-        case 0x2014: case 0x2013: case 0x2012: case 0x2010: case 0x2212: cp = '-'; break;
-        case 0x2018: case 0x2019: cp = '\''; break;
-        case 0x201C: case 0x201D: cp = '"'; break;
-        default: break;
+        case 0x3014:
+        case 0x3010:
+        case 0x3016:
+            cp = '[';
+            break; /* 〔【〖 */
+        case 0x3015:
+        case 0x3011:
+        case 0x3017:
+            cp = ']';
+            break; /* 〕】〗 */
+        case 0x2014:
+        case 0x2013:
+        case 0x2012:
+        case 0x2010:
+        case 0x2212:
+            cp = '-';
+            break;
+        case 0x2018:
+        case 0x2019:
+            cp = '\'';
+            break;
+        case 0x201C:
+        case 0x201D:
+            cp = '"';
+            break;
+        default:
+            break;
         }
         if (cp >= 'A' && cp <= 'Z') cp += 32;
         if ((cp & 0xFF00) == 0xDC00) { /* a lone invalid byte: copy it back */
@@ -262,9 +285,11 @@ static char *s_normkey_dup(const char *s)
  * standard writes A00.000x001; lookups ignore case) */
 static void s_code_trim(const char *in, char *out, size_t outlen)
 {
-    while (*in == ' ' || *in == '\t') in++;
+    while (*in == ' ' || *in == '\t')
+        in++;
     size_t n = strlen(in);
-    while (n > 0 && (in[n - 1] == ' ' || in[n - 1] == '\t')) n--;
+    while (n > 0 && (in[n - 1] == ' ' || in[n - 1] == '\t'))
+        n--;
     if (n >= outlen) n = outlen - 1;
     memcpy(out, in, n);
     out[n] = '\0';
@@ -273,9 +298,11 @@ static void s_code_trim(const char *in, char *out, size_t outlen)
 static void s_code_upper(const char *in, char *out, size_t outlen)
 {
     /* trim spaces, upper-case ASCII */
-    while (*in == ' ' || *in == '\t') in++;
+    while (*in == ' ' || *in == '\t')
+        in++;
     size_t n = strlen(in);
-    while (n > 0 && (in[n - 1] == ' ' || in[n - 1] == '\t')) n--;
+    while (n > 0 && (in[n - 1] == ' ' || in[n - 1] == '\t'))
+        n--;
     if (n >= outlen) n = outlen - 1;
     for (size_t i = 0; i < n; i++) {
         char c = in[i];
@@ -286,22 +313,28 @@ static void s_code_upper(const char *in, char *out, size_t outlen)
 
 /* ------------------------------------------------------------ TSV files */
 
-static const char *const s_hdr_icd10[] = {"code", "parent_code", "level", "name_zh",
-                                           "name_en_icd10cm", "dagger_asterisk_or_mark",
-                                           "morphology_code", "source", NULL};
+static const char *const s_hdr_icd10[] = {"code",
+                                          "parent_code",
+                                          "level",
+                                          "name_zh",
+                                          "name_en_icd10cm",
+                                          "dagger_asterisk_or_mark",
+                                          "morphology_code",
+                                          "source",
+                                          NULL};
 static const char *const s_hdr_bj[] = {"code", "name_zh", NULL};
-static const char *const s_hdr_syn[] = {"code", "code_system", "standard_name", "alias",
-                                         "alias_type", "source", NULL};
+static const char *const s_hdr_syn[] = {
+    "code", "code_system", "standard_name", "alias", "alias_type", "source", NULL};
 static const char *const s_hdr_nodes[] = {"name", "type", "source", NULL};
-static const char *const s_hdr_edges[] = {"head", "relation", "tail", "head_type",
-                                           "tail_type", "source", NULL};
+static const char *const s_hdr_edges[] = {"head",      "relation", "tail", "head_type",
+                                          "tail_type", "source",   NULL};
 
 static const struct {
     const char *file;
     const char *const *header;
     size_t ncols;
 } s_files[ASSAY_TERMS_FILE_COUNT] = {
-    {"icd10.tsv", s_hdr_icd10, 8},    {"icd10_bj_v601.tsv", s_hdr_bj, 2},
+    {"icd10.tsv", s_hdr_icd10, 8},        {"icd10_bj_v601.tsv", s_hdr_bj, 2},
     {"icd10_synonyms.tsv", s_hdr_syn, 6}, {"kg_nodes.tsv", s_hdr_nodes, 3},
     {"kg_edges.tsv", s_hdr_edges, 6},
 };
@@ -332,7 +365,8 @@ static int s_read_file(const char *path, char **data, size_t *len, char *err, si
     assay_buf_t b = ASSAY_BUF_INIT;
     char chunk[65536];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) assay_buf_add(&b, chunk, n);
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        assay_buf_add(&b, chunk, n);
     if (ferror(fp)) {
         s_err(err, errlen, "could not read file \"%s\": %s", path, strerror(errno));
         fclose(fp);
@@ -345,8 +379,8 @@ static int s_read_file(const char *path, char **data, size_t *len, char *err, si
     return 0;
 }
 
-int assay_terms_read_tsv(const char *dir, assay_terms_file_t f, assay_terms_row_fn row,
-                         void *arg, char *err, size_t errlen)
+int assay_terms_read_tsv(const char *dir, assay_terms_file_t f, assay_terms_row_fn row, void *arg,
+                         char *err, size_t errlen)
 {
     if ((unsigned)f >= ASSAY_TERMS_FILE_COUNT) {
         s_err(err, errlen, "unknown terminology file %d", (int)f);
@@ -462,7 +496,8 @@ static uint32_t s_intern(s_strtab_t *t, const char *s)
             uint32_t off = t->slots[i];
             if (off == S_NONE) continue;
             size_t h = (size_t)s_hash_str(t->pool.data + off) & (ncap - 1);
-            while (ns[h] != S_NONE) h = (h + 1) & (ncap - 1);
+            while (ns[h] != S_NONE)
+                h = (h + 1) & (ncap - 1);
             ns[h] = off;
         }
         free(t->slots);
@@ -524,7 +559,7 @@ struct assay_terms_builder {
 #define S_GROW(arr, n, cap)                                                                        \
     do {                                                                                           \
         if ((n) == (cap)) {                                                                        \
-            (cap) = (cap) ? (cap) * 2 : 1024;                                                      \
+            (cap) = (cap) ? (cap)*2 : 1024;                                                        \
             (arr) = assay_realloc((arr), (cap) * sizeof(*(arr)));                                  \
         }                                                                                          \
     } while (0)
@@ -582,9 +617,10 @@ static void s_code_rehash(assay_terms_builder_t *b)
     for (size_t i = 0; i < b->codecap; i++) {
         uint32_t c = b->codeslots[i];
         if (c == S_NONE) continue;
-        size_t h = (size_t)s_hash_code(b->concepts[c].system, s_bstr(b, b->concepts[c].code)) &
-                   (ncap - 1);
-        while (ns[h] != S_NONE) h = (h + 1) & (ncap - 1);
+        size_t h =
+            (size_t)s_hash_code(b->concepts[c].system, s_bstr(b, b->concepts[c].code)) & (ncap - 1);
+        while (ns[h] != S_NONE)
+            h = (h + 1) & (ncap - 1);
         ns[h] = c;
     }
     free(b->codeslots);
@@ -672,21 +708,25 @@ static uint8_t s_code_flags(const char *code, const char *mark)
     return f;
 }
 
-static int s_add_icd10(assay_terms_builder_t *b, const char *const *f, const char *where,
-                       char *err, size_t errlen)
+static int s_add_icd10(assay_terms_builder_t *b, const char *const *f, const char *where, char *err,
+                       size_t errlen)
 {
     char code[64];
     if (strlen(f[0]) >= sizeof code || s_bad_code(f[0])) {
-        s_err(err, errlen, "%s: field \"code\": invalid code \"%.64s\" (expected printable ASCII "
-              "without spaces, at most 63 bytes)", where, f[0]);
+        s_err(err, errlen,
+              "%s: field \"code\": invalid code \"%.64s\" (expected printable ASCII "
+              "without spaces, at most 63 bytes)",
+              where, f[0]);
         return ASSAY_EPARSE;
     }
     s_code_trim(f[0], code, sizeof code);
     s_bconcept_t c = {0};
     int asterisk = 0;
     if (s_level_parse(f[2], &c.level, &c.system, &asterisk) < 0) {
-        s_err(err, errlen, "%s: field \"level\": unknown level \"%s\" (expected chapter, block, "
-              "category, subcategory, clinical, extension or asterisk_code)", where, f[2]);
+        s_err(err, errlen,
+              "%s: field \"level\": unknown level \"%s\" (expected chapter, block, "
+              "category, subcategory, clinical, extension or asterisk_code)",
+              where, f[2]);
         return ASSAY_EPARSE;
     }
     if (s_code_find(b, c.system, code) != S_NONE) {
@@ -695,8 +735,8 @@ static int s_add_icd10(assay_terms_builder_t *b, const char *const *f, const cha
     }
     /* an empty parent_code makes a root: the real data has a few orphan categories */
     if (c.level == ASSAY_LEVEL_CHAPTER && *f[1]) {
-        s_err(err, errlen, "%s: field \"parent_code\": a chapter has no parent, found \"%s\"", where,
-              f[1]);
+        s_err(err, errlen, "%s: field \"parent_code\": a chapter has no parent, found \"%s\"",
+              where, f[1]);
         return ASSAY_EPARSE;
     }
     c.code = s_intern(&b->st, code);
@@ -746,8 +786,10 @@ static int s_add_bj(assay_terms_builder_t *b, const char *const *f, const char *
 {
     char code[64];
     if (strlen(f[0]) >= sizeof code || s_bad_code(f[0])) {
-        s_err(err, errlen, "%s: field \"code\": invalid code \"%.64s\" (expected printable ASCII "
-              "without spaces, at most 63 bytes)", where, f[0]);
+        s_err(err, errlen,
+              "%s: field \"code\": invalid code \"%.64s\" (expected printable ASCII "
+              "without spaces, at most 63 bytes)",
+              where, f[0]);
         return ASSAY_EPARSE;
     }
     s_code_trim(f[0], code, sizeof code);
@@ -784,8 +826,9 @@ static int s_add_bj(assay_terms_builder_t *b, const char *const *f, const char *
     c.flags = s_code_flags(code, NULL);
     c.parent = (c.flags & ASSAY_TERM_MORPHOLOGY) ? S_NONE : s_bj_parent(b, code);
     size_t base = strcspn(code, "+*");
-    c.level = base <= 3 ? ASSAY_LEVEL_CATEGORY : base <= 5 ? ASSAY_LEVEL_SUBCATEGORY
-                                                           : ASSAY_LEVEL_CLINICAL;
+    c.level = base <= 3   ? ASSAY_LEVEL_CATEGORY
+              : base <= 5 ? ASSAY_LEVEL_SUBCATEGORY
+                          : ASSAY_LEVEL_CLINICAL;
     if (c.parent == S_NONE && !(c.flags & ASSAY_TERM_MORPHOLOGY) && base > 3) {
         s_err(err, errlen, "%s: field \"code\": no category or subcategory for \"%s\" in %s", where,
               f[0], s_files[ASSAY_TERMS_ICD10].file);
@@ -804,8 +847,10 @@ static int s_add_synonym(assay_terms_builder_t *b, const char *const *f, const c
 {
     assay_code_system_t sys;
     if (assay_terms_system_parse(f[1], &sys) < 0 || sys == ASSAY_SYS_ICD10) {
-        s_err(err, errlen, "%s: field \"code_system\": unknown code system \"%s\" (expected "
-              "clin2.0 or bj_v601)", where, f[1]);
+        s_err(err, errlen,
+              "%s: field \"code_system\": unknown code system \"%s\" (expected "
+              "clin2.0 or bj_v601)",
+              where, f[1]);
         return ASSAY_EPARSE;
     }
     char code[64];
@@ -842,7 +887,8 @@ static void s_node_rehash(assay_terms_builder_t *b)
         uint32_t n = b->nodeslots[i];
         if (n == S_NONE) continue;
         size_t h = (size_t)(b->nodes[n].key * 2654435761u ^ b->nodes[n].type * 40503u) & (ncap - 1);
-        while (ns[h] != S_NONE) h = (h + 1) & (ncap - 1);
+        while (ns[h] != S_NONE)
+            h = (h + 1) & (ncap - 1);
         ns[h] = n;
     }
     free(b->nodeslots);
@@ -891,8 +937,8 @@ static int s_resolve_parents(assay_terms_builder_t *b, char *err, size_t errlen)
 }
 
 int assay_terms_builder_add(assay_terms_builder_t *self, assay_terms_file_t f,
-                            const char *const *fields, size_t nfields, const char *where,
-                            char *err, size_t errlen)
+                            const char *const *fields, size_t nfields, const char *where, char *err,
+                            size_t errlen)
 {
     if (!self || (unsigned)f >= ASSAY_TERMS_FILE_COUNT) {
         s_err(err, errlen, "%s: unknown terminology file", where ? where : "?");
@@ -982,7 +1028,8 @@ typedef struct {
 
 static void s_image_section(s_image_t *im, int sec, const void *data, size_t size)
 {
-    while (im->img.len % 8) assay_buf_addc(&im->img, '\0');
+    while (im->img.len % 8)
+        assay_buf_addc(&im->img, '\0');
     im->off[sec] = im->img.len;
     im->size[sec] = size;
     if (size) assay_buf_add(&im->img, data, size);
@@ -990,8 +1037,7 @@ static void s_image_section(s_image_t *im, int sec, const void *data, size_t siz
 
 static int s_attach(assay_terms_t *t, char *err, size_t errlen);
 
-assay_terms_t *assay_terms_builder_finish(assay_terms_builder_t **self_p, char *err,
-                                          size_t errlen)
+assay_terms_t *assay_terms_builder_finish(assay_terms_builder_t **self_p, char *err, size_t errlen)
 {
     if (!self_p || !*self_p) {
         s_err(err, errlen, "no terminology builder");
@@ -1033,8 +1079,7 @@ assay_terms_t *assay_terms_builder_finish(assay_terms_builder_t **self_p, char *
         }
         if (d > 64) {
             s_err(err, errlen, "%s:%u: field \"parent_code\": the parent chain of \"%s\" loops",
-                  s_files[b->concepts[i].file].file, b->concepts[i].line,
-                  s_bstr(b, cs[i].code));
+                  s_files[b->concepts[i].file].file, b->concepts[i].line, s_bstr(b, cs[i].code));
             goto fail;
         }
         cs[i].depth = (uint8_t)d;
@@ -1132,7 +1177,8 @@ assay_terms_t *assay_terms_builder_finish(assay_terms_builder_t **self_p, char *
     s_sort(sr, n_names, sizeof *sr, s_sortrec_cmp);
     {
         s_name_t *sorted = assay_malloc((n_names + 1) * sizeof *sorted);
-        for (size_t i = 0; i < n_names; i++) sorted[i] = names[sr[i].idx];
+        for (size_t i = 0; i < n_names; i++)
+            sorted[i] = names[sr[i].idx];
         free(names);
         names = sorted;
     }
@@ -1188,7 +1234,8 @@ assay_terms_t *assay_terms_builder_finish(assay_terms_builder_t **self_p, char *
     memset(codehash, 0xFF, codehash_n * sizeof(uint32_t));
     for (size_t i = 0; i < nc; i++) {
         size_t h = (size_t)s_hash_code(cs[i].system, s_bstr(b, cs[i].code)) & (codehash_n - 1);
-        while (codehash[h] != S_NONE) h = (h + 1) & (codehash_n - 1);
+        while (codehash[h] != S_NONE)
+            h = (h + 1) & (codehash_n - 1);
         codehash[h] = (uint32_t)i;
     }
     size_t namehash_n = s_pow2_at_least(n_names * 2 + 1);
@@ -1197,7 +1244,8 @@ assay_terms_t *assay_terms_builder_finish(assay_terms_builder_t **self_p, char *
     for (size_t i = 0; i < n_names; i++) {
         if (i > 0 && names[i].key == names[i - 1].key) continue;
         size_t h = (size_t)s_hash_str(s_bstr(b, names[i].key)) & (namehash_n - 1);
-        while (namehash[h] != S_NONE) h = (h + 1) & (namehash_n - 1);
+        while (namehash[h] != S_NONE)
+            h = (h + 1) & (namehash_n - 1);
         namehash[h] = (uint32_t)i;
     }
     size_t kghash_n = s_pow2_at_least(nn * 2 + 1);
@@ -1207,7 +1255,8 @@ assay_terms_t *assay_terms_builder_finish(assay_terms_builder_t **self_p, char *
         uint32_t key = b->nodes[sr[i].idx].key;
         if (i > 0 && b->nodes[sr[i - 1].idx].key == key) continue;
         size_t h = (size_t)s_hash_str(s_bstr(b, key)) & (kghash_n - 1);
-        while (kghash[h] != S_NONE) h = (h + 1) & (kghash_n - 1);
+        while (kghash[h] != S_NONE)
+            h = (h + 1) & (kghash_n - 1);
         kghash[h] = (uint32_t)i;
     }
     if (b->st.pool.len > UINT32_MAX) {
@@ -1235,7 +1284,8 @@ assay_terms_t *assay_terms_builder_finish(assay_terms_builder_t **self_p, char *
         s_image_section(&im, SEC_KGIN, kgin, ne * sizeof *kgin);
         s_image_section(&im, SEC_KGHASH, kghash, kghash_n * sizeof(uint32_t));
         s_image_section(&im, SEC_LABELS, b->labels, b->n_labels * sizeof(uint32_t));
-        while (im.img.len % 8) assay_buf_addc(&im.img, '\0');
+        while (im.img.len % 8)
+            assay_buf_addc(&im.img, '\0');
         s_header_t *h = (s_header_t *)im.img.data;
         memcpy(h->magic, S_MAGIC, 8);
         h->format_version = ASSAY_TERMS_FORMAT_VERSION;
@@ -1280,8 +1330,8 @@ typedef struct {
     assay_terms_builder_t *b;
 } s_load_ctx_t;
 
-static int s_load_row(void *arg, assay_terms_file_t f, size_t line, char **fields,
-                      size_t nfields, char *err, size_t errlen)
+static int s_load_row(void *arg, assay_terms_file_t f, size_t line, char **fields, size_t nfields,
+                      char *err, size_t errlen)
 {
     s_load_ctx_t *ctx = arg;
     char where[96];
@@ -1331,9 +1381,18 @@ static int s_attach(assay_terms_t *t, char *err, size_t errlen)
               (unsigned long long)h->image_size, t->size);
         return ASSAY_EPARSE;
     }
-    static const size_t recsize[SEC_COUNT] = {1, sizeof(s_concept_t), 4, sizeof(s_alias_t), 4,
-                                              sizeof(s_name_t), 4, sizeof(s_kgnode_t),
-                                              sizeof(s_kgedge_t), sizeof(s_kgedge_t), 4, 4};
+    static const size_t recsize[SEC_COUNT] = {1,
+                                              sizeof(s_concept_t),
+                                              4,
+                                              sizeof(s_alias_t),
+                                              4,
+                                              sizeof(s_name_t),
+                                              4,
+                                              sizeof(s_kgnode_t),
+                                              sizeof(s_kgedge_t),
+                                              sizeof(s_kgedge_t),
+                                              4,
+                                              4};
     for (int s = 0; s < SEC_COUNT; s++) {
         uint64_t off = h->sect[s].off, size = h->sect[s].size;
         if (off < S_HEADER_SIZE || off % 8 || off > t->size || size > t->size - off ||
@@ -1462,6 +1521,21 @@ assay_terms_t *assay_terms_open_snapshot(const char *path, char *err, size_t err
     return t;
 }
 
+assay_terms_t *assay_terms_from_image(const void *image, size_t size, char *err, size_t errlen)
+{
+    assay_terms_t *t = ASSAY_NEW(assay_terms_t);
+    /* 8-aligned storage, as the record arrays need */
+    t->image = assay_malloc(size ? size : 1);
+    if (size) memcpy(t->image, image, size);
+    t->size = size;
+    t->mapped = 0;
+    if (s_attach(t, err, errlen) < 0) {
+        assay_terms_destroy(&t);
+        return NULL;
+    }
+    return t;
+}
+
 assay_terms_t *assay_terms_open(const char *path, char *err, size_t errlen)
 {
     struct stat st;
@@ -1538,7 +1612,8 @@ void assay_terms_stats(const assay_terms_t *self, assay_terms_stats_t *out)
 {
     memset(out, 0, sizeof *out);
     out->concepts = self->n_concepts;
-    for (size_t i = 0; i < self->n_concepts; i++) out->per_system[self->concepts[i].system]++;
+    for (size_t i = 0; i < self->n_concepts; i++)
+        out->per_system[self->concepts[i].system]++;
     out->aliases = self->n_aliases;
     out->names = self->n_names;
     out->kg_nodes = self->n_kgnodes;
@@ -1586,7 +1661,7 @@ int assay_terms_system_parse(const char *s, assay_code_system_t *out)
 
 const char *assay_terms_level_name(assay_term_level_t level)
 {
-    static const char *const n[] = {"unknown", "chapter", "block", "category",
+    static const char *const n[] = {"unknown",     "chapter",  "block",    "category",
                                     "subcategory", "clinical", "extension"};
     return (unsigned)level < ASSAY_ARRAY_LEN(n) ? n[level] : "unknown";
 }
@@ -1678,7 +1753,8 @@ assay_term_id_t assay_terms_find_code(const assay_terms_t *self, assay_code_syst
     } else {
         return ASSAY_TERM_NONE;
     }
-    if (id == ASSAY_TERM_NONE && sys != ASSAY_SYS_ICD10) id = s_find_code1(self, ASSAY_SYS_ICD10, buf);
+    if (id == ASSAY_TERM_NONE && sys != ASSAY_SYS_ICD10)
+        id = s_find_code1(self, ASSAY_SYS_ICD10, buf);
     return id;
 }
 
@@ -1701,8 +1777,8 @@ static int s_sys_ok(uint8_t have, assay_code_system_t want)
     return want == ASSAY_SYS_ANY || have == want || have == ASSAY_SYS_ICD10;
 }
 
-size_t assay_terms_find_name(const assay_terms_t *self, const char *name,
-                             assay_code_system_t sys, assay_name_hit_t *out, size_t max)
+size_t assay_terms_find_name(const assay_terms_t *self, const char *name, assay_code_system_t sys,
+                             assay_name_hit_t *out, size_t max)
 {
     if (!name) return 0;
     char small[512];
@@ -1734,7 +1810,8 @@ static int s_char_overlap(const char *a, const char *b)
 {
     uint32_t bc[256];
     size_t nb = 0;
-    for (const unsigned char *p = (const unsigned char *)b; *p && nb < 256;) bc[nb++] = s_next_cp(&p);
+    for (const unsigned char *p = (const unsigned char *)b; *p && nb < 256;)
+        bc[nb++] = s_next_cp(&p);
     int shared = 0;
     for (const unsigned char *p = (const unsigned char *)a; *p;) {
         uint32_t c = s_next_cp(&p);
@@ -1966,8 +2043,8 @@ size_t assay_terms_kg_neighbors(const assay_terms_t *self, assay_term_id_t node,
     return s_edges(self, node, relation, dir, out, max);
 }
 
-size_t assay_terms_kg_degree(const assay_terms_t *self, assay_term_id_t node,
-                             const char *relation, assay_kg_dir_t dir)
+size_t assay_terms_kg_degree(const assay_terms_t *self, assay_term_id_t node, const char *relation,
+                             assay_kg_dir_t dir)
 {
     return s_edges(self, node, relation, dir, NULL, 0);
 }
@@ -1979,14 +2056,16 @@ size_t assay_terms_kg_for_concept(const assay_terms_t *self, assay_term_id_t con
     size_t total = 0;
     size_t na = self->concepts[concept].alias_n;
     for (size_t i = 0; i <= na; i++) {
-        const char *nm = i == 0 ? assay_terms_name(self, concept)
-                                : s_str(self, self->aliases[self->concepts[concept].alias_start + i - 1].text);
+        const char *nm =
+            i == 0 ? assay_terms_name(self, concept)
+                   : s_str(self, self->aliases[self->concepts[concept].alias_start + i - 1].text);
         assay_term_id_t found[16];
         size_t k = assay_terms_kg_find(self, nm, "疾病", found, ASSAY_ARRAY_LEN(found));
         if (k > ASSAY_ARRAY_LEN(found)) k = ASSAY_ARRAY_LEN(found);
         for (size_t j = 0; j < k; j++) {
             int seen = 0;
-            for (size_t m = 0; m < total && m < max; m++) seen |= out[m] == found[j];
+            for (size_t m = 0; m < total && m < max; m++)
+                seen |= out[m] == found[j];
             if (seen) continue;
             if (total < max) out[total] = found[j];
             total++;
@@ -2010,7 +2089,8 @@ size_t assay_terms_concepts_for_kg(const assay_terms_t *self, assay_term_id_t no
     size_t n = 0;
     assay_name_hit_t hits[16];
     size_t k = assay_terms_find_name(self, assay_terms_kg_name(self, node), sys, hits, 16);
-    for (size_t i = 0; i < k && i < 16; i++) n = s_add_unique(out, n, max, hits[i].concept);
+    for (size_t i = 0; i < k && i < 16; i++)
+        n = s_add_unique(out, n, max, hits[i].concept);
     static const char *const rels[] = {"别名", "同义词"};
     for (size_t r = 0; r < 2; r++) {
         assay_kg_edge_t e[64];
@@ -2065,11 +2145,13 @@ static uint64_t s_rand(uint64_t *s)
 static void s_synth_name(uint64_t *rng, char *out, size_t outlen, const char *suffix)
 {
     static const char *const parts[] = {
-        "急性", "慢性", "左", "右", "双侧", "上", "下", "肺", "肝", "肾", "心", "脑", "胃", "肠",
-        "皮肤", "骨", "关节", "血管", "神经", "淋巴", "甲状腺", "乳腺", "前列腺", "膀胱", "胆",
-        "胰", "脾", "眼", "耳", "鼻", "咽", "喉", "支气管", "食管", "结肠", "直肠", "子宫", "卵巢",
-        "动脉", "静脉", "病毒性", "细菌性", "真菌性", "化脓性", "出血性", "缺血性", "梗阻性",
-        "继发性", "原发性", "先天性", "外伤性", "复发性", "局限性", "弥漫性", "结节性", "萎缩性"};
+        "急性",   "慢性",   "左",     "右",     "双侧",   "上",     "下",     "肺",
+        "肝",     "肾",     "心",     "脑",     "胃",     "肠",     "皮肤",   "骨",
+        "关节",   "血管",   "神经",   "淋巴",   "甲状腺", "乳腺",   "前列腺", "膀胱",
+        "胆",     "胰",     "脾",     "眼",     "耳",     "鼻",     "咽",     "喉",
+        "支气管", "食管",   "结肠",   "直肠",   "子宫",   "卵巢",   "动脉",   "静脉",
+        "病毒性", "细菌性", "真菌性", "化脓性", "出血性", "缺血性", "梗阻性", "继发性",
+        "原发性", "先天性", "外伤性", "复发性", "局限性", "弥漫性", "结节性", "萎缩性"};
     size_t n = 2 + (size_t)(s_rand(rng) % 3), pos = 0;
     out[0] = '\0';
     for (size_t i = 0; i < n; i++) {
@@ -2083,8 +2165,8 @@ static void s_synth_name(uint64_t *rng, char *out, size_t outlen, const char *su
 
 assay_terms_t *assay_terms_synthetic(size_t n_concepts, uint64_t seed)
 {
-    static const char *const kinds[] = {"炎", "病", "综合征", "肿瘤", "损伤", "畸形", "感染",
-                                        "功能障碍", "囊肿", "结石", "梗死", "狭窄"};
+    static const char *const kinds[] = {"炎",   "病",       "综合征", "肿瘤", "损伤", "畸形",
+                                        "感染", "功能障碍", "囊肿",   "结石", "梗死", "狭窄"};
     assay_terms_builder_t *b = assay_terms_builder_new();
     uint64_t rng = seed ? seed : 1;
     char code[160], parent[96], name[256], alias[256], where[64], node[256], other[256];

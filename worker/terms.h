@@ -33,7 +33,7 @@
  *  a validation pass. Snapshot file format (version ASSAY_TERMS_FORMAT_VERSION,
  *  host byte order, refused on a byte-order mismatch):
  *
- *    offset 0   header (256 bytes):
+ *    offset 0   header (512 bytes, zero-padded):
  *               char magic[8] = "ASSAYTRM"; u32 format_version; u32 byte_order
  *               (0x01020304 as written); u64 image_size (whole file); char
  *               version[80] (NUL-terminated terminology version); u32 n_sections;
@@ -103,8 +103,8 @@ typedef enum {
 } assay_term_level_t;
 
 /* concept flags */
-#define ASSAY_TERM_DAGGER 0x01   /* etiology code (†, "+") */
-#define ASSAY_TERM_ASTERISK 0x02 /* manifestation code (*) */
+#define ASSAY_TERM_DAGGER 0x01     /* etiology code (†, "+") */
+#define ASSAY_TERM_ASTERISK 0x02   /* manifestation code (*) */
 #define ASSAY_TERM_MORPHOLOGY 0x04 /* a morphology (M) code, outside the hierarchy */
 
 /* a concept, as filled in by assay_terms_concept(); strings are never NULL ("" when
@@ -146,7 +146,7 @@ typedef struct {
 typedef struct {
     assay_term_id_t node; /* the node at the other end */
     const char *relation; /* 别名, 症状, 药物, 治疗方式, 并发症, 检查, 就诊科室, ... */
-    const char *source;   /* kg39, cmeie_dev */
+    const char *source; /* kg39, cmeie_dev */
 } assay_kg_edge_t;
 
 typedef enum {
@@ -176,6 +176,9 @@ assay_terms_t *assay_terms_load_dir(const char *dir, char *err, size_t errlen);
 /* map a snapshot file read-only; validates the header, section bounds and every
  * stored offset so a damaged file is an error, never a crash */
 assay_terms_t *assay_terms_open_snapshot(const char *path, char *err, size_t errlen);
+/* a terminology from a copy of a snapshot image held in memory (validated like a
+ * file; for tests and fuzzing) */
+assay_terms_t *assay_terms_from_image(const void *image, size_t size, char *err, size_t errlen);
 /* a directory of TSVs or a snapshot file, whichever path is */
 assay_terms_t *assay_terms_open(const char *path, char *err, size_t errlen);
 /* write the image to path (via a temporary file and rename, so readers never see a
@@ -223,10 +226,10 @@ const char *const *assay_terms_file_header(assay_terms_file_t f);
  *  every line with its fields (NUL-terminated, borrowed for the call) and its line
  *  number. row() returns 0 to go on or a negative code to stop (that code is
  *  returned). Errors name file, line and field. A missing file gives ASSAY_ENOTFOUND. */
-typedef int (*assay_terms_row_fn)(void *arg, assay_terms_file_t f, size_t line,
-                                  char **fields, size_t nfields, char *err, size_t errlen);
-int assay_terms_read_tsv(const char *dir, assay_terms_file_t f, assay_terms_row_fn row,
-                         void *arg, char *err, size_t errlen);
+typedef int (*assay_terms_row_fn)(void *arg, assay_terms_file_t f, size_t line, char **fields,
+                                  size_t nfields, char *err, size_t errlen);
+int assay_terms_read_tsv(const char *dir, assay_terms_file_t f, assay_terms_row_fn row, void *arg,
+                         char *err, size_t errlen);
 
 /*  A builder takes rows of the five files (as parsed from TSV or read back from the
  *  database in their original order) and produces a terminology. Rows of
@@ -238,11 +241,10 @@ assay_terms_builder_t *assay_terms_builder_new(void);
 void assay_terms_builder_destroy(assay_terms_builder_t **self_p);
 /* 0, or ASSAY_EPARSE / ASSAY_EINVAL with `where: field "F": ...` in err */
 int assay_terms_builder_add(assay_terms_builder_t *self, assay_terms_file_t f,
-                            const char *const *fields, size_t nfields, const char *where,
-                            char *err, size_t errlen);
+                            const char *const *fields, size_t nfields, const char *where, char *err,
+                            size_t errlen);
 /* build the image; the builder is consumed (destroyed, *self_p nulled) either way */
-assay_terms_t *assay_terms_builder_finish(assay_terms_builder_t **self_p, char *err,
-                                          size_t errlen);
+assay_terms_t *assay_terms_builder_finish(assay_terms_builder_t **self_p, char *err, size_t errlen);
 
 /* ------------------------------------------------------------ concepts */
 
@@ -273,8 +275,8 @@ assay_term_id_t assay_terms_find_code(const assay_terms_t *self, assay_code_syst
  * restricted to sys (a clinical system includes the shared levels). Writes up to max
  * hits (standard names first, then aliases, each in concept order) and returns the
  * total number of hits. */
-size_t assay_terms_find_name(const assay_terms_t *self, const char *name,
-                             assay_code_system_t sys, assay_name_hit_t *out, size_t max);
+size_t assay_terms_find_name(const assay_terms_t *self, const char *name, assay_code_system_t sys,
+                             assay_name_hit_t *out, size_t max);
 /* the preferred concept for name in sys: a standard-name hit at the deepest level,
  * else among alias hits the concept whose standard name shares most characters with
  * name (冠心病 → 冠状动脉粥样硬化性心脏病 rather than 心绞痛), then the deepest;
@@ -290,22 +292,19 @@ size_t assay_terms_normkey(const char *s, char *out, size_t outlen);
 
 size_t assay_terms_alias_count(const assay_terms_t *self, assay_term_id_t id);
 /* alias i of concept id; 0 or ASSAY_ENOTFOUND */
-int assay_terms_alias(const assay_terms_t *self, assay_term_id_t id, size_t i,
-                      assay_alias_t *out);
+int assay_terms_alias(const assay_terms_t *self, assay_term_id_t id, size_t i, assay_alias_t *out);
 
 size_t assay_terms_child_count(const assay_terms_t *self, assay_term_id_t id);
 assay_term_id_t assay_terms_child(const assay_terms_t *self, assay_term_id_t id, size_t i);
 /* ancestors of id from its parent up to the chapter; writes up to max, returns how
  * many there are */
-size_t assay_terms_ancestors(const assay_terms_t *self, assay_term_id_t id,
-                             assay_term_id_t *out, size_t max);
+size_t assay_terms_ancestors(const assay_terms_t *self, assay_term_id_t id, assay_term_id_t *out,
+                             size_t max);
 /* 1 when anc is id or one of its ancestors */
-int assay_terms_is_ancestor(const assay_terms_t *self, assay_term_id_t anc,
-                            assay_term_id_t id);
+int assay_terms_is_ancestor(const assay_terms_t *self, assay_term_id_t anc, assay_term_id_t id);
 /* lowest common ancestor (a itself when a is an ancestor of b); ASSAY_TERM_NONE when
  * they share no ancestor (different chapters, morphology codes) */
-assay_term_id_t assay_terms_lca(const assay_terms_t *self, assay_term_id_t a,
-                                assay_term_id_t b);
+assay_term_id_t assay_terms_lca(const assay_terms_t *self, assay_term_id_t a, assay_term_id_t b);
 /* number of hierarchy edges on the path a → lca → b, or -1 without a common ancestor */
 int assay_terms_path_distance(const assay_terms_t *self, assay_term_id_t a, assay_term_id_t b);
 
@@ -324,12 +323,12 @@ size_t assay_terms_kg_find(const assay_terms_t *self, const char *name, const ch
 /* neighbours of node over edges with relation (NULL: any) in direction dir; writes up
  * to max edges in file order, returns the total */
 size_t assay_terms_kg_neighbors(const assay_terms_t *self, assay_term_id_t node,
-                                const char *relation, assay_kg_dir_t dir,
-                                assay_kg_edge_t *out, size_t max);
+                                const char *relation, assay_kg_dir_t dir, assay_kg_edge_t *out,
+                                size_t max);
 /* the number of such edges (e.g. how many diseases a drug treats: relation 药物,
  * ASSAY_KG_IN — a small number means the drug is specific to few diseases) */
-size_t assay_terms_kg_degree(const assay_terms_t *self, assay_term_id_t node,
-                             const char *relation, assay_kg_dir_t dir);
+size_t assay_terms_kg_degree(const assay_terms_t *self, assay_term_id_t node, const char *relation,
+                             assay_kg_dir_t dir);
 /* KG nodes of type 疾病 linked to concept (by its standard name or aliases) */
 size_t assay_terms_kg_for_concept(const assay_terms_t *self, assay_term_id_t concept,
                                   assay_term_id_t *out, size_t max);

@@ -13,8 +13,9 @@ static void *s_load(assay_runtime_t *rt, char *err, size_t errlen)
 {
     const char *path = assay_runtime_setting(rt, "terms", NULL);
     if (!path || !*path) {
-        snprintf(err, errlen, "no terminology configured (set --terms DIR|SNAPSHOT or "
-                              "worker.terms in the configuration)");
+        snprintf(err, errlen,
+                 "no terminology configured (set --terms DIR|SNAPSHOT or "
+                 "worker.terms in the configuration)");
         return NULL;
     }
     int64_t t0 = assay_clock_us();
@@ -22,10 +23,11 @@ static void *s_load(assay_runtime_t *rt, char *err, size_t errlen)
     if (!t) return NULL;
     assay_terms_stats_t st;
     assay_terms_stats(t, &st);
-    log_info("terms", "loaded terminology %s from \"%s\": %zu concepts, %zu aliases, %zu graph "
-             "nodes, %zu edges in %.1f ms%s", assay_terms_version(t), path, st.concepts,
-             st.aliases, st.kg_nodes, st.kg_edges, (double)(assay_clock_us() - t0) / 1000.0,
-             st.mapped ? " (mapped)" : "");
+    log_info("terms",
+             "loaded terminology %s from \"%s\": %zu concepts, %zu aliases, %zu graph "
+             "nodes, %zu edges in %.1f ms%s",
+             assay_terms_version(t), path, st.concepts, st.aliases, st.kg_nodes, st.kg_edges,
+             (double)(assay_clock_us() - t0) / 1000.0, st.mapped ? " (mapped)" : "");
     return t;
 }
 

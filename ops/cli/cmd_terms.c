@@ -74,8 +74,7 @@ static PGconn *s_connect(const assay_config_t *cfg)
     }
     PGconn *db = PQconnectdb(conninfo);
     if (PQstatus(db) != CONNECTION_OK) {
-        fprintf(stderr, "assay terms: could not connect to the database: %s",
-                PQerrorMessage(db));
+        fprintf(stderr, "assay terms: could not connect to the database: %s", PQerrorMessage(db));
         PQfinish(db);
         return NULL;
     }
@@ -104,11 +103,21 @@ static void s_copy_field(assay_buf_t *b, const char *v, int null_if_empty)
     }
     for (const char *p = v; *p; p++) {
         switch (*p) {
-        case '\\': assay_buf_adds(b, "\\\\"); break;
-        case '\t': assay_buf_adds(b, "\\t"); break;
-        case '\n': assay_buf_adds(b, "\\n"); break;
-        case '\r': assay_buf_adds(b, "\\r"); break;
-        default: assay_buf_addc(b, *p); break;
+        case '\\':
+            assay_buf_adds(b, "\\\\");
+            break;
+        case '\t':
+            assay_buf_adds(b, "\\t");
+            break;
+        case '\n':
+            assay_buf_adds(b, "\\n");
+            break;
+        case '\r':
+            assay_buf_adds(b, "\\r");
+            break;
+        default:
+            assay_buf_addc(b, *p);
+            break;
         }
     }
 }
@@ -140,7 +149,8 @@ static int s_copy(PGconn *db, const char *sql, const assay_buf_t *data)
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     if (!ok) fprintf(stderr, "assay terms: COPY failed: %s", PQerrorMessage(db));
     PQclear(r);
-    while ((r = PQgetResult(db)) != NULL) PQclear(r);
+    while ((r = PQgetResult(db)) != NULL)
+        PQclear(r);
     return ok ? 0 : -1;
 }
 
@@ -152,8 +162,8 @@ typedef struct {
     size_t ord[ASSAY_TERMS_FILE_COUNT];
 } s_load_t;
 
-static int s_copy_row(void *arg, assay_terms_file_t f, size_t line, char **fl, size_t nf,
-                      char *err, size_t errlen)
+static int s_copy_row(void *arg, assay_terms_file_t f, size_t line, char **fl, size_t nf, char *err,
+                      size_t errlen)
 {
     (void)line;
     (void)nf;
@@ -177,16 +187,18 @@ static int s_copy_row(void *arg, assay_terms_file_t f, size_t line, char **fl, s
         assay_concept_t c;
         int known = assay_terms_concept(L->terms, id, &c) == 0;
         assay_buf_addf(b, "%s\t%zu\t", icd ? "icd10" : "bj_v601", ord);
-        s_copy_field(b, known ? assay_terms_system_name((assay_code_system_t)c.system)
-                              : assay_terms_system_name(sys), 0);
+        s_copy_field(b,
+                     known ? assay_terms_system_name((assay_code_system_t)c.system)
+                           : assay_terms_system_name(sys),
+                     0);
         assay_buf_addc(b, '\t');
         s_copy_field(b, fl[0], 0);
         assay_buf_addc(b, '\t');
         /* icd10.tsv rows keep their parent as written; v601 rows get the derived one */
         s_copy_field(b, icd ? fl[1] : (known ? assay_terms_code(L->terms, c.parent) : ""), 1);
         assay_buf_addc(b, '\t');
-        s_copy_field(b, icd ? fl[2] : (known ? assay_terms_level_name((assay_term_level_t)c.level)
-                                             : ""), 1);
+        s_copy_field(
+            b, icd ? fl[2] : (known ? assay_terms_level_name((assay_term_level_t)c.level) : ""), 1);
         assay_buf_addc(b, '\t');
         if (known)
             assay_buf_addf(b, "%d", c.depth);
@@ -267,17 +279,23 @@ static int s_load(int argc, char **argv, const assay_config_t *cfg)
     assay_terms_stats_t st;
     assay_terms_stats(terms, &st);
     const char *version = assay_terms_version(terms);
-    int ok = s_exec(db, "BEGIN") == 0 &&
-             s_exec(db, "TRUNCATE terms_codes, terms_aliases, terms_kg_nodes, terms_kg_edges") == 0 &&
-             s_copy(db, "COPY terms_codes (origin, ord, code_system, code, parent_code, level, "
-                        "depth, name_zh, name_en, mark, morphology_code, source) FROM STDIN",
-                    &L.codes) == 0 &&
-             s_copy(db, "COPY terms_aliases (ord, code, code_system, standard_name, alias, "
-                        "alias_type, source) FROM STDIN", &L.aliases) == 0 &&
-             s_copy(db, "COPY terms_kg_nodes (ord, name, type, source) FROM STDIN", &L.nodes) == 0 &&
-             s_copy(db, "COPY terms_kg_edges (ord, head, relation, tail, head_type, tail_type, "
-                        "source) FROM STDIN", &L.edges) == 0 &&
-             s_exec(db, "UPDATE terms_versions SET is_current = false WHERE is_current") == 0;
+    int ok =
+        s_exec(db, "BEGIN") == 0 &&
+        s_exec(db, "TRUNCATE terms_codes, terms_aliases, terms_kg_nodes, terms_kg_edges") == 0 &&
+        s_copy(db,
+               "COPY terms_codes (origin, ord, code_system, code, parent_code, level, "
+               "depth, name_zh, name_en, mark, morphology_code, source) FROM STDIN",
+               &L.codes) == 0 &&
+        s_copy(db,
+               "COPY terms_aliases (ord, code, code_system, standard_name, alias, "
+               "alias_type, source) FROM STDIN",
+               &L.aliases) == 0 &&
+        s_copy(db, "COPY terms_kg_nodes (ord, name, type, source) FROM STDIN", &L.nodes) == 0 &&
+        s_copy(db,
+               "COPY terms_kg_edges (ord, head, relation, tail, head_type, tail_type, "
+               "source) FROM STDIN",
+               &L.edges) == 0 &&
+        s_exec(db, "UPDATE terms_versions SET is_current = false WHERE is_current") == 0;
     if (ok) {
         char n1[32], n2[32], n3[32], n4[32];
         snprintf(n1, sizeof n1, "%zu", st.concepts);
@@ -307,10 +325,10 @@ static int s_load(int argc, char **argv, const assay_config_t *cfg)
         goto fail;
     }
     printf("loaded terminology %s from \"%s\": %zu codes (clin2.0 %zu, bj_v601 %zu, shared %zu), "
-           "%zu aliases, %zu graph nodes, %zu edges in %.1f s\n", version, dir, st.concepts,
-           st.per_system[ASSAY_SYS_CLIN20], st.per_system[ASSAY_SYS_BJV601],
-           st.per_system[ASSAY_SYS_ICD10], st.aliases, st.kg_nodes, st.kg_edges,
-           (double)(assay_clock_ms() - t0) / 1000.0);
+           "%zu aliases, %zu graph nodes, %zu edges in %.1f s\n",
+           version, dir, st.concepts, st.per_system[ASSAY_SYS_CLIN20],
+           st.per_system[ASSAY_SYS_BJV601], st.per_system[ASSAY_SYS_ICD10], st.aliases, st.kg_nodes,
+           st.kg_edges, (double)(assay_clock_ms() - t0) / 1000.0);
     assay_buf_release(&L.codes);
     assay_buf_release(&L.aliases);
     assay_buf_release(&L.nodes);
@@ -341,7 +359,8 @@ static int s_feed(PGconn *db, assay_terms_builder_t *b, assay_terms_file_t f, co
     const char *fields[16];
     char err[512], where[96];
     for (int i = 0; i < rows; i++) {
-        for (int c = 0; c < cols && c < 16; c++) fields[c] = PQgetvalue(r, i, c);
+        for (int c = 0; c < cols && c < 16; c++)
+            fields[c] = PQgetvalue(r, i, c);
         snprintf(where, sizeof where, "database %s row %d", assay_terms_file_name(f), i + 1);
         if (assay_terms_builder_add(b, f, fields, (size_t)cols, where, err, sizeof err) < 0) {
             fprintf(stderr, "assay terms snapshot: %s\n", err);
@@ -363,8 +382,10 @@ static assay_terms_t *s_from_db(const assay_config_t *cfg, char *dbversion, size
     if (s_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") < 0) goto out;
     PGresult *r = PQexec(db, "SELECT version FROM terms_versions WHERE is_current");
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        fprintf(stderr, "assay terms snapshot: no terminology in the database (run `assay terms "
-                        "load DIR` first)%s%s", PQresultStatus(r) != PGRES_TUPLES_OK ? ": " : "\n",
+        fprintf(stderr,
+                "assay terms snapshot: no terminology in the database (run `assay terms "
+                "load DIR` first)%s%s",
+                PQresultStatus(r) != PGRES_TUPLES_OK ? ": " : "\n",
                 PQresultStatus(r) != PGRES_TUPLES_OK ? PQerrorMessage(db) : "");
         PQclear(r);
         goto out;
@@ -380,7 +401,8 @@ static assay_terms_t *s_from_db(const assay_config_t *cfg, char *dbversion, size
                "SELECT code, name_zh FROM terms_codes WHERE origin = 'bj_v601' ORDER BY ord") < 0 ||
         s_feed(db, b, ASSAY_TERMS_SYNONYMS,
                "SELECT code, code_system, coalesce(standard_name, ''), alias, "
-               "coalesce(alias_type, ''), coalesce(source, '') FROM terms_aliases ORDER BY ord") < 0 ||
+               "coalesce(alias_type, ''), coalesce(source, '') FROM terms_aliases ORDER BY ord") <
+            0 ||
         s_feed(db, b, ASSAY_TERMS_KG_NODES,
                "SELECT name, type, coalesce(source, '') FROM terms_kg_nodes ORDER BY ord") < 0 ||
         s_feed(db, b, ASSAY_TERMS_KG_EDGES,
@@ -428,8 +450,10 @@ static int s_snapshot(int argc, char **argv, const assay_config_t *cfg)
         return 1;
     }
     if (*dbversion && strcmp(dbversion, assay_terms_version(t)) != 0)
-        fprintf(stderr, "assay terms snapshot: warning: the database records version %s but its "
-                        "rows build %s\n", dbversion, assay_terms_version(t));
+        fprintf(stderr,
+                "assay terms snapshot: warning: the database records version %s but its "
+                "rows build %s\n",
+                dbversion, assay_terms_version(t));
     if (assay_terms_write_snapshot(t, out, err, sizeof err) < 0) {
         fprintf(stderr, "assay terms snapshot: %s\n", err);
         assay_terms_destroy(&t);

@@ -2,6 +2,7 @@
  *  北京临床版 v601 standard names), by k-fold cross-validation.
  *
  *  usage: cdn_eval [--data DIR] [--folds K] [--threshold T] [--sweep] [--limit N]
+ *                  [--dump FILE]   (--dump: one JSON line per mention: text, gold, predicted)
  *
  *  For each fold the terminology is rebuilt from the TSVs of DIR without the
  *  chip_cdn aliases whose mention is in the held-out fold, and the normaliser learns
@@ -115,6 +116,7 @@ int main(int argc, char **argv)
     int folds = 5, sweep = 0;
     double threshold = -1;
     size_t limit = 0;
+    const char *dump = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
             dir = argv[++i];
@@ -124,11 +126,15 @@ int main(int argc, char **argv)
             threshold = atof(argv[++i]);
         else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc)
             limit = (size_t)atol(argv[++i]);
+        else if (strcmp(argv[i], "--dump") == 0 && i + 1 < argc)
+            dump = argv[++i];
         else if (strcmp(argv[i], "--sweep") == 0)
             sweep = 1;
         else {
-            fprintf(stderr, "usage: %s [--data DIR] [--folds K] [--threshold T] [--sweep] "
-                            "[--limit N]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--data DIR] [--folds K] [--threshold T] [--sweep] "
+                    "[--limit N] [--dump FILE]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -157,19 +163,26 @@ int main(int argc, char **argv)
 
     size_t tp[S_NT] = {0}, fp[S_NT] = {0}, fn[S_NT] = {0};
     size_t TP = 0, FP = 0, FN = 0;
+    FILE *dfp = NULL;
+    if (dump && !(dfp = fopen(dump, "w"))) {
+        fprintf(stderr, "cdn_eval: could not create file \"%s\"\n", dump);
+        return 1;
+    }
     int64_t t_build = 0, t_prepare = 0, t_run = 0;
     size_t n_test = 0;
     assay_entities_t ents = ASSAY_ENTITIES_INIT;
     for (int k = 0; k < folds; k++) {
         s_ctx_t ctx = {0};
         ctx.held = assay_malloc((n_rows / (size_t)folds + 2) * sizeof(char *));
-        for (size_t i = (size_t)k; i < n_rows; i += (size_t)folds) ctx.held[ctx.n_held++] = s_key(rows[i].text);
+        for (size_t i = (size_t)k; i < n_rows; i += (size_t)folds)
+            ctx.held[ctx.n_held++] = s_key(rows[i].text);
         qsort(ctx.held, ctx.n_held, sizeof(char *), s_strcmp);
         int64_t t0 = assay_clock_us();
         ctx.b = assay_terms_builder_new();
         char err[512];
         for (int f = 0; f < ASSAY_TERMS_FILE_COUNT; f++) {
-            if (assay_terms_read_tsv(dir, (assay_terms_file_t)f, s_row, &ctx, err, sizeof err) < 0) {
+            if (assay_terms_read_tsv(dir, (assay_terms_file_t)f, s_row, &ctx, err, sizeof err) <
+                0) {
                 fprintf(stderr, "cdn_eval: %s\n", err);
                 return 1;
             }
@@ -205,13 +218,15 @@ int main(int argc, char **argv)
                 for (size_t e = 0; e < ents.n && np < 256; e++) {
                     if (ents.items[e].confidence < thr) continue;
                     int dup = 0;
-                    for (size_t q = 0; q < np; q++) dup |= strcmp(pred[q], ents.items[e].name) == 0;
+                    for (size_t q = 0; q < np; q++)
+                        dup |= strcmp(pred[q], ents.items[e].name) == 0;
                     if (!dup) pred[np++] = ents.items[e].name;
                 }
                 size_t hit = 0, ngold = 0;
                 for (size_t g = 0; g < r->n_names; g++) {
                     int dupg = 0;
-                    for (size_t q = 0; q < g; q++) dupg |= strcmp(r->names[q], r->names[g]) == 0;
+                    for (size_t q = 0; q < g; q++)
+                        dupg |= strcmp(r->names[q], r->names[g]) == 0;
                     if (dupg) continue;
                     ngold++;
                     for (size_t q = 0; q < np; q++)
@@ -219,6 +234,20 @@ int main(int argc, char **argv)
                             hit++;
                             break;
                         }
+                }
+                if (dfp && ti == 0) {
+                    json_t *o = json_object(), *g = json_array(), *p = json_array();
+                    for (size_t q = 0; q < r->n_names; q++)
+                        json_array_append_new(g, json_string(r->names[q]));
+                    for (size_t q = 0; q < np; q++)
+                        json_array_append_new(p, json_string(pred[q]));
+                    json_object_set_new(o, "text", json_string(r->text));
+                    json_object_set_new(o, "gold", g);
+                    json_object_set_new(o, "predicted", p);
+                    char *js = json_dumps(o, 0);
+                    fprintf(dfp, "%s\n", js);
+                    free(js);
+                    json_decref(o);
                 }
                 size_t *TPp = sweep ? &tp[ti] : &TP, *FPp = sweep ? &fp[ti] : &FP,
                        *FNp = sweep ? &fn[ti] : &FN;
@@ -237,18 +266,21 @@ int main(int argc, char **argv)
         t_prepare += t2 - t1;
         t_run += t3 - t2;
         if (!sweep) {
-            double p = ftp ? (double)ftp / (double)(ftp + ffp) : 0, rc = ftp ? (double)ftp / (double)(ftp + ffn) : 0;
+            double p = ftp ? (double)ftp / (double)(ftp + ffp) : 0,
+                   rc = ftp ? (double)ftp / (double)(ftp + ffn) : 0;
             printf("fold %d: %zu held-out mentions (%zu chip_cdn aliases left out), precision %.4f "
-                   "recall %.4f f1 %.4f\n", k, ctx.n_held, ctx.skipped, p, rc,
-                   p + rc > 0 ? 2 * p * rc / (p + rc) : 0);
+                   "recall %.4f f1 %.4f\n",
+                   k, ctx.n_held, ctx.skipped, p, rc, p + rc > 0 ? 2 * p * rc / (p + rc) : 0);
         }
         fflush(stdout);
-        for (size_t i = 0; i < ctx.n_held; i++) free(ctx.held[i]);
+        for (size_t i = 0; i < ctx.n_held; i++)
+            free(ctx.held[i]);
         free(ctx.held);
         assay_normalizer_destroy(&nz);
         assay_terms_destroy(&terms);
     }
     assay_entities_release(&ents);
+    if (dfp) fclose(dfp);
     if (sweep) {
         size_t best = 0;
         double bestf = -1;
@@ -256,7 +288,8 @@ int main(int argc, char **argv)
             double p = tp[ti] ? (double)tp[ti] / (double)(tp[ti] + fp[ti]) : 0;
             double r = tp[ti] ? (double)tp[ti] / (double)(tp[ti] + fn[ti]) : 0;
             double f = p + r > 0 ? 2 * p * r / (p + r) : 0;
-            printf("threshold %.2f: precision %.4f recall %.4f f1 %.4f\n", s_thresholds[ti], p, r, f);
+            printf("threshold %.2f: precision %.4f recall %.4f f1 %.4f\n", s_thresholds[ti], p, r,
+                   f);
             if (f > bestf) {
                 bestf = f;
                 best = (size_t)ti;
@@ -273,14 +306,16 @@ int main(int argc, char **argv)
     double P = TP ? (double)TP / (double)(TP + FP) : 0, R = TP ? (double)TP / (double)(TP + FN) : 0;
     double F = P + R > 0 ? 2 * P * R / (P + R) : 0;
     printf("%d-fold cross-validation over %zu mentions: terminology build %.2f s/fold, "
-           "normaliser preparation %.2f s/fold, %.0f mentions/s\n", folds, n_test,
-           (double)t_build / 1e6 / folds, (double)t_prepare / 1e6 / folds,
+           "normaliser preparation %.2f s/fold, %.0f mentions/s\n",
+           folds, n_test, (double)t_build / 1e6 / folds, (double)t_prepare / 1e6 / folds,
            t_run > 0 ? (double)n_test / ((double)t_run / 1e6) : 0);
-    printf("micro precision %.4f recall %.4f f1 %.4f (tp %zu fp %zu fn %zu)\n", P, R, F, TP, FP, FN);
+    printf("micro precision %.4f recall %.4f f1 %.4f (tp %zu fp %zu fn %zu)\n", P, R, F, TP, FP,
+           FN);
     printf("cdn_precision=%.4f cdn_recall=%.4f cdn_f1=%.4f\n", P, R, F);
     for (size_t i = 0; i < n_all; i++) {
         free(rows[i].text);
-        for (size_t j = 0; j < rows[i].n_names; j++) free(rows[i].names[j]);
+        for (size_t j = 0; j < rows[i].n_names; j++)
+            free(rows[i].names[j]);
         free(rows[i].names);
     }
     free(rows);

@@ -45,9 +45,10 @@ static int s_open(const char *path)
     }
     long r1, a1, f1;
     s_rss(&r1, &a1, &f1);
-    printf("snapshot open: %.1f ms, RSS %+.1f MB (anonymous %+.1f MB, file-backed shared %+.1f MB)\n",
-           (double)(t1 - t0) / 1000.0, (double)(r1 - r0) / 1024.0, (double)(a1 - a0) / 1024.0,
-           (double)(f1 - f0) / 1024.0);
+    printf(
+        "snapshot open: %.1f ms, RSS %+.1f MB (anonymous %+.1f MB, file-backed shared %+.1f MB)\n",
+        (double)(t1 - t0) / 1000.0, (double)(r1 - r0) / 1024.0, (double)(a1 - a0) / 1024.0,
+        (double)(f1 - f0) / 1024.0);
     /* lookup rates over the concepts of the terminology */
     size_t nc = assay_terms_concept_count(t);
     size_t iters = 1000000, found = 0;
@@ -78,8 +79,9 @@ static int s_open(const char *path)
     (void)lcas;
     long r2, a2, f2;
     s_rss(&r2, &a2, &f2);
-    printf("after touching every page: RSS %.1f MB (anonymous %.1f MB, file-backed shared %.1f MB)\n",
-           (double)r2 / 1024.0, (double)a2 / 1024.0, (double)f2 / 1024.0);
+    printf(
+        "after touching every page: RSS %.1f MB (anonymous %.1f MB, file-backed shared %.1f MB)\n",
+        (double)r2 / 1024.0, (double)a2 / 1024.0, (double)f2 / 1024.0);
     assay_terms_destroy(&t);
     return 0;
 }
@@ -104,7 +106,8 @@ int main(int argc, char **argv)
     if (!dir && !synthetic) dir = "../shared/data";
     char err[512];
     int64_t t0 = assay_clock_us();
-    assay_terms_t *t = synthetic ? assay_terms_synthetic(synthetic, 1) : assay_terms_load_dir(dir, err, sizeof err);
+    assay_terms_t *t = synthetic ? assay_terms_synthetic(synthetic, 1)
+                                 : assay_terms_load_dir(dir, err, sizeof err);
     int64_t t1 = assay_clock_us();
     if (!t) {
         fprintf(stderr, "terms_bench: %s\n", err);

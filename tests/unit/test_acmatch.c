@@ -117,7 +117,8 @@ static void test_many_patterns(void **state)
     for (int i = 0; i < 300; i++) {
         seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
         int len = 1 + (int)((seed >> 33) % 5);
-        for (int j = 0; j < len; j++) pats[i][j] = (char)('a' + ((seed >> (10 + 3 * j)) % 3));
+        for (int j = 0; j < len; j++)
+            pats[i][j] = (char)('a' + ((seed >> (10 + 3 * j)) % 3));
         pats[i][len] = '\0';
         assay_acmatch_builder_add(b, pats[i], (size_t)len);
     }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef ASSAY_TEST_DATA
 #define ASSAY_TEST_DATA "tests/data"
@@ -201,21 +202,27 @@ static void test_learned_atoms(void **state)
     assay_normalizer_t *nz = s_nz(t, ASSAY_SYS_CLIN20);
     /* known mentions: one per tumour site, plus other diagnoses */
     static const char *const sites[][2] = {
-        {"胃癌", "胃恶性肿瘤"},   {"左肺癌", "肺恶性肿瘤"},   {"食管癌", "食管恶性肿瘤"},
+        {"胃癌", "胃恶性肿瘤"},     {"左肺癌", "肺恶性肿瘤"},   {"食管癌", "食管恶性肿瘤"},
         {"结肠癌", "结肠恶性肿瘤"}, {"直肠癌", "直肠恶性肿瘤"}, {"肝癌", "肝恶性肿瘤"},
-        {"喉癌", "喉恶性肿瘤"},   {"气管癌", "气管恶性肿瘤"},
+        {"喉癌", "喉恶性肿瘤"},     {"气管癌", "气管恶性肿瘤"},
     };
     for (size_t i = 0; i < ASSAY_ARRAY_LEN(sites); i++) {
         const char *nm = sites[i][1];
         assert_int_equal(assay_normalizer_add_example(nz, sites[i][0], &nm, 1), 1);
     }
     static const char *const other[][2] = {
-        {"高血压病3级", "高血压"},        {"原发性高血压", "高血压"},
-        {"高血压2级", "高血压"},          {"不稳定型心绞痛", "不稳定性心绞痛"},
-        {"初发劳力型心绞痛", "不稳定性心绞痛"}, {"2型糖尿病", "2型糖尿病"},
-        {"糖尿病2型", "2型糖尿病"},        {"慢阻肺急性加重", "慢性阻塞性肺疾病"},
-        {"慢性阻塞性肺气肿", "慢性阻塞性肺疾病"}, {"上感", "急性上呼吸道感染"},
-        {"急性上呼吸道感染", "急性上呼吸道感染"}, {"冠心病", "冠状动脉粥样硬化性心脏病"},
+        {"高血压病3级", "高血压"},
+        {"原发性高血压", "高血压"},
+        {"高血压2级", "高血压"},
+        {"不稳定型心绞痛", "不稳定性心绞痛"},
+        {"初发劳力型心绞痛", "不稳定性心绞痛"},
+        {"2型糖尿病", "2型糖尿病"},
+        {"糖尿病2型", "2型糖尿病"},
+        {"慢阻肺急性加重", "慢性阻塞性肺疾病"},
+        {"慢性阻塞性肺气肿", "慢性阻塞性肺疾病"},
+        {"上感", "急性上呼吸道感染"},
+        {"急性上呼吸道感染", "急性上呼吸道感染"},
+        {"冠心病", "冠状动脉粥样硬化性心脏病"},
         {"冠状动脉粥样硬化心脏病", "冠状动脉粥样硬化性心脏病"},
     };
     for (size_t i = 0; i < ASSAY_ARRAY_LEN(other); i++) {
@@ -246,6 +253,77 @@ static void test_learned_atoms(void **state)
     assay_normalizer_destroy(&nz);
 }
 
+static void test_load_examples(void **state)
+{
+    const assay_terms_t *t = *state;
+    char path[] = "/tmp/assay_test_examples_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *fp = fdopen(fd, "w");
+    fputs("{\"text\": \"高血压病3级\", \"normalized\": [\"高血压\"]}\n"
+          "{\"text\": \"冠心病心绞痛\", \"names\": [\"冠状动脉粥样硬化性心脏病\", \"心绞痛\"], "
+          "\"x\": 1}\n"
+          "\n"
+          "{\"text\": \"某病\", \"normalized\": [\"不是标准名\"]}\n",
+          fp);
+    fclose(fp);
+    assay_normalizer_t *nz = s_nz(t, ASSAY_SYS_CLIN20);
+    size_t added = 99;
+    char err[256];
+    assert_int_equal(assay_normalizer_load_examples(nz, path, &added, err, sizeof err), 0);
+    assert_int_equal(added, 2);
+    assay_normalizer_destroy(&nz);
+
+    fp = fopen(path, "w");
+    fputs("{\"text\": \"高血压病3级\", \"normalized\": [\"高血压\"]}\n{\"text\": 5}\n", fp);
+    fclose(fp);
+    nz = s_nz(t, ASSAY_SYS_CLIN20);
+    assert_int_equal(assay_normalizer_load_examples(nz, path, &added, err, sizeof err),
+                     ASSAY_EPARSE);
+    char *want = assay_sprintf("%s:2: field \"text\": expected a string", path);
+    assert_string_equal(err, want);
+    free(want);
+    fp = fopen(path, "w");
+    fputs("{\"text\": \"x\", \"normalized\": [\"高血压\"]\n", fp);
+    fclose(fp);
+    assert_int_equal(assay_normalizer_load_examples(nz, path, &added, err, sizeof err),
+                     ASSAY_EPARSE);
+    assert_non_null(strstr(err, ":1: "));
+    unlink(path);
+    assert_int_equal(assay_normalizer_load_examples(nz, path, &added, err, sizeof err), ASSAY_EIO);
+    assert_non_null(strstr(err, "could not open file"));
+    assay_normalizer_destroy(&nz);
+}
+
+static void test_exact_only(void **state)
+{
+    const assay_terms_t *t = *state;
+    assay_normalize_opts_t o;
+    assay_normalize_opts_default(&o);
+    o.exact_only = 1;
+    assay_normalizer_t *nz = assay_normalizer_new(t, &o, NULL, 0);
+    assert_non_null(nz);
+    assay_entities_t e = ASSAY_ENTITIES_INIT;
+    const char *text = "1.高血压 2.冠心病 I20.000";
+    assert_int_equal(assay_normalize_text(nz, text, strlen(text), &e), 3);
+    const assay_entity_t *x = s_find(&e, "I10.X00");
+    assert_non_null(x);
+    assert_int_equal(x->kind, ASSAY_MATCH_EXACT);
+    assert_true(x->confidence == 1.0f);
+    assert_int_equal(x->segment, 0);
+    x = s_find(&e, "I25.103"); /* 冠心病 names two concepts; the closer one wins */
+    assert_non_null(x);
+    assert_int_equal(x->kind, ASSAY_MATCH_ALIAS);
+    assert_int_equal(x->segment, 1);
+    assert_memory_equal(text + x->start, "冠心病", x->end - x->start);
+    assert_non_null(s_find(&e, "I20.000"));
+    /* no fuzzy matching in this mode */
+    text = "冠状动脉粥样硬化心脏病";
+    assert_int_equal(assay_normalize_text(nz, text, strlen(text), &e), 0);
+    assay_entities_release(&e);
+    assay_normalizer_destroy(&nz);
+}
+
 static void test_bad_args(void **state)
 {
     const assay_terms_t *t = *state;
@@ -262,12 +340,10 @@ static void test_bad_args(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_split),
-        cmocka_unit_test(test_exact_alias_and_split),
-        cmocka_unit_test(test_codes_and_latin),
-        cmocka_unit_test(test_fuzzy),
-        cmocka_unit_test(test_learned_atoms),
-        cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_split),           cmocka_unit_test(test_exact_alias_and_split),
+        cmocka_unit_test(test_codes_and_latin), cmocka_unit_test(test_fuzzy),
+        cmocka_unit_test(test_learned_atoms),   cmocka_unit_test(test_load_examples),
+        cmocka_unit_test(test_exact_only),      cmocka_unit_test(test_bad_args),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -111,7 +111,8 @@ static void test_lca(void **state)
     assay_term_id_t i25 = assay_terms_find_code(t, ASSAY_SYS_ICD10, "I25");
     assay_term_id_t bj = assay_terms_find_code(t, ASSAY_SYS_BJV601, "I25.101");
     assert_int_equal(assay_terms_lca(t, i25, chd), i25);
-    assert_int_equal(assay_terms_lca(t, bj, chd), assay_terms_find_code(t, ASSAY_SYS_ICD10, "I25.1"));
+    assert_int_equal(assay_terms_lca(t, bj, chd),
+                     assay_terms_find_code(t, ASSAY_SYS_ICD10, "I25.1"));
     assert_true(assay_terms_is_ancestor(t, i25, chd));
     assert_false(assay_terms_is_ancestor(t, chd, i25));
 }
@@ -171,7 +172,8 @@ static void test_names_and_aliases(void **state)
         assay_name_hit_t found[16];
         size_t m = assay_terms_find_name(t, k, ASSAY_SYS_ANY, found, 16);
         int ok = 0;
-        for (size_t j = 0; j < m && j < 16; j++) ok |= found[j].concept == h.concept;
+        for (size_t j = 0; j < m && j < 16; j++)
+        ok |= found[j].concept == h.concept;
         assert_true(ok);
     }
 }
@@ -195,7 +197,8 @@ static void test_graph(void **state)
     assert_int_equal(assay_terms_kg_neighbors(t, nodes[0], NULL, ASSAY_KG_OUT, e, 16), 8);
     assert_int_equal(assay_terms_kg_neighbors(t, nodes[0], "治疗方式", ASSAY_KG_OUT, e, 16), 1);
     assert_string_equal(assay_terms_kg_type(t, e[0].node), "治疗");
-    assert_int_equal(assay_terms_kg_neighbors(t, nodes[0], "没有这种关系", ASSAY_KG_BOTH, e, 16), 0);
+    assert_int_equal(assay_terms_kg_neighbors(t, nodes[0], "没有这种关系", ASSAY_KG_BOTH, e, 16),
+                     0);
     /* truncated output still reports the total */
     assert_int_equal(assay_terms_kg_neighbors(t, nodes[0], NULL, ASSAY_KG_OUT, e, 2), 8);
 
@@ -219,7 +222,8 @@ static void test_graph(void **state)
     assay_term_id_t cs[8];
     n = assay_terms_concepts_for_kg(t, kchd, ASSAY_SYS_CLIN20, cs, 8);
     int found = 0;
-    for (size_t i = 0; i < n; i++) found |= cs[i] == chd;
+    for (size_t i = 0; i < n; i++)
+        found |= cs[i] == chd;
     assert_true(found);
 }
 
@@ -314,7 +318,8 @@ static const char *s_load_bad(const char *file, const char *content, char *err, 
             fputs(content, out);
         } else {
             int c;
-            while ((c = fgetc(in)) != EOF) fputc(c, out);
+            while ((c = fgetc(in)) != EOF)
+                fputc(c, out);
         }
         fclose(in);
         fclose(out);
@@ -337,26 +342,31 @@ static void test_bad_input(void **state)
 {
     (void)state;
     char err[512];
-    const char *hdr = "code\tparent_code\tlevel\tname_zh\tname_en_icd10cm\tdagger_asterisk_or_mark\t"
-                      "morphology_code\tsource\n";
+    const char *hdr =
+        "code\tparent_code\tlevel\tname_zh\tname_en_icd10cm\tdagger_asterisk_or_mark\t"
+        "morphology_code\tsource\n";
     char *s;
 
-    s = assay_sprintf("%sI00-I99\t\tchapter\t循环\t\t\t\tx\nI10\tI00-I99\tcategory\t高血压\t\t\tx\n", hdr);
+    s = assay_sprintf(
+        "%sI00-I99\t\tchapter\t循环\t\t\t\tx\nI10\tI00-I99\tcategory\t高血压\t\t\tx\n", hdr);
     assert_string_equal(s_load_bad("icd10.tsv", s, err, sizeof err),
                         "icd10.tsv:3: expected 8 tab-separated fields, found 7");
     free(s);
 
-    s = assay_sprintf("%sI00-I99\t\tchapter\t循环\t\t\t\tx\nI10\tI00-I99\tdisease\t高血压\t\t\t\tx\n", hdr);
+    s = assay_sprintf(
+        "%sI00-I99\t\tchapter\t循环\t\t\t\tx\nI10\tI00-I99\tdisease\t高血压\t\t\t\tx\n", hdr);
     assert_non_null(strstr(s_load_bad("icd10.tsv", s, err, sizeof err),
                            "icd10.tsv:3: field \"level\": unknown level \"disease\""));
     free(s);
 
-    s = assay_sprintf("%sI00-I99\t\tchapter\t循环\t\t\t\tx\nI10\tI99-I99\tcategory\t高血压\t\t\t\tx\n", hdr);
+    s = assay_sprintf(
+        "%sI00-I99\t\tchapter\t循环\t\t\t\tx\nI10\tI99-I99\tcategory\t高血压\t\t\t\tx\n", hdr);
     assert_string_equal(s_load_bad("icd10.tsv", s, err, sizeof err),
                         "icd10.tsv:3: field \"parent_code\": unknown parent code \"I99-I99\"");
     free(s);
 
-    s = assay_sprintf("%sI00-I99\t\tchapter\t循环\t\t\t\tx\nI00-I99\t\tchapter\t循环\t\t\t\tx\n", hdr);
+    s = assay_sprintf("%sI00-I99\t\tchapter\t循环\t\t\t\tx\nI00-I99\t\tchapter\t循环\t\t\t\tx\n",
+                      hdr);
     assert_string_equal(s_load_bad("icd10.tsv", s, err, sizeof err),
                         "icd10.tsv:3: field \"code\": duplicate code \"I00-I99\"");
     free(s);
@@ -375,12 +385,11 @@ static void test_bad_input(void **state)
                    err, sizeof err),
         "icd10_synonyms.tsv:2: field \"code_system\": unknown code system \"clin3.0\" (expected "
         "clin2.0 or bj_v601)");
-    assert_string_equal(
-        s_load_bad("icd10_synonyms.tsv",
-                   "code\tcode_system\tstandard_name\talias\talias_type\tsource\n"
-                   "I25.101\tclin2.0\t冠心\t冠心病\tx\ty\n",
-                   err, sizeof err),
-        "icd10_synonyms.tsv:2: field \"code\": unknown clin2.0 code \"I25.101\"");
+    assert_string_equal(s_load_bad("icd10_synonyms.tsv",
+                                   "code\tcode_system\tstandard_name\talias\talias_type\tsource\n"
+                                   "I25.101\tclin2.0\t冠心\t冠心病\tx\ty\n",
+                                   err, sizeof err),
+                        "icd10_synonyms.tsv:2: field \"code\": unknown clin2.0 code \"I25.101\"");
     assert_string_equal(s_load_bad("kg_edges.tsv",
                                    "head\trelation\ttail\thead_type\ttail_type\tsource\n"
                                    "冠心病\t\t胸痛\t疾病\t症状\tx\n",
@@ -388,10 +397,10 @@ static void test_bad_input(void **state)
                         "kg_edges.tsv:2: field \"relation\": empty");
     assert_string_equal(s_load_bad("kg_nodes.tsv", "name\tkind\tsource\n", err, sizeof err),
                         "kg_nodes.tsv:1: header field 2 is \"kind\", expected \"type\"");
-    assert_string_equal(s_load_bad("icd10_bj_v601.tsv", "code\tname_zh\nX99.901\t无名\n", err,
-                                   sizeof err),
-                        "icd10_bj_v601.tsv:2: field \"code\": no category or subcategory for "
-                        "\"X99.901\" in icd10.tsv");
+    assert_string_equal(
+        s_load_bad("icd10_bj_v601.tsv", "code\tname_zh\nX99.901\t无名\n", err, sizeof err),
+        "icd10_bj_v601.tsv:2: field \"code\": no category or subcategory for "
+        "\"X99.901\" in icd10.tsv");
 
     assay_terms_t *t = assay_terms_load_dir("/nonexistent-dir", err, sizeof err);
     assert_null(t);
@@ -401,8 +410,9 @@ static void test_bad_input(void **state)
     assay_terms_builder_t *b = assay_terms_builder_new();
     const char *syn[] = {"I25.103", "clin2.0", "x", "y", "t", "s"};
     const char *row[] = {"I00-I99", "", "chapter", "循环", "", "", "", "x"};
-    assert_int_equal(assay_terms_builder_add(b, ASSAY_TERMS_SYNONYMS, syn, 6, "db:1", err, sizeof err),
-                     ASSAY_EPARSE); /* unknown code */
+    assert_int_equal(
+        assay_terms_builder_add(b, ASSAY_TERMS_SYNONYMS, syn, 6, "db:1", err, sizeof err),
+        ASSAY_EPARSE); /* unknown code */
     assert_int_equal(assay_terms_builder_add(b, ASSAY_TERMS_ICD10, row, 8, "db:2", err, sizeof err),
                      ASSAY_EINVAL);
     assert_string_equal(err, "db:2: icd10.tsv rows must come before icd10_synonyms.tsv rows");
@@ -490,7 +500,8 @@ static void test_synthetic(void **state)
     /* a clinical code has a full path to its chapter */
     assay_term_id_t id = ASSAY_TERM_NONE;
     for (size_t i = 0; i < st.concepts && id == ASSAY_TERM_NONE; i++)
-        if (assay_terms_level(a, (assay_term_id_t)i) == ASSAY_LEVEL_CLINICAL) id = (assay_term_id_t)i;
+        if (assay_terms_level(a, (assay_term_id_t)i) == ASSAY_LEVEL_CLINICAL)
+            id = (assay_term_id_t)i;
     assert_int_not_equal(id, ASSAY_TERM_NONE);
     assert_int_equal(assay_terms_depth(a, id), 5);
     assay_terms_destroy(&a);
