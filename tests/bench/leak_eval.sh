@@ -44,7 +44,7 @@ if [ ! -f "$DATA_DIR/cases.jsonl" ]; then
     echo "leak_eval: skipped: $DATA_DIR/cases.jsonl not found (pass the directory of the real data)"
     exit 0
 fi
-BIN=$BUILD_DIR/tests/leak_eval
+BIN=$BUILD_DIR/bench/leak_eval
 if [ ! -x "$BIN" ]; then
     if [ -f "$BUILD_DIR/CMakeCache.txt" ]; then
         cmake --build "$BUILD_DIR" --target leak_eval -j2 >/dev/null

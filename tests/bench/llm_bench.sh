@@ -40,11 +40,11 @@ run() {
     /usr/bin/time -f "%e %U %S %M" -o "$TMP/$name.time" "$@" > "$TMP/$name.out"
     cat "$TMP/$name.out"
 }
-run assay "$BUILD/tests/llm_drive" --url "$URL" --concurrency "$INFLIGHT" --requests "$REQUESTS"
+run assay "$BUILD/bench/llm_drive" --url "$URL" --concurrency "$INFLIGHT" --requests "$REQUESTS"
 run aiohttp "$PY" "$HERE/llm_aiohttp.py" "$URL" "$INFLIGHT" "$REQUESTS"
 # for information: the same assay client on a loop that polls every socket
 # (assay_http_pollfds) instead of the one epoll descriptor (assay_http_fd)
-run pollfds "$BUILD/tests/llm_drive" --url "$URL" --concurrency "$INFLIGHT" --requests "$REQUESTS" --pollfds
+run pollfds "$BUILD/bench/llm_drive" --url "$URL" --concurrency "$INFLIGHT" --requests "$REQUESTS" --pollfds
 
 "$PY" - "$TMP" "$INFLIGHT" "$REQUESTS" "$LATENCY_MS" <<'PYEOF'
 import re, sys

@@ -19,7 +19,7 @@ rss_tasks=0
 [ "${2:-}" = "--rss-tasks" ] && rss_tasks=${3:-1000000}
 runs=${RUNS:-3}
 bin=$root/build/bin
-[ -x "$bin/assay-broker" ] && [ -x build/tests/beanstalk_client ] ||
+[ -x "$bin/assay-broker" ] && [ -x build/bench/beanstalk_client ] ||
   { echo "build first: cmake -S . -B build && cmake --build build" >&2; exit 2; }
 command -v beanstalkd >/dev/null || { echo "beanstalkd missing: apt-get install beanstalkd" >&2; exit 2; }
 
@@ -83,11 +83,11 @@ beanstalk_run() {
   sleep 0.3
   local t0 t1 half=$((n / 2))
   t0=$(date +%s.%N)
-  build/tests/beanstalk_client put 127.0.0.1 "$port" "$n" >"$tmp/put.out" &
+  build/bench/beanstalk_client put 127.0.0.1 "$port" "$n" >"$tmp/put.out" &
   local p=$!
-  build/tests/beanstalk_client work 127.0.0.1 "$port" "$half" >"$tmp/c1.out" &
+  build/bench/beanstalk_client work 127.0.0.1 "$port" "$half" >"$tmp/c1.out" &
   local c1=$!
-  build/tests/beanstalk_client work 127.0.0.1 "$port" $((n - half)) >"$tmp/c2.out" &
+  build/bench/beanstalk_client work 127.0.0.1 "$port" $((n - half)) >"$tmp/c2.out" &
   local c2=$!
   wait $p $c1 $c2
   t1=$(date +%s.%N)
