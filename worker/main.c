@@ -99,7 +99,7 @@ static void s_on_done(const assay_exec_result_t *r, void *arg)
     memset(&m, 0, sizeof m);
     char *text = NULL;
     if (r->ok) {
-        text = json_dumps(r->output, JSON_COMPACT);
+        text = json_dumps(r->output, JSON_COMPACT | JSON_REAL_PRECISION(10));
         if (text && strlen(text) + 1024 > ASSAY_PROTO_MAX_BODY) {
             free(text);
             text = NULL;

@@ -73,7 +73,7 @@ static void s_flush(s_run_t *run)
         s_slot_t *slot = &run->slots[run->base % run->cap];
         if (!slot->done) break;
         if (slot->line) {
-            char *text = json_dumps(slot->line, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            char *text = json_dumps(slot->line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
             fputs(text, stdout);
             fputc('\n', stdout);
             free(text);
