@@ -83,7 +83,8 @@ static const char s_results_sql[] =
     /* scorers record one score per (sample, scorer) */
     " sc AS (INSERT INTO scores (sample_id, task_id, job_id, item_id, scorer, value, detail,"
     "                            comment, terms_version)"
-    "       SELECT (d.input->>'sample_id')::bigint, d.id, d.job_id, d.item_id, d.kind,"
+    "       SELECT (d.input->>'sample_id')::bigint, d.id, d.job_id, d.item_id,"
+    "              coalesce(assay_jtext(d.output->'scorer'), d.kind),"
     "              least(1, greatest(0, coalesce(assay_jnum(d.output->'score'),"
     "                                            assay_jnum(d.output->'hack_score')))),"
     "              d.output, assay_jtext(d.output->'comment'), assay_jtext(d.output->'terms_version')"
