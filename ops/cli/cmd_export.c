@@ -11,18 +11,34 @@
 #include <unistd.h>
 
 static const char s_help[] =
-    "usage: assay export JOB [--stage NAME] [--format samples|outputs] [-o FILE] [--json]\n"
+    "usage: assay export JOB [--stage NAME] [--format FORMAT] [--min-score X]\n"
+    "                    [--min-margin X] [-o FILE] [--json]\n"
     "\n"
     "Write a job's results as JSONL (to FILE, written atomically, or to stdout).\n"
-    "  samples   one line per generated sample: the item (question, options, gold\n"
-    "            answer), the sample (reasoning, answer, model, endpoint, tokens, cost)\n"
-    "            and lineage (job, stage, spec hash, template hash)\n"
-    "  outputs   one line per item: the item's record with the stage's output fields\n"
-    "Default stage: the job's last stage; default format: samples for a generate\n"
-    "stage, else outputs. Each export to a file is recorded in the datasets table.\n"
+    "formats:\n"
+    "  samples    one line per generated sample: the item (question, options, gold\n"
+    "             answer), the sample (reasoning, answer, model, endpoint, tokens, cost)\n"
+    "             and lineage (job, stage, spec hash, template hash)\n"
+    "  outputs    one line per task of the stage: its input with the output fields\n"
+    "  sft        chat messages for supervised fine-tuning, reasoning kept in the\n"
+    "             assistant message's reasoning_content; only samples that pass\n"
+    "             rejection sampling: verified (score >= --min-score, default 0.8), no\n"
+    "             hack check fired, and consistent when a consistency judge ran\n"
+    "  sft-think  the same with the reasoning inline: <think>...</think>answer\n"
+    "  pairs      preference pairs per item: the best and the worst sample whose\n"
+    "             scores differ by at least --min-margin (default 0.3)\n"
+    "  rl         prompts with ground truth in the shape verl reads (data_source,\n"
+    "             prompt, ability, reward_model, extra_info with the pass rate)\n"
+    "  rl-openrlhf  the same as {input, label} lines for OpenRLHF\n"
+    "Every line carries lineage (job, spec hash, stage, template hash, terminology\n"
+    "version). Default stage: the last generate stage for sft, sft-think, pairs and rl\n"
+    "formats, else the job's last stage; default format: samples for a generate stage,\n"
+    "else outputs. Each export to a file is recorded in the datasets table.\n"
     "\n"
     "examples:\n"
     "  assay export 3 -o distill.jsonl\n"
+    "  assay export 3 --format sft -o sft.jsonl\n"
+    "  assay export 3 --format pairs --min-margin 0.5 -o pairs.jsonl\n"
     "  assay export 3 --stage leak --format outputs | head\n";
 
 static const char s_samples_sql[] =
@@ -42,15 +58,102 @@ static const char s_samples_sql[] =
     " WHERE sa.job_id = $1 AND sa.stage_id = $2 ORDER BY sa.item_id, sa.task_id, sa.idx";
 
 static const char s_outputs_sql[] =
-    "SELECT (i.record || o.output || jsonb_build_object('item_id', i.id, 'job', o.job_id,"
+    "SELECT ((coalesce(t.input, i.record, '{}'::jsonb) - 'cached') || coalesce(o.output, '{}'::jsonb)"
+    " || jsonb_build_object('item_id', t.item_id, 'task_id', t.id, 'job', t.job_id,"
     " 'stage', s.name, 'lineage', jsonb_build_object('spec_hash', j.spec_hash)))::text"
-    " FROM task_outputs o JOIN items i ON i.id = o.item_id JOIN stages s ON s.id = o.stage_id"
-    " JOIN jobs j ON j.id = o.job_id"
-    " WHERE o.job_id = $1 AND o.stage_id = $2 ORDER BY o.item_id, o.task_id";
+    " FROM tasks t LEFT JOIN items i ON i.id = t.item_id JOIN stages s ON s.id = t.stage_id"
+    " JOIN jobs j ON j.id = t.job_id LEFT JOIN task_outputs o ON o.task_id = t.id"
+    " WHERE t.job_id = $1 AND t.stage_id = $2 AND t.state = 'done'"
+    " ORDER BY t.item_id, t.id";
+
+/* the prompt of a sample: the generate task's input question (after leak removal:
+ * the rebuilt question) with its options, as "A. text" lines */
+#define S_PROMPT_SQL                                                                               \
+    " CROSS JOIN LATERAL (SELECT coalesce(gt.input, i.record, '{}'::jsonb) AS inp) x"             \
+    " CROSS JOIN LATERAL (SELECT coalesce(x.inp->>'question', x.inp->>'text', i.question)"       \
+    "   || coalesce(E'\\n' || (SELECT string_agg(k || '. ' || v, E'\\n' ORDER BY k)"            \
+    "      FROM jsonb_each_text(CASE WHEN jsonb_typeof(x.inp->'options') = 'object'"               \
+    "           THEN x.inp->'options' END) AS o(k, v)), '') AS prompt) q"
+
+/* rejection sampling: verified, no hack flag, consistent when judged */
+#define S_SELECTED_SQL                                                                             \
+    " EXISTS (SELECT 1 FROM scores v WHERE v.sample_id = sa.id AND v.scorer = 'verify'"          \
+    "         AND v.value >= $3::float8)"                                                         \
+    " AND NOT EXISTS (SELECT 1 FROM scores h WHERE h.sample_id = sa.id"                          \
+    "         AND h.scorer = 'hack_check' AND (h.detail->>'hacked')::boolean)"                    \
+    " AND NOT EXISTS (SELECT 1 FROM scores c WHERE c.sample_id = sa.id"                          \
+    "         AND c.scorer = 'consistency' AND c.value < $3::float8)"
+
+#define S_LINEAGE_SQL                                                                              \
+    " 'lineage', jsonb_build_object('job', sa.job_id, 'spec_hash', j.spec_hash, 'stage', st.name," \
+    "   'item_id', i.id, 'ext_id', i.ext_id, 'sample_id', sa.id, 'template_hash', sa.template_hash," \
+    "   'terms_version', (SELECT v.terms_version FROM scores v WHERE v.sample_id = sa.id"          \
+    "                     AND v.scorer = 'verify'))"
+
+static const char s_sft_sql[] =
+    "SELECT jsonb_build_object('messages', jsonb_build_array("
+    "   jsonb_build_object('role', 'user', 'content', q.prompt),"
+    "   CASE WHEN $4::boolean"
+    "        THEN jsonb_build_object('role', 'assistant', 'content',"
+    "             '<think>' || coalesce(sa.reasoning, '') || '</think>' || coalesce(sa.answer, ''))"
+    "        ELSE jsonb_build_object('role', 'assistant', 'content', sa.answer,"
+    "             'reasoning_content', sa.reasoning) END),"
+    S_LINEAGE_SQL ")::text"
+    " FROM samples sa JOIN tasks gt ON gt.id = sa.task_id JOIN items i ON i.id = sa.item_id"
+    " JOIN jobs j ON j.id = sa.job_id JOIN stages st ON st.id = sa.stage_id"
+    S_PROMPT_SQL
+    " WHERE sa.job_id = $1 AND sa.stage_id = $2 AND" S_SELECTED_SQL
+    " ORDER BY sa.item_id, sa.task_id, sa.idx";
+
+/* per item: the best and the worst sample by their mean score over scorers */
+static const char s_pairs_sql[] =
+    "WITH sc AS (SELECT sa.id, sa.item_id, sa.task_id, sa.answer, sa.reasoning, sa.template_hash,"
+    "                   avg(v.value) AS score"
+    "            FROM samples sa JOIN scores v ON v.sample_id = sa.id"
+    "            WHERE sa.job_id = $1 AND sa.stage_id = $2 AND v.value IS NOT NULL"
+    "              AND v.scorer <> 'hack_check'"
+    "            GROUP BY sa.id),"
+    " b AS (SELECT DISTINCT ON (item_id) * FROM sc ORDER BY item_id, score DESC, id),"
+    " w AS (SELECT DISTINCT ON (item_id) * FROM sc ORDER BY item_id, score ASC, id)"
+    " SELECT jsonb_build_object('prompt', q.prompt,"
+    "   'chosen', jsonb_build_object('content', b.answer, 'reasoning_content', b.reasoning),"
+    "   'rejected', jsonb_build_object('content', w.answer, 'reasoning_content', w.reasoning),"
+    "   'chosen_score', round(b.score::numeric, 4), 'rejected_score', round(w.score::numeric, 4),"
+    "   'lineage', jsonb_build_object('job', $1::bigint, 'spec_hash', j.spec_hash,"
+    "      'stage', st.name, 'item_id', i.id, 'ext_id', i.ext_id, 'chosen_sample', b.id,"
+    "      'rejected_sample', w.id, 'template_hash', b.template_hash))::text"
+    " FROM b JOIN w ON w.item_id = b.item_id JOIN items i ON i.id = b.item_id"
+    " JOIN tasks gt ON gt.id = b.task_id JOIN jobs j ON j.id = gt.job_id"
+    " JOIN stages st ON st.id = gt.stage_id"
+    S_PROMPT_SQL
+    " WHERE b.score - w.score >= $3::float8 ORDER BY b.item_id";
+
+/* per item: the prompt and its ground truth, with the pass rate over its samples */
+static const char s_rl_sql[] =
+    "SELECT CASE WHEN $4::boolean THEN jsonb_build_object('input', q.prompt, 'label', i.answer)"
+    " ELSE jsonb_build_object('data_source', i.dataset,"
+    "   'prompt', jsonb_build_array(jsonb_build_object('role', 'user', 'content', q.prompt)),"
+    "   'ability', 'medical', 'reward_model', jsonb_build_object('style', 'rule',"
+    "      'ground_truth', i.answer),"
+    "   'extra_info', jsonb_build_object('item_id', i.id, 'ext_id', i.ext_id, 'kind', i.kind,"
+    "      'category', i.category, 'gold_codes', to_jsonb(i.gold_codes), 'pass_rate', pr.rate,"
+    "      'samples', pr.n))"
+    " END || jsonb_build_object('lineage', jsonb_build_object('job', $1::bigint,"
+    "      'spec_hash', j.spec_hash, 'stage', st.name))"
+    " FROM tasks gt JOIN items i ON i.id = gt.item_id JOIN jobs j ON j.id = gt.job_id"
+    " JOIN stages st ON st.id = gt.stage_id"
+    S_PROMPT_SQL
+    " CROSS JOIN LATERAL (SELECT count(*) AS n,"
+    "   round(avg(CASE WHEN v.value >= $3::float8 THEN 1.0 ELSE 0.0 END), 4) AS rate"
+    "   FROM samples sa LEFT JOIN scores v ON v.sample_id = sa.id AND v.scorer = 'verify'"
+    "   WHERE sa.task_id = gt.id) pr"
+    " WHERE gt.job_id = $1 AND gt.stage_id = $2 AND gt.state = 'done' AND i.answer IS NOT NULL"
+    " ORDER BY gt.item_id, gt.id";
 
 int assay_cmd_export(assay_cli_t *cli, int argc, char **argv)
 {
     const char *job = NULL, *stage = NULL, *format = NULL, *out = NULL;
+    const char *min_score = "0.8", *min_margin = "0.3";
     int json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -60,10 +163,22 @@ int assay_cmd_export(assay_cli_t *cli, int argc, char **argv)
         } else if (strcmp(a, "--json") == 0) {
             json = 1;
         } else if ((!strcmp(a, "--stage") || !strcmp(a, "--format") || !strcmp(a, "-o") ||
-                    !strcmp(a, "--output")) &&
+                    !strcmp(a, "--output") || !strcmp(a, "--min-score") ||
+                    !strcmp(a, "--min-margin")) &&
                    i + 1 < argc) {
             const char *v = argv[++i];
-            if (!strcmp(a, "--stage"))
+            if (!strcmp(a, "--min-score") || !strcmp(a, "--min-margin")) {
+                char *end;
+                double d = strtod(v, &end);
+                if (*end || end == v || d < 0 || d > 1) {
+                    assay_cli_error("export", "%s \"%s\": expected a number from 0 to 1", a, v);
+                    return ASSAY_EXIT_USAGE;
+                }
+                if (!strcmp(a, "--min-score"))
+                    min_score = v;
+                else
+                    min_margin = v;
+            } else if (!strcmp(a, "--stage"))
                 stage = v;
             else if (!strcmp(a, "--format"))
                 format = v;
@@ -80,10 +195,18 @@ int assay_cmd_export(assay_cli_t *cli, int argc, char **argv)
         assay_cli_error("export", "which job? (usage: assay export JOB [-o FILE])");
         return ASSAY_EXIT_USAGE;
     }
-    if (format && strcmp(format, "samples") && strcmp(format, "outputs")) {
-        assay_cli_error("export", "--format \"%s\": expected samples or outputs", format);
+    static const char *const formats[] = {"samples", "outputs", "sft", "sft-think", "pairs",
+                                          "rl", "rl-openrlhf", NULL};
+    int known = !format;
+    for (const char *const *f = formats; format && *f; f++)
+        if (!strcmp(*f, format)) known = 1;
+    if (!known) {
+        assay_cli_error("export", "--format \"%s\": expected samples, outputs, sft, sft-think, "
+                                  "pairs, rl or rl-openrlhf", format);
         return ASSAY_EXIT_USAGE;
     }
+    /* training formats read the samples of a generate stage */
+    int training = format && strcmp(format, "samples") && strcmp(format, "outputs");
     long long id = assay_cli_job_id("export", job);
     if (id < 0) return ASSAY_EXIT_USAGE;
     char jid[32];
@@ -96,9 +219,14 @@ int assay_cmd_export(assay_cli_t *cli, int argc, char **argv)
                                    stage ? "SELECT s.id, s.name, s.kind, j.spec_hash, j.name"
                                            " FROM stages s JOIN jobs j ON j.id = s.job_id"
                                            " WHERE s.job_id = $1 AND s.name = $2"
-                                         : "SELECT s.id, s.name, s.kind, j.spec_hash, j.name"
-                                           " FROM stages s JOIN jobs j ON j.id = s.job_id"
-                                           " WHERE s.job_id = $1 ORDER BY s.idx DESC LIMIT 1",
+                                 : training
+                                     ? "SELECT s.id, s.name, s.kind, j.spec_hash, j.name"
+                                       " FROM stages s JOIN jobs j ON j.id = s.job_id"
+                                       " WHERE s.job_id = $1 AND s.kind = 'generate'"
+                                       " ORDER BY s.idx DESC LIMIT 1"
+                                     : "SELECT s.id, s.name, s.kind, j.spec_hash, j.name"
+                                       " FROM stages s JOIN jobs j ON j.id = s.job_id"
+                                       " WHERE s.job_id = $1 ORDER BY s.idx DESC LIMIT 1",
                                    stage ? 2 : 1, p);
     if (!res) {
         assay_cli_error("export", "%s", assay_db_error(db));
@@ -109,6 +237,9 @@ int assay_cmd_export(assay_cli_t *cli, int argc, char **argv)
         if (stage)
             assay_cli_error("export", "job %s has no stage \"%s\" (see `assay status %s`)", jid,
                             stage, jid);
+        else if (training)
+            assay_cli_error("export", "job %s does not exist or has no generate stage "
+                                      "(format %s exports generated samples)", jid, format);
         else
             assay_cli_error("export", "job %s does not exist (see `assay jobs`)", jid);
         return ASSAY_EXIT_NOTFOUND;
@@ -134,11 +265,31 @@ int assay_cmd_export(assay_cli_t *cli, int argc, char **argv)
         }
     }
     PGconn *conn = assay_db_conn(db);
-    const char *q[] = {jid, stage_id};
+    const char *sql = s_outputs_sql;
+    const char *third = NULL, *fourth = "false";
+    int nparams = 2;
+    if (!strcmp(format, "samples")) sql = s_samples_sql;
+    if (!strcmp(format, "sft") || !strcmp(format, "sft-think")) {
+        sql = s_sft_sql;
+        third = min_score;
+        fourth = !strcmp(format, "sft-think") ? "true" : "false";
+        nparams = 4;
+    }
+    if (!strcmp(format, "pairs")) {
+        sql = s_pairs_sql;
+        third = min_margin;
+        nparams = 3;
+    }
+    if (!strcmp(format, "rl") || !strcmp(format, "rl-openrlhf")) {
+        sql = s_rl_sql;
+        third = min_score;
+        fourth = !strcmp(format, "rl-openrlhf") ? "true" : "false";
+        nparams = 4;
+    }
+    const char *q[] = {jid, stage_id, third, fourth};
     long long rows = 0;
     int rc = ASSAY_EXIT_OK;
-    if (!PQsendQueryParams(conn, strcmp(format, "samples") == 0 ? s_samples_sql : s_outputs_sql, 2,
-                           NULL, q, NULL, NULL, 0) ||
+    if (!PQsendQueryParams(conn, sql, nparams, NULL, q, NULL, NULL, 0) ||
         !PQsetSingleRowMode(conn)) {
         assay_cli_error("export", "could not start the export query: %s", PQerrorMessage(conn));
         rc = ASSAY_EXIT_DB;

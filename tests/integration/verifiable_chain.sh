@@ -42,4 +42,44 @@ echo "items=$n samples=$samples verify_tasks=$vtasks hack_tasks=$htasks scored=$
 [ "$dup" -eq 0 ] || fail "$dup (sample, scorer) pairs scored twice"
 [ "$leaks" -eq 0 ] || fail "$leaks leak-removed questions still name their diagnosis"
 [ "$disagree" -eq 0 ] || fail "$disagree verdicts disagree with the sample's diagnosis"
+
+# training exports: rejection-sampled SFT (two shapes), preference pairs, RL prompts
+for f in sft sft-think pairs rl rl-openrlhf; do
+  "$BIN/assay" export "$job" --format "$f" -o "$IT_TMP/$f.jsonl" >/dev/null || fail "export --format $f failed"
+done
+want_sft=$(sql "SELECT count(*) FROM samples s WHERE s.job_id = $job
+                AND EXISTS (SELECT 1 FROM scores v WHERE v.sample_id = s.id AND v.scorer = 'verify' AND v.value >= 0.8)
+                AND NOT EXISTS (SELECT 1 FROM scores h WHERE h.sample_id = s.id AND h.scorer = 'hack_check'
+                                AND (h.detail->>'hacked')::boolean)")
+/usr/bin/python3 - "$IT_TMP" "$want_sft" "$n" <<'PY' || fail "training exports are wrong (see above)"
+import json, sys
+tmp, want_sft, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rows = lambda f: [json.loads(l) for l in open(f"{tmp}/{f}.jsonl")]
+sft, think, pairs, rl, orl = rows("sft"), rows("sft-think"), rows("pairs"), rows("rl"), rows("rl-openrlhf")
+assert len(sft) == want_sft > 0, (len(sft), want_sft)
+assert len(think) == len(sft)
+for r in sft:
+    user, asst = r["messages"]
+    assert user["role"] == "user" and user["content"] and asst["role"] == "assistant"
+    assert asst["reasoning_content"], "reasoning lost"
+    assert r["lineage"]["spec_hash"] and r["lineage"]["template_hash"] and r["lineage"]["terms_version"]
+for r in think:
+    c = r["messages"][1]["content"]
+    assert c.startswith("<think>") and "</think>" in c
+for p in pairs:
+    assert p["chosen_score"] - p["rejected_score"] >= 0.3 - 1e-9, p
+    assert p["chosen"]["content"] != p["rejected"]["content"] or p["chosen_score"] != p["rejected_score"]
+assert len(rl) == n and len(orl) == n
+for r in rl:
+    assert r["reward_model"]["ground_truth"] and r["prompt"][0]["content"]
+    assert 0 <= r["extra_info"]["pass_rate"] <= 1 and r["extra_info"]["samples"] == 4
+for r in orl:
+    assert r["input"] and r["label"]
+print(f"sft={len(sft)} pairs={len(pairs)} rl={len(rl)}")
+PY
+# every selected triple's answer names the gold diagnosis; none is hack-flagged
+bad=$(sql "SELECT count(*) FROM samples s JOIN items i ON i.id = s.item_id
+           WHERE s.job_id = $job AND position(i.answer IN s.answer) = 0
+             AND EXISTS (SELECT 1 FROM scores v WHERE v.sample_id = s.id AND v.scorer = 'verify' AND v.value >= 0.8)")
+[ "$bad" -eq 0 ] || fail "$bad selected samples do not name their gold diagnosis"
 echo "PASS verifiable_chain"
