@@ -114,7 +114,7 @@ COMMENT ON COLUMN tasks.elapsed_ms IS 'Time the handler took on the worker for t
 -- Partial indexes keep claiming fast however many finished rows accumulate.
 CREATE INDEX tasks_runnable ON tasks (job_id, kind, priority DESC, id) WHERE state = 'pending';
 CREATE INDEX tasks_leased ON tasks (job_id, lease_expires) WHERE state = 'leased';
-CREATE INDEX tasks_job_state ON tasks (job_id, stage_id, state);
+CREATE INDEX tasks_stage_item ON tasks (stage_id, item_id);
 
 CREATE TABLE task_outputs (
     task_id     bigint      PRIMARY KEY,
@@ -130,6 +130,22 @@ CREATE TABLE task_outputs (
 COMMENT ON TABLE task_outputs IS 'The stored output of each done task with a non-empty output, exactly one per task (the primary key makes a duplicate result impossible).';
 COMMENT ON COLUMN task_outputs.elapsed_ms IS 'Time the handler took on the worker.';
 CREATE INDEX task_outputs_job ON task_outputs (job_id, stage_id);
+
+CREATE TABLE item_rounds (
+    job_id      bigint           NOT NULL,
+    stage_id    bigint           NOT NULL,
+    item_id     bigint           NOT NULL,
+    round       integer          NOT NULL,
+    samples     integer          NOT NULL,
+    passed      integer          NOT NULL,
+    pass_rate   double precision,
+    kept        boolean          NOT NULL,
+    created_at  timestamptz      NOT NULL DEFAULT now(),
+    PRIMARY KEY (stage_id, item_id)
+);
+COMMENT ON TABLE item_rounds IS 'Difficulty history: one row per item and filter stage (round): how many of its samples were scored, how many passed, the pass rate, and whether the item stayed inside the band and went on. Items that fall out stay here, reportable.';
+COMMENT ON COLUMN item_rounds.passed IS 'Samples whose score in the stage before the filter reached the filter''s threshold.';
+COMMENT ON COLUMN item_rounds.kept IS 'True when min_pass_rate <= pass_rate <= max_pass_rate: the item continued to the next stage.';
 
 CREATE TABLE samples (
     id                 bigserial PRIMARY KEY,

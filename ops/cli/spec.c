@@ -104,11 +104,32 @@ int assay_spec_validate(const json_t *spec, char *err, size_t errlen)
             snprintf(err, errlen, "%skind: expected a string naming the task kind", where);
             return -1;
         }
-        if (!assay_handler_find(json_string_value(kind))) {
+        const char *kname = json_string_value(kind);
+        if (!strcmp(kname, "filter")) {
+            /* a broker stage: keeps items whose pass rate over the previous stage's
+             * scores lies inside a band (difficulty filtering) */
+            const char *prev = i ? json_string_value(json_object_get(json_array_get(stages, i - 1),
+                                                                     "kind"))
+                                 : NULL;
+            if (!prev || (strcmp(prev, "verify") && strcmp(prev, "judge") && strcmp(prev, "hack_check"))) {
+                snprintf(err, errlen, "%skind: a filter stage must follow a scoring stage "
+                                      "(verify, judge or hack_check)", where);
+                return -1;
+            }
+            json_t *fp = json_object_get(st, "params");
+            static const char *const keys[] = {"min_pass_rate", "max_pass_rate", "threshold", NULL};
+            for (const char *const *k = keys; *k; k++) {
+                json_t *pv = fp ? json_object_get(fp, *k) : NULL;
+                if (pv && (!json_is_number(pv) || json_number_value(pv) < 0 || json_number_value(pv) > 1)) {
+                    snprintf(err, errlen, "%sparams.%s: expected a number from 0 to 1", where, *k);
+                    return -1;
+                }
+            }
+        } else if (!assay_handler_find(kname)) {
             char kinds[512];
             s_kind_list(kinds, sizeof kinds);
-            snprintf(err, errlen, "%skind: unknown stage kind \"%s\" (expected one of: %s)", where,
-                     json_string_value(kind), kinds);
+            snprintf(err, errlen, "%skind: unknown stage kind \"%s\" (expected one of: %s, filter)",
+                     where, json_string_value(kind), kinds);
             return -1;
         }
         json_t *params = json_object_get(st, "params");
