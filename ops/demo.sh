@@ -44,8 +44,23 @@ broker_port=15555; while ! port_free $broker_port; do broker_port=$((broker_port
   --latency-dist lognormal --latency-jitter 0.5 --fault-429 0.02 --fault-500 0.02 \
   --quiet >var/log/simllm.log 2>&1 &
 pids+=($!)
-export ASSAY_ENDPOINT_SIM_BASE_URL="http://127.0.0.1:$sim_port/v1"
-export ASSAY_ENDPOINT_SIM_MODEL=sim-r1 ASSAY_ENDPOINT_SIM_STYLE=r1
+# three named endpoints, all served by assay-simllm here: sim, policy, teacher
+cat >var/assay.conf <<CONF
+[endpoint.sim]
+base_url = http://127.0.0.1:$sim_port/v1
+model = sim-r1
+style = r1
+[endpoint.policy]
+base_url = http://127.0.0.1:$sim_port/v1
+model = sim-r1
+style = r1
+rpm = 60000
+[endpoint.teacher]
+base_url = http://127.0.0.1:$sim_port/v1
+model = sim-r1r
+style = r1
+CONF
+export ASSAY_CONFIG=$root/var/assay.conf
 export ASSAY_BROKER="tcp://127.0.0.1:$broker_port"
 
 "$bin/assay-broker" --bind "$ASSAY_BROKER" >var/log/broker.log 2>&1 &
@@ -61,10 +76,11 @@ echo
 echo "== submitting the sample jobs (they run side by side)"
 submit() { "$bin/assay" submit --spec "$1" --input "$2" --json | sed -n 's/.*"job":\([0-9]*\).*/\1/p'; }
 job_cases=$(submit ops/pipelines/demo_cases.json ops/sample/cases.jsonl)
-job_mcq=$(submit ops/pipelines/demo_mcq.json ops/sample/exam_mcq.jsonl)
+job_mcq=$(submit ops/pipelines/verifiable_mcq.json ops/sample/exam_mcq.jsonl)
 job_open=$(submit ops/pipelines/demo_open.json ops/sample/health_questions.jsonl)
 echo "jobs $job_cases (case records: leak removal, answers, verifier, hack checks),"
-echo "     $job_mcq (exam questions: answers, verifier), $job_open (health questions: answers, hack checks)"
+echo "     $job_mcq (exam questions: two rounds of difficulty filtering, then the teacher),"
+echo "     $job_open (health questions: answers, hack checks)"
 jobs="$job_cases, $job_mcq, $job_open"
 
 for i in $(seq 1 600); do
@@ -82,7 +98,10 @@ echo
 echo "== export"
 "$bin/assay" export "$job_cases" --stage leak -o var/out/cases_leak_removed.jsonl
 "$bin/assay" export "$job_cases" --stage answer -o var/out/cases_samples.jsonl
-"$bin/assay" export "$job_mcq" --stage answer -o var/out/mcq_samples.jsonl
+"$bin/assay" export "$job_mcq" --stage teacher -o var/out/mcq_teacher_samples.jsonl
+"$bin/assay" export "$job_cases" --format sft -o var/out/cases_sft.jsonl
+"$bin/assay" export "$job_mcq" --format sft -o var/out/mcq_sft.jsonl
+"$bin/assay" export "$job_mcq" --format rl -o var/out/mcq_rl.jsonl
 "$bin/assay" export "$job_open" --stage answer -o var/out/open_samples.jsonl
 echo
 echo "== summary"
@@ -98,5 +117,10 @@ SELECT s.job_id AS job, s.scorer, count(*) AS scored, round(avg(s.value)::numeri
        count(*) FILTER (WHERE s.scorer = 'verify' AND s.value >= 0.8) AS verified_correct,
        count(*) FILTER (WHERE s.scorer = 'hack_check' AND (s.detail->>'hacked')::boolean) AS hack_flagged
 FROM scores s WHERE s.job_id IN ($jobs) GROUP BY 1, 2 ORDER BY 1, 2"
-echo "outputs: $root/var/out/ (cases_leak_removed, cases_samples, mcq_samples, open_samples .jsonl)"
+echo "difficulty funnel of the exam questions (job $job_mcq):"
+pg_as psql -h "$PGHOST" -p "$PGPORT" -U postgres -d assay -q -c "
+SELECT round, count(*) AS items, count(*) FILTER (WHERE kept) AS kept,
+       round(avg(pass_rate)::numeric, 2) AS mean_pass_rate
+FROM item_rounds WHERE job_id = $job_mcq GROUP BY round ORDER BY round"
+echo "outputs: $root/var/out/ (leak-removed cases, samples, SFT and RL datasets as .jsonl)"
 echo "logs:    $root/var/log/   database: $ASSAY_DB"
