@@ -42,6 +42,25 @@ run() {
 }
 run assay "$BUILD/bench/llm_drive" --url "$URL" --concurrency "$INFLIGHT" --requests "$REQUESTS"
 run aiohttp "$PY" "$HERE/llm_aiohttp.py" "$URL" "$INFLIGHT" "$REQUESTS"
+# the whole generate task path, as a worker runs it: `assay run generate` (the
+# executor, prompt rendering, request building, response parsing, sample JSON) with
+# the same concurrency, one request per item
+"$PY" -c "
+import json
+for i in range($REQUESTS):
+    print(json.dumps({'id': 'b%d' % i, 'question': '问题 %d：下列哪项正确' % i,
+                      'options': {'A': '甲', 'B': '乙', 'C': '丙', 'D': '丁'}}, ensure_ascii=False))
+" > "$TMP/items.jsonl"
+task_start=$(date +%s.%N)
+ASSAY_CONFIG=/dev/null ASSAY_ENDPOINT_SIM_BASE_URL="$URL" ASSAY_ENDPOINT_SIM_MODEL=sim-r1 \
+ASSAY_ENDPOINT_SIM_STYLE=r1 ASSAY_ENDPOINT_SIM_MAX_CONCURRENCY="$INFLIGHT" \
+  /usr/bin/time -f "%e %U %S %M" -o "$TMP/task.time" \
+  "$BUILD/bin/assay" run generate --param endpoint=sim --param template=answer_mcq --param n=1 \
+  --concurrency "$INFLIGHT" < "$TMP/items.jsonl" > "$TMP/task.jsonl"
+task_end=$(date +%s.%N)
+task_ok=$(grep -vc '"error"' "$TMP/task.jsonl" || true)
+echo "ok=$task_ok req_per_s=$(echo "$task_ok $task_start $task_end" | awk '{printf "%.1f", $1 / ($3 - $2)}')" > "$TMP/task.out"
+cat "$TMP/task.out"
 # for information: the same assay client on a loop that polls every socket
 # (assay_http_pollfds) instead of the one epoll descriptor (assay_http_fd)
 run pollfds "$BUILD/bench/llm_drive" --url "$URL" --concurrency "$INFLIGHT" --requests "$REQUESTS" --pollfds
@@ -59,6 +78,7 @@ def load(name):
 a_ok, a_rate, a_cpu, a_rss = load("assay")
 p_ok, p_rate, p_cpu, p_rss = load("aiohttp")
 l_ok, l_rate, l_cpu, l_rss = load("pollfds")
+t_ok, t_rate, t_cpu, t_rss = load("task")
 if a_ok != requests or p_ok != requests:
     sys.exit("llm_bench: not every request succeeded (assay %d, aiohttp %d of %d)" % (a_ok, p_ok, requests))
 ideal = inflight / (latency_ms / 1000.0)
@@ -66,6 +86,8 @@ print("assay:   %.0f req/s, %.3f ms CPU per request, peak RSS %.1f MB" % (a_rate
 print("aiohttp: %.0f req/s, %.3f ms CPU per request, peak RSS %.1f MB" % (p_rate, p_cpu, p_rss))
 print("assay on a pollfd-list loop: %.0f req/s, %.3f ms CPU per request, peak RSS %.1f MB"
       % (l_rate, l_cpu, l_rss))
+print("assay run generate (the task path a worker runs, %d ok): %.0f req/s, %.3f ms CPU per request, "
+      "peak RSS %.1f MB, cpu_ratio vs aiohttp %.1f" % (t_ok, t_rate, t_cpu, t_rss, p_cpu / t_cpu))
 print("assay_req_per_s=%.0f efficiency=%.2f worker_rss_mb=%.1f worker_cpu_ms_per_req=%.3f "
       "aiohttp_req_per_s=%.0f aiohttp_cpu_ms_per_req=%.3f cpu_ratio=%.1f"
       % (a_rate, a_rate / ideal, a_rss, a_cpu, p_rate, p_cpu, p_cpu / a_cpu))
