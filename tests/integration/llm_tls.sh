@@ -39,9 +39,9 @@ for r in rows:
     assert not r['error']['retryable'], r
 "
 expect "300 requests, 100 in flight, over TLS" \
-    "$BUILD/tests/llm_drive" --url "$URL" --ca "$TMP/pki/ca.pem" --concurrency 100 --requests 300
+    "$BUILD/bench/llm_drive" --url "$URL" --ca "$TMP/pki/ca.pem" --concurrency 100 --requests 300
 expect "the same on the executor's pollfd-list loop" \
-    "$BUILD/tests/llm_drive" --url "$URL" --ca "$TMP/pki/ca.pem" --concurrency 100 --requests 300 --pollfds
+    "$BUILD/bench/llm_drive" --url "$URL" --ca "$TMP/pki/ca.pem" --concurrency 100 --requests 300 --pollfds
 expect "the same with the wrong CA fails" \
-    bash -c "! '$BUILD/tests/llm_drive' --url '$URL' --ca '$TMP/pki/other-ca.pem' --concurrency 10 --requests 10 2>/dev/null"
+    bash -c "! '$BUILD/bench/llm_drive' --url '$URL' --ca '$TMP/pki/other-ca.pem' --concurrency 10 --requests 10 2>/dev/null"
 finish
