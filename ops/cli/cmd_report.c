@@ -369,7 +369,7 @@ static void s_html_charts(assay_buf_t *b, PGresult **res, const char *key)
 }
 
 static const char s_css[] =
-    "body{font-family:sans-serif;margin:24px;color:#1d2330;background:#fff}"
+    "body{font-family:sans-serif,\"Noto Sans CJK SC\",\"WenQuanYi Zen Hei\";margin:24px;color:#1d2330;background:#fff}"
     "h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #d5d9e0}"
     "table{border-collapse:collapse;font-size:13px;margin:8px 0}"
     "th,td{border:1px solid #d5d9e0;padding:3px 8px;text-align:left}th{background:#eef1f6}"
@@ -396,7 +396,7 @@ static int s_write_html(const char *path, PGresult **res, const char *heading)
     strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
     assay_buf_addf(&b, "</h1>\n<p>generated %s by assay %s</p>\n<nav>", when, ASSAY_VERSION);
     for (size_t i = 0; i < S_NSECTIONS; i++)
-        assay_buf_addf(&b, "<a href=\"#%s\">%s</a>", s_sections[i].key, s_sections[i].key);
+        assay_buf_addf(&b, "<a href=\"#%s\">%s</a> ", s_sections[i].key, s_sections[i].key);
     assay_buf_adds(&b, "</nav>\n");
     for (size_t i = 0; i < S_NSECTIONS; i++) {
         assay_buf_addf(&b, "<section id=\"%s\"><h2>", s_sections[i].key);

@@ -29,7 +29,11 @@ static const char *const s_usage =
     "       assay terms info FILE|DIR\n"
     "\n"
     "Manage the medical terminology (ICD-10 codes, aliases, knowledge graph).\n"
-    "Run `assay terms SUBCOMMAND --help` for details.\n";
+    "Run `assay terms SUBCOMMAND --help` for details.\n"
+    "\n"
+    "examples:\n"
+    "  assay terms load /srv/terms && assay terms snapshot -o /srv/terms.snap\n"
+    "  assay terms info /srv/terms.snap\n";
 
 static const char *const s_usage_load =
     "usage: assay terms load DIR\n"
@@ -39,7 +43,11 @@ static const char *const s_usage_load =
     "terms_* tables. Every file is validated first; an error names the file, line\n"
     "and field and leaves the database unchanged. The previous version is replaced\n"
     "in one transaction and the new one recorded as current in terms_versions.\n"
-    "The database is the configuration key \"db\" (environment ASSAY_DB).\n";
+    "The database is the configuration key \"db\" (environment ASSAY_DB).\n"
+    "\n"
+    "examples:\n"
+    "  assay terms load /srv/terms\n"
+    "  ASSAY_DB=postgresql://assay@dbhost/assay assay terms load ./terms\n";
 
 static const char *const s_usage_snapshot =
     "usage: assay terms snapshot [--from-dir DIR] -o FILE\n"
@@ -47,13 +55,21 @@ static const char *const s_usage_snapshot =
     "Write a terminology snapshot: one file that workers map read-only at start\n"
     "(setting \"terms\" / --terms FILE), shared between processes. Built from the\n"
     "current version in the database, or straight from the TSV files of DIR with\n"
-    "--from-dir. The file is written under a temporary name and renamed.\n";
+    "--from-dir. The file is written under a temporary name and renamed.\n"
+    "\n"
+    "examples:\n"
+    "  assay terms snapshot -o /srv/terms.snap\n"
+    "  assay terms snapshot --from-dir ./terms -o terms.snap\n";
 
 static const char *const s_usage_info =
     "usage: assay terms info FILE|DIR\n"
     "\n"
     "Open a snapshot file (or load a TSV directory) and print its version, its\n"
-    "counts and the time the open took.\n";
+    "counts and the time the open took.\n"
+    "\n"
+    "examples:\n"
+    "  assay terms info /srv/terms.snap\n"
+    "  assay terms info ./terms\n";
 
 static int s_wants_help(int argc, char **argv)
 {
@@ -244,6 +260,12 @@ static int s_load(int argc, char **argv, const assay_config_t *cfg)
         return 2;
     }
     const char *dir = argv[1];
+    if (dir[0] == '-') {
+        fprintf(stderr, "assay terms load: unknown option \"%s\" (see `assay terms load --help`)\n",
+                dir);
+        return 2;
+    }
+    int rcode = 1;
     char err[512];
     int64_t t0 = assay_clock_ms();
     assay_terms_t *terms = assay_terms_load_dir(dir, err, sizeof err);
@@ -263,7 +285,10 @@ static int s_load(int argc, char **argv, const assay_config_t *cfg)
         }
     }
     PGconn *db = s_connect(cfg);
-    if (!db) goto fail;
+    if (!db) {
+        rcode = 4; /* the documented exit code of an unreachable database */
+        goto fail;
+    }
     assay_terms_stats_t st;
     assay_terms_stats(terms, &st);
     const char *version = assay_terms_version(terms);
@@ -323,7 +348,7 @@ fail:
     assay_buf_release(&L.nodes);
     assay_buf_release(&L.edges);
     assay_terms_destroy(&terms);
-    return 1;
+    return rcode;
 }
 
 /* ------------------------------------------------------------- snapshot */
@@ -353,10 +378,14 @@ static int s_feed(PGconn *db, assay_terms_builder_t *b, assay_terms_file_t f, co
     return 0;
 }
 
-static assay_terms_t *s_from_db(const assay_config_t *cfg, char *dbversion, size_t vlen)
+static assay_terms_t *s_from_db(const assay_config_t *cfg, char *dbversion, size_t vlen,
+                                int *unreachable)
 {
     PGconn *db = s_connect(cfg);
-    if (!db) return NULL;
+    if (!db) {
+        *unreachable = 1;
+        return NULL;
+    }
     assay_terms_t *t = NULL;
     assay_terms_builder_t *b = NULL;
     /* one snapshot of the tables, even if a load commits meanwhile */
@@ -421,11 +450,12 @@ static int s_snapshot(int argc, char **argv, const assay_config_t *cfg)
     }
     char err[512], dbversion[ASSAY_TERMS_VERSION_MAX] = "";
     int64_t t0 = assay_clock_ms();
+    int unreachable = 0;
     assay_terms_t *t = dir ? assay_terms_load_dir(dir, err, sizeof err)
-                           : s_from_db(cfg, dbversion, sizeof dbversion);
+                           : s_from_db(cfg, dbversion, sizeof dbversion, &unreachable);
     if (!t) {
         if (dir) fprintf(stderr, "assay terms snapshot: %s\n", err);
-        return 1;
+        return unreachable ? 4 : 1;
     }
     if (*dbversion && strcmp(dbversion, assay_terms_version(t)) != 0)
         fprintf(stderr, "assay terms snapshot: warning: the database records version %s but its "
