@@ -62,7 +62,7 @@ static const char *const s_usage_snapshot =
     "  assay terms snapshot --from-dir ./terms -o terms.snap\n";
 
 static const char *const s_usage_info =
-    "usage: assay terms info FILE|DIR\n"
+    "usage: assay terms info FILE|DIR [--json]\n"
     "\n"
     "Open a snapshot file (or load a TSV directory) and print its version, its\n"
     "counts and the time the open took.\n"
@@ -481,7 +481,14 @@ static int s_info(int argc, char **argv)
         fputs(s_usage_info, stdout);
         return 0;
     }
-    if (argc != 2) {
+    int json = argc == 3 && strcmp(argv[2], "--json") == 0;
+    if (argc == 3 && strcmp(argv[1], "--json") == 0) {
+        json = 1;
+        argv[1] = argv[2];
+    }
+    if (argc != 2 + json || argv[1][0] == '-') {
+        if (argc >= 2 && argv[argc - 1][0] == '-' && !json)
+            fprintf(stderr, "assay terms info: unknown option \"%s\"\n", argv[argc - 1]);
         fputs(s_usage_info, stderr);
         return 2;
     }
@@ -495,6 +502,17 @@ static int s_info(int argc, char **argv)
     }
     assay_terms_stats_t st;
     assay_terms_stats(t, &st);
+    if (json) {
+        printf("{\"version\":\"%s\",\"format\":%d,\"mapped\":%s,\"codes\":%zu,\"clin20\":%zu,"
+               "\"bj_v601\":%zu,\"icd10\":%zu,\"aliases\":%zu,\"names\":%zu,\"kg_nodes\":%zu,"
+               "\"kg_edges\":%zu,\"labels\":%zu,\"image_bytes\":%zu,\"open_ms\":%.3f}\n",
+               assay_terms_version(t), ASSAY_TERMS_FORMAT_VERSION, st.mapped ? "true" : "false",
+               st.concepts, st.per_system[ASSAY_SYS_CLIN20], st.per_system[ASSAY_SYS_BJV601],
+               st.per_system[ASSAY_SYS_ICD10], st.aliases, st.names, st.kg_nodes, st.kg_edges,
+               assay_terms_label_count(t), (size_t)st.image_bytes, (double)(t1 - t0) / 1000.0);
+        assay_terms_destroy(&t);
+        return 0;
+    }
     printf("version:      %s\n", assay_terms_version(t));
     printf("format:       %d (%s)\n", ASSAY_TERMS_FORMAT_VERSION,
            st.mapped ? "snapshot, mapped" : "built from TSV files");

@@ -152,7 +152,7 @@ start_worker w1 noop=8
 wait_job "$job" 60
 run 0 status "$job"; out_has "job $job"; out_has "[done]"
 if grep -q $'\033' "$IT_TMP/out"; then fail "colour escapes when stdout is not a terminal"; fi
-run 0 status "$job" --watch --interval 0.2; out_has "[done]"
+run 0 status "$job" --watch --interval 0.2; out_has "[done]"; out_has "20/20 tasks ended"
 if grep -q $'\033' "$IT_TMP/out"; then fail "--watch redraw escapes when stdout is not a terminal"; fi
 
 # colour on a terminal, none with NO_COLOR
@@ -257,6 +257,21 @@ export ASSAY_DB=$saved_db
 printf '{"question":"x"}\n' >"$IT_TMP/run.jsonl"
 "$A" run noop <"$IT_TMP/run.jsonl" >"$IT_TMP/run.out" 2>"$IT_TMP/run.err" || fail "run noop failed: $(cat "$IT_TMP/run.err")"
 jq -e '.echo.question == "x"' "$IT_TMP/run.out" >/dev/null || fail "run noop: $(cat "$IT_TMP/run.out")"
+
+# ---------------------------------------------------------------- terms
+T=$IT_ROOT/tests/data/terms
+run 0 terms info "$T" --json; is_json
+codes=$(jq -r .codes "$IT_TMP/out")
+[ "$codes" -gt 0 ] || fail "terms info --json: $OUT"
+run 2 terms info "$T" --bogus; err_has '"--bogus"'
+run 1 terms load "$IT_TMP/no-such-dir"; err_has "no-such-dir"
+[ "$(sql "SELECT count(*) FROM terms_codes")" = 0 ] || fail "a failed terms load changed terms_codes"
+run 4 --db "host=/nonexistent-socket-dir dbname=nope" terms load "$T"; err_has "could not connect"
+run 0 terms load "$T"; out_has "loaded terminology"
+[ "$(sql "SELECT count(*) FROM terms_codes")" -gt 0 ] || fail "terms load loaded nothing"
+run 0 terms snapshot -o "$IT_TMP/terms.snap"; out_has "wrote terminology"
+run 0 terms info "$IT_TMP/terms.snap" --json; is_json
+[ "$(jq -r '[.codes, .mapped] | @tsv' "$IT_TMP/out")" = "$codes	true" ] || fail "terms info of the snapshot: $OUT"
 
 # ------------------------------------------------------------- db
 run 0 db status --json; is_json
