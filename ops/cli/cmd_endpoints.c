@@ -65,8 +65,8 @@ int assay_cmd_endpoints(assay_cli_t *cli, int argc, char **argv)
         if (!ep) {
             bad = 1;
             if (json)
-                json_array_append_new(arr, json_pack("{s:s,s:b,s:s}", "name", ns.names[k], "ok", 0,
-                                                     "error", err));
+                json_array_append_new(
+                    arr, json_pack("{s:s,s:b,s:s}", "name", ns.names[k], "ok", 0, "error", err));
             else
                 printf("%-12s %-5s %s\n", ns.names[k], "no", err);
             continue;
@@ -77,11 +77,10 @@ int assay_cmd_endpoints(assay_cli_t *cli, int argc, char **argv)
                 arr, json_pack("{s:s,s:b,s:s,s:s,s:s,s:f,s:f,s:I,s:I,s:I,s:b,s:b,s:s}", "name",
                                ep->name, "ok", 1, "url", ep->url, "model", ep->model, "style",
                                assay_llm_style_name(ep->style), "price_in_per_mtok",
-                               ep->price_in_per_mtok, "price_out_per_mtok",
-                               ep->price_out_per_mtok, "rpm", (json_int_t)ep->rpm, "tpm",
-                               (json_int_t)ep->tpm, "max_concurrency",
-                               (json_int_t)ep->max_concurrency, "supports_n", ep->supports_n,
-                               "stream", ep->stream, "api_key", key));
+                               ep->price_in_per_mtok, "price_out_per_mtok", ep->price_out_per_mtok,
+                               "rpm", (json_int_t)ep->rpm, "tpm", (json_int_t)ep->tpm,
+                               "max_concurrency", (json_int_t)ep->max_concurrency, "supports_n",
+                               ep->supports_n, "stream", ep->stream, "api_key", key));
         else
             printf("%-12s %-5s %-40s %-24s %-5s %9.2f %9.2f %6ld %8ld %5ld  %s\n", ep->name, "yes",
                    ep->url, ep->model, assay_llm_style_name(ep->style), ep->price_in_per_mtok,
@@ -99,7 +98,8 @@ int assay_cmd_endpoints(assay_cli_t *cli, int argc, char **argv)
                path ? path : "assay.conf");
     }
     json_decref(arr);
-    for (size_t k = 0; k < ns.n; k++) free(ns.names[k]);
+    for (size_t k = 0; k < ns.n; k++)
+        free(ns.names[k]);
     free(ns.names);
     if (bad) {
         fprintf(stderr, "assay endpoints: some endpoints cannot be loaded (see above); workers "

@@ -64,7 +64,8 @@ static const s_section_t s_sections[] = {
      "SELECT dataset, dimension, value, items, round(share::numeric, 3) AS share FROM ("
      " SELECT m.*, row_number() OVER (PARTITION BY dataset, dimension"
      "  ORDER BY items DESC, value) AS rank FROM report_item_mix m"
-     " WHERE $1::bigint IS NULL OR dataset IN (SELECT j.dataset FROM jobs j WHERE j.id = $1::bigint)"
+     " WHERE $1::bigint IS NULL OR dataset IN (SELECT j.dataset FROM jobs j WHERE j.id = "
+     "$1::bigint)"
      ") x WHERE rank <= 12 ORDER BY dataset, dimension, items DESC, value"},
     {"dataset_mix", "Mix of exported datasets (report_dataset_mix; top 12 per dimension)",
      "SELECT dataset_id, dataset, dimension, value, rows, round(share::numeric, 3) AS share FROM ("
@@ -77,7 +78,8 @@ static const s_section_t s_sections[] = {
      " sum(completion_tokens)::bigint AS completion_tokens,"
      " sum(reasoning_tokens)::bigint AS reasoning_tokens,"
      " round(sum(cost_usd)::numeric, 4) AS cost_usd"
-     " FROM report_spend WHERE " S_JOB " GROUP BY endpoint, model ORDER BY cost_usd DESC, endpoint"},
+     " FROM report_spend WHERE " S_JOB
+     " GROUP BY endpoint, model ORDER BY cost_usd DESC, endpoint"},
     {"spend_by_job", "Spend per job (report_spend)",
      "SELECT job_id, sum(samples)::bigint AS samples,"
      " sum(prompt_tokens + completion_tokens)::bigint AS tokens,"
@@ -93,8 +95,7 @@ static const s_section_t s_sections[] = {
      " round(per_second::numeric, 2) AS per_second, round(mean_ms::numeric, 1) AS mean_ms,"
      " round(p50_ms::numeric, 1) AS p50_ms, round(p90_ms::numeric, 1) AS p90_ms,"
      " round(p99_ms::numeric, 1) AS p99_ms, round(max_ms::numeric, 1) AS max_ms"
-     " FROM report_task_latency WHERE " S_JOB
-     " ORDER BY job_id, kind, worker IS NOT NULL, worker"},
+     " FROM report_task_latency WHERE " S_JOB " ORDER BY job_id, kind, worker IS NOT NULL, worker"},
     {"failures", "Retries and dead tasks by reason (report_failures)",
      "SELECT job_id, stage, kind, reason, tasks, dead, recovered, retrying, extra_attempts,"
      " left(example, 80) AS example"
@@ -144,11 +145,20 @@ static void s_esc(assay_buf_t *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '<': assay_buf_adds(b, "&lt;"); break;
-        case '>': assay_buf_adds(b, "&gt;"); break;
-        case '&': assay_buf_adds(b, "&amp;"); break;
-        case '"': assay_buf_adds(b, "&quot;"); break;
-        default: assay_buf_addc(b, *s);
+        case '<':
+            assay_buf_adds(b, "&lt;");
+            break;
+        case '>':
+            assay_buf_adds(b, "&gt;");
+            break;
+        case '&':
+            assay_buf_adds(b, "&amp;");
+            break;
+        case '"':
+            assay_buf_adds(b, "&quot;");
+            break;
+        default:
+            assay_buf_addc(b, *s);
         }
     }
 }
@@ -161,9 +171,12 @@ typedef struct {
 
 static void s_fmt(char *out, size_t len, double v)
 {
-    if (v != 0 && (v < 0.01 && v > -0.01)) snprintf(out, len, "%.2g", v);
-    else if (v == (long long)v) snprintf(out, len, "%lld", (long long)v);
-    else snprintf(out, len, "%.3g", v);
+    if (v != 0 && (v < 0.01 && v > -0.01))
+        snprintf(out, len, "%.2g", v);
+    else if (v > -1e15 && v < 1e15 && v == (double)(long long)v)
+        snprintf(out, len, "%lld", (long long)v);
+    else
+        snprintf(out, len, "%.3g", v);
 }
 
 /* a vertical bar chart (histograms, series over time) */
@@ -176,17 +189,19 @@ static void s_svg_vbars(assay_buf_t *b, const char *title, const char *yname, co
         if (bars[i].value > max) max = bars[i].value;
     if (max <= 0) max = 1;
     double slot = (W - L - R) / (double)(n ? n : 1), bw = slot * 0.8;
-    assay_buf_addf(b, "<figure class=\"chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" "
-                      "width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">",
+    assay_buf_addf(b,
+                   "<figure class=\"chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" "
+                   "width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">",
                    W, H, W, H);
     assay_buf_adds(b, "<title>");
     s_esc(b, title);
     assay_buf_adds(b, "</title><text class=\"t\" x=\"8\" y=\"18\">");
     s_esc(b, title);
-    assay_buf_addf(b, "</text><line class=\"axis\" x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\"/>",
+    assay_buf_addf(b,
+                   "</text><line class=\"axis\" x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\"/>",
                    L, H - B, W - R, H - B);
-    assay_buf_addf(b, "<line class=\"axis\" x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\"/>", L, T,
-                   L, H - B);
+    assay_buf_addf(b, "<line class=\"axis\" x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\"/>", L,
+                   T, L, H - B);
     char mx[32];
     s_fmt(mx, sizeof mx, max);
     assay_buf_addf(b, "<text class=\"y\" x=\"%.0f\" y=\"%.0f\">%s</text>", L - 4, T + 4, mx);
@@ -198,8 +213,9 @@ static void s_svg_vbars(assay_buf_t *b, const char *title, const char *yname, co
     for (size_t i = 0; i < n; i++) {
         double h = (H - B - T) * bars[i].value / max;
         double x = L + slot * (double)i + (slot - bw) / 2, y = H - B - h;
-        assay_buf_addf(b, "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
-                          "<title>",
+        assay_buf_addf(b,
+                       "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
+                       "<title>",
                        x, y, bw, h);
         s_esc(b, bars[i].label);
         char v[32];
@@ -208,8 +224,9 @@ static void s_svg_vbars(assay_buf_t *b, const char *title, const char *yname, co
         assay_buf_addf(b, "<text class=\"v\" x=\"%.1f\" y=\"%.1f\">%s</text>", x + bw / 2, y - 3,
                        bars[i].note[0] ? bars[i].note : v);
         /* slanted labels fit many narrow bars */
-        assay_buf_addf(b, "<text class=\"x\" x=\"%.1f\" y=\"%.1f\" transform=\"rotate(-30 %.1f %.1f)\">",
-                       x + bw / 2, H - B + 14, x + bw / 2, H - B + 14);
+        assay_buf_addf(
+            b, "<text class=\"x\" x=\"%.1f\" y=\"%.1f\" transform=\"rotate(-30 %.1f %.1f)\">",
+            x + bw / 2, H - B + 14, x + bw / 2, H - B + 14);
         s_esc(b, bars[i].label);
         assay_buf_adds(b, "</text>");
     }
@@ -217,7 +234,8 @@ static void s_svg_vbars(assay_buf_t *b, const char *title, const char *yname, co
 }
 
 /* a horizontal bar chart (funnel, per-kind figures); max <= 0 = the largest value */
-static void s_svg_hbars(assay_buf_t *b, const char *title, const s_bar_t *bars, size_t n, double max)
+static void s_svg_hbars(assay_buf_t *b, const char *title, const s_bar_t *bars, size_t n,
+                        double max)
 {
     const double W = 620, L = 190, R = 120, T = 30, row = 26;
     double H = T + row * (double)n + 10;
@@ -225,8 +243,9 @@ static void s_svg_hbars(assay_buf_t *b, const char *title, const s_bar_t *bars, 
         for (size_t i = 0; i < n; i++)
             if (bars[i].value > max) max = bars[i].value;
     if (max <= 0) max = 1;
-    assay_buf_addf(b, "<figure class=\"chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" "
-                      "width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">",
+    assay_buf_addf(b,
+                   "<figure class=\"chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" "
+                   "width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">",
                    W, H, W, H);
     assay_buf_adds(b, "<title>");
     s_esc(b, title);
@@ -239,11 +258,13 @@ static void s_svg_hbars(assay_buf_t *b, const char *title, const s_bar_t *bars, 
         s_fmt(v, sizeof v, bars[i].value);
         assay_buf_addf(b, "<text class=\"l\" x=\"%.0f\" y=\"%.1f\">", L - 6, y + 16);
         s_esc(b, bars[i].label);
-        assay_buf_addf(b, "</text><rect class=\"track\" x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" "
-                          "height=\"18\"/>",
+        assay_buf_addf(b,
+                       "</text><rect class=\"track\" x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" "
+                       "height=\"18\"/>",
                        L, y + 3, W - L - R);
-        assay_buf_addf(b, "<rect class=\"bar\" x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" height=\"18\">"
-                          "<title>",
+        assay_buf_addf(b,
+                       "<rect class=\"bar\" x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" height=\"18\">"
+                       "<title>",
                        L, y + 3, w);
         s_esc(b, bars[i].label);
         assay_buf_addf(b, ": %s</title></rect>", v);
@@ -321,8 +342,8 @@ static void s_html_charts(assay_buf_t *b, PGresult **res, const char *key)
                 snprintf(bars[n].label, sizeof bars[n].label, "%s (%s)", s_val(r, i, "stage"),
                          s_val(r, i, "kind"));
                 bars[n].value = s_num(r, i, "items_done");
-                snprintf(bars[n].note, sizeof bars[n].note, "%s / %.0f items", s_val(r, i, "items_done"),
-                         items);
+                snprintf(bars[n].note, sizeof bars[n].note, "%s / %.0f items",
+                         s_val(r, i, "items_done"), items);
             }
             char title[96];
             snprintf(title, sizeof title, "Job %s funnel: items through each stage", job);
@@ -355,8 +376,8 @@ static void s_html_charts(assay_buf_t *b, PGresult **res, const char *key)
             snprintf(bars[n].label, sizeof bars[n].label, "job %s %s", s_val(r, i, "job_id"),
                      s_val(r, i, "kind"));
             bars[n].value = s_num(r, i, "per_second");
-            snprintf(bars[n].note, sizeof bars[n].note, "%s/s, p50 %s ms", s_val(r, i, "per_second"),
-                     s_val(r, i, "p50_ms"));
+            snprintf(bars[n].note, sizeof bars[n].note, "%s/s, p50 %s ms",
+                     s_val(r, i, "per_second"), s_val(r, i, "p50_ms"));
             n++;
         }
         if (n) s_svg_hbars(b, "Throughput per task kind (tasks per second)", bars, n, 0);
@@ -369,7 +390,8 @@ static void s_html_charts(assay_buf_t *b, PGresult **res, const char *key)
 }
 
 static const char s_css[] =
-    "body{font-family:sans-serif,\"Noto Sans CJK SC\",\"WenQuanYi Zen Hei\";margin:24px;color:#1d2330;background:#fff}"
+    "body{font-family:sans-serif,\"Noto Sans CJK SC\",\"WenQuanYi Zen "
+    "Hei\";margin:24px;color:#1d2330;background:#fff}"
     "h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #d5d9e0}"
     "table{border-collapse:collapse;font-size:13px;margin:8px 0}"
     "th,td{border:1px solid #d5d9e0;padding:3px 8px;text-align:left}th{background:#eef1f6}"
@@ -518,6 +540,7 @@ int assay_cmd_report(assay_cli_t *cli, int argc, char **argv)
             assay_cli_table_print(stdout, res[i], s_sections[i].title, cli->color);
     }
 out:
-    for (size_t i = 0; i < S_NSECTIONS; i++) PQclear(res[i]);
+    for (size_t i = 0; i < S_NSECTIONS; i++)
+        PQclear(res[i]);
     return rc;
 }

@@ -40,7 +40,8 @@ int assay_cmd_workers(assay_cli_t *cli, int argc, char **argv)
             char *end = NULL;
             if (i + 1 < argc) stale = strtol(argv[++i], &end, 10);
             if (!end || *end || end == argv[i] || stale < 1) {
-                assay_cli_error("workers", "--stale needs a number of seconds >= 1 (e.g. --stale 60)");
+                assay_cli_error("workers",
+                                "--stale needs a number of seconds >= 1 (e.g. --stale 60)");
                 return ASSAY_EXIT_USAGE;
             }
         } else {

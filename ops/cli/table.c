@@ -44,11 +44,16 @@ int assay_cli_display_width(const char *s)
     while (*p) {
         unsigned cp;
         int len;
-        if (*p < 0x80) cp = *p, len = 1;
-        else if ((*p & 0xE0) == 0xC0) cp = *p & 0x1F, len = 2;
-        else if ((*p & 0xF0) == 0xE0) cp = *p & 0x0F, len = 3;
-        else if ((*p & 0xF8) == 0xF0) cp = *p & 0x07, len = 4;
-        else cp = 0xFFFD, len = 1; /* invalid lead byte: one column */
+        if (*p < 0x80)
+            cp = *p, len = 1;
+        else if ((*p & 0xE0) == 0xC0)
+            cp = *p & 0x1F, len = 2;
+        else if ((*p & 0xF0) == 0xE0)
+            cp = *p & 0x0F, len = 3;
+        else if ((*p & 0xF8) == 0xF0)
+            cp = *p & 0x07, len = 4;
+        else
+            cp = 0xFFFD, len = 1; /* invalid lead byte: one column */
         for (int k = 1; k < len; k++) {
             if ((p[k] & 0xC0) != 0x80) {
                 len = k;
@@ -64,7 +69,8 @@ int assay_cli_display_width(const char *s)
 
 static void s_pad(FILE *out, int n)
 {
-    for (int i = 0; i < n; i++) fputc(' ', out);
+    for (int i = 0; i < n; i++)
+        fputc(' ', out);
 }
 
 void assay_cli_table_print(FILE *out, const PGresult *res, const char *title, int color)
@@ -86,7 +92,7 @@ void assay_cli_table_print(FILE *out, const PGresult *res, const char *title, in
     for (int r = -1; r < nr; r++) {
         fputs("  ", out);
         for (int c = 0; c < nf; c++) {
-            const char *v = r < 0                      ? PQfname(res, c)
+            const char *v = r < 0                    ? PQfname(res, c)
                             : PQgetisnull(res, r, c) ? "-"
                                                      : PQgetvalue(res, r, c);
             int pad = width[c] - assay_cli_display_width(v);
@@ -112,11 +118,16 @@ json_t *assay_cli_table_json(const PGresult *res)
             const char *v = PQgetvalue(res, r, c);
             Oid t = PQftype(res, c);
             json_t *j;
-            if (PQgetisnull(res, r, c)) j = json_null();
-            else if (s_is_int(t)) j = json_integer(strtoll(v, NULL, 10));
-            else if (s_is_number(t)) j = json_real(strtod(v, NULL));
-            else if (t == S_BOOLOID) j = json_boolean(v[0] == 't');
-            else j = json_string(v);
+            if (PQgetisnull(res, r, c))
+                j = json_null();
+            else if (s_is_int(t))
+                j = json_integer(strtoll(v, NULL, 10));
+            else if (s_is_number(t))
+                j = json_real(strtod(v, NULL));
+            else if (t == S_BOOLOID)
+                j = json_boolean(v[0] == 't');
+            else
+                j = json_string(v);
             /* a string that is not UTF-8 cannot go into JSON; keep the key */
             json_object_set_new(o, PQfname(res, c), j ? j : json_null());
         }
