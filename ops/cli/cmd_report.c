@@ -292,7 +292,7 @@ static void s_html_table(assay_buf_t *b, const PGresult *res)
     for (int r = 0; r < nr; r++) {
         assay_buf_adds(b, "<tr>");
         for (int c = 0; c < nf; c++) {
-            assay_buf_adds(b, "<td>");
+            assay_buf_adds(b, assay_cli_table_numeric(res, c) ? "<td class=\"n\">" : "<td>");
             s_esc(b, PQgetisnull(res, r, c) ? "-" : PQgetvalue(res, r, c));
             assay_buf_adds(b, "</td>");
         }
@@ -394,7 +394,8 @@ static const char s_css[] =
     "Hei\";margin:24px;color:#1d2330;background:#fff}"
     "h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #d5d9e0}"
     "table{border-collapse:collapse;font-size:13px;margin:8px 0}"
-    "th,td{border:1px solid #d5d9e0;padding:3px 8px;text-align:left}th{background:#eef1f6}"
+    "th,td{border:1px solid #d5d9e0;padding:3px "
+    "8px;text-align:left}td.n{text-align:right}th{background:#eef1f6}"
     "figure.chart{display:inline-block;margin:8px 16px 8px 0}"
     "svg .bar{fill:#3b6fd6}svg .track{fill:#eef1f6}svg .axis{stroke:#555;stroke-width:1}"
     "svg text{font-size:11px;fill:#1d2330}svg .t{font-size:13px;font-weight:bold}"

@@ -27,6 +27,11 @@ static int s_is_number(Oid t)
     return s_is_int(t) || t == S_FLOAT4OID || t == S_FLOAT8OID || t == S_NUMERICOID;
 }
 
+int assay_cli_table_numeric(const PGresult *res, int col)
+{
+    return s_is_number(PQftype(res, col));
+}
+
 /* wide code points: Hangul Jamo, CJK, Hangul syllables, compatibility forms,
  * full-width forms and the supplementary ideographic planes */
 static int s_wide(unsigned cp)

@@ -19,6 +19,9 @@ void assay_cli_table_print(FILE *out, const PGresult *res, const char *title, in
  * owns the reference. */
 json_t *assay_cli_table_json(const PGresult *res);
 
+/* true when column col of res holds numbers (shown right-aligned) */
+int assay_cli_table_numeric(const PGresult *res, int col);
+
 /* the display width of a UTF-8 string in terminal columns */
 int assay_cli_display_width(const char *s);
 
