@@ -106,8 +106,10 @@ static void s_on_sigint(int sig)
 
 /* print one snapshot; returns 1 when every listed job has finished, 0 when not,
  * or a negative exit code */
-static int s_show(assay_cli_t *cli, assay_db_t *db, long long job, int json, int redraw)
+static int s_show(assay_cli_t *cli, assay_db_t *db, long long job, int json, int redraw,
+                  long long *ended, long long *total)
 {
+    *ended = *total = 0;
     char jid[32];
     snprintf(jid, sizeof jid, "%lld", job);
     const char *p[] = {jid};
@@ -171,6 +173,8 @@ static int s_show(assay_cli_t *cli, assay_db_t *db, long long job, int json, int
                 long long tasks = atoll(PQgetvalue(sr, s, 3)), done = atoll(PQgetvalue(sr, s, 6)),
                           dead = atoll(PQgetvalue(sr, s, 7)),
                           canc = atoll(PQgetvalue(sr, s, 8));
+                *ended += done + dead + canc;
+                *total += tasks;
                 char bar[21];
                 int fill = tasks ? (int)(20.0 * (done + dead + canc) / tasks) : 0;
                 for (int k = 0; k < 20; k++) bar[k] = k < fill ? '#' : '.';
@@ -224,14 +228,26 @@ int assay_cmd_status(assay_cli_t *cli, int argc, char **argv)
     }
     assay_db_t *db = assay_cli_db(cli);
     if (!db) return ASSAY_EXIT_DB;
+    long long ended, total;
     if (!watch) {
-        int r = s_show(cli, db, job, json, 0);
+        int r = s_show(cli, db, job, json, 0, &ended, &total);
         return r < 0 ? -r : ASSAY_EXIT_OK;
     }
     signal(SIGINT, s_on_sigint);
+    long long t0 = 0, ended0 = 0;
     for (;;) {
-        int r = s_show(cli, db, job, json, 1);
+        int r = s_show(cli, db, job, json, 1, &ended, &total);
         if (r < 0) return -r;
+        /* rate and ETA over the watch so far (tasks ended: done, dead or cancelled) */
+        long long now = assay_clock_ms();
+        if (!t0) t0 = now, ended0 = ended;
+        double secs = (now - t0) / 1000.0, rate = secs > 0 ? (ended - ended0) / secs : 0;
+        if (!json) {
+            printf("%lld/%lld tasks ended, %.1f tasks/s", ended, total, rate);
+            if (rate > 0 && ended < total) printf(", ETA %.0fs", (total - ended) / rate);
+            printf("\n");
+            fflush(stdout);
+        }
         if (r == 1 || s_interrupted) break;
         usleep((useconds_t)(interval * 1e6));
         if (s_interrupted) break;

@@ -29,7 +29,11 @@ static const char *const s_usage =
     "       assay terms info FILE|DIR\n"
     "\n"
     "Manage the medical terminology (ICD-10 codes, aliases, knowledge graph).\n"
-    "Run `assay terms SUBCOMMAND --help` for details.\n";
+    "Run `assay terms SUBCOMMAND --help` for details.\n"
+    "\n"
+    "examples:\n"
+    "  assay terms load /srv/terms && assay terms snapshot -o /srv/terms.snap\n"
+    "  assay terms info /srv/terms.snap\n";
 
 static const char *const s_usage_load =
     "usage: assay terms load DIR\n"
@@ -39,7 +43,11 @@ static const char *const s_usage_load =
     "terms_* tables. Every file is validated first; an error names the file, line\n"
     "and field and leaves the database unchanged. The previous version is replaced\n"
     "in one transaction and the new one recorded as current in terms_versions.\n"
-    "The database is the configuration key \"db\" (environment ASSAY_DB).\n";
+    "The database is the configuration key \"db\" (environment ASSAY_DB).\n"
+    "\n"
+    "examples:\n"
+    "  assay terms load /srv/terms\n"
+    "  ASSAY_DB=postgresql://assay@dbhost/assay assay terms load ./terms\n";
 
 static const char *const s_usage_snapshot =
     "usage: assay terms snapshot [--from-dir DIR] -o FILE\n"
@@ -47,13 +55,21 @@ static const char *const s_usage_snapshot =
     "Write a terminology snapshot: one file that workers map read-only at start\n"
     "(setting \"terms\" / --terms FILE), shared between processes. Built from the\n"
     "current version in the database, or straight from the TSV files of DIR with\n"
-    "--from-dir. The file is written under a temporary name and renamed.\n";
+    "--from-dir. The file is written under a temporary name and renamed.\n"
+    "\n"
+    "examples:\n"
+    "  assay terms snapshot -o /srv/terms.snap\n"
+    "  assay terms snapshot --from-dir ./terms -o terms.snap\n";
 
 static const char *const s_usage_info =
-    "usage: assay terms info FILE|DIR\n"
+    "usage: assay terms info FILE|DIR [--json]\n"
     "\n"
     "Open a snapshot file (or load a TSV directory) and print its version, its\n"
-    "counts and the time the open took.\n";
+    "counts and the time the open took.\n"
+    "\n"
+    "examples:\n"
+    "  assay terms info /srv/terms.snap\n"
+    "  assay terms info ./terms\n";
 
 static int s_wants_help(int argc, char **argv)
 {
@@ -256,6 +272,12 @@ static int s_load(int argc, char **argv, const assay_config_t *cfg)
         return 2;
     }
     const char *dir = argv[1];
+    if (dir[0] == '-') {
+        fprintf(stderr, "assay terms load: unknown option \"%s\" (see `assay terms load --help`)\n",
+                dir);
+        return 2;
+    }
+    int rcode = 1;
     char err[512];
     int64_t t0 = assay_clock_ms();
     assay_terms_t *terms = assay_terms_load_dir(dir, err, sizeof err);
@@ -275,7 +297,10 @@ static int s_load(int argc, char **argv, const assay_config_t *cfg)
         }
     }
     PGconn *db = s_connect(cfg);
-    if (!db) goto fail;
+    if (!db) {
+        rcode = 4; /* the documented exit code of an unreachable database */
+        goto fail;
+    }
     assay_terms_stats_t st;
     assay_terms_stats(terms, &st);
     const char *version = assay_terms_version(terms);
@@ -341,7 +366,7 @@ fail:
     assay_buf_release(&L.nodes);
     assay_buf_release(&L.edges);
     assay_terms_destroy(&terms);
-    return 1;
+    return rcode;
 }
 
 /* ------------------------------------------------------------- snapshot */
@@ -372,10 +397,14 @@ static int s_feed(PGconn *db, assay_terms_builder_t *b, assay_terms_file_t f, co
     return 0;
 }
 
-static assay_terms_t *s_from_db(const assay_config_t *cfg, char *dbversion, size_t vlen)
+static assay_terms_t *s_from_db(const assay_config_t *cfg, char *dbversion, size_t vlen,
+                                int *unreachable)
 {
     PGconn *db = s_connect(cfg);
-    if (!db) return NULL;
+    if (!db) {
+        *unreachable = 1;
+        return NULL;
+    }
     assay_terms_t *t = NULL;
     assay_terms_builder_t *b = NULL;
     /* one snapshot of the tables, even if a load commits meanwhile */
@@ -443,11 +472,12 @@ static int s_snapshot(int argc, char **argv, const assay_config_t *cfg)
     }
     char err[512], dbversion[ASSAY_TERMS_VERSION_MAX] = "";
     int64_t t0 = assay_clock_ms();
+    int unreachable = 0;
     assay_terms_t *t = dir ? assay_terms_load_dir(dir, err, sizeof err)
-                           : s_from_db(cfg, dbversion, sizeof dbversion);
+                           : s_from_db(cfg, dbversion, sizeof dbversion, &unreachable);
     if (!t) {
         if (dir) fprintf(stderr, "assay terms snapshot: %s\n", err);
-        return 1;
+        return unreachable ? 4 : 1;
     }
     if (*dbversion && strcmp(dbversion, assay_terms_version(t)) != 0)
         fprintf(stderr,
@@ -475,7 +505,14 @@ static int s_info(int argc, char **argv)
         fputs(s_usage_info, stdout);
         return 0;
     }
-    if (argc != 2) {
+    int json = argc == 3 && strcmp(argv[2], "--json") == 0;
+    if (argc == 3 && strcmp(argv[1], "--json") == 0) {
+        json = 1;
+        argv[1] = argv[2];
+    }
+    if (argc != 2 + json || argv[1][0] == '-') {
+        if (argc >= 2 && argv[argc - 1][0] == '-' && !json)
+            fprintf(stderr, "assay terms info: unknown option \"%s\"\n", argv[argc - 1]);
         fputs(s_usage_info, stderr);
         return 2;
     }
@@ -489,6 +526,17 @@ static int s_info(int argc, char **argv)
     }
     assay_terms_stats_t st;
     assay_terms_stats(t, &st);
+    if (json) {
+        printf("{\"version\":\"%s\",\"format\":%d,\"mapped\":%s,\"codes\":%zu,\"clin20\":%zu,"
+               "\"bj_v601\":%zu,\"icd10\":%zu,\"aliases\":%zu,\"names\":%zu,\"kg_nodes\":%zu,"
+               "\"kg_edges\":%zu,\"labels\":%zu,\"image_bytes\":%zu,\"open_ms\":%.3f}\n",
+               assay_terms_version(t), ASSAY_TERMS_FORMAT_VERSION, st.mapped ? "true" : "false",
+               st.concepts, st.per_system[ASSAY_SYS_CLIN20], st.per_system[ASSAY_SYS_BJV601],
+               st.per_system[ASSAY_SYS_ICD10], st.aliases, st.names, st.kg_nodes, st.kg_edges,
+               assay_terms_label_count(t), (size_t)st.image_bytes, (double)(t1 - t0) / 1000.0);
+        assay_terms_destroy(&t);
+        return 0;
+    }
     printf("version:      %s\n", assay_terms_version(t));
     printf("format:       %d (%s)\n", ASSAY_TERMS_FORMAT_VERSION,
            st.mapped ? "snapshot, mapped" : "built from TSV files");

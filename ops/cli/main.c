@@ -24,6 +24,9 @@ static const s_command_t s_commands[] = {
     {"cancel", assay_cmd_control, "cancel a job: no new dispatch, pending tasks cancelled"},
     {"retry", assay_cmd_control, "put a job's dead tasks back to pending"},
     {"export", assay_cmd_export, "write a job's results as JSONL"},
+    {"report", assay_cmd_report, "a job's figures: funnel, pass rates, spend, latency (--html)"},
+    {"workers", assay_cmd_workers, "list the workers the broker has seen"},
+    {"endpoints", assay_cmd_endpoints, "list the configured model endpoints (keys never shown)"},
     {"run", assay_cmd_run, "run a task kind locally on JSONL (no broker, no database)"},
     {"terms", assay_cmd_terms_cli, "load a terminology into Postgres, write or inspect snapshots"},
 };
@@ -43,7 +46,7 @@ static void s_usage(FILE *out)
                  "\n"
                  "commands:\n");
     for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
-        fprintf(out, "  %-8s %s\n", s_commands[i].name, s_commands[i].summary);
+        fprintf(out, "  %-10s %s\n", s_commands[i].name, s_commands[i].summary);
     fprintf(out, "\n"
                  "global options:\n"
                  "  --config FILE      configuration file (default: $ASSAY_CONFIG, else ./assay.conf)\n"
