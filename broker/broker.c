@@ -5,6 +5,7 @@
 #include "broker/queue.h"
 #include "broker/retry.h"
 #include "broker/store.h"
+#include "common/curve.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/proto.h"
@@ -66,6 +67,7 @@ struct assay_broker {
     char id[128];
     void *ctx;
     void *sock;
+    assay_curve_zap_t *zap; /* CURVE authentication (NULL with curve = off) */
     assay_store_t *store;
     assay_queue_t *queue;
     assay_queue_t *staged; /* claimed in the open transaction, not yet committed */
@@ -650,6 +652,7 @@ void assay_broker_destroy(assay_broker_t **self_p)
     assay_store_destroy(&self->store);
     free(self->jobs);
     if (self->sock) zmq_close(self->sock);
+    assay_curve_zap_destroy(&self->zap);
     if (self->ctx) zmq_ctx_term(self->ctx);
     free(self->bind);
     free(self);
@@ -712,6 +715,12 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
     zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
     int64_t maxmsg = ASSAY_PROTO_MAX_BODY + 4096;
     zmq_setsockopt(self->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    char cerr[1024];
+    if (assay_curve_server_setup(self->ctx, self->sock, self->cfg, &self->zap, cerr,
+                                 sizeof cerr) != 0) {
+        log_error("broker", "%s", cerr);
+        return -1;
+    }
     if (zmq_bind(self->sock, self->bind) != 0) {
         log_error("broker", "could not bind \"%s\": %s", self->bind, zmq_strerror(zmq_errno()));
         return -1;

@@ -10,6 +10,7 @@
  *  running tasks get worker.drain_s seconds to finish, the rest are handed back.
  */
 #include "common/config.h"
+#include "common/curve.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/proto.h"
@@ -49,6 +50,7 @@ typedef struct {
     int64_t last_send_ms;
     int64_t reconnect_ms; /* current backoff */
     int draining;
+    int curve_logged; /* the curve = off warning was written */
     assay_exec_t *exec;
     assay_proto_stats_t stats;
     uint64_t done, failed;
@@ -82,6 +84,12 @@ static void s_connect(s_worker_t *w)
     zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(w->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(w->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    char err[1024];
+    if (assay_curve_client_setup(w->sock, w->cfg, !w->curve_logged, err, sizeof err) != 0) {
+        log_error("worker", "%s", err);
+        exit(1);
+    }
+    w->curve_logged = 1;
     if (zmq_connect(w->sock, w->endpoint) != 0) {
         log_error("worker", "could not connect to broker \"%s\": %s", w->endpoint,
                   zmq_strerror(zmq_errno()));
