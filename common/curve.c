@@ -215,7 +215,8 @@ int assay_curve_allowlist_load(const char *path, char (**keys)[ASSAY_CURVE_Z85_L
             s = eq ? eq + 1 : s + 10;
             while (*s == ' ' || *s == '\t') s++;
         }
-        size_t kl = strcspn(s, " \t\r\n#");
+        /* '#' is a Z85 character: a comment after the key needs a blank first */
+        size_t kl = strcspn(s, " \t\r\n");
         s[kl] = '\0';
         if (!assay_curve_z85_valid(s)) {
             snprintf(err, errlen,
@@ -547,4 +548,82 @@ int assay_curve_client_setup(void *sock, const assay_config_t *cfg, int warn, ch
         return ASSAY_ECONFIG;
     }
     return 0;
+}
+
+/* ---- handshake watch (client side) ---- */
+
+struct assay_curve_watch {
+    void *pair;
+};
+
+assay_curve_watch_t *assay_curve_watch_new(void *ctx, void *sock)
+{
+    char ep[96];
+    /* the time keeps the name unique when a new socket reuses an old address */
+    snprintf(ep, sizeof ep, "inproc://assay-curve-watch-%p-%lld", sock, (long long)assay_clock_us());
+    if (zmq_socket_monitor(sock, ep,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0)
+        return NULL;
+    assay_curve_watch_t *self = ASSAY_NEW(assay_curve_watch_t);
+    self->pair = zmq_socket(ctx, ZMQ_PAIR);
+    int linger = 0;
+    zmq_setsockopt(self->pair, ZMQ_LINGER, &linger, sizeof linger);
+    if (!self->pair || zmq_connect(self->pair, ep) != 0) {
+        if (self->pair) zmq_close(self->pair);
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+int assay_curve_watch_failed(assay_curve_watch_t *self, char *why, size_t whylen)
+{
+    if (!self) return 0;
+    int failed = 0;
+    for (;;) {
+        zmq_msg_t ev;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, self->pair, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            break;
+        }
+        /* frame 1: event (u16) + value (u32); frame 2: the endpoint */
+        uint16_t event = 0;
+        uint32_t value = 0;
+        if (zmq_msg_size(&ev) >= 6) {
+            memcpy(&event, zmq_msg_data(&ev), 2);
+            memcpy(&value, (const uint8_t *)zmq_msg_data(&ev) + 2, 4);
+        }
+        int more = zmq_msg_more(&ev);
+        zmq_msg_close(&ev);
+        while (more) {
+            zmq_msg_t rest;
+            zmq_msg_init(&rest);
+            if (zmq_msg_recv(&rest, self->pair, 0) < 0) more = 0;
+            else more = zmq_msg_more(&rest);
+            zmq_msg_close(&rest);
+        }
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            snprintf(why, whylen,
+                     "the broker rejected this worker's key (status %u): is its public key in "
+                     "the broker's allowlist (broker.allowed_keys)?",
+                     value);
+            failed = 1;
+        } else if (event) {
+            snprintf(why, whylen,
+                     "the CurveZMQ handshake with the broker failed: do worker.broker_public_key "
+                     "and the curve setting match the broker's?");
+            failed = 1;
+        }
+    }
+    return failed;
+}
+
+void assay_curve_watch_destroy(assay_curve_watch_t **self_p)
+{
+    if (!self_p || !*self_p) return;
+    zmq_close((*self_p)->pair);
+    free(*self_p);
+    *self_p = NULL;
 }

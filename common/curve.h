@@ -72,6 +72,15 @@ int assay_curve_server_setup(void *ctx, void *sock, const assay_config_t *cfg,
 int assay_curve_client_setup(void *sock, const assay_config_t *cfg, int warn, char *err,
                              size_t errlen);
 
+/* Watch a client socket's handshakes so a worker can say why it gets nothing:
+ * assay_curve_watch_failed() returns 1 (once per failure) after the broker
+ * rejected our key or the handshake failed (mismatched curve settings), with a
+ * description in why. Free the watch before closing the socket's context. */
+typedef struct assay_curve_watch assay_curve_watch_t;
+assay_curve_watch_t *assay_curve_watch_new(void *ctx, void *sock);
+int assay_curve_watch_failed(assay_curve_watch_t *self, char *why, size_t whylen);
+void assay_curve_watch_destroy(assay_curve_watch_t **self_p);
+
 /* stops the handler thread and closes its socket; nulls *self_p; safe on NULL */
 void assay_curve_zap_destroy(assay_curve_zap_t **self_p);
 /* a copy of the counters (thread safe; zeros for NULL) */

@@ -52,6 +52,7 @@ typedef struct {
     int64_t reconnect_ms; /* current backoff */
     int draining;
     int curve_logged; /* the curve = off warning was written */
+    assay_curve_watch_t *watch; /* handshake failures of the current socket */
     assay_exec_t *exec;
     assay_proto_stats_t stats;
     uint64_t done, failed;
@@ -66,7 +67,9 @@ static int s_metrics_start(s_worker_t *w, const char *addr, char *err, size_t er
 
 static void s_send(s_worker_t *w, const assay_msg_t *msg)
 {
-    int rc = assay_proto_send(w->sock, NULL, 0, msg, 0);
+    /* never block: a DEALER whose connection was refused (a rejected key) has no
+     * peer and a blocking send would hang the worker instead of reconnecting */
+    int rc = assay_proto_send(w->sock, NULL, 0, msg, ZMQ_DONTWAIT);
     if (rc != 0)
         log_warn("worker", "could not send %s to broker: %s", assay_cmd_name(msg->cmd),
                  zmq_strerror(zmq_errno()));
@@ -86,6 +89,7 @@ static void s_send_ready(s_worker_t *w)
 
 static void s_connect(s_worker_t *w)
 {
+    assay_curve_watch_destroy(&w->watch);
     if (w->sock) zmq_close(w->sock);
     w->sock = zmq_socket(w->ctx, ZMQ_DEALER);
     int linger = 2000, hwm = 0;
@@ -98,6 +102,7 @@ static void s_connect(s_worker_t *w)
         exit(1);
     }
     w->curve_logged = 1;
+    w->watch = assay_curve_watch_new(w->ctx, w->sock);
     if (zmq_connect(w->sock, w->endpoint) != 0) {
         log_error("worker", "could not connect to broker \"%s\": %s", w->endpoint,
                   zmq_strerror(zmq_errno()));
@@ -422,6 +427,8 @@ int main(int argc, char **argv)
                 assay_msg_release(&m);
             }
         }
+        char why[256];
+        if (assay_curve_watch_failed(w.watch, why, sizeof why)) log_error("worker", "%s", why);
         now = assay_clock_ms();
         if (now - w.last_recv_ms > (int64_t)w.heartbeat_ms * w.liveness && !w.draining) {
             log_warn("worker", "broker silent for %lld ms: reconnecting in %lld ms",
@@ -448,6 +455,7 @@ int main(int argc, char **argv)
     assay_msg_t bye = {.cmd = ASSAY_CMD_DISCONNECT};
     bye.u.disconnect.reason = "bye";
     s_send(&w, &bye);
+    assay_curve_watch_destroy(&w.watch);
     zmq_close(w.sock);
     zmq_ctx_term(w.ctx);
     for (uint32_t i = 0; i < w.nslots; i++) free(w.slots[i].kind);
