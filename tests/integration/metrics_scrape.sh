@@ -38,7 +38,7 @@ m() { curl -sf "http://127.0.0.1:$1/metrics"; }
 val() { # port, series (exact, with labels): the value, 0 when absent
   m "$1" | awk -v k="$2" 'index($0, k " ") == 1 {print $2; f = 1} END {if (!f) print 0}'
 }
-sum() { m "$1" | awk -v k="$2" 'index($0, k) == 1 {s += $2} END {printf "%.6f\n", s}'; }
+sum() { m "$1" | awk -v k="$2" 'index($0, k) == 1 {s += $2} END {printf "%.12f\n", s}'; }
 sleep 0.6 # one publishing interval of the broker and workers
 errors=0
 check() { # name, from metrics, from the database
