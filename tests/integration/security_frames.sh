@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # security_frames: an authenticated peer floods the broker with garbage and
-# oversized frames while a normal job runs. Every bad message is counted by
+# oversized frames while a normal job runs, and an unauthenticated one sends raw
+# random bytes to its port. Every bad message is counted by
 # reason in the broker's /metrics and dropped; the job completes with every item
 # stored exactly once; the broker keeps serving. Prints the job's time with and
 # without the flood.
@@ -30,11 +31,17 @@ count=${FLOOD_COUNT:-100000}
 "$FLOOD" "$ASSAY_BROKER" "$count" >"$IT_TMP/flood.out" 2>"$IT_TMP/flood.err" &
 flood_pid=$!
 IT_PIDS+=("$flood_pid")
+# and a peer without keys throws raw bytes at the port: its handshakes fail
+( for i in 1 2 3 4 5; do
+    head -c 200000 /dev/urandom >"/dev/tcp/127.0.0.1/$BROKER_PORT" 2>/dev/null || true
+  done ) &
+raw_pid=$!
 t0=$(date +%s%N)
 job2=$(submit flooded)
 wait_job "$job2" 120
 flood_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 wait "$flood_pid" || fail "zmq_flood failed: $(cat "$IT_TMP/flood.err")"
+wait "$raw_pid" || true
 cat "$IT_TMP/flood.out"
 
 # the broker reads at its own pace: wait until it has seen everything
