@@ -507,6 +507,41 @@ int assay_curve_server_setup(void *ctx, void *sock, const assay_config_t *cfg,
     return 0;
 }
 
+int assay_curve_server_check(const assay_config_t *cfg, char *err, size_t errlen)
+{
+    int mode = s_mode(cfg, err, errlen);
+    if (mode <= 0) return mode;
+    const char *keyfile = assay_config_get(cfg, "broker.secret_key_file", NULL);
+    const char *allow = assay_config_get(cfg, "broker.allowed_keys", NULL);
+    if (!keyfile || !*keyfile) {
+        snprintf(err, errlen,
+                 "no broker key: set broker.secret_key_file (create one with `assay keygen "
+                 "--out broker`), or curve = off for local development");
+        return ASSAY_ECONFIG;
+    }
+    if (!allow || !*allow) {
+        snprintf(err, errlen,
+                 "no worker allowlist: set broker.allowed_keys to a file of worker public keys");
+        return ASSAY_ECONFIG;
+    }
+    assay_curve_keypair_t kp;
+    char why[512];
+    int rc = assay_curve_load_keypair(keyfile, &kp, why, sizeof why);
+    explicit_bzero(&kp, sizeof kp);
+    if (rc != 0) {
+        snprintf(err, errlen, "broker.secret_key_file: %s", why);
+        return ASSAY_ECONFIG;
+    }
+    char(*keys)[ASSAY_CURVE_Z85_LEN + 1] = NULL;
+    int n = assay_curve_allowlist_load(allow, &keys, why, sizeof why);
+    free(keys);
+    if (n < 0) {
+        snprintf(err, errlen, "broker.allowed_keys: %s", why);
+        return ASSAY_ECONFIG;
+    }
+    return 0;
+}
+
 int assay_curve_client_setup(void *sock, const assay_config_t *cfg, int warn, char *err,
                              size_t errlen)
 {

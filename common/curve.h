@@ -66,6 +66,9 @@ typedef struct {
  * *zap NULL. Returns 0, or ASSAY_ECONFIG with the reason in err. */
 int assay_curve_server_setup(void *ctx, void *sock, const assay_config_t *cfg,
                              assay_curve_zap_t **zap, char *err, size_t errlen);
+/* check the broker's settings (mode, key file, allowlist) without starting
+ * anything, so a misconfigured standby fails at start and not at takeover */
+int assay_curve_server_check(const assay_config_t *cfg, char *err, size_t errlen);
 /* Make sock a CURVE client of the broker (worker.key_file,
  * worker.broker_public_key); with `curve = off` does nothing (quiet unless
  * warn). Returns 0 or ASSAY_ECONFIG with err. */

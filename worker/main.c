@@ -268,6 +268,10 @@ static void s_usage(FILE *out)
             "  --terms PATH       terminology snapshot or TSV directory (config worker.terms)\n"
             "  --log-level LEVEL  debug | info | warn | error (config log_level)\n"
             "\n"
+            "CurveZMQ: worker.key_file and worker.broker_public_key (see `assay keygen`),\n"
+            "or curve = off for local development. worker.metrics = HOST:PORT serves\n"
+            "/metrics, /healthz and /readyz.\n"
+            "\n"
             "kinds in this build:");
     for (size_t i = 0; i < assay_handler_count(); i++)
         fprintf(out, " %s", assay_handler_at(i)->kind);

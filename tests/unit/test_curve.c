@@ -158,6 +158,8 @@ static void test_settings_errors(void **state)
     assert_int_equal(assay_curve_server_setup(ctx, sock, cfg, &zap, err, sizeof err),
                      ASSAY_ECONFIG);
     assert_non_null(strstr(err, "expected on or off"));
+    assert_int_equal(assay_curve_server_check(cfg, err, sizeof err), ASSAY_ECONFIG);
+    assert_non_null(strstr(err, "expected on or off"));
     /* explicit off: plain */
     assay_config_set(cfg, "curve", "off");
     assert_int_equal(assay_curve_server_setup(ctx, sock, cfg, &zap, err, sizeof err), 0);
@@ -175,6 +177,12 @@ static void test_settings_errors(void **state)
     assert_int_equal(assay_curve_server_setup(ctx, sock, cfg, &zap, err, sizeof err),
                      ASSAY_ECONFIG);
     assert_non_null(strstr(err, "broker.allowed_keys"));
+    assert_int_equal(assay_curve_server_check(cfg, err, sizeof err), ASSAY_ECONFIG);
+    assert_non_null(strstr(err, "broker.allowed_keys"));
+    char allow[512];
+    s_path(allow, sizeof allow, "srv.pub"); /* a .pub file is a valid allowlist */
+    assay_config_set(cfg, "broker.allowed_keys", allow);
+    assert_int_equal(assay_curve_server_check(cfg, err, sizeof err), 0);
     assay_config_destroy(&cfg);
     zmq_close(sock);
     zmq_ctx_term(ctx);
