@@ -50,12 +50,30 @@ GRANT USAGE ON SCHEMA public TO assay_broker, assay_operator, assay_reporting;
 -- reporting: read everything, change nothing
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO assay_reporting;
 
--- broker
-GRANT SELECT ON jobs, stages, items, job_items, schema_migrations TO assay_broker;
+-- broker: reads the job definitions, writes the task flow and its results. The
+-- lists name tables of other versions of 001_core.sql too (item_rounds,
+-- llm_cache) and grant only what exists. A later migration that adds a table
+-- the broker writes grants it there.
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['jobs', 'stages', 'items', 'job_items', 'schema_migrations',
+                             'job_progress'] LOOP
+        IF to_regclass('public.' || t) IS NOT NULL THEN
+            EXECUTE format('GRANT SELECT ON %I TO assay_broker', t);
+        END IF;
+    END LOOP;
+    FOREACH t IN ARRAY ARRAY['tasks', 'task_outputs', 'item_rounds', 'samples', 'scores',
+                             'workers', 'llm_cache'] LOOP
+        IF to_regclass('public.' || t) IS NOT NULL THEN
+            EXECUTE format('GRANT SELECT, INSERT, UPDATE ON %I TO assay_broker', t);
+        END IF;
+    END LOOP;
+END
+$$;
 GRANT UPDATE (state, finished_at) ON jobs TO assay_broker;
 GRANT UPDATE ON stages TO assay_broker;
-GRANT SELECT, INSERT, UPDATE ON tasks, task_outputs, samples, scores, workers TO assay_broker;
-GRANT SELECT ON job_progress TO assay_broker;
 
 -- operator (CLI): everything the commands do, but no DDL and no role changes
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO assay_operator;
