@@ -1,13 +1,16 @@
 /*  broker.c: see broker.h */
 #include "broker/broker.h"
 
+#include "broker/dbmetrics.h"
 #include "broker/imap.h"
 #include "broker/queue.h"
 #include "broker/ratelimit.h"
 #include "broker/retry.h"
 #include "broker/store.h"
+#include "common/curve.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/proto.h"
 #include "common/util.h"
 
@@ -68,6 +71,7 @@ struct assay_broker {
     char id[128];
     void *ctx;
     void *sock;
+    assay_curve_zap_t *zap; /* CURVE authentication (NULL with curve = off) */
     assay_store_t *store;
     assay_queue_t *queue;
     assay_queue_t *staged; /* claimed in the open transaction, not yet committed */
@@ -98,7 +102,14 @@ struct assay_broker {
     assay_proto_stats_t proto;
     assay_store_stats_t st;
     uint64_t dispatched, unknown_peer_msgs;
+    uint64_t leases_expired;
+    assay_metrics_t *metrics;     /* NULL unless broker.metrics is set */
+    assay_dbmetrics_t *dbmetrics;
+    int64_t next_metrics_ms;
 };
+
+static int s_metrics_start(assay_broker_t *self, char *err, size_t errlen);
+static void s_metrics_publish(assay_broker_t *self, int64_t now, int force);
 
 /* ---- peers ---- */
 
@@ -646,7 +657,8 @@ static void s_timers(assay_broker_t *self, int64_t now)
         uint64_t expired = 0;
         if (assay_store_expire_leases(self->store, 5, &expired) != 0)
             self->db_down = 1;
-        else if (expired)
+        self->leases_expired += expired;
+        if (expired)
             log_warn("broker", "%llu leases expired and went back to pending",
                      (unsigned long long)expired);
     }
@@ -716,6 +728,10 @@ assay_broker_t *assay_broker_new(const assay_config_t *cfg, char *err, size_t er
     assay_config_sections(cfg, "endpoint.", s_add_limit, self);
     self->peers_by_key = assay_imap_new();
     self->flights = assay_imap_new();
+    if (s_metrics_start(self, err, errlen) != 0) {
+        assay_broker_destroy(&self);
+        return NULL;
+    }
     return self;
 }
 
@@ -730,6 +746,8 @@ void assay_broker_destroy(assay_broker_t **self_p)
 {
     if (!self_p || !*self_p) return;
     assay_broker_t *self = *self_p;
+    assay_metrics_destroy(&self->metrics); /* stops the HTTP thread first */
+    assay_dbmetrics_destroy(&self->dbmetrics);
     while (self->npeers) {
         s_peer_t *p = self->peers[0];
         assay_imap_del(self->peers_by_key, p->key);
@@ -749,6 +767,7 @@ void assay_broker_destroy(assay_broker_t **self_p)
     assay_store_destroy(&self->store);
     free(self->jobs);
     if (self->sock) zmq_close(self->sock);
+    assay_curve_zap_destroy(&self->zap);
     if (self->ctx) zmq_ctx_term(self->ctx);
     free(self->bind);
     free(self);
@@ -778,6 +797,7 @@ int assay_broker_wait_active(assay_broker_t *self, volatile sig_atomic_t *stop)
     if (assay_store_recover(self->store, &requeued, &dead) != 0) return -1;
     log_info("broker", "active: %llu leased tasks of a previous broker back to pending, %llu dead",
              (unsigned long long)requeued, (unsigned long long)dead);
+    if (self->metrics) assay_metrics_set_ready(self->metrics, 1, "");
     return 0;
 }
 
@@ -811,6 +831,12 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
     zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
     int64_t maxmsg = ASSAY_PROTO_MAX_BODY + 4096;
     zmq_setsockopt(self->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    char cerr[1024];
+    if (assay_curve_server_setup(self->ctx, self->sock, self->cfg, &self->zap, cerr,
+                                 sizeof cerr) != 0) {
+        log_error("broker", "%s", cerr);
+        return -1;
+    }
     if (zmq_bind(self->sock, self->bind) != 0) {
         log_error("broker", "could not bind \"%s\": %s", self->bind, zmq_strerror(zmq_errno()));
         return -1;
@@ -881,6 +907,7 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
         }
         s_dispatch(self, now);
         s_timers(self, now);
+        s_metrics_publish(self, now, 0);
     }
 
     log_info("broker", "stopping: handing back %zu queued tasks", assay_queue_total(self->queue));
@@ -891,8 +918,112 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
         self->db_down = 1;
         usleep(500 * 1000);
     }
+    s_metrics_publish(self, assay_clock_ms(), 1);
     log_info("broker", "stopped: dispatched=%llu stored=%llu ignored=%llu",
              (unsigned long long)self->dispatched, (unsigned long long)self->st.results_stored,
              (unsigned long long)self->st.results_ignored);
     return 0;
+}
+
+/* ---- metrics ---- */
+
+static int s_metrics_start(assay_broker_t *self, char *err, size_t errlen)
+{
+    const char *addr = assay_config_get(self->cfg, "broker.metrics", NULL);
+    if (!addr || !*addr) return 0;
+    assay_metrics_t *m = self->metrics = assay_metrics_new();
+    assay_metrics_declare(m, "assay_broker_dispatched_total", ASSAY_METRIC_COUNTER,
+                          "tasks sent to workers", NULL, 0);
+    assay_metrics_declare(m, "assay_broker_completed_total", ASSAY_METRIC_COUNTER,
+                          "results stored (tasks done)", NULL, 0);
+    assay_metrics_declare(m, "assay_broker_results_ignored_total", ASSAY_METRIC_COUNTER,
+                          "results for a stale attempt or a finished task, dropped", NULL, 0);
+    assay_metrics_declare(m, "assay_broker_retries_total", ASSAY_METRIC_COUNTER,
+                          "failed attempts put back to pending for a retry", NULL, 0);
+    assay_metrics_declare(m, "assay_broker_dead_total", ASSAY_METRIC_COUNTER,
+                          "tasks that ran out of attempts or failed for good", NULL, 0);
+    assay_metrics_declare(m, "assay_broker_lease_expired_total", ASSAY_METRIC_COUNTER,
+                          "leases that lapsed and went back to pending", NULL, 0);
+    assay_metrics_declare(m, "assay_broker_unknown_peer_messages_total", ASSAY_METRIC_COUNTER,
+                          "messages from workers that had not registered", NULL, 0);
+    assay_metrics_declare(m, "assay_proto_messages_total", ASSAY_METRIC_COUNTER,
+                          "well-formed messages received", NULL, 0);
+    assay_metrics_declare(m, "assay_proto_rejected_total", ASSAY_METRIC_COUNTER,
+                          "messages dropped as malformed, by reason", NULL, 0);
+    assay_metrics_declare(m, "assay_curve_auth_total", ASSAY_METRIC_COUNTER,
+                          "CurveZMQ handshakes by result (denied = key not allowed)", NULL, 0);
+    assay_metrics_declare(m, "assay_curve_allowed_keys", ASSAY_METRIC_GAUGE,
+                          "client keys in the allowlist", NULL, 0);
+    assay_metrics_declare(m, "assay_broker_workers", ASSAY_METRIC_GAUGE,
+                          "connected workers", NULL, 0);
+    assay_metrics_declare(m, "assay_broker_slots", ASSAY_METRIC_GAUGE,
+                          "slots of connected workers by kind", NULL, 0);
+    assay_metrics_declare(m, "assay_broker_inflight", ASSAY_METRIC_GAUGE,
+                          "tasks running on workers by kind", NULL, 0);
+    assay_metrics_declare(m, "assay_broker_queued", ASSAY_METRIC_GAUGE,
+                          "tasks claimed and waiting in the broker by kind", NULL, 0);
+    assay_metrics_declare(m, "assay_broker_pending_writes", ASSAY_METRIC_GAUGE,
+                          "results and failures not yet written to Postgres", NULL, 0);
+    assay_metrics_declare(m, "assay_broker_db_up", ASSAY_METRIC_GAUGE,
+                          "1 while the scheduler's database connection works", NULL, 0);
+    assay_metrics_set_ready(m, 0, "standby (not the active broker yet)");
+    self->dbmetrics = assay_dbmetrics_new(assay_config_get(self->cfg, "db", ""));
+    assay_metrics_collector(m, assay_dbmetrics_collect, self->dbmetrics);
+    if (assay_metrics_serve(m, addr, err, errlen) != 0) return -1;
+    log_info("broker", "metrics on http://%s/metrics", addr);
+    return 0;
+}
+
+static void s_metrics_publish(assay_broker_t *self, int64_t now, int force)
+{
+    assay_metrics_t *m = self->metrics;
+    if (!m || (!force && now < self->next_metrics_ms)) return;
+    self->next_metrics_ms = now + 250;
+    assay_metrics_set(m, "assay_broker_dispatched_total", "", (double)self->dispatched);
+    assay_metrics_set(m, "assay_broker_completed_total", "", (double)self->st.results_stored);
+    assay_metrics_set(m, "assay_broker_results_ignored_total", "",
+                      (double)self->st.results_ignored);
+    assay_metrics_set(m, "assay_broker_retries_total", "", (double)self->st.fails_retried);
+    assay_metrics_set(m, "assay_broker_dead_total", "", (double)self->st.fails_dead);
+    assay_metrics_set(m, "assay_broker_lease_expired_total", "", (double)self->leases_expired);
+    assay_metrics_set(m, "assay_broker_unknown_peer_messages_total", "",
+                      (double)self->unknown_peer_msgs);
+    assay_metrics_set(m, "assay_proto_messages_total", "", (double)self->proto.ok);
+    const struct {
+        const char *reason;
+        uint64_t n;
+    } rej[] = {{"bad_frames", self->proto.bad_frames}, {"bad_tag", self->proto.bad_tag},
+               {"bad_version", self->proto.bad_version}, {"bad_command", self->proto.bad_command},
+               {"oversized", self->proto.oversized},     {"truncated", self->proto.truncated},
+               {"malformed", self->proto.malformed}};
+    char labels[256];
+    for (size_t i = 0; i < sizeof rej / sizeof rej[0]; i++)
+        assay_metrics_set(m, "assay_proto_rejected_total",
+                          assay_metrics_labels(labels, sizeof labels, "reason", rej[i].reason, NULL),
+                          (double)rej[i].n);
+    assay_curve_zap_stats_t zs;
+    assay_curve_zap_stats(self->zap, &zs);
+    assay_metrics_set(m, "assay_curve_auth_total", "result=\"allowed\"", (double)zs.allowed);
+    assay_metrics_set(m, "assay_curve_auth_total", "result=\"denied\"", (double)zs.denied);
+    assay_metrics_set(m, "assay_curve_allowed_keys", "", (double)zs.keys);
+    assay_metrics_set(m, "assay_broker_workers", "", (double)self->npeers);
+    for (size_t c = 0; c < self->nclaims; c++) {
+        const char *kind = self->claims[c].kind;
+        long slots = 0, inflight = 0;
+        for (size_t i = 0; i < self->npeers; i++)
+            for (uint32_t k = 0; k < self->peers[i]->ncredits; k++)
+                if (!strcmp(self->peers[i]->credits[k].kind, kind)) {
+                    slots += self->peers[i]->credits[k].slots;
+                    inflight += self->peers[i]->credits[k].inflight;
+                }
+        assay_metrics_labels(labels, sizeof labels, "kind", kind, NULL);
+        assay_metrics_set(m, "assay_broker_slots", labels, (double)slots);
+        assay_metrics_set(m, "assay_broker_inflight", labels, (double)inflight);
+        assay_metrics_set(m, "assay_broker_queued", labels,
+                          (double)assay_queue_count(self->queue, kind));
+    }
+    assay_metrics_set(m, "assay_broker_pending_writes", "",
+                      (double)assay_store_pending(self->store));
+    assay_metrics_set(m, "assay_broker_db_up", "", self->db_down ? 0 : 1);
+    assay_metrics_set_ready(m, !self->db_down, self->db_down ? "database unavailable" : "");
 }

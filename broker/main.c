@@ -4,6 +4,7 @@
 #include "broker/broker.h"
 
 #include "common/config.h"
+#include "common/curve.h"
 #include "common/log.h"
 
 #include <signal.h>
@@ -35,7 +36,9 @@ static void s_usage(FILE *out)
             "\n"
             "Other settings (config file [broker] section or ASSAY_BROKER_* variables):\n"
             "  heartbeat_ms (1000), liveness (5), claim_max (4000), retry_base_ms (1000),\n"
-            "  retry_max_ms (300000), max_pending_writes (50000)\n");
+            "  retry_max_ms (300000), max_pending_writes (50000),\n"
+            "  secret_key_file, allowed_keys (CurveZMQ; or curve = off for local\n"
+            "  development), metrics (HOST:PORT for /metrics, /healthz, /readyz)\n");
 }
 
 int main(int argc, char **argv)
@@ -94,6 +97,11 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (assay_curve_server_check(cfg, err, sizeof err) != 0) {
+        log_error("broker", "%s", err);
+        assay_config_destroy(&cfg);
+        return 2;
+    }
     assay_broker_t *broker = assay_broker_new(cfg, err, sizeof err);
     if (!broker) {
         log_error("broker", "%s", err);

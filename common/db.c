@@ -24,6 +24,14 @@ static void s_set_error(assay_db_t *self, const char *prefix, const PGresult *re
     /* one line: cut at the first newline */
     char *nl = strchr(self->error, '\n');
     if (nl) *nl = '\0';
+    /* a role without the privilege: say which roles exist for what */
+    if (strcmp(self->sqlstate, "42501") == 0) {
+        size_t len = strlen(self->error);
+        snprintf(self->error + len, sizeof self->error - len,
+                 " (role \"%s\" lacks this privilege: submitting and changing jobs needs "
+                 "assay_operator, the broker needs assay_broker, assay_reporting only reads)",
+                 PQuser(self->conn));
+    }
 }
 
 assay_db_t *assay_db_connect(const char *conninfo, const char *app, char *err, size_t errlen)

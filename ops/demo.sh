@@ -62,6 +62,15 @@ style = r1
 CONF
 export ASSAY_CONFIG=$root/var/assay.conf
 export ASSAY_BROKER="tcp://127.0.0.1:$broker_port"
+# CurveZMQ: a broker key pair and one worker key pair, the worker's in the allowlist
+mkdir -p var/keys
+[ -f var/keys/broker.key ] || "$bin/assay" keygen --out var/keys/broker >/dev/null
+[ -f var/keys/worker.key ] || "$bin/assay" keygen --out var/keys/worker >/dev/null
+cp var/keys/worker.pub var/keys/allowed
+export ASSAY_BROKER_SECRET_KEY_FILE=$root/var/keys/broker.key
+export ASSAY_BROKER_ALLOWED_KEYS=$root/var/keys/allowed
+export ASSAY_WORKER_KEY_FILE=$root/var/keys/worker.key
+export ASSAY_WORKER_BROKER_PUBLIC_KEY=$root/var/keys/broker.pub
 
 "$bin/assay-broker" --bind "$ASSAY_BROKER" >var/log/broker.log 2>&1 &
 pids+=($!)

@@ -10,8 +10,10 @@
  *  running tasks get worker.drain_s seconds to finish, the rest are handed back.
  */
 #include "common/config.h"
+#include "common/curve.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/proto.h"
 #include "common/util.h"
 #include "worker/exec.h"
@@ -50,14 +52,25 @@ typedef struct {
     int64_t reconnect_ms; /* current backoff */
     int64_t reconnect_at; /* when to reconnect (0 = connected) */
     int draining;
+    int curve_logged; /* the curve = off warning was written */
+    assay_curve_watch_t *watch; /* handshake failures of the current socket */
     assay_exec_t *exec;
     assay_proto_stats_t stats;
     uint64_t done, failed;
+    int registered;
+    int64_t next_metrics_ms;
+    assay_metrics_t *metrics; /* NULL unless worker.metrics is set */
 } s_worker_t;
+
+static void s_metrics_task(s_worker_t *w, const assay_exec_result_t *r);
+static void s_metrics_publish(s_worker_t *w);
+static int s_metrics_start(s_worker_t *w, const char *addr, char *err, size_t errlen);
 
 static void s_send(s_worker_t *w, const assay_msg_t *msg)
 {
-    int rc = assay_proto_send(w->sock, NULL, 0, msg, 0);
+    /* never block: a DEALER whose connection was refused (a rejected key) has no
+     * peer and a blocking send would hang the worker instead of reconnecting */
+    int rc = assay_proto_send(w->sock, NULL, 0, msg, ZMQ_DONTWAIT);
     if (rc != 0)
         log_warn("worker", "could not send %s to broker: %s", assay_cmd_name(msg->cmd),
                  zmq_strerror(zmq_errno()));
@@ -77,12 +90,20 @@ static void s_send_ready(s_worker_t *w)
 
 static void s_connect(s_worker_t *w)
 {
+    assay_curve_watch_destroy(&w->watch);
     if (w->sock) zmq_close(w->sock);
     w->sock = zmq_socket(w->ctx, ZMQ_DEALER);
     int linger = 2000, hwm = 0;
     zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(w->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(w->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    char err[1024];
+    if (assay_curve_client_setup(w->sock, w->cfg, !w->curve_logged, err, sizeof err) != 0) {
+        log_error("worker", "%s", err);
+        exit(1);
+    }
+    w->curve_logged = 1;
+    w->watch = assay_curve_watch_new(w->ctx, w->sock);
     if (zmq_connect(w->sock, w->endpoint) != 0) {
         log_error("worker", "could not connect to broker \"%s\": %s", w->endpoint,
                   zmq_strerror(zmq_errno()));
@@ -95,6 +116,7 @@ static void s_connect(s_worker_t *w)
 static void s_on_done(const assay_exec_result_t *r, void *arg)
 {
     s_worker_t *w = arg;
+    s_metrics_task(w, r);
     assay_msg_t m;
     memset(&m, 0, sizeof m);
     char *text = NULL;
@@ -180,6 +202,7 @@ static void s_on_message(s_worker_t *w, assay_msg_t *m)
         if (m->u.welcome.heartbeat_ms >= 50) w->heartbeat_ms = m->u.welcome.heartbeat_ms;
         if (m->u.welcome.liveness >= 2) w->liveness = m->u.welcome.liveness;
         w->reconnect_ms = 250;
+        w->registered = 1;
         log_info("worker", "registered with broker %s (heartbeat %u ms)",
                  m->u.welcome.broker ? m->u.welcome.broker : "?", w->heartbeat_ms);
         break;
@@ -245,6 +268,10 @@ static void s_usage(FILE *out)
             "                     generate=256,verify=2 (config worker.slots; default: noop=64)\n"
             "  --terms PATH       terminology snapshot or TSV directory (config worker.terms)\n"
             "  --log-level LEVEL  debug | info | warn | error (config log_level)\n"
+            "\n"
+            "CurveZMQ: worker.key_file and worker.broker_public_key (see `assay keygen`),\n"
+            "or curve = off for local development. worker.metrics = HOST:PORT serves\n"
+            "/metrics, /healthz and /readyz.\n"
             "\n"
             "kinds in this build:");
     for (size_t i = 0; i < assay_handler_count(); i++)
@@ -338,6 +365,11 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    const char *maddr = assay_config_get(cfg, "worker.metrics", NULL);
+    if (maddr && *maddr && s_metrics_start(&w, maddr, err, sizeof err) != 0) {
+        log_error("worker", "%s", err);
+        return 1;
+    }
     w.ctx = zmq_ctx_new();
     s_connect(&w);
     log_info("worker", "worker %s connecting to %s", w.name, w.endpoint);
@@ -400,6 +432,8 @@ int main(int argc, char **argv)
                 assay_msg_release(&m);
             }
         }
+        char why[256];
+        if (assay_curve_watch_failed(w.watch, why, sizeof why)) log_error("worker", "%s", why);
         now = assay_clock_ms();
         /* the broker went silent: reconnect after a backoff, without blocking the
          * loop (tasks in flight keep running and their results queue up) */
@@ -409,12 +443,14 @@ int main(int argc, char **argv)
                      (long long)(now - w.last_recv_ms), (long long)w.reconnect_ms);
             w.reconnect_at = now + w.reconnect_ms;
             if (w.reconnect_ms < 8000) w.reconnect_ms *= 2;
+            w.registered = 0;
         }
         if (w.reconnect_at && now >= w.reconnect_at) {
             w.reconnect_at = 0;
             s_connect(&w);
             continue;
         }
+        s_metrics_publish(&w);
         if (now - w.last_send_ms >= (int64_t)w.heartbeat_ms) {
             assay_msg_t m = {.cmd = ASSAY_CMD_HEARTBEAT};
             m.u.heartbeat.inflight = (uint32_t)assay_exec_inflight(&*w.exec);
@@ -426,13 +462,121 @@ int main(int argc, char **argv)
              assay_exec_inflight(w.exec));
     /* tasks still running are failed (retryable) through the callbacks */
     assay_exec_destroy(&w.exec);
+    assay_metrics_destroy(&w.metrics);
     assay_msg_t bye = {.cmd = ASSAY_CMD_DISCONNECT};
     bye.u.disconnect.reason = "bye";
     s_send(&w, &bye);
+    assay_curve_watch_destroy(&w.watch);
     zmq_close(w.sock);
     zmq_ctx_term(w.ctx);
     for (uint32_t i = 0; i < w.nslots; i++) free(w.slots[i].kind);
     free(w.endpoint);
     assay_config_destroy(&cfg);
     return 0;
+}
+
+/* ---- metrics ---- */
+
+static int s_metrics_start(s_worker_t *w, const char *addr, char *err, size_t errlen)
+{
+    assay_metrics_t *m = w->metrics = assay_metrics_new();
+    assay_metrics_declare(m, "assay_worker_tasks_total", ASSAY_METRIC_COUNTER,
+                          "tasks finished by kind and outcome (done, failed)", NULL, 0);
+    assay_metrics_declare(m, "assay_worker_task_seconds", ASSAY_METRIC_HISTOGRAM,
+                          "handler time per task by kind", NULL, 0);
+    assay_metrics_declare(m, "assay_worker_inflight", ASSAY_METRIC_GAUGE, "tasks running", NULL,
+                          0);
+    assay_metrics_declare(m, "assay_worker_slots", ASSAY_METRIC_GAUGE, "slots by kind", NULL, 0);
+    assay_metrics_declare(m, "assay_worker_connected", ASSAY_METRIC_GAUGE,
+                          "1 while registered with a broker", NULL, 0);
+    assay_metrics_declare(m, "assay_proto_rejected_total", ASSAY_METRIC_COUNTER,
+                          "messages from the broker dropped as malformed, by reason", NULL, 0);
+    assay_metrics_declare(m, "assay_endpoint_requests_total", ASSAY_METRIC_COUNTER,
+                          "model requests made by finished tasks, per endpoint", NULL, 0);
+    assay_metrics_declare(m, "assay_endpoint_ratelimited_total", ASSAY_METRIC_COUNTER,
+                          "tasks handed back because an endpoint answered 429, per endpoint",
+                          NULL, 0);
+    assay_metrics_declare(m, "assay_endpoint_tokens_total", ASSAY_METRIC_COUNTER,
+                          "tokens billed per endpoint and type (prompt, completion)", NULL, 0);
+    assay_metrics_declare(m, "assay_endpoint_cost_total", ASSAY_METRIC_COUNTER,
+                          "cost per endpoint (endpoint price settings)", NULL, 0);
+    char labels[256];
+    for (uint32_t i = 0; i < w->nslots; i++)
+        assay_metrics_set(m, "assay_worker_slots",
+                          assay_metrics_labels(labels, sizeof labels, "kind", w->slots[i].kind, NULL),
+                          w->slots[i].slots);
+    assay_metrics_set_ready(m, 0, "not registered with a broker");
+    if (assay_metrics_serve(m, addr, err, errlen) != 0) return -1;
+    log_info("worker", "metrics on http://%s/metrics", addr);
+    return 0;
+}
+
+static void s_metrics_task(s_worker_t *w, const assay_exec_result_t *r)
+{
+    assay_metrics_t *m = w->metrics;
+    if (!m) return;
+    char labels[512];
+    assay_metrics_labels(labels, sizeof labels, "kind", r->kind ? r->kind : "?", "outcome",
+                         r->ok ? "done" : "failed", NULL);
+    assay_metrics_add(m, "assay_worker_tasks_total", labels, 1);
+    assay_metrics_labels(labels, sizeof labels, "kind", r->kind ? r->kind : "?", NULL);
+    assay_metrics_observe(m, "assay_worker_task_seconds", labels, r->elapsed_us / 1e6);
+    if (!r->ok) {
+        if (r->endpoint)
+            assay_metrics_add(m, "assay_endpoint_ratelimited_total",
+                              assay_metrics_labels(labels, sizeof labels, "endpoint", r->endpoint,
+                                                   NULL),
+                              1);
+        return;
+    }
+    /* model-calling kinds report their endpoint, requests, tokens and cost in the
+     * output; samples served from the cache cost nothing and are not counted */
+    const char *ep = json_string_value(json_object_get(r->output, "endpoint"));
+    if (!ep) return;
+    assay_metrics_labels(labels, sizeof labels, "endpoint", ep, NULL);
+    assay_metrics_add(m, "assay_endpoint_requests_total", labels,
+                      (double)json_integer_value(json_object_get(r->output, "requests")));
+    assay_metrics_add(m, "assay_endpoint_cost_total", labels,
+                      json_number_value(json_object_get(r->output, "cost")));
+    long pt = 0, ct = 0;
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(r->output, "samples"), i, s)
+    {
+        if (json_is_true(json_object_get(s, "cached"))) continue;
+        pt += (long)json_integer_value(json_object_get(s, "prompt_tokens"));
+        ct += (long)json_integer_value(json_object_get(s, "completion_tokens"));
+    }
+    assay_metrics_add(m, "assay_endpoint_tokens_total",
+                      assay_metrics_labels(labels, sizeof labels, "endpoint", ep, "type", "prompt",
+                                           NULL),
+                      (double)pt);
+    assay_metrics_add(m, "assay_endpoint_tokens_total",
+                      assay_metrics_labels(labels, sizeof labels, "endpoint", ep, "type",
+                                           "completion", NULL),
+                      (double)ct);
+}
+
+static void s_metrics_publish(s_worker_t *w)
+{
+    assay_metrics_t *m = w->metrics;
+    int64_t now = assay_clock_ms();
+    if (!m || now < w->next_metrics_ms) return;
+    w->next_metrics_ms = now + 250;
+    assay_metrics_set(m, "assay_worker_inflight", "", assay_exec_inflight(w->exec));
+    assay_metrics_set(m, "assay_worker_connected", "", w->registered);
+    assay_metrics_set_ready(m, w->registered && !w->draining,
+                            w->draining ? "draining" : "not registered with a broker");
+    const struct {
+        const char *reason;
+        uint64_t n;
+    } rej[] = {{"bad_frames", w->stats.bad_frames}, {"bad_tag", w->stats.bad_tag},
+               {"bad_version", w->stats.bad_version}, {"bad_command", w->stats.bad_command},
+               {"oversized", w->stats.oversized},     {"truncated", w->stats.truncated},
+               {"malformed", w->stats.malformed}};
+    char labels[128];
+    for (size_t i = 0; i < sizeof rej / sizeof rej[0]; i++)
+        assay_metrics_set(m, "assay_proto_rejected_total",
+                          assay_metrics_labels(labels, sizeof labels, "reason", rej[i].reason, NULL),
+                          (double)rej[i].n);
 }

@@ -67,6 +67,7 @@ int assay_cmd_report(assay_cli_t *cli, int argc, char **argv);
 int assay_cmd_workers(assay_cli_t *cli, int argc, char **argv);
 int assay_cmd_endpoints(assay_cli_t *cli, int argc, char **argv);
 int assay_cmd_terms_cli(assay_cli_t *cli, int argc, char **argv);
+int assay_cmd_keygen(assay_cli_t *cli, int argc, char **argv);
 /* ops/cli/cmd_terms.c */
 int assay_cmd_terms(int argc, char **argv, const assay_config_t *cfg);
 

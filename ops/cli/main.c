@@ -29,6 +29,7 @@ static const s_command_t s_commands[] = {
     {"endpoints", assay_cmd_endpoints, "list the configured model endpoints (keys never shown)"},
     {"run", assay_cmd_run, "run a task kind locally on JSONL (no broker, no database)"},
     {"terms", assay_cmd_terms_cli, "load a terminology into Postgres, write or inspect snapshots"},
+    {"keygen", assay_cmd_keygen, "write a CurveZMQ key pair for a broker or a worker"},
 };
 
 int assay_cmd_terms_cli(assay_cli_t *cli, int argc, char **argv)

@@ -38,6 +38,8 @@ trap cleanup EXIT
 PG_EXTRA_OPTS="-c max_wal_size=8GB -c checkpoint_timeout=30min -c wal_buffers=64MB" pg_start "$tmp/pg"
 export ASSAY_CONFIG=/dev/null
 
+# the comparison is with beanstalkd over plain TCP: run assay plain as well
+export ASSAY_CURVE=off
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pick_port() { local p; for p in $(shuf -i 20000-60000 -n 50); do port_free "$p" && { echo "$p"; return; }; done; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

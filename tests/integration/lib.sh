@@ -2,7 +2,9 @@
 # the real programs (assay-broker, assay-worker, assay-simllm) against a real
 # PostgreSQL: the cluster ops/test.sh started (PGHOST set), or one of their own.
 #
-#   it_setup NAME          temp dir, fresh database, migrations; cleanup on exit
+#   it_setup NAME          temp dir, fresh database, migrations, CurveZMQ keys
+#                          (broker pair, one worker pair in the allowlist);
+#                          cleanup on exit
 #   start_broker [ARGS]    assay-broker on a free port (ASSAY_BROKER is set)
 #   restart_broker [ARGS]  another assay-broker on the same address
 #   start_worker NAME SLOTS [ARGS]
@@ -65,6 +67,20 @@ it_setup() {
   export ASSAY_DB="host=$PGHOST port=$PGPORT user=postgres dbname=$IT_DBNAME"
   export ASSAY_CONFIG=/dev/null
   "$BIN/assay" db migrate >"$IT_TMP/migrate.log" 2>&1 || fail "db migrate failed"
+  it_keys
+}
+
+# CurveZMQ keys for this test: the broker's pair, a worker pair whose public key
+# is the whole allowlist; passed through the environment like any config key
+it_keys() {
+  mkdir -p "$IT_TMP/keys"
+  "$BIN/assay" keygen --out "$IT_TMP/keys/broker" >/dev/null || fail "keygen failed"
+  "$BIN/assay" keygen --out "$IT_TMP/keys/worker" >/dev/null || fail "keygen failed"
+  cp "$IT_TMP/keys/worker.pub" "$IT_TMP/keys/allowed"
+  export ASSAY_BROKER_SECRET_KEY_FILE=$IT_TMP/keys/broker.key
+  export ASSAY_BROKER_ALLOWED_KEYS=$IT_TMP/keys/allowed
+  export ASSAY_WORKER_KEY_FILE=$IT_TMP/keys/worker.key
+  export ASSAY_WORKER_BROKER_PUBLIC_KEY=$IT_TMP/keys/broker.pub
 }
 
 sql() {
