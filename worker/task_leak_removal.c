@@ -430,7 +430,7 @@ static void s_on_rewrite(s_job_t *j, const assay_llm_outcome_t *o, double cost)
         }
     }
     if (*why) {
-        log_info("leak", "task %llu: rewrite rejected: %s",
+        log_debug("leak", "task %llu: rewrite rejected: %s",
                  (unsigned long long)assay_task_id(j->task), why);
         j->rewrite_rejected = assay_strdup(why);
     } else {
@@ -520,10 +520,11 @@ static void s_step_start(s_job_t *j)
     assay_llm_params_init(&p);
     /* greedy the first time; a question asked again may get another answer */
     if (j->attempts == 0) p.temperature = 0;
+    p.stream = ep->stream;
     json_t *req = assay_llm_request_json(ep, j->messages, &p);
     char *body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
-    int rc = assay_llm_call(j->sh->llm, ep, body, strlen(body), 0, s_on_done, j);
+    int rc = assay_llm_call(j->sh->llm, ep, body, strlen(body), ep->stream, s_on_done, j);
     free(body);
     if (rc != 0) {
         char why[300];
@@ -699,7 +700,9 @@ static void s_run(void *state, assay_task_t *task)
     sv = NULL;
     int fail_on_leak = assay_param_bool(task, "fail_on_leak", 0);
     const char *tmpl = assay_param_str(task, "question_template", NULL);
-    if (!rw_ep && !judge_ep) {
+    /* nothing an LLM says can clear a flagged case except an accepted rewrite:
+     * without one, fail now rather than pay for a judge */
+    if (!rw_ep && (!judge_ep || (res.flagged && fail_on_leak))) {
         s_complete(task, lc, &res, answer.data ? answer.data : "", tmpl, fail_on_leak, NULL);
         goto done;
     }

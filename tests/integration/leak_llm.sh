@@ -126,6 +126,15 @@ head -n 1 "$TMP/cases.jsonl" | run_failing --param judge_endpoint=sim --param ju
 assert 'in 1 attempts' in rows[0]['error']['reason'], rows[0]['error']
 "
 
+# a streaming endpoint works the same
+ASSAY_ENDPOINT_SIM_STREAM=1 run --param rewrite_endpoint=sim --param judge_endpoint=sim \
+    < "$TMP/cases.jsonl" | check "streamed replies: rewrite accepted, judge verdict read" "
+plain = [json.loads(l) for l in open('$TMP/plain.jsonl')]
+for r, p in zip(rows, plain):
+    assert r['clean_text'] == p['clean_text'] and r['rewrite']['attempts'] == 1, r
+    assert r['llm_leak_check']['leak'] is False
+"
+
 # 5. endpoint faults: two 500s retried with backoff, 500s beyond max_attempts, a
 #    429, an unknown endpoint
 head -n 1 "$TMP/cases.jsonl" | run --param rewrite_endpoint=flaky |
