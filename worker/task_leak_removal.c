@@ -5,7 +5,8 @@
  *          [string | {name|text, code?}] | {text?, codes?: [..]}, diagnosis_codes?: [..]}
  *  Output: {clean_text, question, answer, removed: [{span, reason, section, offset,
  *          from}], residual_leak, residual_flagged, residual_hits: [{match, reason,
- *          score}], gold_items, leak_terms, headers}
+ *          score}], gold_items, leak_terms, headers} and, with the LLM pass below,
+ *          rewrite | rewrite_rejected, llm_leak_check, llm_cost
  *
  *  The engine is worker/leak.c; this file maps JSON to it and back. The
  *  terminology comes from the runtime (setting "terms": a TSV directory or a
