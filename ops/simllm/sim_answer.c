@@ -539,6 +539,103 @@ static void s_judge(const sim_opts_t *opts, const json_t *request, const s_promp
     free(cand);
 }
 
+/* ---- rewrite and leak-judge prompts (rules 11 and 12) ------------------------------ */
+
+/* the text between open and close in msg (a new string, trimmed), or NULL */
+static char *s_between(const char *msg, const char *open, const char *close)
+{
+    const char *b = strstr(msg, open);
+    if (!b) return NULL;
+    b += strlen(open);
+    const char *e = strstr(b, close);
+    if (!e) return NULL;
+    while (b < e && isspace((unsigned char)*b))
+        b++;
+    while (e > b && isspace((unsigned char)e[-1]))
+        e--;
+    return assay_strndup(b, (size_t)(e - b));
+}
+
+static const char *s_last_rewrite(const char *msg);
+
+static int s_is_rewrite(const s_prompt_t *p)
+{
+    return s_last_rewrite(p->msg) != NULL;
+}
+
+/* the last "<rewrite>" of msg: instructions before the text may name the tags */
+static const char *s_last_rewrite(const char *msg)
+{
+    const char *last = NULL;
+    for (const char *o = strstr(msg, "<rewrite>"); o; o = strstr(o + 1, "<rewrite>"))
+        if (strstr(o, "</rewrite>")) last = o;
+    return last;
+}
+
+static void s_rewrite(const s_prompt_t *p, sim_choice_t *out)
+{
+    const char *o = s_last_rewrite(p->msg);
+    char *text = s_between(o, "<rewrite>", "</rewrite>");
+    assay_buf_t c = ASSAY_BUF_INIT;
+    assay_buf_adds(&c, "<rewrite>\n");
+    int dropped = 0;
+    for (const char *s = text; *s;) {
+        const char *nl = strchr(s, '\n');
+        size_t n = nl ? (size_t)(nl - s) + 1 : strlen(s);
+        if (strncmp(s, "【删】", strlen("【删】")) == 0)
+            dropped++;
+        else
+            assay_buf_add(&c, s, n);
+        s += n;
+    }
+    /* "补充：X" outside the tags: X is added, as a model might add a fact */
+    const char *after = strstr(o, "</rewrite>");
+    char *extra = s_line_after(after, "补充：");
+    if (!extra) {
+        char *head = assay_strndup(p->msg, (size_t)(o - p->msg));
+        extra = s_line_after(head, "补充：");
+        free(head);
+    }
+    if (extra && *extra) {
+        if (c.len > 0 && c.data[c.len - 1] != '\n') assay_buf_addc(&c, '\n');
+        assay_buf_adds(&c, extra);
+    }
+    if (c.len > 0 && c.data[c.len - 1] != '\n') assay_buf_addc(&c, '\n');
+    assay_buf_adds(&c, "</rewrite>");
+    out->content = assay_buf_detach(&c, NULL);
+    out->reasoning = assay_sprintf("首先，只调整语句，不改变事实。\n因此，%s。",
+                                   dropped ? "删去标记的句子" : "原文照录");
+    out->correct = -1;
+    free(extra);
+    free(text);
+}
+
+static int s_is_leak_judge(const s_prompt_t *p)
+{
+    return strstr(p->msg, "\"leak\"") != NULL;
+}
+
+static void s_leak_judge(const s_prompt_t *p, sim_choice_t *out)
+{
+    char *cs = s_between(p->msg, "<case>", "</case>");
+    const char *after = strstr(p->msg, "</case>");
+    char *dx = after ? s_line_after(after, "诊断：") : NULL;
+    int leak = cs && dx && *dx && strstr(cs, dx) != NULL;
+    json_t *o = json_object();
+    json_object_set_new(o, "leak", json_boolean(leak));
+    char *why = !dx || !*dx ? assay_strdup("未给出诊断，无法判断。")
+                : leak     ? assay_sprintf("题干中直接出现了“%s”。", dx)
+                           : assay_sprintf("题干中没有直接出现“%s”，需要推理得出。", dx);
+    json_object_set_new(o, "reason", json_string(why));
+    out->content = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    out->reasoning = assay_sprintf("首先，在题干中查找诊断名称。\n因此，%s", why);
+    out->correct = -1;
+    free(why);
+    free(dx);
+    free(cs);
+}
+
 static void s_trace_mcq(assay_buf_t *r, const s_prompt_t *p, const char *q_ex, const char *ans,
                         sim_style_t style, const char *fake)
 {
@@ -588,7 +685,11 @@ void sim_answer(const sim_opts_t *opts, const json_t *request, int choice_index,
     sim_facts_t f;
     s_facts(opts, &p, &f);
 
-    if (s_is_judge(request)) {
+    if (s_is_leak_judge(&p)) {
+        s_leak_judge(&p, out);
+    } else if (s_is_rewrite(&p)) {
+        s_rewrite(&p, out);
+    } else if (s_is_judge(request)) {
         s_judge(opts, request, &p, out);
     } else {
         /* rule 6: the draw */

@@ -43,6 +43,14 @@
  *     decimal. When the prompt has a line "标准答案：G" and one "待评答案：A",
  *     x >= 0.7 if A contains G (or G contains A) and x <= 0.4 otherwise; else
  *     x = round(H("judge:" + message) * 10) / 10.
+ * 11. Rewrite prompts (the last user message holds "<rewrite>" and a later
+ *     "</rewrite>") are answered by echoing the text between the last such pair of tags, trimmed, in
+ *     "<rewrite>\n...\n</rewrite>", without the lines that start with "【删】"; a line
+ *     "补充：X" elsewhere in the message adds X as a last line (a model adding a fact).
+ * 12. Leak-judge prompts (the last user message contains "\"leak\"") are answered
+ *     with {"leak": L, "reason": "..."}, L true exactly when the text between
+ *     "<case>" and "</case>" contains X from the first line "诊断：X" after
+ *     "</case>". Rules 11 and 12 come before rule 10 and ignore the failure styles.
  *
  *  Token counts: one token per non-ASCII character plus one per 4 ASCII bytes.
  */

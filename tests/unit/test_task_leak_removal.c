@@ -78,11 +78,53 @@ const char *assay_runtime_setting(const assay_runtime_t *rt, const char *key, co
     return strcmp(key, "terms") == 0 && rt->terms_path ? rt->terms_path : def;
 }
 
+uint64_t assay_task_id(const assay_task_t *task)
+{
+    (void)task;
+    return 1;
+}
+
+/* the LLM pass (rewrite_endpoint, judge_endpoint) runs against a real endpoint in
+ * tests/integration/leak_llm.sh; here it must not start */
+assay_runtime_t *assay_task_runtime(const assay_task_t *task)
+{
+    (void)task;
+    return NULL;
+}
+
+void assay_task_fail_ratelimited(assay_task_t *task, const char *endpoint,
+                                 uint32_t retry_after_ms, const char *fmt, ...)
+{
+    (void)endpoint;
+    (void)retry_after_ms;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(task->reason, sizeof task->reason, fmt, ap);
+    va_end(ap);
+    task->failed = task->retryable = 1;
+    task->outcomes++;
+}
+
+const assay_config_t *assay_runtime_config(const assay_runtime_t *rt)
+{
+    (void)rt;
+    return NULL;
+}
+
+assay_http_t *assay_runtime_http(assay_runtime_t *rt)
+{
+    (void)rt;
+    return NULL;
+}
+
 void *assay_runtime_shared(assay_runtime_t *rt, const char *name,
                            void *(*load)(assay_runtime_t *rt, char *err, size_t errlen),
                            void (*free_fn)(void *obj), char *err, size_t errlen)
 {
-    (void)name;
+    if (strcmp(name, "terms") != 0) {
+        snprintf(err, errlen, "no shared \"%s\" in this test", name);
+        return NULL;
+    }
     if (!rt->shared) {
         rt->shared = load(rt, err, errlen);
         rt->shared_free = free_fn;
@@ -200,7 +242,11 @@ static void test_bad_input(void **state)
     s_expect_fail("{\"text\": \"主诉：心悸\", \"diagnosis\": {\"codes\": [\"Z99.999\"]}}", NULL,
                   "holds no diagnosis");
     s_expect_fail("{\"text\": \"主诉：心悸\", \"diagnosis\": \"心房颤动\"}",
-                  "{\"rewrite_endpoint\": \"teacher\"}", "not available");
+                  "{\"rewrite_endpoint\": \"teacher\", \"max_attempts\": 0}",
+                  "1 <= max_attempts <= 20");
+    s_expect_fail("{\"text\": \"主诉：心悸\", \"diagnosis\": \"心房颤动\"}",
+                  "{\"judge_endpoint\": \"teacher\", \"rewrite_max_ratio\": 0.1}",
+                  "rewrite_min_ratio <= rewrite_max_ratio");
     s_expect_fail("{\"text\": \"主诉：心悸\", \"diagnosis\": \"心房颤动\"}",
                   "{\"flag_threshold\": 2}", "invalid parameters");
     s_expect_fail("{\"text\": \"主诉：心悸\", \"diagnosis\": \"心房颤动\"}",
