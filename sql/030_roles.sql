@@ -11,9 +11,9 @@
 --                    It cannot create, delete or re-weight jobs.
 --   assay_operator   the `assay` CLI: submits jobs and items, pauses, resumes,
 --                    cancels and retries, exports, loads terminologies.
---   assay_reporting  read-only dashboards and `assay status|jobs|export`-style
---                    reading (created here only when absent: 020_reporting.sql may
---                    define it with views of its own).
+--   assay_reporting  read-only dashboards and `assay report`: the reporting views
+--                    only (created here only when absent: 020_reporting.sql
+--                    grants it its views).
 --
 -- Roles belong to the whole cluster, so creating them tolerates an existing role
 -- (another database of the same cluster, or a concurrent migration). Schema
@@ -47,8 +47,8 @@ $$;
 
 GRANT USAGE ON SCHEMA public TO assay_broker, assay_operator, assay_reporting;
 
--- reporting: read everything, change nothing
-GRANT SELECT ON ALL TABLES IN SCHEMA public TO assay_reporting;
+-- reporting reads the documented views only (granted in 020_reporting.sql), never
+-- the tables behind them
 
 -- broker: reads the job definitions, writes the task flow and its results. The
 -- lists name tables of other versions of 001_core.sql too (item_rounds,
@@ -81,12 +81,10 @@ REVOKE INSERT, UPDATE, DELETE ON schema_migrations FROM assay_operator;
 GRANT TRUNCATE ON terms_codes, terms_aliases, terms_kg_nodes, terms_kg_edges TO assay_operator;
 
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO assay_broker, assay_operator;
-GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO assay_reporting;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO assay_broker, assay_operator, assay_reporting;
 
--- tables of later migrations (created by the same owner) are readable for
--- reporting and usable by the CLI; the broker's grants stay explicit
-ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO assay_reporting;
+-- tables of later migrations (created by the same owner) are usable by the CLI;
+-- the broker's grants stay explicit, reporting gets views one by one
 ALTER DEFAULT PRIVILEGES IN SCHEMA public
     GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO assay_operator;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO assay_operator;

@@ -64,7 +64,7 @@ static const s_section_t s_sections[] = {
      "SELECT dataset, dimension, value, items, round(share::numeric, 3) AS share FROM ("
      " SELECT m.*, row_number() OVER (PARTITION BY dataset, dimension"
      "  ORDER BY items DESC, value) AS rank FROM report_item_mix m"
-     " WHERE $1::bigint IS NULL OR dataset IN (SELECT j.dataset FROM jobs j WHERE j.id = "
+     " WHERE $1::bigint IS NULL OR dataset IN (SELECT j.dataset FROM report_jobs j WHERE j.job_id = "
      "$1::bigint)"
      ") x WHERE rank <= 12 ORDER BY dataset, dimension, items DESC, value"},
     {"dataset_mix", "Mix of exported datasets (report_dataset_mix; top 12 per dimension)",
@@ -494,7 +494,7 @@ int assay_cmd_report(assay_cli_t *cli, int argc, char **argv)
     const char *p[] = {job ? jid : NULL};
     snprintf(heading, sizeof heading, "assay report: all jobs");
     if (job) {
-        PGresult *jr = assay_db_query(db, "SELECT name, state FROM jobs WHERE id = $1", 1, p);
+        PGresult *jr = assay_db_query(db, "SELECT name, state FROM report_jobs WHERE job_id = $1", 1, p);
         if (!jr) {
             assay_cli_error("report", "%s", assay_db_error(db));
             return ASSAY_EXIT_DB;

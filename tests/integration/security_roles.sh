@@ -45,8 +45,7 @@ echo "reporting cancel: exit $rc: $(head -1 "$IT_TMP/rep-cancel.err")"
 [ $rc -eq 4 ] || fail "reporting cancel: expected exit 4 (database refused), got $rc"
 grep -q "permission denied" "$IT_TMP/rep-cancel.err" || fail "cancel: no permission error"
 [ "$(sql "SELECT state FROM jobs WHERE id = $job")" = running ] || fail "the job changed state"
-"$BIN/assay" --db "$(as $rep)" status "$job" >/dev/null || fail "the reporting role cannot read status"
-"$BIN/assay" --db "$(as $rep)" jobs >/dev/null || fail "the reporting role cannot list jobs"
+"$BIN/assay" --db "$(as $rep)" report "$job" >/dev/null || fail "the reporting role cannot read the reports"
 rc=0
 psql "$(as $rep)" -qAt -c "UPDATE tasks SET state = 'done'" >/dev/null 2>&1 || rc=$?
 [ $rc -ne 0 ] || fail "the reporting role could update tasks"
