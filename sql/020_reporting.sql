@@ -12,6 +12,12 @@ SELECT id AS job_id, name, dataset, state, weight, priority, spec_hash, created_
 FROM jobs;
 COMMENT ON VIEW report_jobs IS 'Jobs without their specs: id, name, dataset, state, weight, priority, spec hash, when created and finished.';
 
+CREATE VIEW report_difficulty AS
+SELECT r.job_id, s.name AS stage, r.round, r.item_id, i.ext_id, i.category, r.samples, r.passed,
+       r.pass_rate, r.kept, r.created_at
+FROM item_rounds r JOIN stages s ON s.id = r.stage_id JOIN items i ON i.id = r.item_id;
+COMMENT ON VIEW report_difficulty IS 'Difficulty filtering decisions: per item and filter stage (round), samples scored, passed, pass rate and whether the item went on. Items that fell out stay here.';
+
 CREATE VIEW report_job_funnel AS
 SELECT s.job_id, s.idx AS stage_idx, s.name AS stage, s.kind, s.round,
        (SELECT count(*) FROM job_items ji WHERE ji.job_id = s.job_id) AS job_items,
@@ -229,7 +235,7 @@ BEGIN
     EXECUTE format('GRANT CONNECT ON DATABASE %I TO assay_reporting', current_database());
 END
 $$;
-GRANT SELECT ON job_progress, report_jobs, report_job_funnel, report_pass_rate, report_pass_rate_histogram,
+GRANT SELECT ON job_progress, report_jobs, report_difficulty, report_job_funnel, report_pass_rate, report_pass_rate_histogram,
     report_item_mix, report_dataset_mix, report_spend, report_task_latency, report_throughput,
     report_failures, report_leak_removal, report_leak_reasons, report_score_distribution,
     report_score_summary TO assay_reporting;
