@@ -48,6 +48,8 @@ typedef struct {
     int64_t last_recv_ms;
     int64_t last_send_ms;
     int64_t reconnect_ms; /* current backoff */
+    int64_t reconnect_at; /* when to reconnect after the broker went silent (0 = connected) */
+    int64_t last_ready_ms;
     int draining;
     assay_exec_t *exec;
     assay_proto_stats_t stats;
@@ -72,6 +74,7 @@ static void s_send_ready(s_worker_t *w)
     m.u.ready.slots = w->slots;
     m.u.ready.nslots = w->nslots;
     s_send(w, &m);
+    w->last_ready_ms = w->last_send_ms;
 }
 
 static void s_connect(s_worker_t *w)
@@ -191,7 +194,11 @@ static void s_on_message(s_worker_t *w, assay_msg_t *m)
         /* the broker does not know us (it restarted): announce ourselves again */
         log_info("worker", "broker asked us to register again (%s)",
                  m->u.disconnect.reason ? m->u.disconnect.reason : "no reason given");
-        if (!w->draining) s_send_ready(w);
+        /* every message we sent before our READY arrived is answered with a
+         * DISCONNECT; a READY for each would make the broker drop and re-queue
+         * the tasks it just gave us, so announce at most once per heartbeat */
+        if (!w->draining && assay_clock_ms() - w->last_ready_ms >= (int64_t)w->heartbeat_ms)
+            s_send_ready(w);
         break;
     default:
         log_warn("worker", "unexpected %s from broker ignored", assay_cmd_name(m->cmd));
@@ -371,6 +378,8 @@ int main(int argc, char **argv)
         long timeout = w.heartbeat_ms;
         long et = assay_exec_timeout_ms(w.exec);
         if (et >= 0 && et < timeout) timeout = et;
+        if (w.reconnect_at && w.reconnect_at - now < timeout)
+            timeout = w.reconnect_at > now ? (long)(w.reconnect_at - now) : 0;
         int rc = zmq_poll(items, n + 1, timeout);
         if (rc < 0 && zmq_errno() != EINTR) {
             log_error("worker", "poll failed: %s", zmq_strerror(zmq_errno()));
@@ -390,6 +399,7 @@ int main(int argc, char **argv)
                 int r = assay_proto_recv(w.sock, NULL, NULL, &m, &w.stats, ZMQ_DONTWAIT);
                 if (r == ASSAY_EAGAIN) break;
                 w.last_recv_ms = assay_clock_ms();
+                w.reconnect_at = 0; /* the broker is back on this connection */
                 if (r != 0) {
                     log_warn("worker", "dropped a malformed message from the broker: %s",
                              assay_strerror(r));
@@ -400,13 +410,19 @@ int main(int argc, char **argv)
             }
         }
         now = assay_clock_ms();
-        if (now - w.last_recv_ms > (int64_t)w.heartbeat_ms * w.liveness && !w.draining) {
-            log_warn("worker", "broker silent for %lld ms: reconnecting in %lld ms",
-                     (long long)(now - w.last_recv_ms), (long long)w.reconnect_ms);
-            usleep((useconds_t)(w.reconnect_ms * 1000));
+        /* the backoff is a deadline, not a sleep: tasks keep running and their
+         * results keep flowing, and SIGTERM is seen at once */
+        if (w.reconnect_at && now >= w.reconnect_at && !w.draining) {
+            w.reconnect_at = 0;
             if (w.reconnect_ms < 30000) w.reconnect_ms *= 2;
             s_connect(&w);
             continue;
+        }
+        if (!w.reconnect_at && now - w.last_recv_ms > (int64_t)w.heartbeat_ms * w.liveness &&
+            !w.draining) {
+            log_warn("worker", "broker silent for %lld ms: reconnecting in %lld ms",
+                     (long long)(now - w.last_recv_ms), (long long)w.reconnect_ms);
+            w.reconnect_at = now + w.reconnect_ms;
         }
         if (now - w.last_send_ms >= (int64_t)w.heartbeat_ms) {
             assay_msg_t m = {.cmd = ASSAY_CMD_HEARTBEAT};
