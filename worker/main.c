@@ -50,6 +50,7 @@ typedef struct {
     int64_t reconnect_ms; /* current backoff */
     int64_t reconnect_at; /* when to reconnect after the broker went silent (0 = connected) */
     int64_t last_ready_ms;
+    int registered; /* WELCOME seen on the current connection */
     int draining;
     assay_exec_t *exec;
     assay_proto_stats_t stats;
@@ -79,7 +80,13 @@ static void s_send_ready(s_worker_t *w)
 
 static void s_connect(s_worker_t *w)
 {
-    if (w->sock) zmq_close(w->sock);
+    if (w->sock) {
+        /* the broker has been unreachable on it for a while: what is still queued
+         * there would only hold up zmq_ctx_term at exit (the broker re-queues it) */
+        int zero = 0;
+        zmq_setsockopt(w->sock, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(w->sock);
+    }
     w->sock = zmq_socket(w->ctx, ZMQ_DEALER);
     int linger = 2000, hwm = 0;
     zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof linger);
@@ -91,6 +98,7 @@ static void s_connect(s_worker_t *w)
         exit(1);
     }
     w->last_recv_ms = assay_clock_ms();
+    w->registered = 0;
     s_send_ready(w);
 }
 
@@ -182,6 +190,7 @@ static void s_on_message(s_worker_t *w, assay_msg_t *m)
         if (m->u.welcome.heartbeat_ms >= 50) w->heartbeat_ms = m->u.welcome.heartbeat_ms;
         if (m->u.welcome.liveness >= 2) w->liveness = m->u.welcome.liveness;
         w->reconnect_ms = 250;
+        w->registered = 1;
         log_info("worker", "registered with broker %s (heartbeat %u ms)",
                  m->u.welcome.broker ? m->u.welcome.broker : "?", w->heartbeat_ms);
         break;
@@ -438,6 +447,12 @@ int main(int argc, char **argv)
     assay_msg_t bye = {.cmd = ASSAY_CMD_DISCONNECT};
     bye.u.disconnect.reason = "bye";
     s_send(&w, &bye);
+    /* with the broker gone there is nobody to flush to: do not wait out the linger */
+    if (!w.registered || w.reconnect_at ||
+        assay_clock_ms() - w.last_recv_ms > (int64_t)w.heartbeat_ms * w.liveness) {
+        int zero = 0;
+        zmq_setsockopt(w.sock, ZMQ_LINGER, &zero, sizeof zero);
+    }
     zmq_close(w.sock);
     zmq_ctx_term(w.ctx);
     for (uint32_t i = 0; i < w.nslots; i++) free(w.slots[i].kind);
