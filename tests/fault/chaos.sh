@@ -4,11 +4,13 @@
 # tasks are in flight) run on an active broker, a standby broker and 4 workers,
 # against a Postgres cluster of the test's own. Meanwhile: kill -9 a random worker
 # again and again (and start a new one), kill -9 the active broker three times
-# (the standby takes over; a new standby is started), restart Postgres once.
+# (the standby takes over; a new standby is started), restart Postgres once while
+# the active broker is frozen (a standby takes over, the old one steps down).
 # At the end, from SQL: lost = tasks not done, duplicated = output rows beyond one
 # per task + items with more than one done task. Prints `lost=0 duplicated=0`.
 # timeout: 600
 set -euo pipefail
+T0=$(date +%s)
 . "$(dirname "$0")/../integration/lib.sh"
 # Postgres is restarted during the test: never the shared cluster
 unset PGHOST PGPORT
@@ -22,7 +24,6 @@ SLOTS=12
 # for 4 x 500 ms is dead
 export ASSAY_BROKER_HEARTBEAT_MS=500 ASSAY_BROKER_LIVENESS=4
 export ASSAY_BROKER_RETRY_BASE_MS=200 ASSAY_BROKER_RETRY_MAX_MS=2000
-T0=$(date +%s)
 
 awk -v n="$N" 'BEGIN { for (i = 1; i <= n; i++) printf "{\"id\":\"c%d\",\"question\":\"问题 %d\"}\n", i, i }' \
   >"$IT_TMP/items.jsonl"
@@ -114,10 +115,32 @@ while :; do
     spawn_broker
   fi
   if [ $pg_restarts -eq 0 ] && [ $t -ge $PG_RESTART_AT ]; then
-    it_log "restarting Postgres (immediate) ($(done_count) done)"
+    # the active broker is frozen meanwhile, so it loses its session (and the lock)
+    # without noticing: a standby must take over, and the old one step down when it
+    # wakes up, instead of both running or neither
+    wait_active
+    old=$ACTIVE
+    kill -STOP "${BPIDS[$old]}"
+    it_log "restarting Postgres (immediate), broker $old frozen ($(done_count) done)"
     pg_as "$(pg_bindir)/pg_ctl" -D "$IT_OWN_PG" -m immediate -w -t 60 restart >/dev/null ||
       fail "could not restart Postgres"
     pg_restarts=1
+    for k in $(seq 1 150); do
+      [ "$(sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted" 2>/dev/null)" = 1 ] && break
+      sleep 0.1
+    done
+    kill -CONT "${BPIDS[$old]}"
+    for k in $(seq 1 100); do
+      kill -0 "${BPIDS[$old]}" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -0 "${BPIDS[$old]}" 2>/dev/null && fail "broker $old still runs after losing the lock"
+    wait "${BPIDS[$old]}" 2>/dev/null || true
+    grep -q "lost the active-broker lock" "$IT_TMP/broker-$old.log" ||
+      fail "broker $old exited without stepping down"
+    wait_active
+    it_log "broker $ACTIVE took over, broker $old stepped down"
+    spawn_broker
   fi
   if [ "$now" -ge $next_worker_kill ]; then
     s=$((RANDOM % NWORKERS))
