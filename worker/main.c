@@ -387,7 +387,7 @@ int main(int argc, char **argv)
         long timeout = w.heartbeat_ms;
         long et = assay_exec_timeout_ms(w.exec);
         if (et >= 0 && et < timeout) timeout = et;
-        if (w.reconnect_at && w.reconnect_at - now < timeout)
+        if (w.reconnect_at && !w.draining && w.reconnect_at - now < timeout)
             timeout = w.reconnect_at > now ? (long)(w.reconnect_at - now) : 0;
         int rc = zmq_poll(items, n + 1, timeout);
         if (rc < 0 && zmq_errno() != EINTR) {
