@@ -837,9 +837,18 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
         log_error("broker", "%s", cerr);
         return -1;
     }
-    if (zmq_bind(self->sock, self->bind) != 0) {
-        log_error("broker", "could not bind \"%s\": %s", self->bind, zmq_strerror(zmq_errno()));
-        return -1;
+    /* a standby that took over while the old active broker is still alive (it lost
+     * its database session but has not noticed yet) finds the address in use: the
+     * old one exits as soon as it sees the lock gone, so wait for the address */
+    for (int tries = 0; zmq_bind(self->sock, self->bind) != 0; tries++) {
+        if (zmq_errno() != EADDRINUSE || tries >= 300 || *stop) {
+            log_error("broker", "could not bind \"%s\": %s", self->bind, zmq_strerror(zmq_errno()));
+            return -1;
+        }
+        if (tries == 0)
+            log_warn("broker", "\"%s\" is still in use (the previous broker?): waiting for it",
+                     self->bind);
+        usleep(100 * 1000);
     }
     log_info("broker", "broker %s listening on %s", self->id, self->bind);
     self->jobs_dirty = 1;

@@ -50,14 +50,15 @@ typedef struct {
     int64_t last_recv_ms;
     int64_t last_send_ms;
     int64_t reconnect_ms; /* current backoff */
-    int64_t reconnect_at; /* when to reconnect (0 = connected) */
+    int64_t reconnect_at; /* when to reconnect after the broker went silent (0 = connected) */
+    int64_t last_ready_ms;
+    int registered; /* WELCOME seen on the current connection */
     int draining;
     int curve_logged; /* the curve = off warning was written */
     assay_curve_watch_t *watch; /* handshake failures of the current socket */
     assay_exec_t *exec;
     assay_proto_stats_t stats;
     uint64_t done, failed;
-    int registered;
     int64_t next_metrics_ms;
     assay_metrics_t *metrics; /* NULL unless worker.metrics is set */
 } s_worker_t;
@@ -86,12 +87,19 @@ static void s_send_ready(s_worker_t *w)
     m.u.ready.slots = w->slots;
     m.u.ready.nslots = w->nslots;
     s_send(w, &m);
+    w->last_ready_ms = w->last_send_ms;
 }
 
 static void s_connect(s_worker_t *w)
 {
     assay_curve_watch_destroy(&w->watch);
-    if (w->sock) zmq_close(w->sock);
+    if (w->sock) {
+        /* the broker has been unreachable on it for a while: what is still queued
+         * there would only hold up zmq_ctx_term at exit (the broker re-queues it) */
+        int zero = 0;
+        zmq_setsockopt(w->sock, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(w->sock);
+    }
     w->sock = zmq_socket(w->ctx, ZMQ_DEALER);
     int linger = 2000, hwm = 0;
     zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof linger);
@@ -110,6 +118,7 @@ static void s_connect(s_worker_t *w)
         exit(1);
     }
     w->last_recv_ms = assay_clock_ms();
+    w->registered = 0;
     s_send_ready(w);
 }
 
@@ -215,7 +224,11 @@ static void s_on_message(s_worker_t *w, assay_msg_t *m)
         /* the broker does not know us (it restarted): announce ourselves again */
         log_info("worker", "broker asked us to register again (%s)",
                  m->u.disconnect.reason ? m->u.disconnect.reason : "no reason given");
-        if (!w->draining) s_send_ready(w);
+        /* every message we sent before our READY arrived is answered with a
+         * DISCONNECT; a READY for each would make the broker drop and re-queue
+         * the tasks it just gave us, so announce at most once per heartbeat */
+        if (!w->draining && assay_clock_ms() - w->last_ready_ms >= (int64_t)w->heartbeat_ms)
+            s_send_ready(w);
         break;
     default:
         log_warn("worker", "unexpected %s from broker ignored", assay_cmd_name(m->cmd));
@@ -404,6 +417,8 @@ int main(int argc, char **argv)
         long timeout = w.heartbeat_ms;
         long et = assay_exec_timeout_ms(w.exec);
         if (et >= 0 && et < timeout) timeout = et;
+        if (w.reconnect_at && !w.draining && w.reconnect_at - now < timeout)
+            timeout = w.reconnect_at > now ? (long)(w.reconnect_at - now) : 0;
         int rc = zmq_poll(items, n + 1, timeout);
         if (rc < 0 && zmq_errno() != EINTR) {
             log_error("worker", "poll failed: %s", zmq_strerror(zmq_errno()));
@@ -423,6 +438,7 @@ int main(int argc, char **argv)
                 int r = assay_proto_recv(w.sock, NULL, NULL, &m, &w.stats, ZMQ_DONTWAIT);
                 if (r == ASSAY_EAGAIN) break;
                 w.last_recv_ms = assay_clock_ms();
+                w.reconnect_at = 0; /* the broker is back on this connection */
                 if (r != 0) {
                     log_warn("worker", "dropped a malformed message from the broker: %s",
                              assay_strerror(r));
@@ -435,20 +451,20 @@ int main(int argc, char **argv)
         char why[256];
         if (assay_curve_watch_failed(w.watch, why, sizeof why)) log_error("worker", "%s", why);
         now = assay_clock_ms();
-        /* the broker went silent: reconnect after a backoff, without blocking the
-         * loop (tasks in flight keep running and their results queue up) */
+        /* the backoff is a deadline, not a sleep: tasks keep running and their
+         * results keep flowing, and SIGTERM is seen at once */
+        if (w.reconnect_at && now >= w.reconnect_at && !w.draining) {
+            w.reconnect_at = 0;
+            if (w.reconnect_ms < 30000) w.reconnect_ms *= 2;
+            s_connect(&w);
+            continue;
+        }
         if (!w.reconnect_at && now - w.last_recv_ms > (int64_t)w.heartbeat_ms * w.liveness &&
             !w.draining) {
             log_warn("worker", "broker silent for %lld ms: reconnecting in %lld ms",
                      (long long)(now - w.last_recv_ms), (long long)w.reconnect_ms);
             w.reconnect_at = now + w.reconnect_ms;
-            if (w.reconnect_ms < 8000) w.reconnect_ms *= 2;
             w.registered = 0;
-        }
-        if (w.reconnect_at && now >= w.reconnect_at) {
-            w.reconnect_at = 0;
-            s_connect(&w);
-            continue;
         }
         s_metrics_publish(&w);
         if (now - w.last_send_ms >= (int64_t)w.heartbeat_ms) {
@@ -467,6 +483,12 @@ int main(int argc, char **argv)
     bye.u.disconnect.reason = "bye";
     s_send(&w, &bye);
     assay_curve_watch_destroy(&w.watch);
+    /* with the broker gone there is nobody to flush to: do not wait out the linger */
+    if (!w.registered || w.reconnect_at ||
+        assay_clock_ms() - w.last_recv_ms > (int64_t)w.heartbeat_ms * w.liveness) {
+        int zero = 0;
+        zmq_setsockopt(w.sock, ZMQ_LINGER, &zero, sizeof zero);
+    }
     zmq_close(w.sock);
     zmq_ctx_term(w.ctx);
     for (uint32_t i = 0; i < w.nslots; i++) free(w.slots[i].kind);
