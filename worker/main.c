@@ -224,6 +224,7 @@ static void s_on_message(s_worker_t *w, assay_msg_t *m)
         /* the broker does not know us (it restarted): announce ourselves again */
         log_info("worker", "broker asked us to register again (%s)",
                  m->u.disconnect.reason ? m->u.disconnect.reason : "no reason given");
+        w->registered = 0;
         /* every message we sent before our READY arrived is answered with a
          * DISCONNECT; a READY for each would make the broker drop and re-queue
          * the tasks it just gave us, so announce at most once per heartbeat */
