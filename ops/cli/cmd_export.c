@@ -25,6 +25,9 @@ static const char s_help[] =
     "             rejection sampling: verified (score >= --min-score, default 0.8), no\n"
     "             hack check fired, and consistent when a consistency judge ran\n"
     "  sft-think  the same with the reasoning inline: <think>...</think>answer\n"
+    "  best       best-of-k: per item the sample with the highest mean score over its\n"
+    "             scorers (judges, verifier), hack-flagged samples excluded; at least\n"
+    "             --min-score (default 0.8)\n"
     "  pairs      preference pairs per item: the best and the worst sample whose\n"
     "             scores differ by at least --min-margin (default 0.3)\n"
     "  rl         prompts with ground truth in the shape verl reads (data_source,\n"
@@ -128,6 +131,30 @@ static const char s_pairs_sql[] =
     S_PROMPT_SQL
     " WHERE b.score - w.score >= $3::float8 ORDER BY b.item_id";
 
+/* best-of-k: per item the sample with the highest mean score, hack-flagged ones out */
+static const char s_best_sql[] =
+    "WITH sc AS (SELECT sa.id, sa.item_id, sa.task_id, sa.answer, sa.reasoning, sa.template_hash,"
+    "                   avg(v.value) AS score"
+    "            FROM samples sa JOIN scores v ON v.sample_id = sa.id"
+    "            WHERE sa.job_id = $1 AND sa.stage_id = $2 AND v.value IS NOT NULL"
+    "              AND v.scorer <> 'hack_check'"
+    "              AND NOT EXISTS (SELECT 1 FROM scores h WHERE h.sample_id = sa.id"
+    "                  AND h.scorer = 'hack_check' AND (h.detail->>'hacked')::boolean)"
+    "            GROUP BY sa.id),"
+    " b AS (SELECT DISTINCT ON (item_id) * FROM sc ORDER BY item_id, score DESC, id)"
+    " SELECT jsonb_build_object('messages', jsonb_build_array("
+    "   jsonb_build_object('role', 'user', 'content', q.prompt),"
+    "   jsonb_build_object('role', 'assistant', 'content', b.answer,"
+    "                      'reasoning_content', b.reasoning)),"
+    "   'score', round(b.score::numeric, 4),"
+    "   'lineage', jsonb_build_object('job', $1::bigint, 'spec_hash', j.spec_hash,"
+    "      'stage', st.name, 'item_id', i.id, 'ext_id', i.ext_id, 'sample_id', b.id,"
+    "      'template_hash', b.template_hash))::text"
+    " FROM b JOIN items i ON i.id = b.item_id JOIN tasks gt ON gt.id = b.task_id"
+    " JOIN jobs j ON j.id = gt.job_id JOIN stages st ON st.id = gt.stage_id"
+    S_PROMPT_SQL
+    " WHERE b.score >= $3::float8 ORDER BY b.item_id";
+
 /* per item: the prompt and its ground truth, with the pass rate over its samples */
 static const char s_rl_sql[] =
     "SELECT CASE WHEN $4::boolean THEN jsonb_build_object('input', q.prompt, 'label', i.answer)"
@@ -195,14 +222,14 @@ int assay_cmd_export(assay_cli_t *cli, int argc, char **argv)
         assay_cli_error("export", "which job? (usage: assay export JOB [-o FILE])");
         return ASSAY_EXIT_USAGE;
     }
-    static const char *const formats[] = {"samples", "outputs", "sft", "sft-think", "pairs",
-                                          "rl", "rl-openrlhf", NULL};
+    static const char *const formats[] = {"samples", "outputs", "sft", "sft-think", "best",
+                                          "pairs", "rl", "rl-openrlhf", NULL};
     int known = !format;
     for (const char *const *f = formats; format && *f; f++)
         if (!strcmp(*f, format)) known = 1;
     if (!known) {
         assay_cli_error("export", "--format \"%s\": expected samples, outputs, sft, sft-think, "
-                                  "pairs, rl or rl-openrlhf", format);
+                                  "best, pairs, rl or rl-openrlhf", format);
         return ASSAY_EXIT_USAGE;
     }
     /* training formats read the samples of a generate stage */
@@ -274,6 +301,11 @@ int assay_cmd_export(assay_cli_t *cli, int argc, char **argv)
         third = min_score;
         fourth = !strcmp(format, "sft-think") ? "true" : "false";
         nparams = 4;
+    }
+    if (!strcmp(format, "best")) {
+        sql = s_best_sql;
+        third = min_score;
+        nparams = 3;
     }
     if (!strcmp(format, "pairs")) {
         sql = s_pairs_sql;
