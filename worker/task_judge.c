@@ -247,10 +247,13 @@ static void s_send(s_judge_t *j)
 
 /* ---- parameters and input ------------------------------------------------------- */
 
-/* a number parameter when present: 1 and *out set, 0 when absent, -1 when not a number */
-static int s_num_param(const assay_task_t *task, const char *key, double *out)
+/* a number parameter when present (the task's, else the process-wide one, as
+ * assay_param_num looks them up): 1 and *out set, 0 when absent, -1 when not a
+ * number */
+static int s_num_param(assay_task_t *task, const char *key, double *out)
 {
     const json_t *v = json_object_get(assay_task_params(task), key);
+    if (!v) v = json_object_get(assay_runtime_params(assay_task_runtime(task)), key);
     if (!v) return 0;
     if (json_is_string(v)) {
         char *end;
