@@ -56,8 +56,8 @@ static const struct {
     {"一致性", "consistency"},
 };
 
-static const char *const s_comment_names[] = {"comment", "reason", "explanation", "rationale",
-                                              "评语",    "理由"};
+static const char *const s_comment_names[] = {"comment",   "reason", "explanation",
+                                              "rationale", "评语",   "理由"};
 
 /* the canonical name for a known alias (ASCII compared case-insensitively), or NULL */
 static const char *s_known(const char *name, size_t len)
@@ -322,8 +322,10 @@ static int s_scan_lines(const char *text, size_t len, s_found_t *f)
         const char *q = p;
         while (q < eol && *q >= '0' && *q <= '9')
             q++;
-        if (q > p && q < eol && (*q == '.' || *q == ')')) p = q + 1;
-        else if (q > p && eol - q >= 3 && memcmp(q, "、", 3) == 0) p = q + 3;
+        if (q > p && q < eol && (*q == '.' || *q == ')'))
+            p = q + 1;
+        else if (q > p && eol - q >= 3 && memcmp(q, "、", 3) == 0)
+            p = q + 3;
         while (p < eol && s_is_space(*p))
             p++;
         /* the separator: ':' '：' or '=' */

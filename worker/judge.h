@@ -44,8 +44,8 @@ typedef struct {
 } assay_judge_dim_t;
 
 typedef struct {
-    double score;   /* in [0, 1] */
-    int has_score;  /* 1: the reply gave it; 0: the mean of the dimensions */
+    double score;  /* in [0, 1] */
+    int has_score; /* 1: the reply gave it; 0: the mean of the dimensions */
     int ndims;
     assay_judge_dim_t dims[ASSAY_JUDGE_MAX_DIMS];
     char *comment;      /* never NULL after a successful parse */

@@ -177,8 +177,8 @@ static void s_again(s_judge_t *j, uint32_t retry_after_ms)
     /* exponential backoff with jitter, at least what the server asked for */
     long delay = 250L << (j->attempts - 1);
     if (delay > 8000) delay = 8000;
-    delay = delay / 2 +
-            (long)((assay_hash64(&j, sizeof j) ^ (uint64_t)assay_clock_us()) % (uint64_t)(delay / 2 + 1));
+    delay = delay / 2 + (long)((assay_hash64(&j, sizeof j) ^ (uint64_t)assay_clock_us()) %
+                               (uint64_t)(delay / 2 + 1));
     if ((long)retry_after_ms > delay) delay = (long)retry_after_ms;
     log_debug("judge", "asking again in %ld ms: %s", delay, j->reason);
     if (assay_http_after(assay_llm_http(j->llm), delay, s_on_timer, j) == 0) {
@@ -368,8 +368,11 @@ static void s_run(void *state, assay_task_t *task)
     struct {
         const char *key;
         double min, max;
-    } const nums[] = {{"temperature", 0, 2},   {"top_p", 0, 1},          {"seed", -9e15, 9e15},
-                      {"max_tokens", 1, 1e7},  {"max_attempts", 1, 20}};
+    } const nums[] = {{"temperature", 0, 2},
+                      {"top_p", 0, 1},
+                      {"seed", -9e15, 9e15},
+                      {"max_tokens", 1, 1e7},
+                      {"max_attempts", 1, 20}};
     for (size_t i = 0; i < ASSAY_ARRAY_LEN(nums); i++) {
         has = s_num_param(task, nums[i].key, &d);
         if (has == 0) continue;

@@ -28,11 +28,10 @@ static void test_clean_json(void **state)
     (void)state;
     assay_judge_reply_t r;
     char err[256];
-    assert_int_equal(
-        s_parse("{\"score\": 0.8, \"correctness\": 0.9, \"comprehensiveness\": 0.7, "
-                "\"comment\": \"答案正确，略欠全面。\"}",
-                &r, err, sizeof err),
-        0);
+    assert_int_equal(s_parse("{\"score\": 0.8, \"correctness\": 0.9, \"comprehensiveness\": 0.7, "
+                             "\"comment\": \"答案正确，略欠全面。\"}",
+                             &r, err, sizeof err),
+                     0);
     s_near(r.score, 0.8);
     assert_true(r.has_score);
     assert_int_equal(r.ndims, 2);
@@ -117,9 +116,8 @@ static void test_scales(void **state)
     assay_judge_reply_t r;
     char err[256];
     /* 0..10: the largest value decides the scale for the whole reply */
-    assert_int_equal(s_parse("{\"score\": 7, \"correctness\": 1, \"logic\": 10}", &r, err,
-                             sizeof err),
-                     0);
+    assert_int_equal(
+        s_parse("{\"score\": 7, \"correctness\": 1, \"logic\": 10}", &r, err, sizeof err), 0);
     s_near(r.score, 0.7);
     s_near(assay_judge_dim(&r, "correctness"), 0.1);
     s_near(assay_judge_dim(&r, "logic"), 1.0);
@@ -179,7 +177,7 @@ static void test_refused(void **state)
         "这个回答还不错，我觉得挺好的。",
         "{\"comment\": \"no score at all\"}",
         "{\"score\": \"high\"}",
-        "{\"score\": 0.8",                 /* never closed, no lines either */
+        "{\"score\": 0.8",                  /* never closed, no lines either */
         "<html>502 Bad Gateway</html>\x01", /* a proxy page */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -203,10 +201,10 @@ static void test_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_clean_json),    cmocka_unit_test(test_fenced_with_prose),
+        cmocka_unit_test(test_clean_json),       cmocka_unit_test(test_fenced_with_prose),
         cmocka_unit_test(test_last_object_wins), cmocka_unit_test(test_nested_and_wrapped),
-        cmocka_unit_test(test_repairs),       cmocka_unit_test(test_scales),
-        cmocka_unit_test(test_fallback_lines), cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_repairs),          cmocka_unit_test(test_scales),
+        cmocka_unit_test(test_fallback_lines),   cmocka_unit_test(test_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
