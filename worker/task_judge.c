@@ -26,7 +26,8 @@
  *  "cost", "prompt_tokens", "completion_tokens", "reasoning_tokens", "latency_ms"}.
  *
  *  Failures: a reply that cannot be read as a score is asked for again, up to
- *  max_attempts calls in all; a reply that arrived but could not be read (the
+ *  max_attempts calls in all (the re-ask shows the judge its reply and the format
+ *  once more); a reply that arrived but could not be read (the
  *  body not valid JSON, or no score in the text) every time fails the task
  *  permanently with "judge reply unparseable: ..." -- never a score. Transport
  *  faults (5xx, timeouts) are retried with backoff the same way and, when they
@@ -55,6 +56,8 @@
 #define ASSAY_PROMPTS_DIR "ops/prompts"
 #endif
 
+#define S_MAX_ECHO 4000 /* bytes of an unreadable reply shown back to the judge */
+
 static const char *const s_judges[] = {"outcome", "process", "consistency", "preference"};
 
 typedef struct {
@@ -70,7 +73,9 @@ typedef struct {
     const assay_prompt_t *prompt;
     const char *judge;  /* borrowed from the params (live until the task ends) */
     const char *scorer; /* likewise */
-    char *body;         /* the request, the same for every attempt */
+    json_t *messages;   /* the rendered template */
+    assay_llm_params_t params;
+    char *body; /* the next request */
     int stream;
     int attempts;
     int max_attempts;
@@ -117,6 +122,7 @@ static int s_setup(assay_runtime_t *rt, void **state, char *err, size_t errlen)
 static void s_judge_free(s_judge_t *j)
 {
     free(j->body);
+    json_decref(j->messages);
     free(j);
 }
 
@@ -157,6 +163,34 @@ static void s_done(s_judge_t *j, const assay_llm_outcome_t *o, const char *reply
 
 static void s_send(s_judge_t *j);
 
+/* the request body: the template's messages, and after a reply that held no
+ * score, that reply and a reminder of the format (a model at temperature 0 would
+ * otherwise repeat itself) */
+static void s_set_body(s_judge_t *j, const char *bad_reply)
+{
+    json_t *msgs = json_deep_copy(j->messages);
+    if (bad_reply) {
+        size_t n = strlen(bad_reply);
+        if (n > S_MAX_ECHO) { /* enough to show the model what it did */
+            n = S_MAX_ECHO;
+            while (n > 0 && ((unsigned char)bad_reply[n] & 0xC0) == 0x80)
+                n--;
+        }
+        json_array_append_new(
+            msgs, json_pack("{s:s, s:s%}", "role", "assistant", "content", bad_reply, n));
+        json_array_append_new(
+            msgs, json_pack("{s:s, s:s}", "role", "user", "content",
+                            "上面的回复无法解析为评分。请按要求重新评分，只输出一个 JSON "
+                            "对象，包含 \"score\"（0 到 1 之间的小数）、题目要求的各维度分数和 "
+                            "\"comment\"，不要输出其他内容。"));
+    }
+    json_t *req = assay_llm_request_json(j->ep, msgs, &j->params);
+    json_decref(msgs);
+    free(j->body);
+    j->body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+}
+
 static void s_on_timer(void *arg)
 {
     s_send(arg);
@@ -167,8 +201,8 @@ static void s_again(s_judge_t *j, uint32_t retry_after_ms)
 {
     if (j->attempts >= j->max_attempts) {
         if (j->unreadable)
-            assay_task_fail(j->task, 0, "judge reply unparseable: %s (%d attempts)", j->reason,
-                            j->attempts);
+            assay_task_fail(j->task, 0, "judge reply unparseable: %s (%d attempt%s)", j->reason,
+                            j->attempts, j->attempts == 1 ? "" : "s");
         else
             assay_task_fail(j->task, 1, "judge: %d attempts failed: %s", j->attempts, j->reason);
         s_judge_free(j);
@@ -211,6 +245,7 @@ static void s_on_done(const assay_llm_outcome_t *o, void *arg)
         log_info("judge", "endpoint \"%s\": %s", j->ep->name, err);
         s_note(j, err);
         j->unreadable = 1;
+        s_set_body(j, reply);
         s_again(j, 0);
         return;
     }
@@ -421,8 +456,6 @@ static void s_run(void *state, assay_task_t *task)
         assay_task_fail(task, 0, "judge: %s", err);
         return;
     }
-    json_t *req = assay_llm_request_json(ep, messages, &p);
-    json_decref(messages);
     s_judge_t *j = ASSAY_NEW(s_judge_t);
     j->task = task;
     j->llm = sh->llm;
@@ -432,8 +465,9 @@ static void s_run(void *state, assay_task_t *task)
     j->scorer = assay_param_str(task, "scorer", judge);
     j->stream = p.stream;
     j->max_attempts = max_attempts;
-    j->body = json_dumps(req, JSON_COMPACT);
-    json_decref(req);
+    j->messages = messages;
+    j->params = p;
+    s_set_body(j, NULL);
     s_send(j);
 }
 

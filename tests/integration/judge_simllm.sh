@@ -117,12 +117,21 @@ cat >"$TMP/prompts/judge_noscore.txt" <<'EOF'
 请评价这个回答：{{sample.answer}}
 EOF
 head -n 1 "$TMP/samples.jsonl" |
-    judge OK --param template=judge_noscore --param "prompts_dir=$TMP/prompts" --param max_attempts=2 |
-    check "replies without a score: permanent 'judge reply unparseable' after 2 attempts" "
+    judge OK --param template=judge_noscore --param "prompts_dir=$TMP/prompts" --param max_attempts=1 |
+    check "a reply without a score, no attempt left: permanent 'judge reply unparseable'" "
 e = rows[0]['error']
 assert e['reason'].startswith('judge reply unparseable: no JSON object'), e
-assert '(2 attempts)' in e['reason'] and not e['retryable'], e
+assert '(1 attempt)' in e['reason'] and not e['retryable'], e
 assert 'score' not in rows[0], rows[0]
+"
+# the re-ask shows the judge its reply and asks for the JSON format again
+head -n 1 "$TMP/samples.jsonl" |
+    judge OK --param template=judge_noscore --param "prompts_dir=$TMP/prompts" --param max_attempts=2 |
+    check "a reply without a score is asked again with the format: scored at attempt 2" "
+r = rows[0]
+assert 'error' not in r, r['error']
+assert r['attempts'] == 2 and r['parse'] == 'json' and 0 <= r['score'] <= 1, r
+assert r['template'] == 'judge_noscore', r
 "
 
 # 429: a rate limit for the broker, not a judge failure
