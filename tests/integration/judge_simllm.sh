@@ -144,4 +144,8 @@ assert 'retry after 2000 ms' in e['reason'] and 'unparseable' not in e['reason']
 "
 expect "no retry after a 429" test "$(sim_stat R429 requests)" -eq 1
 
+# with a sanitizer build, `assay run` reports leaks and errors on stderr
+expect "no sanitizer reports from assay run" \
+    bash -c "! grep -qE 'Sanitizer|runtime error' '$TMP/run.err'"
+
 finish
