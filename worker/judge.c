@@ -210,19 +210,41 @@ static const char *s_match(const char *s, const char *lim)
     return NULL;
 }
 
-/* the safe repairs of judge.h, outside strings only */
+/* a character inside a string, control characters escaped */
+static void s_add_char(assay_buf_t *b, char c)
+{
+    if (c == '\n')
+        assay_buf_adds(b, "\\n");
+    else if (c == '\r')
+        assay_buf_adds(b, "\\r");
+    else if (c == '\t')
+        assay_buf_adds(b, "\\t");
+    else
+        assay_buf_addc(b, c);
+}
+
+/* the safe repairs of judge.h: outside strings, trailing commas dropped and
+ * single-quoted strings made double-quoted; inside strings, raw line breaks and
+ * tabs escaped */
 static char *s_repair(const char *s, size_t len)
 {
     assay_buf_t b = ASSAY_BUF_INIT;
     const char *lim = s + len;
     for (const char *p = s; p < lim; p++) {
         if (*p == '"') {
+            /* raw line breaks and tabs inside a string become escapes */
             const char *q = p + 1;
-            while (q < lim && *q != '"')
-                q += *q == '\\' && q + 1 < lim ? 2 : 1;
-            if (q >= lim) q = lim - 1;
-            assay_buf_add(&b, p, (size_t)(q - p + 1));
-            p = q;
+            assay_buf_addc(&b, '"');
+            for (; q < lim && *q != '"'; q++) {
+                if (*q == '\\' && q + 1 < lim) {
+                    assay_buf_add(&b, q, 2);
+                    q++;
+                } else {
+                    s_add_char(&b, *q);
+                }
+            }
+            if (q < lim) assay_buf_addc(&b, '"');
+            p = q < lim ? q : lim - 1;
         } else if (*p == '\'') {
             assay_buf_addc(&b, '"');
             const char *q = p + 1;
@@ -236,7 +258,7 @@ static char *s_repair(const char *s, size_t len)
                         assay_buf_add(&b, q, 2);
                     q++;
                 } else {
-                    assay_buf_addc(&b, *q);
+                    s_add_char(&b, *q);
                 }
             }
             assay_buf_addc(&b, '"');
@@ -307,6 +329,17 @@ static int s_is_space(char c)
            c == '"' || c == '\'' || c == '`';
 }
 
+/* strip the full-width quotes and brackets judges put around names: “” 【】 《》 */
+static void s_trim_marks(const char **b, const char **e)
+{
+    static const char *const open[] = {"“", "【", "《", "「"}, *const close[] = {"”", "】", "》",
+                                                                                 "」"};
+    for (size_t i = 0; i < ASSAY_ARRAY_LEN(open); i++) {
+        if (*e - *b >= 3 && memcmp(*b, open[i], 3) == 0) *b += 3;
+        if (*e - *b >= 3 && memcmp(*e - 3, close[i], 3) == 0) *e -= 3;
+    }
+}
+
 /* step 2: "name: value" lines; 1 when any score or dimension was found */
 static int s_scan_lines(const char *text, size_t len, s_found_t *f)
 {
@@ -345,6 +378,7 @@ static int s_scan_lines(const char *text, size_t len, s_found_t *f)
             const char *ne = sep;
             while (ne > p && s_is_space(ne[-1]))
                 ne--;
+            s_trim_marks(&p, &ne);
             size_t nlen = (size_t)(ne - p);
             const char *val = sep + seplen;
             double v, d;

@@ -6,16 +6,17 @@
  *
  *  1. JSON: every balanced {...} in the text (strings of either quote kind are
  *     skipped while balancing) is parsed as JSON; one that fails is parsed again
- *     after two safe repairs done outside strings only: a comma right before } or ]
- *     is dropped, and 'single-quoted' strings become "double-quoted" ones. The last
+ *     after safe repairs: outside strings, a comma right before } or ] is dropped
+ *     and 'single-quoted' strings become "double-quoted" ones; inside strings, raw
+ *     line breaks and tabs become escapes. The last
  *     object holding a score or a dimension wins (judges reason first and conclude
  *     last). Numbers may be JSON numbers or strings ("8", "8/10", "80%"); numeric
  *     members of a nested object named "dimensions" or "scores" count as dimensions.
  *  2. Lines, when no object qualifies: "score: 7/10", "**correctness**：0.8",
  *     "总分：8", "逻辑性 = 9" — a name, ':' '：' or '=', a number, an optional
- *     "/D" or "%". Chinese names map to the English ones (总分/评分/得分 -> score,
- *     正确性 -> correctness, 全面性/完整性 -> comprehensiveness, 有用性/帮助性 ->
- *     helpfulness, 无害性/安全性 -> harmlessness, 相关性 -> relevance, 逻辑性 ->
+ *     "/D" or "%"; names may sit in “” or 【】. Chinese names map to the English ones
+ * (总分/评分/得分 -> score, 正确性 -> correctness, 全面性/完整性 -> comprehensiveness,
+ * 有用性/帮助性 -> helpfulness, 无害性/安全性 -> harmlessness, 相关性 -> relevance, 逻辑性 ->
  *     logic, 一致性 -> consistency); a "comment:" / "评语：" / "理由：" line is the
  *     comment.
  *

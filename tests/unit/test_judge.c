@@ -110,6 +110,33 @@ static void test_repairs(void **state)
     assay_judge_reply_release(&r);
 }
 
+static void test_more_repairs(void **state)
+{
+    (void)state;
+    assay_judge_reply_t r;
+    char err[256];
+    /* a raw line break inside a string, in a fence with a trailing comma */
+    const char *text = "```json\n{\"score\": 0.7, \"comment\": \"第一行\n第二行\",\n}\n```";
+    assert_int_equal(s_parse(text, &r, err, sizeof err), 0);
+    s_near(r.score, 0.7);
+    assert_string_equal(r.comment, "第一行\n第二行");
+    assay_judge_reply_release(&r);
+    /* Chinese keys; mixed-case English ones */
+    assert_int_equal(s_parse("{\"总分\": 6, \"逻辑性\": 8, \"Correctness\": 5, \"评语\": \"一般\"}",
+                             &r, err, sizeof err),
+                     0);
+    s_near(r.score, 0.6);
+    s_near(assay_judge_dim(&r, "logic"), 0.8);
+    s_near(assay_judge_dim(&r, "correctness"), 0.5);
+    assert_string_equal(r.comment, "一般");
+    assay_judge_reply_release(&r);
+    /* names in full-width quotes and brackets */
+    assert_int_equal(s_parse("“总分”：9/10\n【一致性】：0.5", &r, err, sizeof err), 0);
+    s_near(r.score, 0.9);
+    s_near(assay_judge_dim(&r, "consistency"), 0.5);
+    assay_judge_reply_release(&r);
+}
+
 static void test_scales(void **state)
 {
     (void)state;
@@ -203,8 +230,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clean_json),       cmocka_unit_test(test_fenced_with_prose),
         cmocka_unit_test(test_last_object_wins), cmocka_unit_test(test_nested_and_wrapped),
-        cmocka_unit_test(test_repairs),          cmocka_unit_test(test_scales),
-        cmocka_unit_test(test_fallback_lines),   cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_repairs),          cmocka_unit_test(test_more_repairs),
+        cmocka_unit_test(test_scales),           cmocka_unit_test(test_fallback_lines),
+        cmocka_unit_test(test_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
