@@ -12,6 +12,13 @@
 #include <strings.h>
 
 #define S_MAX_RAW 32
+/* bounds on the work one reply can cause: only its last S_MAX_SCAN bytes are read
+ * (judges conclude last), and the '{' candidates that give no score may cost at
+ * most S_MAX_WORK bytes of scanning in all, so a reply of nothing but braces or of
+ * deeply nested objects stays cheap while many small brace pairs (formulas) do not
+ * hide the object at the end */
+#define S_MAX_SCAN (256 * 1024)
+#define S_MAX_WORK (4 * 1024 * 1024)
 
 /* a value as the reply wrote it, before the scale is known */
 typedef struct {
@@ -294,23 +301,39 @@ static json_t *s_load(const char *s, size_t len, int *repaired)
     return o;
 }
 
+/* an object qualifies by a score or a known dimension; other numbers alone
+ * ({"a": 1}, {"tokens": 500}) are no judgement */
+static int s_has_known(const s_found_t *f)
+{
+    for (int i = 0; i < f->n; i++)
+        if (s_known(f->raw[i].name, strlen(f->raw[i].name))) return 1;
+    return 0;
+}
+
 /* step 1: the last qualifying object; 1 when found (method set) */
 static int s_scan_json(const char *text, size_t len, s_found_t *best, const char **method)
 {
     const char *lim = text + len;
     int found = 0;
-    for (const char *p = text; p < lim; p++) {
+    size_t work = 0;
+    for (const char *p = text; p < lim && work < S_MAX_WORK; p++) {
         if (*p != '{') continue;
         const char *end = s_match(p, lim);
-        if (!end) continue;
+        if (!end) {
+            work += (size_t)(lim - p);
+            continue;
+        }
         int repaired;
         json_t *o = s_load(p, (size_t)(end - p), &repaired);
-        if (!o) continue; /* an inner object may still parse */
+        if (!o) { /* an inner object may still parse */
+            work += 2 * (size_t)(end - p);
+            continue;
+        }
         s_found_t f;
         memset(&f, 0, sizeof f);
         s_from_object(&f, o, 0);
         json_decref(o);
-        if (f.n > 0) {
+        if (s_has_known(&f)) {
             s_found_release(best);
             *best = f;
             *method = repaired ? "json_repaired" : "json";
@@ -318,6 +341,7 @@ static int s_scan_json(const char *text, size_t len, s_found_t *best, const char
             p = end - 1;
         } else {
             s_found_release(&f); /* {"result": {"score": 8}}: look inside */
+            work += (size_t)(end - p);
         }
     }
     return found;
@@ -450,7 +474,13 @@ int assay_judge_parse(const char *text, size_t len, assay_judge_reply_t *out, ch
     s_found_t f;
     memset(&f, 0, sizeof f);
     const char *method = "lines";
-    if (!s_scan_json(text, len, &f, &method) && !s_scan_lines(text, len, &f)) {
+    const char *scan = text;
+    size_t slen = len;
+    if (len > S_MAX_SCAN) {
+        scan = text + len - S_MAX_SCAN;
+        slen = S_MAX_SCAN;
+    }
+    if (!s_scan_json(scan, slen, &f, &method) && !s_scan_lines(scan, slen, &f)) {
         s_found_release(&f);
         char head[81];
         size_t n = len < 80 ? len : 80;

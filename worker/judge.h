@@ -9,9 +9,11 @@
  *     after safe repairs: outside strings, a comma right before } or ] is dropped
  *     and 'single-quoted' strings become "double-quoted" ones; inside strings, raw
  *     line breaks and tabs become escapes. The last
- *     object holding a score or a dimension wins (judges reason first and conclude
- *     last). Numbers may be JSON numbers or strings ("8", "8/10", "80%"); numeric
- *     members of a nested object named "dimensions" or "scores" count as dimensions.
+ *     object holding a score or a known dimension (the names below) wins (judges
+ *     reason first and conclude last); its other numeric members are kept as
+ *     dimensions too. Numbers may be JSON numbers or strings ("8", "8/10", "80%");
+ *     numeric members of a nested object named "dimensions" or "scores" count as
+ *     dimensions.
  *  2. Lines, when no object qualifies: "score: 7/10", "**correctness**：0.8",
  *     "总分：8", "逻辑性 = 9" — a name, ':' '：' or '=', a number, an optional
  *     "/D" or "%"; names may sit in “” or 【】. Chinese names map to the English ones

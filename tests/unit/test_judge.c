@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "common/error.h"
+#include "common/util.h"
 #include "worker/judge.h"
 
 #include <math.h>
@@ -137,6 +138,33 @@ static void test_more_repairs(void **state)
     assay_judge_reply_release(&r);
 }
 
+/* many small brace pairs before the verdict, and replies of nothing but braces */
+static void test_large_inputs(void **state)
+{
+    (void)state;
+    assay_judge_reply_t r;
+    char err[256];
+    assay_buf_t b = ASSAY_BUF_INIT;
+    for (int i = 0; i < 5000; i++)
+        assay_buf_adds(&b, "推理 \\frac{a}{b} ");
+    assay_buf_adds(&b, "结论 {\"score\": 0.6}");
+    assert_int_equal(assay_judge_parse(b.data, b.len, &r, err, sizeof err), 0);
+    s_near(r.score, 0.6);
+    assay_judge_reply_release(&r);
+    assay_buf_reset(&b);
+    for (int i = 0; i < 300000; i++)
+        assay_buf_addc(&b, '{');
+    assert_int_equal(assay_judge_parse(b.data, b.len, &r, err, sizeof err), ASSAY_EPARSE);
+    assay_buf_reset(&b);
+    for (int i = 0; i < 20000; i++)
+        assay_buf_adds(&b, "{\"a\":");
+    assay_buf_addc(&b, '1');
+    for (int i = 0; i < 20000; i++)
+        assay_buf_addc(&b, '}');
+    assert_int_equal(assay_judge_parse(b.data, b.len, &r, err, sizeof err), ASSAY_EPARSE);
+    assay_buf_release(&b);
+}
+
 static void test_scales(void **state)
 {
     (void)state;
@@ -204,6 +232,7 @@ static void test_refused(void **state)
         "这个回答还不错，我觉得挺好的。",
         "{\"comment\": \"no score at all\"}",
         "{\"score\": \"high\"}",
+        "{\"a\": 1, \"tokens\": 500}",      /* numbers, but no judgement */
         "{\"score\": 0.8",                  /* never closed, no lines either */
         "<html>502 Bad Gateway</html>\x01", /* a proxy page */
     };
@@ -231,8 +260,8 @@ int main(void)
         cmocka_unit_test(test_clean_json),       cmocka_unit_test(test_fenced_with_prose),
         cmocka_unit_test(test_last_object_wins), cmocka_unit_test(test_nested_and_wrapped),
         cmocka_unit_test(test_repairs),          cmocka_unit_test(test_more_repairs),
-        cmocka_unit_test(test_scales),           cmocka_unit_test(test_fallback_lines),
-        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_large_inputs),     cmocka_unit_test(test_scales),
+        cmocka_unit_test(test_fallback_lines),   cmocka_unit_test(test_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
