@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# judge_pipeline: generate (n = 2) -> judge (outcome) -> judge (consistency) on the
-# bundled exam questions through broker, workers and assay-simllm. Every sample
-# gets one judge task per judge stage and one scores row per (sample, scorer)
-# named after the judge, with the judgement as detail; the outcome scores follow
+# judge_pipeline: ops/pipelines/judged_mcq.json, generate (n = 2) -> judge (outcome)
+# -> judge (consistency), on the bundled exam questions through broker, worker and
+# assay-simllm. Every sample gets one judge task per judge stage and one scores row
+# per (sample, scorer) named after the judge, with the judgement as detail; the outcome scores follow
 # simllm's judge rule (the answer's first line holds the gold letter -> >= 0.7,
 # else <= 0.4).
 # timeout: 300
@@ -13,17 +13,11 @@ it_setup judge_pipeline
 start_simllm --mode r1 --answer-key "$IT_ROOT/ops/sample/simllm_answer_key.jsonl"
 export ASSAY_ENDPOINT_SIM_BASE_URL="$SIMLLM_URL" ASSAY_ENDPOINT_SIM_MODEL=sim-r1 \
        ASSAY_ENDPOINT_SIM_STYLE=r1
-cat >"$IT_TMP/spec.json" <<'JSON'
-{"name": "judged", "stages": [
-  {"name": "answer", "kind": "generate", "timeout_s": 60,
-   "params": {"endpoint": "sim", "template": "answer_mcq", "n": 2, "temperature": 0.8, "seed": 5}},
-  {"name": "outcome", "kind": "judge", "timeout_s": 60, "params": {"judge": "outcome"}},
-  {"name": "consistency", "kind": "judge", "timeout_s": 60, "params": {"judge": "consistency"}}]}
-JSON
 head -n 10 "$IT_ROOT/ops/sample/exam_mcq.jsonl" >"$IT_TMP/items.jsonl"
 start_broker
 start_worker w1 generate=8,judge=8
-job=$("$BIN/assay" submit --spec "$IT_TMP/spec.json" --input "$IT_TMP/items.jsonl" --json |
+job=$("$BIN/assay" submit --spec "$IT_ROOT/ops/pipelines/judged_mcq.json" \
+      --input "$IT_TMP/items.jsonl" --json |
       sed -n 's/.*"job":\([0-9]*\).*/\1/p')
 [ -n "$job" ] || fail "submit failed"
 wait_job "$job" 200
