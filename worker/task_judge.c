@@ -2,12 +2,13 @@
  *  named, versioned prompt template, and its reply becomes a score in [0, 1],
  *  dimension scores and a one-line comment (parsed by worker/judge.h).
  *
- *  Input: the item (question or text, options, category, the gold `answer` or
- *  `reference_answer`) plus the sample to judge (worker/sample_text.h: "sample"
+ *  Input: the item (question or text, options, category, the gold `answer`,
+ *  `reference_answer` or `diagnosis`) plus the sample to judge (worker/sample_text.h: "sample"
  *  {answer, reasoning}, or the "response" / "prediction" shorthands). The template
  *  is rendered from the input with three fields made uniform:
  *    question          the item's question, else its case text;
- *    gold              answer, else reference_answer (as text; absent when neither);
+ *    gold              answer, else reference_answer, else diagnosis (case
+ *                      records), as text; absent when none;
  *    sample.answer, sample.reasoning
  *                      the sample's answer and reasoning ("（未提供推理过程）" when
  *                      it has none, so a judge sees that rather than a blank).
@@ -343,6 +344,7 @@ static json_t *s_context(const json_t *item, char *err, size_t errlen)
     if (json_is_string(q)) json_object_set(ctx, "question", (json_t *)q);
     char *gold = s_gold_text(json_object_get(item, "answer"));
     if (!gold) gold = s_gold_text(json_object_get(item, "reference_answer"));
+    if (!gold) gold = s_gold_text(json_object_get(item, "diagnosis"));
     json_object_del(ctx, "gold");
     if (gold) json_object_set_new(ctx, "gold", json_string(gold));
     free(gold);
@@ -446,8 +448,8 @@ static void s_run(void *state, assay_task_t *task)
     if (!strcmp(judge, "outcome") && !tparam && !json_object_get(ctx, "gold")) {
         json_decref(ctx);
         assay_task_fail(task, 0,
-                        "judge: the outcome judge needs a gold answer: field \"answer\" or "
-                        "\"reference_answer\" (a non-empty string)");
+                        "judge: the outcome judge needs a gold answer: field \"answer\", "
+                        "\"reference_answer\" or \"diagnosis\" (a non-empty string)");
         return;
     }
     json_t *messages = assay_prompt_render(prompt, ctx, err, sizeof err);

@@ -19,7 +19,8 @@ judge() {
         "$ASSAY" run judge "$@" 2>>"$TMP/run.err" || true
 }
 
-# items of the project's own sample data, each twice: a sample whose answer holds
+# items of the project's own sample data (questions, case records, open questions),
+# each twice: a sample whose answer holds
 # the gold answer (want "hi") and one whose answer does not (want "lo")
 $PY - "$SRC/ops/sample" >"$TMP/samples.jsonl" <<'PY'
 import json, sys
@@ -33,6 +34,11 @@ for q in mcq:
         r = dict(q, want=want, sample={"answer": "答案：" + letter,
                  "reasoning": "首先，分析题干。因此，选" + letter + "。"})
         print(json.dumps(r, ensure_ascii=False))
+cases = [json.loads(l) for l in open(d + "/cases.jsonl")][:2]
+for c in cases:  # case records: the gold is the diagnosis
+    for want, ans in (("hi", "诊断：" + c["diagnosis"]), ("lo", "诊断：不存在的病")):
+        print(json.dumps(dict(c, want=want, sample={"answer": ans, "reasoning": "首先，分析病史。"}),
+                         ensure_ascii=False))
 for q in open_q:
     for want, ans in (("hi", "回答：" + q["reference_answer"] + "另外注意休息。"),
                       ("lo", "回答：多喝热水即可。")):
