@@ -12,6 +12,7 @@ extern const assay_handler_t assay_task_verify;
 extern const assay_handler_t assay_task_hack_check;
 extern const assay_handler_t assay_task_tag;
 extern const assay_handler_t assay_task_cot_actions;
+extern const assay_handler_t assay_task_judge;
 
 static const assay_handler_t *const s_handlers[] = {
     &assay_task_noop,
@@ -22,6 +23,7 @@ static const assay_handler_t *const s_handlers[] = {
     &assay_task_hack_check,
     &assay_task_tag,
     &assay_task_cot_actions,
+    &assay_task_judge,
 };
 
 const assay_handler_t *assay_handler_find(const char *kind)
