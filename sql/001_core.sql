@@ -196,7 +196,7 @@ CREATE TABLE scores (
     UNIQUE (sample_id, scorer)
 );
 COMMENT ON TABLE scores IS 'One row per (sample, scorer): rule verifier, outcome / process / consistency judge, preference dimension, hack detector.';
-COMMENT ON COLUMN scores.scorer IS 'verify | outcome | process | consistency | pref_<dimension> | hack_<check>.';
+COMMENT ON COLUMN scores.scorer IS 'verify | hack_check | the judge''s name (outcome, process, consistency, preference; the preference dimensions are in detail.dimensions).';
 COMMENT ON COLUMN scores.value IS 'Score normalised to [0,1].';
 COMMENT ON COLUMN scores.detail IS 'Explanation: atoms, codes, similarities, judge output.';
 COMMENT ON COLUMN scores.terms_version IS 'Terminology version the scorer used (rule-based scorers).';

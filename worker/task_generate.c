@@ -358,7 +358,9 @@ static void s_issue(s_gen_t *g)
 /* a number parameter when present: 1 and *out set, 0 when absent, -1 when not a number */
 static int s_num_param(const assay_task_t *task, const char *key, double *out)
 {
+    /* the stage's params first, then the process-wide ones (`assay run --param`) */
     const json_t *v = json_object_get(assay_task_params(task), key);
+    if (!v) v = json_object_get(assay_runtime_params(assay_task_runtime(task)), key);
     if (!v) return 0;
     if (json_is_string(v)) {
         char *end;
