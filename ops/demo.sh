@@ -55,6 +55,10 @@ base_url = http://127.0.0.1:$sim_port/v1
 model = sim-r1
 style = r1
 rpm = 60000
+[endpoint.judge]
+base_url = http://127.0.0.1:$sim_port/v1
+model = sim-r1
+style = r1
 [endpoint.teacher]
 base_url = http://127.0.0.1:$sim_port/v1
 model = sim-r1r
@@ -76,7 +80,7 @@ export ASSAY_WORKER_BROKER_PUBLIC_KEY=$root/var/keys/broker.pub
 pids+=($!)
 for w in 1 2; do
   "$bin/assay-worker" --name "demo-worker-$w" --terms ops/sample/terms \
-    --slots generate=64,leak_removal=1,verify=1,hack_check=1 \
+    --slots generate=64,judge=16,leak_removal=1,verify=1,hack_check=1 \
     >"var/log/worker-$w.log" 2>&1 &
   pids+=($!)
 done
@@ -86,10 +90,10 @@ echo "== submitting the sample jobs (they run side by side)"
 submit() { "$bin/assay" submit --spec "$1" --input "$2" --json | sed -n 's/.*"job":\([0-9]*\).*/\1/p'; }
 job_cases=$(submit ops/pipelines/demo_cases.json ops/sample/cases.jsonl)
 job_mcq=$(submit ops/pipelines/verifiable_mcq.json ops/sample/exam_mcq.jsonl)
-job_open=$(submit ops/pipelines/demo_open.json ops/sample/health_questions.jsonl)
+job_open=$(submit ops/pipelines/nonverifiable_open.json ops/sample/health_questions.jsonl)
 echo "jobs $job_cases (case records: leak removal, answers, verifier, hack checks),"
 echo "     $job_mcq (exam questions: two rounds of difficulty filtering, then the teacher),"
-echo "     $job_open (health questions: answers, hack checks)"
+echo "     $job_open (health questions: the non-verifiable line: candidates, preference judge, hack checks)"
 jobs="$job_cases, $job_mcq, $job_open"
 
 for i in $(seq 1 600); do
@@ -111,7 +115,9 @@ echo "== export"
 "$bin/assay" export "$job_cases" --format sft -o var/out/cases_sft.jsonl
 "$bin/assay" export "$job_mcq" --format sft -o var/out/mcq_sft.jsonl
 "$bin/assay" export "$job_mcq" --format rl -o var/out/mcq_rl.jsonl
-"$bin/assay" export "$job_open" --stage answer -o var/out/open_samples.jsonl
+"$bin/assay" export "$job_open" --stage candidates -o var/out/open_samples.jsonl
+"$bin/assay" export "$job_open" --format best --min-score 0 -o var/out/open_best_of_k.jsonl
+"$bin/assay" export "$job_open" --format pairs --min-margin 0.2 -o var/out/open_pairs.jsonl
 echo
 echo "== summary"
 pg_as psql -h "$PGHOST" -p "$PGPORT" -U postgres -d assay -q -c "
