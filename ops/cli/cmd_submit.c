@@ -3,6 +3,7 @@
  *  stages, and wake the broker with NOTIFY. */
 #include "ops/cli/cli.h"
 #include "ops/cli/import.h"
+#include "ops/cli/overlap.h"
 #include "ops/cli/spec.h"
 
 #include "common/util.h"
@@ -29,6 +30,12 @@ static const char s_help[] =
     "  --dataset NAME   dataset the items belong to (default: input file name)\n"
     "  --name NAME      job name (default: the spec's name)\n"
     "  --weight N       fair-share weight (default: the spec's weight, else 1)\n"
+    "  --decontaminate EVAL.jsonl\n"
+    "                   drop items whose question shares a run of --overlap characters\n"
+    "                   (default 64, white space ignored) with a question of EVAL.jsonl\n"
+    "                   (an evaluation set: JSONL with a \"question\" field); each dropped\n"
+    "                   line is reported\n"
+    "  --overlap N      the run length for --decontaminate (16..1000)\n"
     "  --dry-run        validate only, change nothing\n"
     "  --json           print the result as JSON\n"
     "\n"
@@ -39,9 +46,11 @@ static const char s_help[] =
 #define S_MAX_ERRORS 20
 
 typedef struct {
-    const char *spec_path, *input, *dataset, *name;
-    long weight;
+    const char *spec_path, *input, *dataset, *name, *decontaminate;
+    long weight, overlap;
     int dry_run, json;
+    assay_overlap_t *eval;    /* the evaluation set's windows, or NULL */
+    long long contaminated; /* lines dropped by decontamination */
 } s_opts_t;
 
 static int s_parse(int argc, char **argv, s_opts_t *o)
@@ -60,6 +69,18 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
             dst = &o->dataset;
         } else if (strcmp(a, "--name") == 0) {
             dst = &o->name;
+        } else if (strcmp(a, "--decontaminate") == 0) {
+            dst = &o->decontaminate;
+        } else if (strcmp(a, "--overlap") == 0) {
+            if (i + 1 >= argc) break;
+            char *end;
+            o->overlap = strtol(argv[++i], &end, 10);
+            if (*end || o->overlap < 16 || o->overlap > 1000) {
+                assay_cli_error("submit", "--overlap: expected an integer from 16 to 1000, not \"%s\"",
+                                argv[i]);
+                return -1;
+            }
+            continue;
         } else if (strcmp(a, "--weight") == 0) {
             if (i + 1 >= argc) break;
             char *end;
@@ -110,7 +131,8 @@ static char *s_default_dataset(const char *input)
 
 /* stream the input into the COPY; returns the number of errors (printed), or -1 on a
  * database or I/O failure (printed) */
-static long s_copy_items(assay_cli_t *cli, assay_db_t *db, const char *path, long long *nlines)
+static long s_copy_items(assay_cli_t *cli, assay_db_t *db, const char *path, long long *nlines,
+                         s_opts_t *o)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!f) {
@@ -152,6 +174,11 @@ static long s_copy_items(assay_cli_t *cli, assay_db_t *db, const char *path, lon
         if (bad) {
             if (errors < S_MAX_ERRORS) fprintf(stderr, "%s:%lld: %s\n", path, lineno, err);
             errors++;
+        } else if (o->eval && assay_overlap_hits(o->eval, info.question)) {
+            if (o->contaminated < S_MAX_ERRORS)
+                fprintf(stderr, "%s:%lld: dropped: the question shares a run of %ld characters "
+                                "with the evaluation set\n", path, lineno, o->overlap);
+            o->contaminated++;
         } else if (errors == 0 && !db_failed) {
             assay_buf_reset(&row);
             assay_buf_addf(&row, "%lld\t%s\t", lineno, info.kind);
@@ -180,8 +207,12 @@ static long s_copy_items(assay_cli_t *cli, assay_db_t *db, const char *path, lon
         assay_cli_error("submit", "%s", assay_db_error(db));
         return -1;
     }
+    if (o->contaminated)
+        fprintf(stderr, "%s: %lld items dropped by decontamination against \"%s\"\n", path,
+                o->contaminated, o->decontaminate);
     if (errors == 0 && good == 0) {
-        assay_cli_error("submit", "%s: no items (the file is empty)", path);
+        assay_cli_error("submit", "%s: no items (%s)", path,
+                        o->contaminated ? "every item overlaps the evaluation set" : "the file is empty");
         return -1;
     }
     *nlines = good;
@@ -218,7 +249,7 @@ static int s_submit(assay_cli_t *cli, const s_opts_t *o, json_t *spec)
                               " question text, hash text, record jsonb) ON COMMIT DROP") != 0 ||
             assay_db_copy_begin(db, "COPY import_stage FROM STDIN") != 0)
             goto db_err;
-        long errors = s_copy_items(cli, db, o->input, &nlines);
+        long errors = s_copy_items(cli, db, o->input, &nlines, (s_opts_t *)o);
         if (errors != 0) {
             /* end the COPY so the connection is usable, then throw everything away */
             PQputCopyEnd(assay_db_conn(db), "import aborted");
@@ -322,8 +353,8 @@ static int s_submit(assay_cli_t *cli, const s_opts_t *o, json_t *spec)
     }
     if (o->json)
         printf("{\"job\":%lld,\"dataset\":\"%s\",\"lines\":%lld,\"new_items\":%lld,"
-               "\"items\":%lld,\"dry_run\":%s}\n",
-               o->dry_run ? 0 : job_id, dataset, nlines, inserted, nitems,
+               "\"items\":%lld,\"decontaminated\":%lld,\"dry_run\":%s}\n",
+               o->dry_run ? 0 : job_id, dataset, nlines, inserted, nitems, o->contaminated,
                o->dry_run ? "true" : "false");
     else if (o->dry_run)
         printf("dry run: %lld lines valid, %lld new items, job would run over %lld items; "
@@ -344,6 +375,44 @@ out:
     return rc;
 }
 
+/* read an evaluation set: the "question" of every line */
+static int s_load_eval(assay_overlap_t *eval, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        assay_cli_error("submit", "could not open evaluation set \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    long long lineno = 0, n = 0;
+    while (getline(&line, &cap, f) != -1) {
+        lineno++;
+        if (line[strspn(line, " \t\r\n")] == '\0') continue;
+        json_error_t jerr;
+        json_t *j = json_loads(line, 0, &jerr);
+        json_t *q = json_object_get(j, "question");
+        if (!json_is_string(q)) {
+            assay_cli_error("submit", "%s:%lld: expected a JSON object with a \"question\" string",
+                            path, lineno);
+            json_decref(j);
+            free(line);
+            fclose(f);
+            return -1;
+        }
+        assay_overlap_add(eval, json_string_value(q));
+        n++;
+        json_decref(j);
+    }
+    free(line);
+    fclose(f);
+    if (n == 0) {
+        assay_cli_error("submit", "evaluation set \"%s\" has no questions", path);
+        return -1;
+    }
+    return 0;
+}
+
 int assay_cmd_submit(assay_cli_t *cli, int argc, char **argv)
 {
     s_opts_t o = {0};
@@ -355,7 +424,17 @@ int assay_cmd_submit(assay_cli_t *cli, int argc, char **argv)
         assay_cli_error("submit", "%s", err);
         return ASSAY_EXIT_FAIL;
     }
+    if (o.decontaminate) {
+        if (!o.overlap) o.overlap = 64;
+        o.eval = assay_overlap_new((size_t)o.overlap);
+        if (s_load_eval(o.eval, o.decontaminate) != 0) {
+            assay_overlap_destroy(&o.eval);
+            json_decref(spec);
+            return ASSAY_EXIT_FAIL;
+        }
+    }
     int rc = s_submit(cli, &o, spec);
+    assay_overlap_destroy(&o.eval);
     json_decref(spec);
     return rc;
 }
