@@ -33,6 +33,9 @@ static const char s_help[] =
     "  rl         prompts with ground truth in the shape verl reads (data_source,\n"
     "             prompt, ability, reward_model, extra_info with the pass rate)\n"
     "  rl-openrlhf  the same as {input, label} lines for OpenRLHF\n"
+    "  grpo       one line per scored sample: prompt, response, reward (the composite\n"
+    "             score: the spec's per-category \"composite\" weights over the scorers)\n"
+    "             and its group-normalised advantage among the item's samples\n"
     "Every line carries lineage (job, spec hash, stage, template hash, terminology\n"
     "version). Default stage: the last generate stage for sft, sft-think, pairs and rl\n"
     "formats, else the job's last stage; default format: samples for a generate stage,\n"
@@ -155,6 +158,19 @@ static const char s_best_sql[] =
     S_PROMPT_SQL
     " WHERE b.score >= $3::float8 ORDER BY b.item_id";
 
+/* per sample, for RL: prompt, response, composite reward and GRPO advantage */
+static const char s_grpo_sql[] =
+    "SELECT jsonb_build_object('prompt', q.prompt,"
+    "   'response', sa.answer, 'reasoning', sa.reasoning,"
+    "   'reward', round(c.composite::numeric, 6), 'advantage', round(c.advantage::numeric, 6),"
+    "   'ground_truth', i.answer,"
+    S_LINEAGE_SQL ")::text"
+    " FROM sample_composite c JOIN samples sa ON sa.id = c.sample_id"
+    " JOIN tasks gt ON gt.id = sa.task_id JOIN items i ON i.id = sa.item_id"
+    " JOIN jobs j ON j.id = sa.job_id JOIN stages st ON st.id = sa.stage_id"
+    S_PROMPT_SQL
+    " WHERE c.job_id = $1 AND c.stage_id = $2 ORDER BY sa.item_id, sa.idx";
+
 /* per item: the prompt and its ground truth, with the pass rate over its samples */
 static const char s_rl_sql[] =
     "SELECT CASE WHEN $4::boolean THEN jsonb_build_object('input', q.prompt, 'label', i.answer)"
@@ -223,13 +239,13 @@ int assay_cmd_export(assay_cli_t *cli, int argc, char **argv)
         return ASSAY_EXIT_USAGE;
     }
     static const char *const formats[] = {"samples", "outputs", "sft", "sft-think", "best",
-                                          "pairs", "rl", "rl-openrlhf", NULL};
+                                          "pairs", "rl", "rl-openrlhf", "grpo", NULL};
     int known = !format;
     for (const char *const *f = formats; format && *f; f++)
         if (!strcmp(*f, format)) known = 1;
     if (!known) {
         assay_cli_error("export", "--format \"%s\": expected samples, outputs, sft, sft-think, "
-                                  "best, pairs, rl or rl-openrlhf", format);
+                                  "best, pairs, rl, rl-openrlhf or grpo", format);
         return ASSAY_EXIT_USAGE;
     }
     /* training formats read the samples of a generate stage */
@@ -302,6 +318,7 @@ int assay_cmd_export(assay_cli_t *cli, int argc, char **argv)
         fourth = !strcmp(format, "sft-think") ? "true" : "false";
         nparams = 4;
     }
+    if (!strcmp(format, "grpo")) sql = s_grpo_sql;
     if (!strcmp(format, "best")) {
         sql = s_best_sql;
         third = min_score;

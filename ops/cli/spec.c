@@ -40,7 +40,7 @@ static void s_kind_list(char *out, size_t outlen)
 int assay_spec_validate(const json_t *spec, char *err, size_t errlen)
 {
     static const char *const top_keys[] = {"name", "description", "weight", "priority",
-                                           "stages", NULL};
+                                           "stages", "composite", NULL};
     static const char *const stage_keys[] = {"name",      "kind",  "params", "max_attempts",
                                              "timeout_s", "round", "description", NULL};
     if (!json_is_object(spec)) {
@@ -53,7 +53,7 @@ int assay_spec_validate(const json_t *spec, char *err, size_t errlen)
     {
         if (!s_known_key(key, top_keys)) {
             snprintf(err, errlen, "%s: unknown field (expected name, description, weight, "
-                                  "priority, stages)", key);
+                                  "priority, stages, composite)", key);
             return -1;
         }
     }
@@ -65,6 +65,33 @@ int assay_spec_validate(const json_t *spec, char *err, size_t errlen)
     if (s_int_field(spec, "weight", 1, 1000, "", err, errlen) ||
         s_int_field(spec, "priority", -1000, 1000, "", err, errlen))
         return -1;
+    /* composite: {"default" | CATEGORY: {SCORER: weight >= 0, ...}, ...} */
+    json_t *comp = json_object_get(spec, "composite");
+    if (comp) {
+        if (!json_is_object(comp)) {
+            snprintf(err, errlen, "composite: expected an object of weights per category");
+            return -1;
+        }
+        const char *cat;
+        json_t *ws;
+        json_object_foreach(comp, cat, ws)
+        {
+            const char *sc;
+            json_t *wv;
+            if (!json_is_object(ws) || json_object_size(ws) == 0) {
+                snprintf(err, errlen, "composite.%s: expected an object of scorer weights like "
+                                      "{\"verify\": 0.7, \"process\": 0.3}", cat);
+                return -1;
+            }
+            json_object_foreach(ws, sc, wv)
+            {
+                if (!json_is_number(wv) || json_number_value(wv) < 0) {
+                    snprintf(err, errlen, "composite.%s.%s: expected a number >= 0", cat, sc);
+                    return -1;
+                }
+            }
+        }
+    }
     json_t *stages = json_object_get(spec, "stages");
     if (!json_is_array(stages) || json_array_size(stages) == 0) {
         snprintf(err, errlen, "stages: expected a non-empty array of stages");

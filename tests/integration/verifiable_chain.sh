@@ -44,7 +44,7 @@ echo "items=$n samples=$samples verify_tasks=$vtasks hack_tasks=$htasks scored=$
 [ "$disagree" -eq 0 ] || fail "$disagree verdicts disagree with the sample's diagnosis"
 
 # training exports: rejection-sampled SFT (two shapes), preference pairs, RL prompts
-for f in sft sft-think pairs rl rl-openrlhf; do
+for f in sft sft-think pairs rl rl-openrlhf grpo; do
   "$BIN/assay" export "$job" --format "$f" -o "$IT_TMP/$f.jsonl" >/dev/null || fail "export --format $f failed"
 done
 want_sft=$(sql "SELECT count(*) FROM samples s WHERE s.job_id = $job
@@ -75,7 +75,15 @@ for r in rl:
     assert 0 <= r["extra_info"]["pass_rate"] <= 1 and r["extra_info"]["samples"] == 4
 for r in orl:
     assert r["input"] and r["label"]
-print(f"sft={len(sft)} pairs={len(pairs)} rl={len(rl)}")
+grpo = rows("grpo")
+assert len(grpo) == 4 * n, len(grpo)
+groups = {}
+for r in grpo:
+    assert 0 <= r["reward"] <= 1 and r["response"] is not None
+    groups.setdefault(r["lineage"]["item_id"], []).append(r["advantage"])
+for adv in groups.values():
+    assert abs(sum(adv) / len(adv)) < 1e-6, adv      # group-normalised: mean 0 per item
+print(f"sft={len(sft)} pairs={len(pairs)} rl={len(rl)} grpo={len(grpo)} groups={len(groups)}")
 PY
 # every selected triple's answer names the gold diagnosis; none is hack-flagged
 bad=$(sql "SELECT count(*) FROM samples s JOIN items i ON i.id = s.item_id
