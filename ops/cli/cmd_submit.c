@@ -3,6 +3,7 @@
  *  stages, and wake the broker with NOTIFY. */
 #include "ops/cli/cli.h"
 #include "ops/cli/import.h"
+#include "ops/cli/neardup.h"
 #include "ops/cli/overlap.h"
 #include "ops/cli/spec.h"
 
@@ -36,6 +37,9 @@ static const char s_help[] =
     "                   (an evaluation set: JSONL with a \"question\" field); each dropped\n"
     "                   line is reported\n"
     "  --overlap N      the run length for --decontaminate (16..1000)\n"
+    "  --near-dup X     also drop near-duplicate items: a question (with its options)\n"
+    "                   whose 5-character shingles overlap an earlier one's with an\n"
+    "                   estimated Jaccard similarity >= X (e.g. 0.8); each is reported\n"
     "  --dry-run        validate only, change nothing\n"
     "  --json           print the result as JSON\n"
     "\n"
@@ -51,6 +55,8 @@ typedef struct {
     int dry_run, json;
     assay_overlap_t *eval;    /* the evaluation set's windows, or NULL */
     long long contaminated; /* lines dropped by decontamination */
+    double near_dup;        /* similarity threshold, 0 = off */
+    long long near_dups;    /* lines dropped as near duplicates */
 } s_opts_t;
 
 static int s_parse(int argc, char **argv, s_opts_t *o)
@@ -71,6 +77,16 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
             dst = &o->name;
         } else if (strcmp(a, "--decontaminate") == 0) {
             dst = &o->decontaminate;
+        } else if (strcmp(a, "--near-dup") == 0) {
+            if (i + 1 >= argc) break;
+            char *end;
+            o->near_dup = strtod(argv[++i], &end);
+            if (*end || o->near_dup <= 0 || o->near_dup > 1) {
+                assay_cli_error("submit", "--near-dup: expected a similarity in (0, 1], not \"%s\"",
+                                argv[i]);
+                return -1;
+            }
+            continue;
         } else if (strcmp(a, "--overlap") == 0) {
             if (i + 1 >= argc) break;
             char *end;
@@ -129,6 +145,33 @@ static char *s_default_dataset(const char *input)
     return base;
 }
 
+/* true (and reported) when the item nearly duplicates an earlier line */
+static int s_near_dup(assay_neardup_t *nd, const json_t *item, const char *question,
+                      long long **lines, size_t *n, long long lineno, const char *path, s_opts_t *o)
+{
+    assay_buf_t text = ASSAY_BUF_INIT;
+    assay_buf_adds(&text, question);
+    json_t *opts = json_object_get(item, "options");
+    if (json_is_object(opts)) {
+        char *dump = json_dumps(opts, JSON_SORT_KEYS | JSON_COMPACT);
+        assay_buf_adds(&text, dump);
+        free(dump);
+    }
+    double sim = 0;
+    long other = assay_neardup_check_add(nd, text.data, &sim);
+    assay_buf_release(&text);
+    if (other < 0) {
+        *lines = assay_realloc(*lines, (*n + 1) * sizeof **lines);
+        (*lines)[(*n)++] = lineno;
+        return 0;
+    }
+    if (o->near_dups < S_MAX_ERRORS)
+        fprintf(stderr, "%s:%lld: dropped: near duplicate of line %lld (similarity %.2f)\n", path,
+                lineno, (*lines)[other], sim);
+    o->near_dups++;
+    return 1;
+}
+
 /* stream the input into the COPY; returns the number of errors (printed), or -1 on a
  * database or I/O failure (printed) */
 static long s_copy_items(assay_cli_t *cli, assay_db_t *db, const char *path, long long *nlines,
@@ -146,6 +189,9 @@ static long s_copy_items(assay_cli_t *cli, assay_db_t *db, const char *path, lon
     long errors = 0;
     int db_failed = 0;
     assay_buf_t row = ASSAY_BUF_INIT;
+    assay_neardup_t *nd = o->near_dup > 0 ? assay_neardup_new(o->near_dup) : NULL;
+    long long *nd_lines = NULL; /* line of each text kept by the near-duplicate check */
+    size_t nd_n = 0;
     assay_progress_t prog;
     assay_progress_init(&prog, "import", 0, cli->err_tty);
     while ((len = getline(&line, &cap, f)) != -1) {
@@ -174,6 +220,8 @@ static long s_copy_items(assay_cli_t *cli, assay_db_t *db, const char *path, lon
         if (bad) {
             if (errors < S_MAX_ERRORS) fprintf(stderr, "%s:%lld: %s\n", path, lineno, err);
             errors++;
+        } else if (nd && s_near_dup(nd, item, info.question, &nd_lines, &nd_n, lineno, path, o)) {
+            /* reported by s_near_dup */
         } else if (o->eval && assay_overlap_hits(o->eval, info.question)) {
             if (o->contaminated < S_MAX_ERRORS)
                 fprintf(stderr, "%s:%lld: dropped: the question shares a run of %ld characters "
@@ -207,12 +255,17 @@ static long s_copy_items(assay_cli_t *cli, assay_db_t *db, const char *path, lon
         assay_cli_error("submit", "%s", assay_db_error(db));
         return -1;
     }
+    assay_neardup_destroy(&nd);
+    free(nd_lines);
     if (o->contaminated)
         fprintf(stderr, "%s: %lld items dropped by decontamination against \"%s\"\n", path,
                 o->contaminated, o->decontaminate);
+    if (o->near_dups)
+        fprintf(stderr, "%s: %lld items dropped as near duplicates (similarity >= %.2f)\n", path,
+                o->near_dups, o->near_dup);
     if (errors == 0 && good == 0) {
         assay_cli_error("submit", "%s: no items (%s)", path,
-                        o->contaminated ? "every item overlaps the evaluation set" : "the file is empty");
+                        o->contaminated || o->near_dups ? "every item was dropped" : "the file is empty");
         return -1;
     }
     *nlines = good;
@@ -353,8 +406,8 @@ static int s_submit(assay_cli_t *cli, const s_opts_t *o, json_t *spec)
     }
     if (o->json)
         printf("{\"job\":%lld,\"dataset\":\"%s\",\"lines\":%lld,\"new_items\":%lld,"
-               "\"items\":%lld,\"decontaminated\":%lld,\"dry_run\":%s}\n",
-               o->dry_run ? 0 : job_id, dataset, nlines, inserted, nitems, o->contaminated,
+               "\"items\":%lld,\"decontaminated\":%lld,\"near_duplicates\":%lld,\"dry_run\":%s}\n",
+               o->dry_run ? 0 : job_id, dataset, nlines, inserted, nitems, o->contaminated, o->near_dups,
                o->dry_run ? "true" : "false");
     else if (o->dry_run)
         printf("dry run: %lld lines valid, %lld new items, job would run over %lld items; "

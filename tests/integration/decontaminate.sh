@@ -39,4 +39,17 @@ fi
 grep -q 'bad.jsonl:1: expected a JSON object with a "question" string' "$IT_TMP/bad.err" ||
   fail "unclear error: $(cat "$IT_TMP/bad.err")"
 [ "$(sql "SELECT count(*) FROM items")" -eq $((n - 5)) ] || fail "the failed submit changed the items"
+
+# near duplicates within the import: the second of two questions that differ in one
+# character is dropped and reported, a different question stays
+cat >"$IT_TMP/near.jsonl" <<'JSON'
+{"id": "n1", "question": "患者，男，45岁，反复上腹痛3年，饥饿时明显，进食后缓解，近1周出现黑便，胃镜示十二指肠球部溃疡。最可能的诊断是", "options": {"A": "胃溃疡", "B": "十二指肠溃疡"}, "answer": "B"}
+{"id": "n2", "question": "患者，男，46岁，反复上腹痛3年，饥饿时明显，进食后缓解，近1周出现黑便，胃镜示十二指肠球部溃疡。最可能的诊断是", "options": {"A": "胃溃疡", "B": "十二指肠溃疡"}, "answer": "B"}
+{"id": "n3", "question": "女性，28岁，停经8周，阴道少量流血2天，下腹隐痛。尿妊娠试验阳性，B超示宫内孕囊。最可能的诊断是", "options": {"A": "先兆流产", "B": "异位妊娠"}, "answer": "A"}
+JSON
+out=$("$BIN/assay" submit --spec "$IT_TMP/spec.json" --input "$IT_TMP/near.jsonl" --near-dup 0.8 --json 2>"$IT_TMP/near.err") ||
+  fail "near-dup submit failed: $(cat "$IT_TMP/near.err")"
+grep -q 'near.jsonl:2: dropped: near duplicate of line 1' "$IT_TMP/near.err" || fail "near duplicate not reported: $(cat "$IT_TMP/near.err")"
+echo "$out" | grep -q '"near_duplicates":1' || fail "the JSON result does not report 1 near duplicate: $out"
+[ "$(sql "SELECT count(*) FROM items WHERE dataset = 'near'")" -eq 2 ] || fail "expected 2 items imported from near.jsonl"
 echo "PASS decontaminate"
