@@ -32,6 +32,9 @@ static const char s_setup_sql[] =
     "CREATE TEMP TABLE IF NOT EXISTS b_fails (id bigint, attempt integer, retryable boolean,"
     " delay_ms integer, reason text, worker text) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS b_release (id bigint, attempt integer) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS b_done (id bigint, job_id bigint, stage_id bigint,"
+    " item_id bigint, kind text, attempt integer, input jsonb, priority integer, output jsonb)"
+    " ON COMMIT DELETE ROWS;"
     "LISTEN assay_jobs";
 
 static const char s_results_sql[] =
@@ -64,34 +67,7 @@ static const char s_results_sql[] =
     "            = 'array' THEN d.output->'samples' ELSE '[]'::jsonb END) WITH ORDINALITY AS x(v, ord)"
     "       WHERE d.item_id IS NOT NULL AND jsonb_typeof(x.v) = 'object'"
     "       ON CONFLICT (task_id, idx) DO NOTHING"
-    "       RETURNING id, task_id, idx, answer, reasoning, model),"
-    /* per-sample kinds fan out: one next-stage task per stored sample */
-    " n AS (INSERT INTO tasks (job_id, stage_id, item_id, kind, max_attempts, priority, input)"
-    "       SELECT d.job_id, ns.id, d.item_id, ns.kind, ns.max_attempts, d.priority,"
-    "              CASE WHEN x.id IS NULL"
-    "                   THEN (coalesce(d.input, i.record, '{}'::jsonb) - 'cached') || d.output"
-    "              ELSE (coalesce(d.input, i.record, '{}'::jsonb) - 'cached') || (d.output - 'samples')"
-    "                   || jsonb_build_object('sample_id', x.id, 'sample', jsonb_build_object("
-    "                        'idx', x.idx, 'answer', x.answer, 'reasoning', x.reasoning,"
-    "                        'model', x.model)) END"
-    "       FROM d JOIN stages cs ON cs.id = d.stage_id"
-    "       JOIN stages ns ON ns.job_id = d.job_id AND ns.idx = cs.idx + 1"
-    "       JOIN jobs j ON j.id = d.job_id LEFT JOIN items i ON i.id = d.item_id"
-    "       LEFT JOIN s x ON x.task_id = d.id"
-    "            AND ns.kind IN ('verify', 'hack_check', 'judge', 'cot_actions')"
-    "       WHERE j.state <> 'cancelled' AND ns.kind <> 'filter' RETURNING 1),"
-    /* scorers record one score per (sample, scorer) */
-    " sc AS (INSERT INTO scores (sample_id, task_id, job_id, item_id, scorer, value, detail,"
-    "                            comment, terms_version)"
-    "       SELECT (d.input->>'sample_id')::bigint, d.id, d.job_id, d.item_id,"
-    "              coalesce(assay_jtext(d.output->'scorer'), d.kind),"
-    "              least(1, greatest(0, coalesce(assay_jnum(d.output->'score'),"
-    "                                            assay_jnum(d.output->'hack_score')))),"
-    "              d.output, assay_jtext(d.output->'comment'), assay_jtext(d.output->'terms_version')"
-    "       FROM d WHERE d.kind IN ('verify', 'hack_check', 'judge')"
-    "         AND jsonb_typeof(d.input->'sample_id') = 'number'"
-    "         AND EXISTS (SELECT 1 FROM samples sm WHERE sm.id = (d.input->>'sample_id')::bigint)"
-    "       ON CONFLICT (sample_id, scorer) DO NOTHING RETURNING 1),"
+    "       RETURNING 1),"
     /* paid samples go to the response cache, keyed by request and by task shape */
     " lc AS (INSERT INTO llm_cache (key, family, endpoint, model, response, prompt_tokens,"
     "                              completion_tokens, cost_usd)"
@@ -107,6 +83,47 @@ static const char s_results_sql[] =
     "       WHERE d.kind = 'generate' AND jsonb_typeof(x.v->'cache_key') = 'string'"
     "         AND NOT coalesce(assay_jbool(x.v->'cached'), false)"
     "       ON CONFLICT (key) DO NOTHING RETURNING 1),"
+    /* what the second statement (s_chain_sql) works from */
+    " bd AS (INSERT INTO b_done (id, job_id, stage_id, item_id, kind, attempt, input, priority,"
+    "                           output)"
+    "        SELECT id, job_id, stage_id, item_id, kind, attempt, input, priority, output FROM d"
+    "        RETURNING 1)"
+    " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM b_results), (SELECT count(*) FROM bd),"
+    "        (SELECT count(*) FROM s)";
+
+
+/* the second statement of a results batch: what the done tasks set in motion.
+ * It runs after s_results_sql in the same transaction, so the samples and task
+ * outputs of this batch are visible here through their indexes (a CTE has none). */
+static const char s_chain_sql[] =
+    "WITH d AS (SELECT * FROM b_done),"
+    /* per-sample kinds fan out: one next-stage task per stored sample */
+    " n AS (INSERT INTO tasks (job_id, stage_id, item_id, kind, max_attempts, priority, input)"
+    "       SELECT d.job_id, ns.id, d.item_id, ns.kind, ns.max_attempts, d.priority,"
+    "              CASE WHEN x.id IS NULL"
+    "                   THEN (coalesce(d.input, i.record, '{}'::jsonb) - 'cached') || d.output"
+    "              ELSE (coalesce(d.input, i.record, '{}'::jsonb) - 'cached') || (d.output - 'samples')"
+    "                   || jsonb_build_object('sample_id', x.id, 'sample', jsonb_build_object("
+    "                        'idx', x.idx, 'answer', x.answer, 'reasoning', x.reasoning,"
+    "                        'model', x.model)) END"
+    "       FROM d JOIN stages cs ON cs.id = d.stage_id"
+    "       JOIN stages ns ON ns.job_id = d.job_id AND ns.idx = cs.idx + 1"
+    "       JOIN jobs j ON j.id = d.job_id LEFT JOIN items i ON i.id = d.item_id"
+    "       LEFT JOIN samples x ON x.task_id = d.id"
+    "            AND ns.kind IN ('verify', 'hack_check', 'judge', 'cot_actions')"
+    "       WHERE j.state <> 'cancelled' AND ns.kind <> 'filter' RETURNING 1),"
+    /* scorers record one score per (sample, scorer) */
+    " sc AS (INSERT INTO scores (sample_id, task_id, job_id, item_id, scorer, value, detail,"
+    "                            comment, terms_version)"
+    "       SELECT (d.input->>'sample_id')::bigint, d.id, d.job_id, d.item_id,"
+    "              coalesce(assay_jtext(d.output->'scorer'), d.kind),"
+    "              least(1, greatest(0, coalesce(assay_jnum(d.output->'score'),"
+    "                                            assay_jnum(d.output->'hack_score')))),"
+    "              d.output, assay_jtext(d.output->'comment'), assay_jtext(d.output->'terms_version')"
+    "       FROM d WHERE d.kind IN ('verify', 'hack_check', 'judge')"
+    "         AND jsonb_typeof(d.input->'sample_id') = 'number'"
+    "         AND EXISTS (SELECT 1 FROM samples sm WHERE sm.id = (d.input->>'sample_id')::bigint)"
+    "       ON CONFLICT (sample_id, scorer) DO NOTHING RETURNING 1),"
     /* filter stages (difficulty filtering) run here, in SQL: when the last scored
      * sample of an item is in, its pass rate decides whether it goes on */
     " fz AS (SELECT DISTINCT d.job_id, d.stage_id, d.item_id, fs.id AS filter_id, fs.idx AS fidx,"
@@ -116,15 +133,10 @@ static const char s_results_sql[] =
     "        JOIN jobs j ON j.id = d.job_id"
     "        WHERE j.state <> 'cancelled' AND d.item_id IS NOT NULL"
     "          AND NOT EXISTS (SELECT 1 FROM tasks o WHERE o.stage_id = d.stage_id"
-    "                          AND o.item_id = d.item_id AND o.state IN ('pending', 'leased')"
-    "                          AND o.id NOT IN (SELECT id FROM d))),"
+    "                          AND o.item_id = d.item_id AND o.state IN ('pending', 'leased'))),"
     " fv AS (SELECT fz.filter_id, fz.item_id, assay_jnum(o.output->'score') AS v"
     "        FROM fz JOIN tasks t ON t.stage_id = fz.stage_id AND t.item_id = fz.item_id"
-    "             AND t.state = 'done' JOIN task_outputs o ON o.task_id = t.id"
-    "        WHERE t.id NOT IN (SELECT id FROM d)"
-    "        UNION ALL"
-    "        SELECT fz.filter_id, fz.item_id, assay_jnum(d.output->'score')"
-    "        FROM fz JOIN d ON d.stage_id = fz.stage_id AND d.item_id = fz.item_id),"
+    "             AND t.state = 'done' JOIN task_outputs o ON o.task_id = t.id),"
     " fa AS (SELECT fz.job_id, fz.filter_id, fz.fidx, fz.fround, fz.item_id, fz.fp,"
     "               count(fv.v) AS n,"
     "               count(fv.v) FILTER (WHERE fv.v >= coalesce(assay_jnum(fz.fp->'threshold'), 0.8))"
@@ -162,8 +174,8 @@ static const char s_results_sql[] =
     "        JOIN stages ns ON ns.job_id = fk.job_id AND ns.idx = fk.fidx + 1"
     "        LEFT JOIN items it ON it.id = fk.item_id"
     "        WHERE fk.kept RETURNING 1)"
-    " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM b_results), (SELECT count(*) FROM n),"
-    "        (SELECT count(*) FROM s)";
+    " SELECT (SELECT count(*) FROM n) + (SELECT count(*) FROM fn)";
+
 
 static const char s_fails_sql[] =
     "WITH f AS (SELECT DISTINCT ON (id) * FROM b_fails ORDER BY id, attempt DESC),"
@@ -229,6 +241,7 @@ static int s_connect(assay_store_t *self)
     /* the hot statements are planned once per connection, not once per pass */
     if (assay_db_exec(self->db, s_setup_sql) != 0 ||
         assay_db_prepare(self->db, "results", s_results_sql, 0) != 0 ||
+        assay_db_prepare(self->db, "chain", s_chain_sql, 0) != 0 ||
         assay_db_prepare(self->db, "fails", s_fails_sql, 0) != 0 ||
         assay_db_prepare(self->db, "release", s_release_sql, 0) != 0 ||
         assay_db_prepare(self->db, "claim", s_claim_sql, 3) != 0) {
@@ -613,7 +626,10 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
         if (!res) goto fail;
         stored = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         total = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
-        created = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
+        PQclear(res);
+        res = assay_db_query_prepared(self->db, "chain", 0, NULL);
+        if (!res) goto fail;
+        created = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
     }
     if (self->nfails) {
