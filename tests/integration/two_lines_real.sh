@@ -4,7 +4,8 @@
 # with a message when it is absent): 200 exam questions through the verifiable line
 # (16 policy samples, a pass-rate band, a teacher, verifier, hack checks) and 100 open
 # health questions through the non-verifiable line (candidates, preference judge, hack
-# checks), side by side on two workers against assay-simllm, whose per-question
+# checks) and 60 real case records through leak removal, answers, verifier and hack
+# checks, side by side on two workers against assay-simllm, whose per-question
 # accuracy is drawn by this test and therefore known. Checks: the filter keeps the
 # items whose true accuracy lies in the band (precision and recall >= 0.9 at n = 16);
 # no exported SFT triple has a wrong answer or a hack flag; the two jobs ran
@@ -36,6 +37,13 @@ for line in open(f"{data}/exam_mcq.jsonl", encoding="utf-8"):
     key.append({"question": d["question"], "answer": d["answer"], "accuracy": round(rnd.random(), 3)})
     if len(mcq) == 200:
         break
+cases, ckey = [], []
+for line in open(f"{data}/cases.jsonl", encoding="utf-8"):
+    d = json.loads(line)
+    if d.get("text") and d.get("diagnosis") and len(cases) < 60:
+        cases.append({"id": d["id"], "text": d["text"], "diagnosis": d["diagnosis"],
+                      **({"fields": d["fields"]} if d.get("fields") else {})})
+        key.append({"id": d["id"], "answer": d["diagnosis"], "accuracy": round(rnd.random(), 3)})
 opn = []
 for line in open(f"{data}/health_questions.jsonl", encoding="utf-8"):
     d = json.loads(line)
@@ -43,7 +51,7 @@ for line in open(f"{data}/health_questions.jsonl", encoding="utf-8"):
         opn.append({"id": d["id"], "question": d["question"], "reference_answer": d["reference_answer"]})
     if len(opn) == 100:
         break
-for name, rows in (("mcq", mcq), ("open", opn), ("key", key)):
+for name, rows in (("mcq", mcq), ("open", opn), ("cases", cases), ("key", key)):
     with open(f"{tmp}/{name}.jsonl", "w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
@@ -60,6 +68,14 @@ cat >"$IT_TMP/verifiable.json" <<'JSON'
   {"name": "verify", "kind": "verify", "round": 2, "params": {}},
   {"name": "hack", "kind": "hack_check", "round": 2, "params": {}}]}
 JSON
+cat >"$IT_TMP/cases.json" <<'JSON'
+{"name": "real-verifiable-cases", "stages": [
+  {"name": "leak", "kind": "leak_removal", "params": {"allow_unsectioned": true}},
+  {"name": "answer", "kind": "generate",
+   "params": {"endpoint": "policy", "template": "answer_case_clean", "n": 4, "temperature": 0.8, "seed": 3}},
+  {"name": "verify", "kind": "verify", "params": {}},
+  {"name": "hack", "kind": "hack_check", "params": {}}]}
+JSON
 start_simllm --mode r1 --answer-key "$IT_TMP/key.jsonl"
 {
   for ep in policy teacher judge; do
@@ -68,7 +84,7 @@ start_simllm --mode r1 --answer-key "$IT_TMP/key.jsonl"
 } >"$IT_TMP/assay.conf"
 export ASSAY_CONFIG="$IT_TMP/assay.conf"
 start_broker
-slots=generate=64,judge=32,verify=2,hack_check=2
+slots=generate=64,judge=32,verify=16,hack_check=16,leak_removal=2
 start_worker w1 "$slots" --terms "$DATA"
 start_worker w2 "$slots" --terms "$DATA"
 t0=$(date +%s.%N)
@@ -76,12 +92,38 @@ jv=$("$BIN/assay" submit --spec "$IT_TMP/verifiable.json" --input "$IT_TMP/mcq.j
      sed -n 's/.*"job":\([0-9]*\).*/\1/p')
 jn=$("$BIN/assay" submit --spec "$IT_ROOT/ops/pipelines/nonverifiable_open.json" --input "$IT_TMP/open.jsonl" --json |
      sed -n 's/.*"job":\([0-9]*\).*/\1/p')
-[ -n "$jv" ] && [ -n "$jn" ] || fail "submit failed"
+jc=$("$BIN/assay" submit --spec "$IT_TMP/cases.json" --input "$IT_TMP/cases.jsonl" --json |
+     sed -n 's/.*"job":\([0-9]*\).*/\1/p')
+[ -n "$jv" ] && [ -n "$jn" ] && [ -n "$jc" ] || fail "submit failed"
 wait_job "$jv" 500
 t1=$(date +%s.%N)
 wait_job "$jn" 300
+wait_job "$jc" 300
 "$BIN/assay" status "$jv"
 "$BIN/assay" status "$jn"
+"$BIN/assay" status "$jc"
+# leak-removed real cases: the question sent to the model never contains its
+# diagnosis, and every exported SFT triple names the gold diagnosis
+leaky=$(sql "SELECT count(*) FROM tasks t JOIN items i ON i.id = t.item_id JOIN stages st ON st.id = t.stage_id
+             WHERE t.job_id = $jc AND st.name = 'answer' AND position(i.answer IN t.input->>'clean_text') > 0")
+[ "$leaky" -eq 0 ] || fail "$leaky real cases still name their diagnosis after leak removal"
+"$BIN/assay" export "$jc" --format sft -o "$IT_TMP/c-sft.jsonl" >/dev/null
+csft=$(wc -l <"$IT_TMP/c-sft.jsonl")
+cwrong=$(/usr/bin/python3 - "$IT_TMP" <<'PY'
+import json, sys
+tmp = sys.argv[1]
+gold = {json.loads(l)["id"]: json.loads(l)["diagnosis"] for l in open(f"{tmp}/cases.jsonl", encoding="utf-8")}
+bad = 0
+for l in open(f"{tmp}/c-sft.jsonl", encoding="utf-8"):
+    r = json.loads(l)
+    if gold[r["lineage"]["ext_id"]] not in (r["messages"][1]["content"] or ""):
+        bad += 1
+print(bad)
+PY
+)
+echo "real cases: sft=$csft wrong=$cwrong"
+[ "$csft" -gt 0 ] || fail "no SFT triple from the real cases"
+[ "$cwrong" -eq 0 ] || fail "$cwrong SFT triples of real cases do not name the gold diagnosis"
 
 # the two lines ran side by side: each job finished tasks while the other was running
 overlap=$(sql "WITH a AS (SELECT min(finished_at) s, max(finished_at) e FROM tasks WHERE job_id = $jv),
@@ -96,7 +138,7 @@ kept=$(sql "SELECT string_agg(i.ext_id || ':' || r.kept::text, ',') FROM item_ro
 /usr/bin/python3 - "$IT_TMP" "$kept" "$(sql "SELECT string_agg(id::text, ',') FROM samples")" <<'PY' || fail "checks on the exports failed (see above)"
 import json, re, sys
 tmp, kept_s, sample_ids = sys.argv[1], sys.argv[2], set(sys.argv[3].split(","))
-key = {json.loads(l)["question"]: json.loads(l) for l in open(f"{tmp}/key.jsonl", encoding="utf-8")}
+key = {json.loads(l)["question"]: json.loads(l) for l in open(f"{tmp}/key.jsonl", encoding="utf-8") if "question" in json.loads(l)}
 items = {json.loads(l)["id"]: json.loads(l) for l in open(f"{tmp}/mcq.jsonl", encoding="utf-8")}
 kept = dict(x.split(":") for x in kept_s.split(","))
 truth = {i: 0.1 <= key[d["question"]]["accuracy"] <= 0.9 for i, d in items.items()}
