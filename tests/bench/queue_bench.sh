@@ -41,7 +41,7 @@ export ASSAY_CONFIG=/dev/null
 # the comparison is with beanstalkd over plain TCP: run assay plain as well
 export ASSAY_CURVE=off
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pick_port() { local p; for p in $(shuf -i 20000-60000 -n 50); do port_free "$p" && { echo "$p"; return; }; done; }
+pick_port() { local p; for p in $(shuf -i 20000-32000 -n 50); do port_free "$p" && { echo "$p"; return; }; done; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 seq 1 "$n" | awk '{printf "{\"id\":\"t%d\",\"question\":\"q%d\"}\n", $1, $1}' >"$tmp/items.jsonl"

@@ -45,9 +45,11 @@ it_cleanup() {
   exit $rc
 }
 
+# a port below the kernel's ephemeral range (32768-60999 by default), so an outgoing
+# connection of another test cannot hold it between this check and the bind
 free_port() {
   local p
-  for p in $(shuf -i 20000-60000 -n 100); do
+  for p in $(shuf -i 20000-32000 -n 100); do
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
   done
   return 1
