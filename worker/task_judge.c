@@ -37,6 +37,7 @@
  *  fatal fault (4xx, refusal) fails permanently.
  */
 #include "worker/endpoint.h"
+#include "worker/llmkit.h"
 #include "worker/judge.h"
 #include "worker/llm.h"
 #include "worker/prompt.h"
@@ -53,19 +54,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef ASSAY_PROMPTS_DIR
-#define ASSAY_PROMPTS_DIR "ops/prompts"
-#endif
 
 #define S_MAX_ECHO 4000 /* bytes of an unreadable reply shown back to the judge */
 
 static const char *const s_judges[] = {"outcome", "process", "consistency", "preference"};
 
-typedef struct {
-    assay_llm_t *llm;
-    assay_endpoints_t *endpoints;
-    assay_prompts_t *prompts;
-} s_shared_t;
+typedef assay_llmkit_t s_shared_t;
 
 typedef struct {
     assay_task_t *task;
@@ -89,30 +83,9 @@ typedef struct {
 
 /* ---- shared objects ------------------------------------------------------------- */
 
-static void *s_shared_load(assay_runtime_t *rt, char *err, size_t errlen)
-{
-    (void)err;
-    (void)errlen;
-    s_shared_t *sh = ASSAY_NEW(s_shared_t);
-    sh->llm = assay_llm_new(assay_runtime_http(rt));
-    sh->endpoints = assay_endpoints_new(assay_runtime_config(rt));
-    sh->prompts = assay_prompts_new(assay_runtime_setting(rt, "prompts_dir", ASSAY_PROMPTS_DIR));
-    return sh;
-}
-
-static void s_shared_free(void *p)
-{
-    s_shared_t *sh = p;
-    assay_llm_destroy(&sh->llm);
-    assay_endpoints_destroy(&sh->endpoints);
-    assay_prompts_destroy(&sh->prompts);
-    free(sh);
-}
-
 static int s_setup(assay_runtime_t *rt, void **state, char *err, size_t errlen)
 {
-    s_shared_t *sh =
-        assay_runtime_shared(rt, "llm.judge", s_shared_load, s_shared_free, err, errlen);
+    s_shared_t *sh = assay_llmkit_shared(rt, err, errlen);
     if (!sh) return ASSAY_ECONFIG;
     *state = sh;
     return 0;

@@ -45,6 +45,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "worker/endpoint.h"
+#include "worker/llmkit.h"
 #include "worker/leak.h"
 #include "worker/leak_llm.h"
 #include "worker/llm.h"
@@ -59,41 +60,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef ASSAY_PROMPTS_DIR
-#define ASSAY_PROMPTS_DIR "ops/prompts"
-#endif
 
 typedef struct {
     const assay_terms_t *terms; /* borrowed from the runtime; NULL without one */
 } s_state_t;
 
-/* what the LLM pass needs, shared by every task of the kind in the process and
+/* what the LLM pass needs: the process's model-calling kit (worker/llmkit.h),
  * loaded on the first task that names an endpoint */
-typedef struct {
-    assay_llm_t *llm;
-    assay_endpoints_t *endpoints;
-    assay_prompts_t *prompts;
-} s_llm_shared_t;
-
-static void *s_llm_load(assay_runtime_t *rt, char *err, size_t errlen)
-{
-    (void)err;
-    (void)errlen;
-    s_llm_shared_t *sh = ASSAY_NEW(s_llm_shared_t);
-    sh->llm = assay_llm_new(assay_runtime_http(rt));
-    sh->endpoints = assay_endpoints_new(assay_runtime_config(rt));
-    sh->prompts = assay_prompts_new(assay_runtime_setting(rt, "prompts_dir", ASSAY_PROMPTS_DIR));
-    return sh;
-}
-
-static void s_llm_free(void *p)
-{
-    s_llm_shared_t *sh = p;
-    assay_llm_destroy(&sh->llm);
-    assay_endpoints_destroy(&sh->endpoints);
-    assay_prompts_destroy(&sh->prompts);
-    free(sh);
-}
+typedef assay_llmkit_t s_llm_shared_t;
 
 static const char s_default_question[] =
     "以下是一份病历资料（已隐去诊断结论及相关治疗信息）：\n\n{case}\n\n"
@@ -615,8 +589,7 @@ static void s_run(void *state, assay_task_t *task)
     assay_endpoint_t *rw_ep = NULL, *judge_ep = NULL;
     const assay_prompt_t *rw_prompt = NULL, *judge_prompt = NULL;
     if (rw_name || judge_name) {
-        sh = assay_runtime_shared(assay_task_runtime(task), "leak_llm", s_llm_load, s_llm_free,
-                                  err, sizeof err);
+        sh = assay_llmkit_shared(assay_task_runtime(task), err, sizeof err);
         if (!sh) {
             assay_task_fail(task, 1, "leak_removal: %s", err);
             return;
