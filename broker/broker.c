@@ -78,6 +78,7 @@ struct assay_broker {
     int64_t pass_now;
     int claim_failed;
     assay_imap_t *peers_by_key;
+    assay_imap_t *asked; /* identity key -> when an unregistered peer was last asked to register */
     s_peer_t **peers;
     size_t npeers;
     assay_imap_t *flights;
@@ -336,6 +337,17 @@ static void s_on_message(assay_broker_t *self, const uint8_t *id, size_t idlen, 
         /* a worker we do not know (we restarted): its result was still taken above;
          * ask it to register so it gets work again */
         self->unknown_peer_msgs++;
+        /* at most once a second per identity: every message a worker sent before
+         * its READY would otherwise be answered */
+        int64_t now = assay_clock_ms();
+        uint64_t key = s_identity_key(id, idlen);
+        intptr_t last = (intptr_t)assay_imap_get(self->asked, key);
+        if (last && now - last < 1000) return;
+        if (assay_imap_size(self->asked) > 4096) {
+            assay_imap_destroy(&self->asked);
+            self->asked = assay_imap_new();
+        }
+        assay_imap_put(self->asked, key, (void *)(intptr_t)(now ? now : 1));
         assay_msg_t d = {.cmd = ASSAY_CMD_DISCONNECT};
         d.u.disconnect.reason = "unknown worker: send READY";
         s_send(self, NULL, id, idlen, &d);
@@ -727,6 +739,7 @@ assay_broker_t *assay_broker_new(const assay_config_t *cfg, char *err, size_t er
     self->staged = assay_queue_new();
     assay_config_sections(cfg, "endpoint.", s_add_limit, self);
     self->peers_by_key = assay_imap_new();
+    self->asked = assay_imap_new();
     self->flights = assay_imap_new();
     if (s_metrics_start(self, err, errlen) != 0) {
         assay_broker_destroy(&self);
@@ -760,6 +773,7 @@ void assay_broker_destroy(assay_broker_t **self_p)
     assay_imap_each(self->flights, s_free_flight, NULL);
     assay_imap_destroy(&self->flights);
     assay_imap_destroy(&self->peers_by_key);
+    assay_imap_destroy(&self->asked);
     assay_queue_destroy(&self->queue);
     assay_queue_destroy(&self->staged);
     for (size_t i = 0; i < self->nlimits; i++) assay_ratelimit_destroy(&self->limits[i]);
