@@ -23,6 +23,8 @@
 #include <zmq.h>
 
 #define S_MAX_IDENTITY 255
+/* how long a claimed task may run before its lease is written to Postgres */
+#define S_LEASE_DELAY_MS 20
 
 typedef struct {
     char *kind;
@@ -103,6 +105,8 @@ struct assay_broker {
     assay_proto_stats_t proto;
     assay_store_stats_t st;
     uint64_t dispatched, unknown_peer_msgs;
+    uint64_t reports; /* results and failures received */
+    int64_t last_flush_ms;
     uint64_t leases_expired;
     assay_metrics_t *metrics;     /* NULL unless broker.metrics is set */
     assay_dbmetrics_t *dbmetrics;
@@ -312,9 +316,11 @@ static void s_on_message(assay_broker_t *self, const uint8_t *id, size_t idlen, 
         return;
     case ASSAY_CMD_RESULT:
         s_on_result(self, p, &m->u.result);
+        self->reports++;
         break;
     case ASSAY_CMD_FAIL:
         s_on_fail(self, p, &m->u.fail);
+        self->reports++;
         break;
     case ASSAY_CMD_HEARTBEAT:
         break;
@@ -404,9 +410,6 @@ static int s_reload_jobs(assay_broker_t *self)
         }
         i++;
     }
-    uint64_t created = 0;
-    if (assay_store_expand(self->store, &created) != 0) return -1;
-    if (created) log_info("broker", "created %llu tasks for new jobs", (unsigned long long)created);
     for (size_t c = 0; c < self->nclaims; c++) self->claims[c].idle_until_ms = 0;
     return 0;
 }
@@ -414,6 +417,35 @@ static int s_reload_jobs(assay_broker_t *self)
 /* ---- dispatch ---- */
 
 static void s_claim(assay_broker_t *self, int64_t now);
+
+/* read up to max waiting messages; returns how many results and failures came */
+static long s_read_messages(assay_broker_t *self, int max)
+{
+    uint64_t before = self->reports;
+    for (int k = 0; k < max; k++) {
+        uint8_t id[S_MAX_IDENTITY];
+        size_t idlen = sizeof id;
+        assay_msg_t m;
+        int r = assay_proto_recv(self->sock, id, &idlen, &m, &self->proto, ZMQ_DONTWAIT);
+        if (r == ASSAY_EAGAIN || r == ASSAY_EIO) break;
+        if (r != 0) {
+            s_peer_t *p = s_peer_find(self, id, idlen);
+            log_debug("broker", "dropped a malformed message from %s: %s",
+                      p ? p->name : "an unknown peer", assay_strerror(r));
+            continue;
+        }
+        s_on_message(self, id, idlen, &m);
+        assay_msg_release(&m);
+    }
+    return (long)(self->reports - before);
+}
+
+/* during a flush: take the reports that came in while it wrote */
+static int s_drain_in_txn(void *arg)
+{
+    assay_broker_t *self = arg;
+    return s_read_messages(self, 20000) > 0;
+}
 
 static int s_claim_in_txn(void *arg)
 {
@@ -450,7 +482,7 @@ static long s_claim_need(assay_broker_t *self, s_claimstate_t *cs, int64_t now)
     if (total_slots == 0) return 0;
     /* enough for every free slot plus a full refill of all slots, so workers keep
      * running from the queue while the next pass is being written */
-    long want = free_slots + total_slots + 16;
+    long want = free_slots + 16;
     if (want > self->claim_max) want = self->claim_max;
     long queued = (long)assay_queue_count(self->queue, cs->kind);
     if (queued >= want / 2) return 0;
@@ -621,6 +653,26 @@ static void s_find_expired(uint64_t key, void *value, void *arg)
     e->ids[e->n++] = key;
 }
 
+/* jobs with tasks in the broker (queued or running): not done yet */
+typedef struct {
+    uint64_t *ids;
+    size_t n;
+} s_busy_t;
+
+static void s_busy_add(s_busy_t *b, uint64_t job_id)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (b->ids[i] == job_id) return;
+    b->ids = assay_realloc(b->ids, (b->n + 1) * sizeof *b->ids);
+    b->ids[b->n++] = job_id;
+}
+
+static void s_flight_job(uint64_t key, void *value, void *arg)
+{
+    (void)key;
+    s_busy_add(arg, ((s_flight_t *)value)->job_id);
+}
+
 static void s_timers(assay_broker_t *self, int64_t now)
 {
     /* liveness and heartbeats */
@@ -646,7 +698,13 @@ static void s_timers(assay_broker_t *self, int64_t now)
     if (now >= self->next_finish_ms) {
         self->next_finish_ms = now + 1000;
         uint64_t finished = 0;
-        if (assay_store_finish_jobs(self->store, &finished) != 0)
+        s_busy_t busy = {NULL, 0};
+        for (size_t i = 0; i < self->njobs; i++)
+            if (assay_queue_count_job(self->queue, self->jobs[i].id)) s_busy_add(&busy, self->jobs[i].id);
+        assay_imap_each(self->flights, s_flight_job, &busy);
+        int rc = assay_store_finish_jobs(self->store, busy.ids, busy.n, &finished);
+        free(busy.ids);
+        if (rc != 0)
             self->db_down = 1;
         else if (finished) {
             log_info("broker", "%llu jobs finished", (unsigned long long)finished);
@@ -807,10 +865,12 @@ int assay_broker_wait_active(assay_broker_t *self, volatile sig_atomic_t *stop)
         usleep(500 * 1000);
     }
     if (*stop) return -1;
-    uint64_t requeued = 0, dead = 0;
-    if (assay_store_recover(self->store, &requeued, &dead) != 0) return -1;
-    log_info("broker", "active: %llu leased tasks of a previous broker back to pending, %llu dead",
-             (unsigned long long)requeued, (unsigned long long)dead);
+    uint64_t requeued = 0, dead = 0, gaps = 0;
+    if (assay_store_recover(self->store, &requeued, &dead, &gaps) != 0) return -1;
+    log_info("broker",
+             "active: %llu leased tasks of a previous broker back to pending, %llu dead, %llu"
+             " claimed items without a task written as pending",
+             (unsigned long long)requeued, (unsigned long long)dead, (unsigned long long)gaps);
     if (self->metrics) assay_metrics_set_ready(self->metrics, 1, "");
     return 0;
 }
@@ -874,6 +934,10 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
         int nitems = (!self->db_down && items[1].fd >= 0) ? 2 : 1;
         long timeout = self->heartbeat_ms / 2;
         if (assay_store_pending(self->store) || self->jobs_dirty) timeout = 0;
+        /* tasks handed out but not leased in Postgres yet: give their reports a
+         * moment to come in, so most fast tasks are written once, not twice */
+        if (assay_store_unleased(self->store) && timeout > S_LEASE_DELAY_MS)
+            timeout = S_LEASE_DELAY_MS;
         if (self->limited_until_ms) {
             long wait = (long)(self->limited_until_ms - now);
             if (wait < timeout) timeout = wait < 0 ? 0 : wait;
@@ -888,34 +952,24 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
             if (r < 0) self->db_down = 1;
         }
         /* read everything waiting (bounded so timers still run under a flood) */
-        for (int k = 0; k < 50000; k++) {
-            uint8_t id[S_MAX_IDENTITY];
-            size_t idlen = sizeof id;
-            assay_msg_t m;
-            int r = assay_proto_recv(self->sock, id, &idlen, &m, &self->proto, ZMQ_DONTWAIT);
-            if (r == ASSAY_EAGAIN || r == ASSAY_EIO) break;
-            if (r != 0) {
-                s_peer_t *p = s_peer_find(self, id, idlen);
-                log_debug("broker", "dropped a malformed message from %s: %s",
-                          p ? p->name : "an unknown peer", assay_strerror(r));
-                continue;
-            }
-            s_on_message(self, id, idlen, &m);
-            assay_msg_release(&m);
-        }
+        s_read_messages(self, 50000);
         now = assay_clock_ms();
         /* hand out what is already claimed first: workers run while we write */
         s_dispatch(self, now);
         if (self->db_down) s_db_recover(self, now);
         /* one transaction per pass: this pass's results and failures, then the
          * claims that refill the dispatch queue */
-        if (!self->db_down && (assay_store_pending(self->store) || s_any_claim_need(self, now))) {
+        int lease_due = assay_store_unleased(self->store) &&
+                        now - self->last_flush_ms >= S_LEASE_DELAY_MS;
+        if (!self->db_down &&
+            (assay_store_pending(self->store) || lease_due || s_any_claim_need(self, now))) {
             int64_t f0 = assay_clock_us();
             size_t nw = assay_store_pending(self->store);
             int had_writes = nw > 0;
             self->pass_now = now;
             self->claim_failed = 0;
-            int fr = assay_store_flush(self->store, &self->st, s_claim_in_txn, self);
+            int fr = assay_store_flush(self->store, &self->st, s_drain_in_txn, s_claim_in_txn, self);
+            self->last_flush_ms = assay_clock_ms();
             log_debug("broker", "pass wrote %zu, claimed %zu in %.1f ms", nw,
                       assay_queue_total(self->staged), (assay_clock_us() - f0) / 1000.0);
             if (fr != 0) {
@@ -935,9 +989,11 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
 
     log_info("broker", "stopping: handing back %zu queued tasks", assay_queue_total(self->queue));
     assay_queue_drain_all(self->queue, s_release_queued, self);
-    for (int tries = 0; tries < 10 && assay_store_pending(self->store); tries++) {
+    for (int tries = 0;
+         tries < 10 && (assay_store_pending(self->store) || assay_store_unleased(self->store));
+         tries++) {
         if (self->db_down) s_db_recover(self, assay_clock_ms() + 1000000);
-        if (!self->db_down && assay_store_flush(self->store, &self->st, NULL, NULL) == 0) break;
+        if (!self->db_down && assay_store_flush(self->store, &self->st, NULL, NULL, NULL) == 0) break;
         self->db_down = 1;
         usleep(500 * 1000);
     }

@@ -1,6 +1,7 @@
 /*  store.c: see store.h */
 #include "broker/store.h"
 
+#include "broker/imap.h"
 #include "common/db.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -14,6 +15,15 @@
 #define S_LOCK_SQL "SELECT pg_try_advisory_lock(7305812002)"
 #define S_LEASE_GRACE_S "60"
 
+/* a task claimed by a committed pass whose row is not written as leased yet */
+typedef struct {
+    uint64_t id;
+    uint32_t attempt;
+    int is_virtual; /* a first-stage task claimed from job_items: no row yet */
+    uint64_t job_id, stage_id, item_id;
+    int priority;
+} s_claimed_t;
+
 struct assay_store {
     char *conninfo;
     assay_db_t *db;
@@ -21,6 +31,19 @@ struct assay_store {
     /* write batches, in COPY text format */
     assay_buf_t results, fails, releases;
     size_t nresults, nfails, nreleases;
+    assay_buf_t lease_buf; /* scratch: the leases of one flush */
+    /* what earlier rounds of the open transaction already wrote (counts, offsets) */
+    size_t round_results, round_fails, round_releases;
+    size_t round_results_off, round_fails_off, round_releases_off;
+    /* lazy leases: tasks claimed by committed passes whose lease is not written yet
+     * (id -> attempt), and the claims of the open transaction */
+    assay_imap_t *unleased; /* id -> s_claimed_t */
+    s_claimed_t *staged;
+    size_t nstaged, cap_staged;
+    /* first-stage tasks to write as pending before their failure or lease (COPY) */
+    assay_buf_t virt;
+    size_t nvirt, round_virt, round_virt_off;
+    int gaps_due; /* look for claimed items without a task before the next claim */
     /* stage cache */
     assay_store_stage_t *stages;
     size_t nstages, cap_stages;
@@ -28,23 +51,55 @@ struct assay_store {
 
 static const char s_setup_sql[] =
     "CREATE TEMP TABLE IF NOT EXISTS b_results (id bigint, attempt integer, output text,"
-    " worker text, elapsed_ms double precision) ON COMMIT DELETE ROWS;"
+    " worker text, elapsed_ms double precision, v_stage bigint, v_item bigint, v_prio integer)"
+    " ON COMMIT DELETE ROWS;"
+    "CREATE INDEX IF NOT EXISTS b_results_id ON b_results (id);"
+    "CREATE TEMP TABLE IF NOT EXISTS b_virt (id bigint, stage_id bigint, item_id bigint,"
+    " priority integer) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS b_fails (id bigint, attempt integer, retryable boolean,"
     " delay_ms integer, reason text, worker text) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS b_release (id bigint, attempt integer) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS b_lease (id bigint, attempt integer) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS b_done (id bigint, job_id bigint, stage_id bigint,"
     " item_id bigint, kind text, attempt integer, input jsonb, priority integer, output jsonb)"
     " ON COMMIT DELETE ROWS;"
-    "LISTEN assay_jobs";
+    "LISTEN assay_jobs;"
+    /* The hot statements join a batch of about a thousand rows (a temp table Postgres
+     * has no statistics for) to the big tables by key. A hash or merge join there
+     * reads the whole tasks table every pass; index lookups cost the same whatever
+     * its size. Statements that read whole tables turn them back on (SET LOCAL). */
+    "SET enable_hashjoin = off;"
+    "SET enable_mergejoin = off";
 
 static const char s_results_sql[] =
-    "WITH r AS (SELECT DISTINCT ON (id) id, attempt, output::jsonb AS output, worker, elapsed_ms"
+    "WITH r AS (SELECT DISTINCT ON (id) id, attempt, output::jsonb AS output, worker, elapsed_ms,"
+    "                  v_stage, v_item, v_prio"
     "           FROM b_results ORDER BY id, attempt DESC),"
-    " d AS (UPDATE tasks t SET state = 'done', finished_at = now(), lease_expires = NULL,"
-    "              worker = r.worker, last_error = NULL, elapsed_ms = r.elapsed_ms"
-    "       FROM r WHERE t.id = r.id AND t.attempt = r.attempt AND t.state IN ('leased', 'pending')"
+    /* current attempt: leased with it, pending with it (its lease ran out, nobody has
+     * the task yet) or pending one below it (claimed, lease not written yet) */
+    " du AS (UPDATE tasks t SET state = 'done', finished_at = now(), lease_expires = NULL,"
+    "              worker = r.worker, last_error = NULL, elapsed_ms = r.elapsed_ms,"
+    "              attempt = r.attempt,"
+    "              started_at = CASE WHEN t.state = 'pending'"
+    "                THEN now() - make_interval(secs => r.elapsed_ms / 1000.0) ELSE t.started_at END"
+    "       FROM r WHERE r.v_stage IS NULL AND t.id = r.id"
+    "         AND (t.attempt = r.attempt AND t.state IN ('leased', 'pending')"
+    "              OR t.attempt = r.attempt - 1 AND t.state = 'pending')"
     "       RETURNING t.id, t.job_id, t.stage_id, t.item_id, t.kind, t.attempt, t.input,"
     "                 t.priority, r.output, r.worker, r.elapsed_ms),"
+    /* a first-stage task claimed from job_items is written once, done */
+    " di AS (INSERT INTO tasks (id, job_id, stage_id, item_id, kind, state, attempt, max_attempts,"
+    "                           priority, worker, elapsed_ms, started_at, finished_at)"
+    "        SELECT r.id, s.job_id, r.v_stage, r.v_item, s.kind, 'done', r.attempt, s.max_attempts,"
+    "               r.v_prio, r.worker, r.elapsed_ms,"
+    "               now() - make_interval(secs => r.elapsed_ms / 1000.0), now()"
+    "        FROM r JOIN stages s ON s.id = r.v_stage"
+    "        ON CONFLICT (id) DO NOTHING"
+    "        RETURNING id, job_id, stage_id, item_id, kind, attempt, input, priority),"
+    " d AS (SELECT * FROM du UNION ALL"
+    "       SELECT di.*, b.output, b.worker, b.elapsed_ms FROM di CROSS JOIN LATERAL"
+    "        (SELECT output::jsonb AS output, worker, elapsed_ms FROM b_results"
+    "         WHERE b_results.id = di.id AND b_results.attempt = di.attempt LIMIT 1) b),"
     " o AS (INSERT INTO task_outputs (task_id, job_id, stage_id, item_id, attempt, worker,"
     "                                 elapsed_ms, output)"
     "       SELECT id, job_id, stage_id, item_id, attempt, worker, elapsed_ms, output FROM d"
@@ -180,13 +235,15 @@ static const char s_chain_sql[] =
 static const char s_fails_sql[] =
     "WITH f AS (SELECT DISTINCT ON (id) * FROM b_fails ORDER BY id, attempt DESC),"
     " u AS (UPDATE tasks t SET"
-    "         state = CASE WHEN NOT f.retryable OR t.attempt >= t.max_attempts"
+    "         state = CASE WHEN NOT f.retryable OR f.attempt >= t.max_attempts"
     "                      THEN 'dead'::task_state ELSE 'pending'::task_state END,"
+    "         attempt = f.attempt,"
     "         not_before = now() + make_interval(secs => f.delay_ms / 1000.0),"
     "         lease_expires = NULL, worker = f.worker, last_error = f.reason,"
-    "         finished_at = CASE WHEN NOT f.retryable OR t.attempt >= t.max_attempts"
+    "         finished_at = CASE WHEN NOT f.retryable OR f.attempt >= t.max_attempts"
     "                            THEN now() END"
-    "       FROM f WHERE t.id = f.id AND t.attempt = f.attempt AND t.state = 'leased'"
+    "       FROM f WHERE t.id = f.id AND (t.attempt = f.attempt AND t.state = 'leased'"
+    "                                     OR t.attempt = f.attempt - 1 AND t.state = 'pending')"
     "       RETURNING t.state)"
     " SELECT count(*) FILTER (WHERE state = 'dead'), count(*) FILTER (WHERE state = 'pending')"
     " FROM u";
@@ -200,17 +257,35 @@ static const char s_release_sql[] =
     "       WHERE t.id = b.id AND t.attempt = b.attempt AND t.state = 'leased' AND j.id = t.job_id"
     "       RETURNING 1) SELECT count(*) FROM u";
 
+/* A claim only reads: the lease is written by the next flush (s_lease_sql), unless
+ * the task's result, failure or release arrives first, in which case that one
+ * write takes the task from pending straight to its outcome. A claimed task is
+ * never claimed twice: the next claim runs after the lease writes in the same
+ * transaction, and only the broker holding the advisory lock claims. */
 static const char s_claim_sql[] =
     "WITH q AS (SELECT * FROM unnest($1::bigint[], $2::integer[]) AS q(job_id, lim)),"
-    " c AS (SELECT t.id FROM q CROSS JOIN LATERAL"
-    "        (SELECT id FROM tasks WHERE state = 'pending' AND job_id = q.job_id AND kind = $3"
-    "         AND not_before <= now() ORDER BY priority DESC, id LIMIT q.lim"
-    "         FOR UPDATE SKIP LOCKED) t),"
-    " u AS (UPDATE tasks t SET state = 'leased', attempt = t.attempt + 1, started_at = now(),"
-    "         lease_expires = now() + make_interval(secs => s.timeout_s + " S_LEASE_GRACE_S ")"
-    "       FROM c, stages s WHERE t.id = c.id AND s.id = t.stage_id"
-    "       RETURNING t.id, t.attempt, t.job_id, t.stage_id, t.item_id, t.input, s.timeout_s)"
-    " SELECT u.id, u.attempt, u.job_id, u.stage_id, u.timeout_s,"
+    /* tasks written as pending: retries, later stages, recovered items */
+    " p AS (SELECT t.id, t.attempt + 1 AS attempt, t.job_id, t.stage_id, t.item_id, t.input,"
+    "              t.priority, false AS virt, 0::bigint AS seq"
+    "       FROM q CROSS JOIN LATERAL"
+    "        (SELECT id, attempt, job_id, stage_id, item_id, input, priority FROM tasks"
+    "         WHERE state = 'pending' AND job_id = q.job_id AND kind = $3"
+    "         AND not_before <= now() ORDER BY priority DESC, id LIMIT q.lim) t),"
+    /* then the job's next items for its first stage, behind the stage's cursor */
+    " pn AS (SELECT q.job_id, q.lim - (SELECT count(*) FROM p WHERE p.job_id = q.job_id) AS lim"
+    "        FROM q),"
+    " v AS (SELECT nextval('tasks_id_seq'::regclass) AS id, 1 AS attempt, s.job_id,"
+    "              s.id AS stage_id, ji.item_id, NULL::jsonb AS input, ji.priority,"
+    "              true AS virt, ji.seq"
+    "       FROM pn JOIN stages s ON s.job_id = pn.job_id AND s.idx = 0 AND s.kind = $3"
+    "       CROSS JOIN LATERAL (SELECT seq, item_id, priority FROM job_items"
+    "                           WHERE job_id = pn.job_id AND seq > s.claimed_seq"
+    "                           ORDER BY seq LIMIT greatest(pn.lim, 0)) ji),"
+    " adv AS (UPDATE stages s SET claimed_seq = m.seq"
+    "         FROM (SELECT stage_id, max(seq) AS seq FROM v GROUP BY stage_id) m"
+    "         WHERE s.id = m.stage_id RETURNING 1),"
+    " u AS (SELECT * FROM p UNION ALL SELECT * FROM v)"
+    " SELECT u.id, u.attempt, u.job_id, u.stage_id, st.timeout_s,"
     /* a generate task gets the samples its shape already paid for (llm_cache) */
     "        CASE WHEN $3 = 'generate' THEN coalesce(u.input, i.record, '{}'::jsonb)"
     "             || coalesce((SELECT jsonb_build_object('cached', jsonb_agg(c.response))"
@@ -218,9 +293,44 @@ static const char s_claim_sql[] =
     "                            st.params::text || (coalesce(u.input, i.record, '{}'::jsonb)"
     "                            - 'cached')::text, 'UTF8')), 'hex') HAVING count(*) > 0),"
     "                         '{}'::jsonb)"
-    "             ELSE coalesce(u.input, i.record, '{}'::jsonb) END::text"
+    "             ELSE coalesce(u.input, i.record, '{}'::jsonb) END::text,"
+    "        u.virt, u.item_id, u.priority"
     " FROM u LEFT JOIN items i ON i.id = u.item_id JOIN stages st ON st.id = u.stage_id"
     " ORDER BY u.id";
+
+/* first-stage tasks claimed from job_items that need a row before their failure,
+ * release or lease is written: pending, with no attempt counted yet */
+static const char s_virt_sql[] =
+    "WITH v AS (INSERT INTO tasks (id, job_id, stage_id, item_id, kind, state, max_attempts,"
+    "                              priority)"
+    "           SELECT b.id, s.job_id, b.stage_id, b.item_id, s.kind,"
+    "                  CASE WHEN j.state = 'cancelled' THEN 'cancelled'::task_state"
+    "                       ELSE 'pending'::task_state END, s.max_attempts, b.priority"
+    "           FROM b_virt b JOIN stages s ON s.id = b.stage_id JOIN jobs j ON j.id = s.job_id"
+    "           ON CONFLICT (id) DO NOTHING RETURNING 1)"
+    " SELECT count(*) FROM v";
+
+/* after a broker died: items it claimed (behind the cursor) whose task it never
+ * wrote get a pending task */
+static const char s_gaps_sql[] =
+    "WITH g AS (INSERT INTO tasks (job_id, stage_id, item_id, kind, max_attempts, priority)"
+    "           SELECT s.job_id, s.id, ji.item_id, s.kind, s.max_attempts, ji.priority"
+    "           FROM stages s JOIN jobs j ON j.id = s.job_id"
+    "           JOIN job_items ji ON ji.job_id = s.job_id AND ji.seq <= s.claimed_seq"
+    "           WHERE s.idx = 0 AND s.claimed_seq > 0 AND j.state IN ('running', 'paused')"
+    "             AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.stage_id = s.id"
+    "                             AND t.item_id = ji.item_id)"
+    "           ORDER BY ji.seq RETURNING 1)"
+    " SELECT count(*) FROM g";
+
+/* the leases of tasks claimed by the previous pass that have not reported yet */
+static const char s_lease_sql[] =
+    "WITH u AS (UPDATE tasks t SET state = 'leased', attempt = b.attempt, started_at = now(),"
+    "         lease_expires = now() + make_interval(secs => s.timeout_s + " S_LEASE_GRACE_S ")"
+    "       FROM b_lease b, stages s"
+    "       WHERE t.id = b.id AND t.state = 'pending' AND t.attempt = b.attempt - 1"
+    "         AND s.id = t.stage_id RETURNING 1)"
+    " SELECT count(*) FROM u";
 
 static void s_err(assay_store_t *self, const char *what)
 {
@@ -244,17 +354,38 @@ static int s_connect(assay_store_t *self)
         assay_db_prepare(self->db, "chain", s_chain_sql, 0) != 0 ||
         assay_db_prepare(self->db, "fails", s_fails_sql, 0) != 0 ||
         assay_db_prepare(self->db, "release", s_release_sql, 0) != 0 ||
+        assay_db_prepare(self->db, "lease", s_lease_sql, 0) != 0 ||
+        assay_db_prepare(self->db, "virt", s_virt_sql, 0) != 0 ||
+        assay_db_prepare(self->db, "gaps", s_gaps_sql, 0) != 0 ||
         assay_db_prepare(self->db, "claim", s_claim_sql, 3) != 0) {
         s_err(self, "could not prepare the broker session");
         return -1;
     }
+    /* a new session may follow a broker (or a commit) that was lost */
+    self->gaps_due = 1;
     return 0;
+}
+
+static void s_free_claimed(uint64_t id, void *value, void *arg)
+{
+    (void)id;
+    (void)arg;
+    free(value);
+}
+
+static void s_unleased_clear(assay_store_t *self)
+{
+    if (assay_imap_size(self->unleased) == 0) return;
+    assay_imap_each(self->unleased, s_free_claimed, NULL);
+    assay_imap_destroy(&self->unleased);
+    self->unleased = assay_imap_new();
 }
 
 assay_store_t *assay_store_new(const char *conninfo, char *err, size_t errlen)
 {
     assay_store_t *self = ASSAY_NEW(assay_store_t);
     self->conninfo = assay_strdup(conninfo ? conninfo : "");
+    self->unleased = assay_imap_new();
     if (s_connect(self) != 0) {
         snprintf(err, errlen, "%s", self->error);
         assay_store_destroy(&self);
@@ -271,6 +402,11 @@ void assay_store_destroy(assay_store_t **self_p)
     assay_buf_release(&self->results);
     assay_buf_release(&self->fails);
     assay_buf_release(&self->releases);
+    s_unleased_clear(self);
+    assay_imap_destroy(&self->unleased);
+    free(self->staged);
+    assay_buf_release(&self->virt);
+    assay_buf_release(&self->lease_buf);
     for (size_t i = 0; i < self->nstages; i++) {
         free(self->stages[i].kind);
         free(self->stages[i].params);
@@ -342,9 +478,10 @@ static int s_count2(assay_store_t *self, const char *sql, int n, const char *con
     return 0;
 }
 
-int assay_store_recover(assay_store_t *self, uint64_t *requeued, uint64_t *dead)
+int assay_store_recover(assay_store_t *self, uint64_t *requeued, uint64_t *dead,
+                        uint64_t *gaps)
 {
-    return s_count2(self,
+    int rc = s_count2(self,
                     "WITH u AS (UPDATE tasks SET"
                     "  state = CASE WHEN attempt >= max_attempts THEN 'dead'::task_state"
                     "               ELSE 'pending'::task_state END,"
@@ -357,6 +494,16 @@ int assay_store_recover(assay_store_t *self, uint64_t *requeued, uint64_t *dead)
                     " SELECT count(*) FILTER (WHERE state = 'pending'),"
                     "        count(*) FILTER (WHERE state = 'dead') FROM u",
                     0, NULL, "could not recover leases", requeued, dead);
+    if (rc != 0) return -1;
+    PGresult *res = assay_db_query_prepared(self->db, "gaps", 0, NULL);
+    if (!res) {
+        s_err(self, "could not recover claimed items");
+        return -1;
+    }
+    *gaps = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    self->gaps_due = 0;
+    return 0;
 }
 
 int assay_store_expire_leases(assay_store_t *self, int grace_s, uint64_t *expired)
@@ -401,44 +548,45 @@ int assay_store_load_jobs(assay_store_t *self, void (*fn)(const assay_store_job_
     return 0;
 }
 
-int assay_store_expand(assay_store_t *self, uint64_t *created)
+static void s_claimed_job(uint64_t id, void *value, void *arg)
 {
-    return s_count2(self,
-                    "WITH s AS (SELECT s.id, s.job_id, s.kind, s.max_attempts, j.priority"
-                    "           FROM stages s JOIN jobs j ON j.id = s.job_id"
-                    "           WHERE j.state = 'running' AND s.idx = 0 AND s.expanded_at IS NULL"
-                    "           FOR UPDATE OF s),"
-                    " i AS (INSERT INTO tasks (job_id, stage_id, item_id, kind, max_attempts,"
-                    "                          priority)"
-                    "       SELECT s.job_id, s.id, ji.item_id, s.kind, s.max_attempts,"
-                    "              coalesce(assay_jint(it.record->'priority'), 0)"
-                    "       FROM s JOIN job_items ji ON ji.job_id = s.job_id"
-                    "       JOIN items it ON it.id = ji.item_id"
-                    "       ORDER BY s.job_id, ji.item_id RETURNING 1),"
-                    " m AS (UPDATE stages SET expanded_at = now() WHERE id IN (SELECT id FROM s)"
-                    "       RETURNING 1)"
-                    " SELECT (SELECT count(*) FROM i), (SELECT count(*) FROM m)",
-                    0, NULL, "could not expand stages", created, NULL);
+    (void)id;
+    const s_claimed_t *c = value;
+    assay_buf_addf(arg, ",%llu", (unsigned long long)c->job_id);
 }
 
-int assay_store_finish_jobs(assay_store_t *self, uint64_t *finished)
+int assay_store_finish_jobs(assay_store_t *self, const uint64_t *busy, size_t nbusy,
+                            uint64_t *finished)
 {
-    return s_count2(self,
+    /* jobs with work only the broker knows of (claimed, queued, running) are not done,
+     * whatever Postgres says */
+    assay_buf_t b = ASSAY_BUF_INIT;
+    assay_buf_adds(&b, "{0");
+    for (size_t i = 0; i < nbusy; i++) assay_buf_addf(&b, ",%llu", (unsigned long long)busy[i]);
+    assay_imap_each(self->unleased, s_claimed_job, &b);
+    for (size_t i = 0; i < self->nstaged; i++)
+        assay_buf_addf(&b, ",%llu", (unsigned long long)self->staged[i].job_id);
+    assay_buf_addc(&b, '}');
+    const char *p[] = {b.data};
+    int rc = s_count2(self,
                     "WITH f AS (UPDATE jobs j SET state = 'done', finished_at = now()"
-                    " WHERE j.state = 'running'"
-                    "   AND NOT EXISTS (SELECT 1 FROM stages s WHERE s.job_id = j.id"
-                    "                   AND s.idx = 0 AND s.expanded_at IS NULL)"
+                    " WHERE j.state = 'running' AND j.id <> ALL($1::bigint[])"
+                    "   AND NOT EXISTS (SELECT 1 FROM stages s WHERE s.job_id = j.id AND s.idx = 0"
+                    "                   AND EXISTS (SELECT 1 FROM job_items ji WHERE ji.job_id = j.id"
+                    "                               AND ji.seq > s.claimed_seq))"
                     "   AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id"
                     "                   AND t.state = 'pending')"
                     "   AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id"
                     "                   AND t.state = 'leased')"
                     " RETURNING 1),"
                     " c AS (UPDATE jobs j SET finished_at = now() WHERE j.state = 'cancelled'"
-                    "   AND j.finished_at IS NULL"
+                    "   AND j.finished_at IS NULL AND j.id <> ALL($1::bigint[])"
                     "   AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id"
                     "                   AND t.state = 'leased') RETURNING 1)"
                     " SELECT (SELECT count(*) FROM f), (SELECT count(*) FROM c)",
-                    0, NULL, "could not finish jobs", finished, NULL);
+                    1, p, "could not finish jobs", finished, NULL);
+    assay_buf_release(&b);
+    return rc;
 }
 
 const assay_store_stage_t *assay_store_stage(assay_store_t *self, uint64_t stage_id)
@@ -524,6 +672,18 @@ long assay_store_claim(assay_store_t *self, const char *kind, const uint64_t *jo
         t->kind = assay_strdup(kind);
         t->input_len = (size_t)PQgetlength(res, r, 5);
         t->input = assay_strndup(PQgetvalue(res, r, 5), t->input_len);
+        if (self->nstaged == self->cap_staged) {
+            self->cap_staged = self->cap_staged ? self->cap_staged * 2 : 1024;
+            self->staged = assay_realloc(self->staged, self->cap_staged * sizeof *self->staged);
+        }
+        s_claimed_t *c = &self->staged[self->nstaged++];
+        c->id = t->id;
+        c->attempt = t->attempt;
+        c->is_virtual = strcmp(PQgetvalue(res, r, 6), "t") == 0;
+        c->job_id = t->job_id;
+        c->stage_id = t->stage_id;
+        c->item_id = strtoull(PQgetvalue(res, r, 7), NULL, 10);
+        c->priority = atoi(PQgetvalue(res, r, 8));
         assay_queue_push(q, t);
     }
     PQclear(res);
@@ -563,21 +723,49 @@ int assay_store_save_workers(assay_store_t *self, const char *const *names,
     return rc == 0 ? 0 : -1;
 }
 
+/* a report for a claim whose lease is not written yet: the report's own write
+ * takes the task from pending (or from nothing, for a first-stage task claimed
+ * from job_items) to its outcome, the lease is never written. Returns the claim
+ * (the caller frees it) or NULL when the report is for a written task. */
+static s_claimed_t *s_report_unleased(assay_store_t *self, uint64_t id, uint32_t attempt)
+{
+    s_claimed_t *c = assay_imap_get(self->unleased, id);
+    if (!c || c->attempt != attempt) return NULL;
+    assay_imap_del(self->unleased, id);
+    return c;
+}
+
+static void s_add_virt(assay_store_t *self, const s_claimed_t *c)
+{
+    assay_buf_addf(&self->virt, "%llu\t%llu\t%llu\t%d\n", (unsigned long long)c->id,
+                   (unsigned long long)c->stage_id, (unsigned long long)c->item_id, c->priority);
+    self->nvirt++;
+}
+
 void assay_store_add_result(assay_store_t *self, uint64_t id, uint32_t attempt, const char *output,
                             size_t output_len, const char *worker, double elapsed_ms)
 {
+    s_claimed_t *c = s_report_unleased(self, id, attempt);
     assay_buf_t *b = &self->results;
     assay_buf_addf(b, "%llu\t%u\t", (unsigned long long)id, attempt);
     assay_db_copy_escape(b, output, output_len);
     assay_buf_addc(b, '\t');
     assay_db_copy_escape(b, worker, strlen(worker));
-    assay_buf_addf(b, "\t%.3f\n", elapsed_ms);
+    if (c && c->is_virtual)
+        assay_buf_addf(b, "\t%.3f\t%llu\t%llu\t%d\n", elapsed_ms, (unsigned long long)c->stage_id,
+                       (unsigned long long)c->item_id, c->priority);
+    else
+        assay_buf_addf(b, "\t%.3f\t\\N\t\\N\t\\N\n", elapsed_ms);
     self->nresults++;
+    free(c);
 }
 
 void assay_store_add_fail(assay_store_t *self, uint64_t id, uint32_t attempt, int retryable,
                           uint32_t delay_ms, const char *reason, const char *worker)
 {
+    s_claimed_t *c = s_report_unleased(self, id, attempt);
+    if (c && c->is_virtual) s_add_virt(self, c);
+    free(c);
     assay_buf_t *b = &self->fails;
     assay_buf_addf(b, "%llu\t%u\t%s\t%u\t", (unsigned long long)id, attempt, retryable ? "t" : "f",
                    delay_ms);
@@ -590,13 +778,34 @@ void assay_store_add_fail(assay_store_t *self, uint64_t id, uint32_t attempt, in
 
 void assay_store_add_release(assay_store_t *self, uint64_t id, uint32_t attempt)
 {
+    /* never leased in Postgres: it is still pending there with its old attempt, or
+     * (first stage) it gets its pending row now */
+    s_claimed_t *c = s_report_unleased(self, id, attempt);
+    if (c) {
+        if (c->is_virtual) s_add_virt(self, c);
+        free(c);
+        return;
+    }
     assay_buf_addf(&self->releases, "%llu\t%u\n", (unsigned long long)id, attempt);
     self->nreleases++;
 }
 
 size_t assay_store_pending(const assay_store_t *self)
 {
-    return self->nresults + self->nfails + self->nreleases;
+    return self->nresults + self->nfails + self->nreleases + self->nvirt;
+}
+
+size_t assay_store_unleased(const assay_store_t *self)
+{
+    return assay_imap_size(self->unleased);
+}
+
+static void s_lease_row(uint64_t id, void *value, void *arg)
+{
+    assay_store_t *self = arg;
+    s_claimed_t *c = value;
+    if (c->is_virtual) s_add_virt(self, c);
+    assay_buf_addf(&self->lease_buf, "%llu\t%u\n", (unsigned long long)id, c->attempt);
 }
 
 static int s_copy(assay_store_t *self, const char *sql, const assay_buf_t *b)
@@ -611,48 +820,137 @@ static int s_copy(assay_store_t *self, const char *sql, const assay_buf_t *b)
     return assay_db_copy_end(self->db);
 }
 
-int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
-                      int (*in_txn)(void *arg), void *arg)
+/* write the part of the batch queued since the last round (from the offsets in
+ * self->done_*): results and what they set in motion, failures, releases */
+static int s_write_round(assay_store_t *self, uint64_t *stored, uint64_t *total,
+                         uint64_t *created, uint64_t *dead, uint64_t *retried, uint64_t *released,
+                         int again)
 {
-    if (!self->db) return -1;
-    uint64_t stored = 0, total = 0, created = 0, dead = 0, retried = 0, released = 0;
-    int64_t t_0 = assay_clock_us();
-    if (assay_db_begin(self->db) != 0) goto fail;
-    if (self->nresults) {
-        if (s_copy(self, "COPY b_results FROM STDIN", &self->results) != 0) goto fail;
-        log_debug("store", "flush: copy of %zu results %.1f ms", self->nresults,
-                  (assay_clock_us() - t_0) / 1000.0);
+    assay_buf_t part;
+    if (self->nvirt > self->round_virt) {
+        if (again && assay_db_exec(self->db, "DELETE FROM b_virt") != 0) return -1;
+        part = (assay_buf_t){self->virt.data + self->round_virt_off,
+                             self->virt.len - self->round_virt_off, 0};
+        if (s_copy(self, "COPY b_virt FROM STDIN", &part) != 0) return -1;
+        PGresult *res = assay_db_query_prepared(self->db, "virt", 0, NULL);
+        if (!res) return -1;
+        PQclear(res);
+        self->round_virt = self->nvirt;
+        self->round_virt_off = self->virt.len;
+    }
+    if (self->nresults > self->round_results) {
+        /* temp tables empty themselves at commit; later rounds of one transaction
+         * must not see the rows of the earlier ones */
+        if (again && assay_db_exec(self->db, "DELETE FROM b_results; DELETE FROM b_done") != 0)
+            return -1;
+        part = (assay_buf_t){self->results.data + self->round_results_off,
+                             self->results.len - self->round_results_off, 0};
+        if (s_copy(self, "COPY b_results FROM STDIN", &part) != 0) return -1;
         PGresult *res = assay_db_query_prepared(self->db, "results", 0, NULL);
-        if (!res) goto fail;
-        stored = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-        total = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+        if (!res) return -1;
+        *stored += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        *total += strtoull(PQgetvalue(res, 0, 1), NULL, 10);
         PQclear(res);
         res = assay_db_query_prepared(self->db, "chain", 0, NULL);
-        if (!res) goto fail;
-        created = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        if (!res) return -1;
+        *created += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
+        self->round_results = self->nresults;
+        self->round_results_off = self->results.len;
     }
-    if (self->nfails) {
-        if (s_copy(self, "COPY b_fails FROM STDIN", &self->fails) != 0) goto fail;
+    if (self->nfails > self->round_fails) {
+        if (again && assay_db_exec(self->db, "DELETE FROM b_fails") != 0) return -1;
+        part = (assay_buf_t){self->fails.data + self->round_fails_off,
+                             self->fails.len - self->round_fails_off, 0};
+        if (s_copy(self, "COPY b_fails FROM STDIN", &part) != 0) return -1;
         PGresult *res = assay_db_query_prepared(self->db, "fails", 0, NULL);
+        if (!res) return -1;
+        *dead += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        *retried += strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+        PQclear(res);
+        self->round_fails = self->nfails;
+        self->round_fails_off = self->fails.len;
+    }
+    if (self->nreleases > self->round_releases) {
+        if (again && assay_db_exec(self->db, "DELETE FROM b_release") != 0) return -1;
+        part = (assay_buf_t){self->releases.data + self->round_releases_off,
+                             self->releases.len - self->round_releases_off, 0};
+        if (s_copy(self, "COPY b_release FROM STDIN", &part) != 0) return -1;
+        PGresult *res = assay_db_query_prepared(self->db, "release", 0, NULL);
+        if (!res) return -1;
+        *released += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+        self->round_releases = self->nreleases;
+        self->round_releases_off = self->releases.len;
+    }
+    return 0;
+}
+
+static void s_rounds_reset(assay_store_t *self)
+{
+    self->round_results = self->round_fails = self->round_releases = self->round_virt = 0;
+    self->round_results_off = self->round_fails_off = self->round_releases_off = 0;
+    self->round_virt_off = 0;
+}
+
+int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
+                      int (*drain)(void *arg), int (*in_txn)(void *arg), void *arg)
+{
+    if (!self->db) return -1;
+    uint64_t stored = 0, total = 0, created = 0, dead = 0, retried = 0, released = 0, leased = 0;
+    int64_t t_0 = assay_clock_us();
+    self->nstaged = 0;
+    s_rounds_reset(self);
+    if (assay_db_begin(self->db) != 0) goto fail;
+    int rounds = 0;
+    for (;;) {
+        if (s_write_round(self, &stored, &total, &created, &dead, &retried, &released, rounds > 0) != 0)
+            goto fail;
+        rounds++;
+        /* reports that arrived meanwhile (typically the results of the tasks the
+         * previous pass handed out) go into this transaction too: for a task whose
+         * lease is not written yet, that makes one write instead of two */
+        if (!drain || rounds >= 4 || drain(arg) <= 0) break;
+    }
+    int64_t t_l = assay_clock_us();
+    if (assay_imap_size(self->unleased)) {
+        /* still running: first-stage tasks get their row, then every lease is written */
+        size_t virt_len = self->virt.len, nvirt = self->nvirt;
+        assay_buf_reset(&self->lease_buf);
+        assay_imap_each(self->unleased, s_lease_row, self);
+        int rc = s_write_round(self, &stored, &total, &created, &dead, &retried, &released, 1);
+        /* those rows are written again with the leases if this transaction is replayed */
+        self->virt.len = virt_len;
+        if (self->virt.data) self->virt.data[virt_len] = '\0';
+        self->nvirt = nvirt;
+        self->round_virt = nvirt;
+        self->round_virt_off = virt_len;
+        if (rc != 0) goto fail;
+        if (s_copy(self, "COPY b_lease FROM STDIN", &self->lease_buf) != 0) goto fail;
+        PGresult *res = assay_db_query_prepared(self->db, "lease", 0, NULL);
         if (!res) goto fail;
-        dead = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-        retried = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+        leased = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
     }
-    if (self->nreleases) {
-        if (s_copy(self, "COPY b_release FROM STDIN", &self->releases) != 0) goto fail;
-        PGresult *res = assay_db_query_prepared(self->db, "release", 0, NULL);
+    if (self->gaps_due) {
+        PGresult *res = assay_db_query_prepared(self->db, "gaps", 0, NULL);
         if (!res) goto fail;
-        released = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        uint64_t gaps = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
+        if (gaps)
+            log_info("store", "%llu claimed items had no task (their broker or commit was lost):"
+                     " written as pending", (unsigned long long)gaps);
     }
     int64_t t_w = assay_clock_us();
     if (in_txn && in_txn(arg) != 0) goto fail;
     int64_t t_c = assay_clock_us();
     if (assay_db_commit(self->db) != 0) goto fail;
-    log_debug("store", "flush: writes %.1f ms, claims %.1f ms, commit %.1f ms",
-              (t_w - t_0) / 1000.0, (t_c - t_w) / 1000.0, (assay_clock_us() - t_c) / 1000.0);
+    log_debug("store",
+              "flush: %zu results, %zu fails, %zu releases in %d rounds %.1f ms; %llu leases"
+              " %.1f ms; claims %.1f ms; commit %.1f ms",
+              self->nresults, self->nfails, self->nreleases, rounds, (t_l - t_0) / 1000.0,
+              (unsigned long long)leased, (t_w - t_l) / 1000.0, (t_c - t_w) / 1000.0,
+              (assay_clock_us() - t_c) / 1000.0);
     if (stats) {
         stats->results_stored += stored;
         stats->results_ignored += total - stored;
@@ -665,9 +963,22 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
     assay_buf_reset(&self->results);
     assay_buf_reset(&self->fails);
     assay_buf_reset(&self->releases);
-    self->nresults = self->nfails = self->nreleases = 0;
+    assay_buf_reset(&self->virt);
+    self->nresults = self->nfails = self->nreleases = self->nvirt = 0;
+    s_rounds_reset(self);
+    self->gaps_due = 0;
+    /* written (or no longer pending); this pass's claims are leased by the next one */
+    s_unleased_clear(self);
+    for (size_t i = 0; i < self->nstaged; i++) {
+        s_claimed_t *c = ASSAY_NEW(s_claimed_t);
+        *c = self->staged[i];
+        free(assay_imap_put(self->unleased, c->id, c));
+    }
+    self->nstaged = 0;
     return 0;
 fail:
+    self->nstaged = 0; /* the broker discards this pass's claims */
+    s_rounds_reset(self);
     s_err(self, "could not write results");
     if (self->db && PQstatus(assay_db_conn(self->db)) == CONNECTION_OK)
         assay_db_rollback(self->db);

@@ -68,26 +68,33 @@ int assay_store_ok(assay_store_t *self);
 int assay_store_try_lock(assay_store_t *self);
 
 /* after taking over: every leased task was leased by a broker that is gone. Tasks
- * with attempts left go back to pending, the others become dead. */
-int assay_store_recover(assay_store_t *self, uint64_t *requeued, uint64_t *dead);
+ * with attempts left go back to pending, the others become dead; first-stage items
+ * that broker claimed without writing their task get a pending task (gaps). */
+int assay_store_recover(assay_store_t *self, uint64_t *requeued, uint64_t *dead,
+                        uint64_t *gaps);
 /* return leases that ran out (lease_expires older than grace_s) to pending */
 int assay_store_expire_leases(assay_store_t *self, int grace_s, uint64_t *expired);
 
 /* running and paused jobs; fn is called for each. Returns 0 or -1. */
 int assay_store_load_jobs(assay_store_t *self, void (*fn)(const assay_store_job_t *job, void *arg),
                           void *arg);
-/* create the first stage's tasks for running jobs that have none yet */
-int assay_store_expand(assay_store_t *self, uint64_t *created);
-/* mark jobs with nothing left pending or leased as done; returns 0 or -1 */
-int assay_store_finish_jobs(assay_store_t *self, uint64_t *finished);
+/* mark running jobs with nothing left to claim, pending or leased as done (and
+ * cancelled jobs with nothing leased as finished), except the busy ones: jobs
+ * with tasks queued or running in the broker. Returns 0 or -1. */
+int assay_store_finish_jobs(assay_store_t *self, const uint64_t *busy, size_t nbusy,
+                            uint64_t *finished);
 /* a stage by id (cached; loaded on first use); NULL on error */
 const assay_store_stage_t *assay_store_stage(assay_store_t *self, uint64_t stage_id);
 
 /* claim up to limits[i] pending tasks of kind for each job_ids[i] (one round
- * trip), lease them (attempt + 1) and push them onto q. Returns the number
- * claimed or -1. Called inside assay_store_flush's transaction, the claims are
- * only real once it commits: push onto a staging queue and move the tasks to the
- * dispatch queue after a successful flush. */
+ * trip) and push them onto q with their next attempt number. Called inside
+ * assay_store_flush's transaction, the claims are only real once it commits:
+ * push onto a staging queue and move the tasks to the dispatch queue after a
+ * successful flush. The claim itself only reads; the lease (state leased,
+ * attempt + 1, lease_expires) is written by the next flush, before its claims,
+ * unless a result, failure or release for the task comes first: then that
+ * write moves the task from pending to its outcome directly (one row write per
+ * fast task instead of two). Only the broker holding the advisory lock claims. */
 long assay_store_claim(assay_store_t *self, const char *kind, const uint64_t *job_ids,
                        const int *limits, size_t njobs, assay_queue_t *q);
 
@@ -107,12 +114,19 @@ void assay_store_add_fail(assay_store_t *self, uint64_t id, uint32_t attempt, in
 /* a claimed task that was never run (queued when a job paused, broker stopping):
  * back to pending without counting the attempt */
 void assay_store_add_release(assay_store_t *self, uint64_t id, uint32_t attempt);
+/* reports queued for the next flush */
 size_t assay_store_pending(const assay_store_t *self);
-/* write everything queued in one transaction; in_txn (may be NULL) runs inside
- * the same transaction after the writes (the broker claims new tasks there, so one
- * commit covers a whole loop pass) and returns 0, or -1 to abort. On failure the
- * batch stays queued (it is safe to replay) and -1 is returned. */
-int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
+/* claimed tasks whose lease the next flush writes (if they do not report first) */
+size_t assay_store_unleased(const assay_store_t *self);
+/* write everything queued in one transaction. drain (may be NULL) is called after
+ * the writes: it reads reports that arrived meanwhile (they are queued with
+ * assay_store_add_*) and returns how many it took; while it takes some, they are
+ * written in the same transaction (up to four rounds). Then the leases of earlier
+ * claims still running are written, and in_txn (may be NULL) runs: the broker
+ * claims new tasks there, so one commit covers a whole loop pass; it returns 0,
+ * or -1 to abort. On failure everything queued stays queued (it is safe to
+ * replay) and -1 is returned. */
+int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats, int (*drain)(void *arg),
                       int (*in_txn)(void *arg), void *arg);
 
 #endif

@@ -379,14 +379,18 @@ static int s_submit(assay_cli_t *cli, const s_opts_t *o, json_t *spec)
         }
         const char *p[] = {jid, dataset};
         res = assay_db_query(db,
-                             o->input ? "WITH ins AS (INSERT INTO job_items (job_id, item_id)"
-                                        " SELECT $1, i.id FROM items i"
+                             /* rows are numbered (job_items.seq) in the order the
+                              * broker claims them: item priority first, then item id */
+                             o->input ? "WITH ins AS (INSERT INTO job_items (job_id, item_id, priority)"
+                                        " SELECT $1, i.id, coalesce(assay_jint(i.record->'priority'), 0)"
+                                        " FROM items i"
                                         " WHERE i.dataset = $2 AND i.content_hash IN"
-                                        " (SELECT hash FROM import_stage) RETURNING 1)"
+                                        " (SELECT hash FROM import_stage) ORDER BY 3 DESC, 2 RETURNING 1)"
                                         " SELECT count(*) FROM ins"
-                                      : "WITH ins AS (INSERT INTO job_items (job_id, item_id)"
-                                        " SELECT $1, i.id FROM items i WHERE i.dataset = $2"
-                                        " RETURNING 1) SELECT count(*) FROM ins",
+                                      : "WITH ins AS (INSERT INTO job_items (job_id, item_id, priority)"
+                                        " SELECT $1, i.id, coalesce(assay_jint(i.record->'priority'), 0)"
+                                        " FROM items i WHERE i.dataset = $2"
+                                        " ORDER BY 3 DESC, 2 RETURNING 1) SELECT count(*) FROM ins",
                              2, p);
         if (!res) goto db_err;
         nitems = atoll(PQgetvalue(res, 0, 0));

@@ -75,3 +75,7 @@ INSERT INTO workers (name, slots, last_seen, connected, done, failed) VALUES
  ('w2', '{"noop": 2}', now() - interval '5 minutes', true, 7, 0),
  ('w3', '{}', now() - interval '2 hours', false, 1, 1),
  ('w4', '{}', now() - interval '3 days', false, 0, 0);
+
+-- the broker claimed every item of job 1's first stage (its tasks exist above)
+UPDATE stages s SET claimed_seq = (SELECT max(seq) FROM job_items ji WHERE ji.job_id = s.job_id)
+WHERE s.job_id = 1 AND s.idx = 0;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # lease_expiry: leases in Postgres that run out go back to pending (or dead when
 # no attempts are left), leases still running are left alone, and a broker that
-# starts reclaims every lease of the broker before it.
+# starts reclaims every lease of the broker before it and writes the tasks of the
+# items it claimed without writing them.
 # timeout: 120
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -13,15 +14,24 @@ cat >"$IT_TMP/spec.json" <<'JSON'
  "timeout_s": 5, "params": {}}]}
 JSON
 
-# no worker yet: the broker expands the job but claims nothing
+# no worker: the broker claims nothing
 start_broker
 out=$("$BIN/assay" submit --spec "$IT_TMP/spec.json" --input "$IT_TMP/items.jsonl" --json) ||
   fail "submit failed"
 job=$(echo "$out" | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
+# as a broker that claimed the job's four items and died before writing their
+# tasks would leave it: the next broker writes them as pending
+kill -9 "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null || true
+sql "UPDATE stages SET claimed_seq = (SELECT max(seq) FROM job_items WHERE job_id = $job)
+     WHERE job_id = $job AND idx = 0" >/dev/null
+restart_broker
 for i in $(seq 1 50); do
   [ "$(sql "SELECT count(*) FROM tasks WHERE job_id = $job")" = 4 ] && break
   sleep 0.1
 done
+grep -q "4 claimed items without a task written as pending" "$IT_TMP/broker.log" ||
+  fail "the broker did not write the claimed items' tasks"
 [ "$(sql "SELECT count(*) FROM tasks WHERE job_id = $job AND state = 'pending'")" = 4 ] ||
   fail "expected 4 pending tasks"
 read -r t1 t2 t3 t4 <<<"$(sql "SELECT string_agg(id::text, ' ' ORDER BY id) FROM tasks WHERE job_id = $job")"
@@ -56,7 +66,7 @@ for i in $(seq 1 50); do
   grep -q "listening on" "$IT_TMP/broker2.log" && break
   sleep 0.1
 done
-grep -q "active: 1 leased tasks of a previous broker back to pending, 0 dead" "$IT_TMP/broker2.log" ||
+grep -q "active: 1 leased tasks of a previous broker back to pending, 0 dead, 0 claimed" "$IT_TMP/broker2.log" ||
   fail "the new broker did not reclaim t3's lease"
 start_worker w noop=4
 wait_job "$job" 30
