@@ -23,8 +23,6 @@
 #include <zmq.h>
 
 #define S_MAX_IDENTITY 255
-/* how long a claimed task may run before its lease is written to Postgres */
-#define S_LEASE_DELAY_MS 20
 
 typedef struct {
     char *kind;
@@ -49,6 +47,7 @@ typedef struct {
     uint64_t id;
     uint32_t attempt;
     uint64_t job_id;
+    uint64_t stage_id;
     s_peer_t *peer;
     int credit; /* index into peer->credits */
     int64_t deadline_ms;
@@ -276,7 +275,9 @@ static void s_on_result(assay_broker_t *self, s_peer_t *p, assay_msg_result_t *r
         assay_store_add_fail(self->store, r->id, r->attempt, 0, 0, reason, name);
         if (p) p->failed++;
     } else {
-        assay_store_add_result(self->store, r->id, r->attempt, r->output, r->output_len, name,
+        s_flight_t *f = assay_imap_get(self->flights, r->id);
+        uint64_t stage_id = f && f->attempt == r->attempt ? f->stage_id : 0;
+        assay_store_add_result(self->store, r->id, r->attempt, stage_id, r->output, r->output_len, name,
                                r->elapsed_us / 1000.0);
         if (p) p->done++;
     }
@@ -440,11 +441,16 @@ static long s_read_messages(assay_broker_t *self, int max)
     return (long)(self->reports - before);
 }
 
-/* during a flush: take the reports that came in while it wrote */
+static void s_dispatch(assay_broker_t *self, int64_t now);
+
+/* during a flush: take the reports that came in while it wrote, and keep the
+ * workers busy with what earlier passes claimed */
 static int s_drain_in_txn(void *arg)
 {
     assay_broker_t *self = arg;
-    return s_read_messages(self, 20000) > 0;
+    long got = s_read_messages(self, 20000);
+    s_dispatch(self, assay_clock_ms());
+    return got > 0;
 }
 
 static int s_claim_in_txn(void *arg)
@@ -482,7 +488,7 @@ static long s_claim_need(assay_broker_t *self, s_claimstate_t *cs, int64_t now)
     if (total_slots == 0) return 0;
     /* enough for every free slot plus a full refill of all slots, so workers keep
      * running from the queue while the next pass is being written */
-    long want = free_slots + 16;
+    long want = free_slots + total_slots + 16;
     if (want > self->claim_max) want = self->claim_max;
     long queued = (long)assay_queue_count(self->queue, cs->kind);
     if (queued >= want / 2) return 0;
@@ -586,6 +592,7 @@ static void s_dispatch(assay_broker_t *self, int64_t now)
                 f->id = t->id;
                 f->attempt = t->attempt;
                 f->job_id = t->job_id;
+                f->stage_id = t->stage_id;
                 f->peer = p;
                 f->credit = (int)k;
                 f->deadline_ms = t->lease_deadline_ms;
@@ -936,8 +943,8 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
         if (assay_store_pending(self->store) || self->jobs_dirty) timeout = 0;
         /* tasks handed out but not leased in Postgres yet: give their reports a
          * moment to come in, so most fast tasks are written once, not twice */
-        if (assay_store_unleased(self->store) && timeout > S_LEASE_DELAY_MS)
-            timeout = S_LEASE_DELAY_MS;
+        if (assay_store_unleased(self->store) && timeout > ASSAY_STORE_LEASE_DELAY_MS)
+            timeout = ASSAY_STORE_LEASE_DELAY_MS;
         if (self->limited_until_ms) {
             long wait = (long)(self->limited_until_ms - now);
             if (wait < timeout) timeout = wait < 0 ? 0 : wait;
@@ -960,7 +967,7 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
         /* one transaction per pass: this pass's results and failures, then the
          * claims that refill the dispatch queue */
         int lease_due = assay_store_unleased(self->store) &&
-                        now - self->last_flush_ms >= S_LEASE_DELAY_MS;
+                        now - self->last_flush_ms >= ASSAY_STORE_LEASE_DELAY_MS;
         if (!self->db_down &&
             (assay_store_pending(self->store) || lease_due || s_any_claim_need(self, now))) {
             int64_t f0 = assay_clock_us();

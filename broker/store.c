@@ -22,6 +22,7 @@ typedef struct {
     int is_virtual; /* a first-stage task claimed from job_items: no row yet */
     uint64_t job_id, stage_id, item_id;
     int priority;
+    int64_t since_ms; /* when its claim committed */
 } s_claimed_t;
 
 struct assay_store {
@@ -32,9 +33,14 @@ struct assay_store {
     assay_buf_t results, fails, releases;
     size_t nresults, nfails, nreleases;
     assay_buf_t lease_buf; /* scratch: the leases of one flush */
+    uint64_t *lease_ids;   /* scratch: the claims those leases are for */
+    size_t nlease_ids, cap_lease_ids;
+    int64_t lease_now;
+    int lease_all;
     /* what earlier rounds of the open transaction already wrote (counts, offsets) */
     size_t round_results, round_fails, round_releases;
     size_t round_results_off, round_fails_off, round_releases_off;
+    int round_full; /* this round's results need the full statements (samples, chain) */
     /* lazy leases: tasks claimed by committed passes whose lease is not written yet
      * (id -> attempt), and the claims of the open transaction */
     assay_imap_t *unleased; /* id -> s_claimed_t */
@@ -145,6 +151,44 @@ static const char s_results_sql[] =
     "        RETURNING 1)"
     " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM b_results), (SELECT count(*) FROM bd),"
     "        (SELECT count(*) FROM s)";
+
+
+/* the results of tasks that create nothing further (no samples, no scores, no next
+ * stage): the task and its output, nothing else */
+static const char s_results_lean_sql[] =
+    "WITH r AS (SELECT DISTINCT ON (id) id, attempt, output::jsonb AS output, worker, elapsed_ms,"
+    "                  v_stage, v_item, v_prio"
+    "           FROM b_results ORDER BY id, attempt DESC),"
+    /* current attempt: leased with it, pending with it (its lease ran out, nobody has
+     * the task yet) or pending one below it (claimed, lease not written yet) */
+    " du AS (UPDATE tasks t SET state = 'done', finished_at = now(), lease_expires = NULL,"
+    "              worker = r.worker, last_error = NULL, elapsed_ms = r.elapsed_ms,"
+    "              attempt = r.attempt,"
+    "              started_at = CASE WHEN t.state = 'pending'"
+    "                THEN now() - make_interval(secs => r.elapsed_ms / 1000.0) ELSE t.started_at END"
+    "       FROM r WHERE r.v_stage IS NULL AND t.id = r.id"
+    "         AND (t.attempt = r.attempt AND t.state IN ('leased', 'pending')"
+    "              OR t.attempt = r.attempt - 1 AND t.state = 'pending')"
+    "       RETURNING t.id, t.job_id, t.stage_id, t.item_id, t.kind, t.attempt, t.input,"
+    "                 t.priority, r.output, r.worker, r.elapsed_ms),"
+    /* a first-stage task claimed from job_items is written once, done */
+    " di AS (INSERT INTO tasks (id, job_id, stage_id, item_id, kind, state, attempt, max_attempts,"
+    "                           priority, worker, elapsed_ms, started_at, finished_at)"
+    "        SELECT r.id, s.job_id, r.v_stage, r.v_item, s.kind, 'done', r.attempt, s.max_attempts,"
+    "               r.v_prio, r.worker, r.elapsed_ms,"
+    "               now() - make_interval(secs => r.elapsed_ms / 1000.0), now()"
+    "        FROM r JOIN stages s ON s.id = r.v_stage"
+    "        ON CONFLICT (id) DO NOTHING"
+    "        RETURNING id, job_id, stage_id, item_id, kind, attempt, input, priority),"
+    " d AS (SELECT * FROM du UNION ALL"
+    "       SELECT di.*, b.output, b.worker, b.elapsed_ms FROM di CROSS JOIN LATERAL"
+    "        (SELECT output::jsonb AS output, worker, elapsed_ms FROM b_results"
+    "         WHERE b_results.id = di.id AND b_results.attempt = di.attempt LIMIT 1) b),"
+    " o AS (INSERT INTO task_outputs (task_id, job_id, stage_id, item_id, attempt, worker,"
+    "                                 elapsed_ms, output)"
+    "       SELECT id, job_id, stage_id, item_id, attempt, worker, elapsed_ms, output FROM d"
+    "       WHERE output <> '{}'::jsonb ON CONFLICT (task_id) DO NOTHING RETURNING task_id)"
+    " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM b_results), 0, (SELECT count(*) FROM o)";
 
 
 /* the second statement of a results batch: what the done tasks set in motion.
@@ -352,6 +396,7 @@ static int s_connect(assay_store_t *self)
     if (assay_db_exec(self->db, s_setup_sql) != 0 ||
         assay_db_prepare(self->db, "results", s_results_sql, 0) != 0 ||
         assay_db_prepare(self->db, "chain", s_chain_sql, 0) != 0 ||
+        assay_db_prepare(self->db, "results_lean", s_results_lean_sql, 0) != 0 ||
         assay_db_prepare(self->db, "fails", s_fails_sql, 0) != 0 ||
         assay_db_prepare(self->db, "release", s_release_sql, 0) != 0 ||
         assay_db_prepare(self->db, "lease", s_lease_sql, 0) != 0 ||
@@ -407,6 +452,7 @@ void assay_store_destroy(assay_store_t **self_p)
     free(self->staged);
     assay_buf_release(&self->virt);
     assay_buf_release(&self->lease_buf);
+    free(self->lease_ids);
     for (size_t i = 0; i < self->nstages; i++) {
         free(self->stages[i].kind);
         free(self->stages[i].params);
@@ -597,8 +643,11 @@ const assay_store_stage_t *assay_store_stage(assay_store_t *self, uint64_t stage
     snprintf(id, sizeof id, "%llu", (unsigned long long)stage_id);
     const char *p[] = {id};
     PGresult *res = assay_db_query(self->db,
-                                   "SELECT job_id, kind, params::text, timeout_s, max_attempts"
-                                   " FROM stages WHERE id = $1",
+                                   "SELECT job_id, kind, params::text, timeout_s, max_attempts,"
+                                   " kind IN ('generate', 'verify', 'hack_check', 'judge')"
+                                   "  OR EXISTS (SELECT 1 FROM stages n WHERE n.job_id = s.job_id"
+                                   "             AND n.idx = s.idx + 1)"
+                                   " FROM stages s WHERE id = $1",
                                    1, p);
     if (!res) {
         s_err(self, "could not load stage");
@@ -620,6 +669,7 @@ const assay_store_stage_t *assay_store_stage(assay_store_t *self, uint64_t stage
     s->params = assay_strdup(PQgetvalue(res, 0, 2));
     s->timeout_ms = (uint32_t)atoi(PQgetvalue(res, 0, 3)) * 1000u;
     s->max_attempts = atoi(PQgetvalue(res, 0, 4));
+    s->chained = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
     PQclear(res);
     s->endpoint = NULL;
     s->requests = 1;
@@ -742,10 +792,17 @@ static void s_add_virt(assay_store_t *self, const s_claimed_t *c)
     self->nvirt++;
 }
 
-void assay_store_add_result(assay_store_t *self, uint64_t id, uint32_t attempt, const char *output,
-                            size_t output_len, const char *worker, double elapsed_ms)
+void assay_store_add_result(assay_store_t *self, uint64_t id, uint32_t attempt, uint64_t stage_id,
+                            const char *output, size_t output_len, const char *worker,
+                            double elapsed_ms)
 {
     s_claimed_t *c = s_report_unleased(self, id, attempt);
+    if (c) stage_id = c->stage_id;
+    if (!self->round_full) {
+        /* a stage not known here (a result from before a restart) takes the full path */
+        const assay_store_stage_t *st = stage_id ? assay_store_stage(self, stage_id) : NULL;
+        if (!st || st->chained) self->round_full = 1;
+    }
     assay_buf_t *b = &self->results;
     assay_buf_addf(b, "%llu\t%u\t", (unsigned long long)id, attempt);
     assay_db_copy_escape(b, output, output_len);
@@ -800,10 +857,21 @@ size_t assay_store_unleased(const assay_store_t *self)
     return assay_imap_size(self->unleased);
 }
 
+/* A pending task claimed by the previous pass must be leased before this pass
+ * claims, or it would be claimed again. A first-stage task claimed from job_items
+ * cannot be (the stage's cursor is past it), so its row waits a moment longer for
+ * its result: most such tasks are then written once, done. */
 static void s_lease_row(uint64_t id, void *value, void *arg)
 {
     assay_store_t *self = arg;
     s_claimed_t *c = value;
+    if (c->is_virtual && !self->lease_all && self->lease_now - c->since_ms < ASSAY_STORE_LEASE_DELAY_MS)
+        return;
+    if (self->nlease_ids == self->cap_lease_ids) {
+        self->cap_lease_ids = self->cap_lease_ids ? self->cap_lease_ids * 2 : 256;
+        self->lease_ids = assay_realloc(self->lease_ids, self->cap_lease_ids * sizeof *self->lease_ids);
+    }
+    self->lease_ids[self->nlease_ids++] = id;
     if (c->is_virtual) s_add_virt(self, c);
     assay_buf_addf(&self->lease_buf, "%llu\t%u\n", (unsigned long long)id, c->attempt);
 }
@@ -846,15 +914,19 @@ static int s_write_round(assay_store_t *self, uint64_t *stored, uint64_t *total,
         part = (assay_buf_t){self->results.data + self->round_results_off,
                              self->results.len - self->round_results_off, 0};
         if (s_copy(self, "COPY b_results FROM STDIN", &part) != 0) return -1;
-        PGresult *res = assay_db_query_prepared(self->db, "results", 0, NULL);
+        PGresult *res =
+            assay_db_query_prepared(self->db, self->round_full ? "results" : "results_lean", 0, NULL);
         if (!res) return -1;
         *stored += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         *total += strtoull(PQgetvalue(res, 0, 1), NULL, 10);
         PQclear(res);
-        res = assay_db_query_prepared(self->db, "chain", 0, NULL);
-        if (!res) return -1;
-        *created += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-        PQclear(res);
+        if (self->round_full) {
+            res = assay_db_query_prepared(self->db, "chain", 0, NULL);
+            if (!res) return -1;
+            *created += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+            PQclear(res);
+        }
+        self->round_full = 0;
         self->round_results = self->nresults;
         self->round_results_off = self->results.len;
     }
@@ -913,10 +985,13 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
         if (!drain || rounds >= 4 || drain(arg) <= 0) break;
     }
     int64_t t_l = assay_clock_us();
+    self->nlease_ids = 0;
     if (assay_imap_size(self->unleased)) {
-        /* still running: first-stage tasks get their row, then every lease is written */
+        /* still running: first-stage tasks get their row, then the leases are written */
         size_t virt_len = self->virt.len, nvirt = self->nvirt;
         assay_buf_reset(&self->lease_buf);
+        self->lease_now = assay_clock_ms();
+        self->lease_all = in_txn == NULL; /* the last flush before the broker stops */
         assay_imap_each(self->unleased, s_lease_row, self);
         int rc = s_write_round(self, &stored, &total, &created, &dead, &retried, &released, 1);
         /* those rows are written again with the leases if this transaction is replayed */
@@ -926,11 +1001,13 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
         self->round_virt = nvirt;
         self->round_virt_off = virt_len;
         if (rc != 0) goto fail;
-        if (s_copy(self, "COPY b_lease FROM STDIN", &self->lease_buf) != 0) goto fail;
-        PGresult *res = assay_db_query_prepared(self->db, "lease", 0, NULL);
-        if (!res) goto fail;
-        leased = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-        PQclear(res);
+        if (self->nlease_ids) {
+            if (s_copy(self, "COPY b_lease FROM STDIN", &self->lease_buf) != 0) goto fail;
+            PGresult *res = assay_db_query_prepared(self->db, "lease", 0, NULL);
+            if (!res) goto fail;
+            leased = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+            PQclear(res);
+        }
     }
     if (self->gaps_due) {
         PGresult *res = assay_db_query_prepared(self->db, "gaps", 0, NULL);
@@ -967,11 +1044,14 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
     self->nresults = self->nfails = self->nreleases = self->nvirt = 0;
     s_rounds_reset(self);
     self->gaps_due = 0;
-    /* written (or no longer pending); this pass's claims are leased by the next one */
-    s_unleased_clear(self);
+    /* written (or no longer pending); this pass's claims are leased by a later one */
+    for (size_t i = 0; i < self->nlease_ids; i++) free(assay_imap_del(self->unleased, self->lease_ids[i]));
+    self->nlease_ids = 0;
+    int64_t now = assay_clock_ms();
     for (size_t i = 0; i < self->nstaged; i++) {
         s_claimed_t *c = ASSAY_NEW(s_claimed_t);
         *c = self->staged[i];
+        c->since_ms = now;
         free(assay_imap_put(self->unleased, c->id, c));
     }
     self->nstaged = 0;
@@ -979,6 +1059,7 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
 fail:
     self->nstaged = 0; /* the broker discards this pass's claims */
     s_rounds_reset(self);
+    self->round_full = 1; /* the replay may hold results of any stage */
     s_err(self, "could not write results");
     if (self->db && PQstatus(assay_db_conn(self->db)) == CONNECTION_OK)
         assay_db_rollback(self->db);

@@ -21,6 +21,10 @@
 
 typedef struct assay_store assay_store_t;
 
+/* how long a first-stage task claimed from job_items may run before its row is
+ * written (as leased); most fast tasks report before and are written once */
+#define ASSAY_STORE_LEASE_DELAY_MS 20
+
 typedef struct {
     uint64_t id;
     int weight;
@@ -38,6 +42,7 @@ typedef struct {
     char *endpoint;   /* params.endpoint, or NULL: the rate limiter to charge */
     double requests;  /* endpoint requests one task makes (params.n, default 1) */
     double tokens;    /* tokens one task is expected to use (n * (max_tokens or 1024) + 512) */
+    int chained;      /* its results write samples or scores, or feed a next stage */
 } assay_store_stage_t;
 
 typedef struct {
@@ -105,8 +110,11 @@ int assay_store_save_workers(assay_store_t *self, const char *const *names,
                              const long long *failed, size_t n);
 
 /* queue writes for the next flush (copies what it keeps) */
-void assay_store_add_result(assay_store_t *self, uint64_t id, uint32_t attempt, const char *output,
-                            size_t output_len, const char *worker, double elapsed_ms);
+/* stage_id (0 if unknown) lets a batch of results of final stages that write no
+ * samples or scores skip the statements that would find nothing to do */
+void assay_store_add_result(assay_store_t *self, uint64_t id, uint32_t attempt, uint64_t stage_id,
+                            const char *output, size_t output_len, const char *worker,
+                            double elapsed_ms);
 /* a failed attempt: dead when !retryable (or out of attempts), else pending again
  * after delay_ms */
 void assay_store_add_fail(assay_store_t *self, uint64_t id, uint32_t attempt, int retryable,
