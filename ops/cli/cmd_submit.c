@@ -146,8 +146,9 @@ static char *s_default_dataset(const char *input)
 }
 
 /* The content hashes of the lines sent to the COPY: a line whose content is already
- * in it is dropped before it reaches the server, so the items INSERT needs no sort to
- * keep the first of each content (open addressing, linear probing, 32-byte digests). */
+ * in it is dropped before it reaches the server (the first line of each content is
+ * kept), so the rows can go straight into items, or be inserted from the stage without
+ * a sort. Open addressing, linear probing, 32-byte digests. */
 typedef struct {
     unsigned char (*keys)[32];
     unsigned char *used;
@@ -163,7 +164,8 @@ static int s_hexval(char c)
 static int s_hashset_seen(s_hashset_t *set, const char *hex)
 {
     unsigned char key[32];
-    for (int i = 0; i < 32; i++) key[i] = (unsigned char)(s_hexval(hex[2 * i]) << 4 | s_hexval(hex[2 * i + 1]));
+    for (int i = 0; i < 32; i++)
+        key[i] = (unsigned char)(s_hexval(hex[2 * i]) << 4 | s_hexval(hex[2 * i + 1]));
     if ((set->n + 1) * 4 > set->cap * 3) { /* keep the load at most 3/4 */
         size_t cap = set->cap ? set->cap * 2 : 1024;
         unsigned char(*keys)[32] = assay_malloc(cap * sizeof *keys);

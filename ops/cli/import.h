@@ -26,8 +26,8 @@ int assay_item_check(const json_t *item, assay_item_info_t *info, char *err, siz
 
 /* The columns of items that an import fills, in the order of the COPY rows that
  * assay_item_copy_row() writes. */
-#define ASSAY_ITEM_COPY_COLUMNS                                                            \
-    "dataset, ext_id, kind, question, context, options, answer, gold_codes, category, tags," \
+#define ASSAY_ITEM_COPY_COLUMNS                                                                    \
+    "dataset, ext_id, kind, question, context, options, answer, gold_codes, category, tags,"       \
     " source, record, content_hash"
 
 /* append the COPY text-format row (ASSAY_ITEM_COPY_COLUMNS, newline-terminated) of a
