@@ -145,6 +145,66 @@ static char *s_default_dataset(const char *input)
     return base;
 }
 
+/* The content hashes of the lines sent to the COPY: a line whose content is already
+ * in it is dropped before it reaches the server (the first line of each content is
+ * kept), so the rows can go straight into items, or be inserted from the stage without
+ * a sort. Open addressing, linear probing, 32-byte digests. */
+typedef struct {
+    unsigned char (*keys)[32];
+    unsigned char *used;
+    size_t cap, n; /* cap is a power of two */
+} s_hashset_t;
+
+static int s_hexval(char c)
+{
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* true when the hex hash was already in the set; adds it otherwise */
+static int s_hashset_seen(s_hashset_t *set, const char *hex)
+{
+    unsigned char key[32];
+    for (int i = 0; i < 32; i++)
+        key[i] = (unsigned char)(s_hexval(hex[2 * i]) << 4 | s_hexval(hex[2 * i + 1]));
+    if ((set->n + 1) * 4 > set->cap * 3) { /* keep the load at most 3/4 */
+        size_t cap = set->cap ? set->cap * 2 : 1024;
+        unsigned char(*keys)[32] = assay_malloc(cap * sizeof *keys);
+        unsigned char *used = assay_calloc(cap, 1);
+        for (size_t i = 0; i < set->cap; i++) {
+            if (!set->used[i]) continue;
+            size_t h;
+            memcpy(&h, set->keys[i], sizeof h);
+            while (used[h & (cap - 1)]) h++;
+            memcpy(keys[h & (cap - 1)], set->keys[i], 32);
+            used[h & (cap - 1)] = 1;
+        }
+        free(set->keys);
+        free(set->used);
+        set->keys = keys;
+        set->used = used;
+        set->cap = cap;
+    }
+    size_t h; /* the key is a SHA-256 digest: its first bytes are already well mixed */
+    memcpy(&h, key, sizeof h);
+    for (;; h++) {
+        size_t i = h & (set->cap - 1);
+        if (!set->used[i]) {
+            memcpy(set->keys[i], key, 32);
+            set->used[i] = 1;
+            set->n++;
+            return 0;
+        }
+        if (memcmp(set->keys[i], key, 32) == 0) return 1;
+    }
+}
+
+static void s_hashset_release(s_hashset_t *set)
+{
+    free(set->keys);
+    free(set->used);
+    memset(set, 0, sizeof *set);
+}
+
 /* true (and reported) when the item nearly duplicates an earlier line */
 static int s_near_dup(assay_neardup_t *nd, const json_t *item, const char *question,
                       long long **lines, size_t *n, long long lineno, const char *path, s_opts_t *o)
@@ -172,10 +232,11 @@ static int s_near_dup(assay_neardup_t *nd, const json_t *item, const char *quest
     return 1;
 }
 
-/* stream the input into the COPY; returns the number of errors (printed), or -1 on a
- * database or I/O failure (printed) */
-static long s_copy_items(assay_cli_t *cli, assay_db_t *db, const char *path, long long *nlines,
-                         s_opts_t *o)
+/* stream the input into the COPY (rows of ASSAY_ITEM_COPY_COLUMNS, each content once);
+ * *nlines = the good lines, *nsent = the rows sent. Returns the number of errors
+ * (printed), or -1 on a database or I/O failure (printed) */
+static long s_copy_items(assay_cli_t *cli, assay_db_t *db, const char *path, const char *dataset,
+                         long long *nlines, long long *nsent, s_opts_t *o)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!f) {
@@ -185,13 +246,14 @@ static long s_copy_items(assay_cli_t *cli, assay_db_t *db, const char *path, lon
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    long long lineno = 0, good = 0;
+    long long lineno = 0, good = 0, sent = 0;
     long errors = 0;
     int db_failed = 0;
     assay_buf_t row = ASSAY_BUF_INIT;
     assay_neardup_t *nd = o->near_dup > 0 ? assay_neardup_new(o->near_dup) : NULL;
     long long *nd_lines = NULL; /* line of each text kept by the near-duplicate check */
     size_t nd_n = 0;
+    s_hashset_t seen = {0};
     assay_progress_t prog;
     assay_progress_init(&prog, "import", 0, cli->err_tty);
     while ((len = getline(&line, &cap, f)) != -1) {
@@ -227,15 +289,14 @@ static long s_copy_items(assay_cli_t *cli, assay_db_t *db, const char *path, lon
                 fprintf(stderr, "%s:%lld: dropped: the question shares a run of %ld characters "
                                 "with the evaluation set\n", path, lineno, o->overlap);
             o->contaminated++;
+        } else if (errors == 0 && !db_failed && s_hashset_seen(&seen, info.hash)) {
+            good++; /* same content as an earlier line: stored once */
         } else if (errors == 0 && !db_failed) {
             assay_buf_reset(&row);
-            assay_buf_addf(&row, "%lld\t%s\t", lineno, info.kind);
-            assay_db_copy_escape(&row, info.question, strlen(info.question));
-            assay_buf_addf(&row, "\t%s\t", info.hash);
-            assay_db_copy_escape(&row, line, (size_t)len);
-            assay_buf_addc(&row, '\n');
+            assay_item_copy_row(&row, dataset, item, &info, line, (size_t)len);
             if (assay_db_copy_send(db, row.data, row.len) != 0) db_failed = 1;
             good++;
+            sent++;
         }
         json_decref(item);
         assay_progress_update(&prog, lineno);
@@ -244,6 +305,7 @@ static long s_copy_items(assay_cli_t *cli, assay_db_t *db, const char *path, lon
     if (f != stdin) fclose(f);
     free(line);
     assay_buf_release(&row);
+    s_hashset_release(&seen);
     if (lineno > 0) assay_progress_finish(&prog);
     if (read_err) {
         assay_cli_error("submit", "could not read \"%s\"", path);
@@ -269,23 +331,65 @@ static long s_copy_items(assay_cli_t *cli, assay_db_t *db, const char *path, lon
         return -1;
     }
     *nlines = good;
+    *nsent = sent;
     return errors;
 }
 
-static const char s_insert_items[] =
-    "WITH ins AS ("
-    " INSERT INTO items (dataset, ext_id, kind, question, context, options, answer, gold_codes,"
-    "                    category, tags, source, record, content_hash)"
-    " SELECT DISTINCT ON (hash) $1, record->>'id', kind, question, record->>'context',"
-    "        CASE WHEN jsonb_typeof(record->'options') = 'object' THEN record->'options' END,"
-    "        coalesce(record->>'answer', record->>'diagnosis', record->>'reference_answer'),"
-    "        coalesce(ARRAY(SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(record->'gold_codes') = 'array' THEN record->'gold_codes' END)), '{}'),"
-    "        record->>'category',"
-    "        coalesce(ARRAY(SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(record->'tags') = 'array' THEN record->'tags' END)), '{}'),"
-    "        record->>'source', record, hash"
-    " FROM import_stage ORDER BY hash, lineno"
-    " ON CONFLICT (dataset, content_hash) DO NOTHING RETURNING 1)"
-    "SELECT count(*) FROM ins";
+/* Imports into one dataset take turns (a transaction-scoped advisory lock on the
+ * dataset name, in the two-key space so it cannot meet the single-key locks of
+ * `assay db migrate` and the broker): under it, what the dataset holds cannot change
+ * between looking and inserting, so the items need no ON CONFLICT, whose speculative
+ * insertion costs about as much again as the insert itself. */
+static const char s_lock_dataset[] = "SELECT pg_advisory_xact_lock(7305812, hashtext($1))";
+
+/* Into a dataset that has items, the file is staged: the lines whose content the
+ * dataset already holds join the job as they are and leave the stage, the rest are
+ * inserted and join the job. Neither statement reads the table it grows (a plan
+ * chosen while a table is empty and scanned while it fills is quadratic). */
+static const char s_stage_table[] =
+    "CREATE TEMP TABLE import_stage (dataset text, ext_id text, kind text, question text,"
+    " context text, options jsonb, answer text, gold_codes text[], category text, tags text[],"
+    " source text, record jsonb, content_hash text) ON COMMIT DROP;"
+    "CREATE TEMP TABLE import_ids (id bigint, priority integer) ON COMMIT DROP";
+
+static const char s_stage_existing[] =
+    "WITH old AS (DELETE FROM import_stage s USING items i"
+    " WHERE i.dataset = s.dataset AND i.content_hash = s.content_hash RETURNING i.id, i.record),"
+    " ji AS (INSERT INTO import_ids SELECT id, coalesce(assay_jint(record->'priority'), 0)"
+    "        FROM old RETURNING 1)"
+    " SELECT count(*) FROM ji";
+
+static const char s_stage_new[] =
+    "WITH ins AS (INSERT INTO items (" ASSAY_ITEM_COPY_COLUMNS ")"
+    " SELECT " ASSAY_ITEM_COPY_COLUMNS " FROM import_stage RETURNING id, record),"
+    " ji AS (INSERT INTO import_ids SELECT id, coalesce(assay_jint(record->'priority'), 0)"
+    "        FROM ins RETURNING 1)"
+    " SELECT count(*) FROM ji";
+
+/* A job's items are numbered (job_items.seq, from its sequence) in the order the
+ * broker claims them: item priority first, then item id. */
+static const char s_job_staged[] =
+    "WITH ins AS (INSERT INTO job_items (job_id, item_id, priority)"
+    " SELECT $1, id, priority FROM import_ids ORDER BY priority DESC, id RETURNING 1)"
+    " SELECT count(*) FROM ins";
+
+/* every item of the dataset joins the job: a submit without --input, or one whose
+ * file was copied straight into a dataset that had no items */
+static const char s_job_dataset[] =
+    "WITH ins AS (INSERT INTO job_items (job_id, item_id, priority)"
+    " SELECT $1, i.id, coalesce(assay_jint(i.record->'priority'), 0) FROM items i"
+    " WHERE i.dataset = $2 ORDER BY 3 DESC, 2 RETURNING 1)"
+    " SELECT count(*) FROM ins";
+
+/* run a statement that returns one count; -1 on failure (message in the db handle) */
+static long long s_count(assay_db_t *db, const char *sql, int n, const char *const *p)
+{
+    PGresult *res = assay_db_query(db, sql, n, p);
+    if (!res) return -1;
+    long long v = atoll(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return v;
+}
 
 static int s_submit(assay_cli_t *cli, const s_opts_t *o, json_t *spec)
 {
@@ -294,15 +398,26 @@ static int s_submit(assay_cli_t *cli, const s_opts_t *o, json_t *spec)
     char *dataset = o->dataset ? assay_strdup(o->dataset) : s_default_dataset(o->input);
     int rc = ASSAY_EXIT_DB;
     long long nlines = 0, inserted = 0, nitems = 0, job_id = 0;
+    int staged = 0;
     PGresult *res = NULL;
 
     if (assay_db_begin(db) != 0) goto db_err;
     if (o->input) {
-        if (assay_db_exec(db, "CREATE TEMP TABLE import_stage (lineno bigint, kind text,"
-                              " question text, hash text, record jsonb) ON COMMIT DROP") != 0 ||
-            assay_db_copy_begin(db, "COPY import_stage FROM STDIN") != 0)
+        const char *p[] = {dataset};
+        if (assay_db_execp(db, s_lock_dataset, 1, p) != 0) goto db_err;
+        res = assay_db_query(db, "SELECT EXISTS (SELECT 1 FROM items WHERE dataset = $1)", 1, p);
+        if (!res) goto db_err;
+        staged = PQgetvalue(res, 0, 0)[0] == 't';
+        PQclear(res);
+        res = NULL;
+        /* a dataset without items takes the file as it is: the client already
+         * dropped the lines that repeat an earlier one */
+        if (staged ? assay_db_exec(db, s_stage_table) != 0 ||
+                         assay_db_copy_begin(db, "COPY import_stage (" ASSAY_ITEM_COPY_COLUMNS
+                                                 ") FROM STDIN") != 0
+                   : assay_db_copy_begin(db, "COPY items (" ASSAY_ITEM_COPY_COLUMNS ") FROM STDIN") != 0)
             goto db_err;
-        long errors = s_copy_items(cli, db, o->input, &nlines, (s_opts_t *)o);
+        long errors = s_copy_items(cli, db, o->input, dataset, &nlines, &inserted, (s_opts_t *)o);
         if (errors != 0) {
             /* end the COPY so the connection is usable, then throw everything away */
             PQputCopyEnd(assay_db_conn(db), "import aborted");
@@ -315,12 +430,6 @@ static int s_submit(assay_cli_t *cli, const s_opts_t *o, json_t *spec)
             goto out;
         }
         if (assay_db_copy_end(db) != 0) goto db_err;
-        const char *p[] = {dataset};
-        res = assay_db_query(db, s_insert_items, 1, p);
-        if (!res) goto db_err;
-        inserted = atoll(PQgetvalue(res, 0, 0));
-        PQclear(res);
-        res = NULL;
     }
 
     {
@@ -378,24 +487,14 @@ static int s_submit(assay_cli_t *cli, const s_opts_t *o, json_t *spec)
             if (r != 0) goto db_err;
         }
         const char *p[] = {jid, dataset};
-        res = assay_db_query(db,
-                             /* rows are numbered (job_items.seq) in the order the
-                              * broker claims them: item priority first, then item id */
-                             o->input ? "WITH ins AS (INSERT INTO job_items (job_id, item_id, priority)"
-                                        " SELECT $1, i.id, coalesce(assay_jint(i.record->'priority'), 0)"
-                                        " FROM items i"
-                                        " WHERE i.dataset = $2 AND i.content_hash IN"
-                                        " (SELECT hash FROM import_stage) ORDER BY 3 DESC, 2 RETURNING 1)"
-                                        " SELECT count(*) FROM ins"
-                                      : "WITH ins AS (INSERT INTO job_items (job_id, item_id, priority)"
-                                        " SELECT $1, i.id, coalesce(assay_jint(i.record->'priority'), 0)"
-                                        " FROM items i WHERE i.dataset = $2"
-                                        " ORDER BY 3 DESC, 2 RETURNING 1) SELECT count(*) FROM ins",
-                             2, p);
-        if (!res) goto db_err;
-        nitems = atoll(PQgetvalue(res, 0, 0));
-        PQclear(res);
-        res = NULL;
+        if (!staged) {
+            nitems = s_count(db, s_job_dataset, 2, p);
+        } else {
+            long long old = s_count(db, s_stage_existing, 1, p);
+            inserted = old < 0 ? -1 : s_count(db, s_stage_new, 1, p);
+            nitems = inserted < 0 ? -1 : s_count(db, s_job_staged, 1, p);
+        }
+        if (nitems < 0) goto db_err;
         if (nitems == 0) {
             assay_db_rollback(db);
             assay_cli_error("submit", "dataset \"%s\" has no items: nothing submitted", dataset);

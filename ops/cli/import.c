@@ -1,6 +1,7 @@
 /*  import.c: see import.h */
 #include "ops/cli/import.h"
 
+#include "common/db.h"
 #include "common/util.h"
 
 #include <ctype.h>
@@ -159,4 +160,80 @@ int assay_item_check(const json_t *item, assay_item_info_t *info, char *err, siz
     assay_sha256_hex(b.data, b.len, info->hash);
     assay_buf_release(&b);
     return 0;
+}
+
+/* a text value, or \N for SQL NULL */
+static void s_copy_text(assay_buf_t *row, const char *s)
+{
+    if (s)
+        assay_db_copy_escape(row, s, strlen(s));
+    else
+        assay_buf_add(row, "\\N", 2);
+}
+
+/* an array of strings as a text[] literal with every element quoted ('{}' when the
+ * field is absent or not an array, like the import always stored it) */
+static void s_copy_text_array(assay_buf_t *row, const json_t *v, assay_buf_t *tmp)
+{
+    assay_buf_reset(tmp);
+    assay_buf_addc(tmp, '{');
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e)
+    {
+        if (i > 0) assay_buf_addc(tmp, ',');
+        assay_buf_addc(tmp, '"');
+        const char *s = json_string_value(e);
+        size_t n = json_string_length(e);
+        for (size_t k = 0; k < n; k++) {
+            if (s[k] == '"' || s[k] == '\\') assay_buf_addc(tmp, '\\');
+            assay_buf_addc(tmp, s[k]);
+        }
+        assay_buf_addc(tmp, '"');
+    }
+    assay_buf_addc(tmp, '}');
+    assay_db_copy_escape(row, tmp->data, tmp->len);
+}
+
+void assay_item_copy_row(assay_buf_t *row, const char *dataset, const json_t *item,
+                         const assay_item_info_t *info, const char *line, size_t len)
+{
+    assay_buf_t tmp = ASSAY_BUF_INIT;
+    s_copy_text(row, dataset);
+    assay_buf_addc(row, '\t');
+    json_t *id = json_object_get(item, "id");
+    if (json_is_integer(id))
+        assay_buf_addf(row, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+    else
+        s_copy_text(row, s_str(item, "id"));
+    assay_buf_addf(row, "\t%s\t", info->kind);
+    s_copy_text(row, info->question);
+    assay_buf_addc(row, '\t');
+    s_copy_text(row, s_str(item, "context"));
+    assay_buf_addc(row, '\t');
+    json_t *options = json_object_get(item, "options");
+    if (json_is_object(options)) {
+        char *o = json_dumps(options, JSON_COMPACT);
+        s_copy_text(row, o);
+        free(o);
+    } else {
+        s_copy_text(row, NULL);
+    }
+    assay_buf_addc(row, '\t');
+    const char *answer = s_str(item, "answer");
+    if (!answer) answer = s_str(item, "diagnosis");
+    if (!answer) answer = s_str(item, "reference_answer");
+    s_copy_text(row, answer);
+    assay_buf_addc(row, '\t');
+    s_copy_text_array(row, json_object_get(item, "gold_codes"), &tmp);
+    assay_buf_addc(row, '\t');
+    s_copy_text(row, s_str(item, "category"));
+    assay_buf_addc(row, '\t');
+    s_copy_text_array(row, json_object_get(item, "tags"), &tmp);
+    assay_buf_addc(row, '\t');
+    s_copy_text(row, s_str(item, "source"));
+    assay_buf_addc(row, '\t');
+    assay_db_copy_escape(row, line, len);
+    assay_buf_addf(row, "\t%s\n", info->hash);
+    assay_buf_release(&tmp);
 }
