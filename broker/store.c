@@ -100,7 +100,7 @@ static const char s_results_sql[] =
     "               r.v_prio, r.worker, r.elapsed_ms,"
     "               now() - make_interval(secs => r.elapsed_ms / 1000.0), now()"
     "        FROM r JOIN stages s ON s.id = r.v_stage"
-    "        ON CONFLICT (id) DO NOTHING"
+    "        WHERE NOT EXISTS (SELECT 1 FROM tasks x WHERE x.id = r.id)"
     "        RETURNING id, job_id, stage_id, item_id, kind, attempt, input, priority),"
     " d AS (SELECT * FROM du UNION ALL"
     "       SELECT di.*, b.output, b.worker, b.elapsed_ms FROM di CROSS JOIN LATERAL"
@@ -156,11 +156,9 @@ static const char s_results_sql[] =
 /* the results of tasks that create nothing further (no samples, no scores, no next
  * stage): the task and its output, nothing else */
 static const char s_results_lean_sql[] =
-    "WITH r AS (SELECT DISTINCT ON (id) id, attempt, output::jsonb AS output, worker, elapsed_ms,"
+    "WITH r AS (SELECT DISTINCT ON (id) id, attempt, output, worker, elapsed_ms,"
     "                  v_stage, v_item, v_prio"
     "           FROM b_results ORDER BY id, attempt DESC),"
-    /* current attempt: leased with it, pending with it (its lease ran out, nobody has
-     * the task yet) or pending one below it (claimed, lease not written yet) */
     " du AS (UPDATE tasks t SET state = 'done', finished_at = now(), lease_expires = NULL,"
     "              worker = r.worker, last_error = NULL, elapsed_ms = r.elapsed_ms,"
     "              attempt = r.attempt,"
@@ -169,26 +167,28 @@ static const char s_results_lean_sql[] =
     "       FROM r WHERE r.v_stage IS NULL AND t.id = r.id"
     "         AND (t.attempt = r.attempt AND t.state IN ('leased', 'pending')"
     "              OR t.attempt = r.attempt - 1 AND t.state = 'pending')"
-    "       RETURNING t.id, t.job_id, t.stage_id, t.item_id, t.kind, t.attempt, t.input,"
-    "                 t.priority, r.output, r.worker, r.elapsed_ms),"
-    /* a first-stage task claimed from job_items is written once, done */
+    "       RETURNING t.id, t.job_id, t.stage_id, t.item_id, t.attempt, r.output, r.worker,"
+    "                 r.elapsed_ms),"
     " di AS (INSERT INTO tasks (id, job_id, stage_id, item_id, kind, state, attempt, max_attempts,"
     "                           priority, worker, elapsed_ms, started_at, finished_at)"
     "        SELECT r.id, s.job_id, r.v_stage, r.v_item, s.kind, 'done', r.attempt, s.max_attempts,"
     "               r.v_prio, r.worker, r.elapsed_ms,"
     "               now() - make_interval(secs => r.elapsed_ms / 1000.0), now()"
     "        FROM r JOIN stages s ON s.id = r.v_stage"
-    "        ON CONFLICT (id) DO NOTHING"
-    "        RETURNING id, job_id, stage_id, item_id, kind, attempt, input, priority),"
-    " d AS (SELECT * FROM du UNION ALL"
-    "       SELECT di.*, b.output, b.worker, b.elapsed_ms FROM di CROSS JOIN LATERAL"
-    "        (SELECT output::jsonb AS output, worker, elapsed_ms FROM b_results"
-    "         WHERE b_results.id = di.id AND b_results.attempt = di.attempt LIMIT 1) b),"
+    "        WHERE NOT EXISTS (SELECT 1 FROM tasks x WHERE x.id = r.id)"
+    "        RETURNING 1),"
+    /* most outputs of such stages are empty: only the others are parsed and kept */
     " o AS (INSERT INTO task_outputs (task_id, job_id, stage_id, item_id, attempt, worker,"
     "                                 elapsed_ms, output)"
-    "       SELECT id, job_id, stage_id, item_id, attempt, worker, elapsed_ms, output FROM d"
-    "       WHERE output <> '{}'::jsonb ON CONFLICT (task_id) DO NOTHING RETURNING task_id)"
-    " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM b_results), 0, (SELECT count(*) FROM o)";
+    "       SELECT id, job_id, stage_id, item_id, attempt, worker, elapsed_ms, output::jsonb"
+    "       FROM du WHERE output <> '{}'"
+    "       UNION ALL"
+    "       SELECT r.id, s.job_id, r.v_stage, r.v_item, r.attempt, r.worker, r.elapsed_ms,"
+    "              r.output::jsonb"
+    "       FROM r JOIN stages s ON s.id = r.v_stage WHERE r.output <> '{}'"
+    "       ON CONFLICT (task_id) DO NOTHING RETURNING task_id)"
+    " SELECT (SELECT count(*) FROM du) + (SELECT count(*) FROM di), (SELECT count(*) FROM b_results),"
+    "        0, (SELECT count(*) FROM o)";
 
 
 /* the second statement of a results batch: what the done tasks set in motion.
@@ -991,7 +991,9 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
         size_t virt_len = self->virt.len, nvirt = self->nvirt;
         assay_buf_reset(&self->lease_buf);
         self->lease_now = assay_clock_ms();
-        self->lease_all = in_txn == NULL; /* the last flush before the broker stops */
+        /* all of them before the broker stops, and before looking for claimed items
+         * without a task (they would look like that) */
+        self->lease_all = in_txn == NULL || self->gaps_due;
         assay_imap_each(self->unleased, s_lease_row, self);
         int rc = s_write_round(self, &stored, &total, &created, &dead, &retried, &released, 1);
         /* those rows are written again with the leases if this transaction is replayed */
