@@ -450,6 +450,7 @@ static int s_drain_in_txn(void *arg)
     assay_broker_t *self = arg;
     long got = s_read_messages(self, 20000);
     s_dispatch(self, assay_clock_ms());
+    assay_store_side_work(self->store, &self->st);
     return got > 0;
 }
 
@@ -506,7 +507,9 @@ static int s_any_claim_need(assay_broker_t *self, int64_t now)
 static void s_claim(assay_broker_t *self, int64_t now)
 {
     if (self->njobs == 0 || self->db_down) return;
-    if ((long)assay_store_pending(self->store) > self->max_pending_writes) return;
+    if ((long)(assay_store_pending(self->store) + assay_store_side_pending(self->store)) >
+        self->max_pending_writes)
+        return;
     uint64_t ids[256];
     int limits[256];
     for (size_t c = 0; c < self->nclaims; c++) {
@@ -936,9 +939,12 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
 
     while (!*stop) {
         int64_t now = assay_clock_ms();
-        zmq_pollitem_t items[2] = {{self->sock, 0, ZMQ_POLLIN, 0},
-                                   {NULL, assay_store_fd(self->store), ZMQ_POLLIN, 0}};
+        if (!self->db_down) assay_store_side_work(self->store, &self->st);
+        zmq_pollitem_t items[3] = {{self->sock, 0, ZMQ_POLLIN, 0},
+                                   {NULL, assay_store_fd(self->store), ZMQ_POLLIN, 0},
+                                   {NULL, assay_store_side_fd(self->store), ZMQ_POLLIN, 0}};
         int nitems = (!self->db_down && items[1].fd >= 0) ? 2 : 1;
+        if (nitems == 2 && items[2].fd >= 0) nitems = 3;
         long timeout = self->heartbeat_ms / 2;
         if (assay_store_pending(self->store) || self->jobs_dirty) timeout = 0;
         /* tasks handed out but not leased in Postgres yet: give their reports a
@@ -997,10 +1003,13 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
     log_info("broker", "stopping: handing back %zu queued tasks", assay_queue_total(self->queue));
     assay_queue_drain_all(self->queue, s_release_queued, self);
     for (int tries = 0;
-         tries < 10 && (assay_store_pending(self->store) || assay_store_unleased(self->store));
+         tries < 10 && (assay_store_pending(self->store) || assay_store_unleased(self->store) ||
+                        assay_store_side_pending(self->store));
          tries++) {
         if (self->db_down) s_db_recover(self, assay_clock_ms() + 1000000);
-        if (!self->db_down && assay_store_flush(self->store, &self->st, NULL, NULL, NULL) == 0) break;
+        if (!self->db_down && assay_store_side_flush(self->store, &self->st) == 0 &&
+            assay_store_flush(self->store, &self->st, NULL, NULL, NULL) == 0)
+            break;
         self->db_down = 1;
         usleep(500 * 1000);
     }

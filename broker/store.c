@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 
 #define S_LOCK_SQL "SELECT pg_try_advisory_lock(7305812002)"
 #define S_LEASE_GRACE_S "60"
@@ -24,6 +25,15 @@ typedef struct {
     int priority;
     int64_t since_ms; /* when its claim committed */
 } s_claimed_t;
+
+/* results for the side writer, as array literals (one statement, no COPY) */
+typedef struct {
+    assay_buf_t id, attempt, output, worker, elapsed, stage, item, prio;
+    size_t n;
+    uint64_t jobs[16]; /* the jobs they belong to (busy until written) */
+    size_t njobs;
+    int jobs_overflow;
+} s_side_batch_t;
 
 struct assay_store {
     char *conninfo;
@@ -50,6 +60,13 @@ struct assay_store {
     assay_buf_t virt;
     size_t nvirt, round_virt, round_virt_off;
     int gaps_due; /* look for claimed items without a task before the next claim */
+    /* the side writer: a second connection that writes the results of first-stage
+     * tasks of stages that feed nothing (most of a large job's results) while the
+     * main one claims and writes the rest; one statement at a time */
+    assay_db_t *side;
+    s_side_batch_t side_next, side_sent;
+    int side_busy;
+    int64_t side_retry_ms;
     /* stage cache */
     assay_store_stage_t *stages;
     size_t nstages, cap_stages;
@@ -190,6 +207,30 @@ static const char s_results_lean_sql[] =
     " SELECT (SELECT count(*) FROM du) + (SELECT count(*) FROM di), (SELECT count(*) FROM b_results),"
     "        0, (SELECT count(*) FROM o)";
 
+
+/* the side writer's statement: results of first-stage tasks claimed from job_items
+ * whose stage feeds nothing, passed as arrays; written once, done (a replay finds
+ * the row and writes nothing) */
+static const char s_side_sql[] =
+    "WITH r AS (SELECT DISTINCT ON (id) * FROM unnest($1::bigint[], $2::integer[], $3::text[],"
+    "             $4::text[], $5::float8[], $6::bigint[], $7::bigint[], $8::integer[])"
+    "           AS r(id, attempt, output, worker, elapsed_ms, v_stage, v_item, v_prio)"
+    "           ORDER BY id, attempt DESC),"
+    " di AS (INSERT INTO tasks (id, job_id, stage_id, item_id, kind, state, attempt, max_attempts,"
+    "                           priority, worker, elapsed_ms, started_at, finished_at)"
+    "        SELECT r.id, s.job_id, r.v_stage, r.v_item, s.kind, 'done', r.attempt, s.max_attempts,"
+    "               r.v_prio, r.worker, r.elapsed_ms,"
+    "               now() - make_interval(secs => r.elapsed_ms / 1000.0), now()"
+    "        FROM r JOIN stages s ON s.id = r.v_stage"
+    "        WHERE NOT EXISTS (SELECT 1 FROM tasks x WHERE x.id = r.id)"
+    "        RETURNING 1),"
+    " o AS (INSERT INTO task_outputs (task_id, job_id, stage_id, item_id, attempt, worker,"
+    "                                 elapsed_ms, output)"
+    "       SELECT r.id, s.job_id, r.v_stage, r.v_item, r.attempt, r.worker, r.elapsed_ms,"
+    "              r.output::jsonb"
+    "       FROM r JOIN stages s ON s.id = r.v_stage WHERE r.output <> '{}'"
+    "       ON CONFLICT (task_id) DO NOTHING RETURNING 1)"
+    " SELECT (SELECT count(*) FROM di), (SELECT count(*) FROM r)";
 
 /* the second statement of a results batch: what the done tasks set in motion.
  * It runs after s_results_sql in the same transaction, so the samples and task
@@ -402,6 +443,7 @@ static int s_connect(assay_store_t *self)
         assay_db_prepare(self->db, "lease", s_lease_sql, 0) != 0 ||
         assay_db_prepare(self->db, "virt", s_virt_sql, 0) != 0 ||
         assay_db_prepare(self->db, "gaps", s_gaps_sql, 0) != 0 ||
+        assay_db_prepare(self->db, "side", s_side_sql, 8) != 0 ||
         assay_db_prepare(self->db, "claim", s_claim_sql, 3) != 0) {
         s_err(self, "could not prepare the broker session");
         return -1;
@@ -409,6 +451,200 @@ static int s_connect(assay_store_t *self)
     /* a new session may follow a broker (or a commit) that was lost */
     self->gaps_due = 1;
     return 0;
+}
+
+/* ---- the side writer ---- */
+
+static void s_side_batch_release(s_side_batch_t *b)
+{
+    assay_buf_t *bufs[] = {&b->id, &b->attempt, &b->output, &b->worker,
+                           &b->elapsed, &b->stage, &b->item, &b->prio};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) assay_buf_release(bufs[i]);
+    memset(b, 0, sizeof *b);
+}
+
+/* an array-literal element: quoted, with " and \ escaped */
+static void s_array_text(assay_buf_t *b, int first, const char *v, size_t len)
+{
+    assay_buf_addc(b, first ? '{' : ',');
+    assay_buf_addc(b, '"');
+    for (size_t i = 0; i < len; i++) {
+        if (v[i] == '"' || v[i] == '\\') assay_buf_addc(b, '\\');
+        assay_buf_addc(b, v[i]);
+    }
+    assay_buf_addc(b, '"');
+}
+
+static void s_side_add(s_side_batch_t *b, const s_claimed_t *c, uint32_t attempt,
+                       const char *output, size_t output_len, const char *worker,
+                       double elapsed_ms)
+{
+    int first = b->n == 0;
+    char sep = first ? '{' : ',';
+    assay_buf_addf(&b->id, "%c%llu", sep, (unsigned long long)c->id);
+    assay_buf_addf(&b->attempt, "%c%u", sep, attempt);
+    s_array_text(&b->output, first, output, output_len);
+    s_array_text(&b->worker, first, worker, strlen(worker));
+    assay_buf_addf(&b->elapsed, "%c%.3f", sep, elapsed_ms);
+    assay_buf_addf(&b->stage, "%c%llu", sep, (unsigned long long)c->stage_id);
+    assay_buf_addf(&b->item, "%c%llu", sep, (unsigned long long)c->item_id);
+    assay_buf_addf(&b->prio, "%c%d", sep, c->priority);
+    b->n++;
+    size_t j = 0;
+    while (j < b->njobs && b->jobs[j] != c->job_id) j++;
+    if (j == b->njobs) {
+        if (b->njobs < sizeof b->jobs / sizeof *b->jobs)
+            b->jobs[b->njobs++] = c->job_id;
+        else
+            b->jobs_overflow = 1;
+    }
+}
+
+/* the statement's eight parameters; the arrays are closed here */
+static void s_side_params(s_side_batch_t *b, const char **p)
+{
+    assay_buf_t *bufs[] = {&b->id, &b->attempt, &b->output, &b->worker,
+                           &b->elapsed, &b->stage, &b->item, &b->prio};
+    for (size_t i = 0; i < 8; i++) {
+        if (bufs[i]->len == 0 || bufs[i]->data[bufs[i]->len - 1] != '}') assay_buf_addc(bufs[i], '}');
+        p[i] = bufs[i]->data;
+    }
+}
+
+static void s_side_count(s_side_batch_t *b, PGresult *res, assay_store_stats_t *stats)
+{
+    if (stats) {
+        uint64_t stored = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        uint64_t total = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+        stats->results_stored += stored;
+        stats->results_ignored += (uint64_t)b->n > stored ? (uint64_t)b->n - stored : 0;
+        (void)total;
+    }
+}
+
+/* write a side batch on the main connection (inside its open transaction, or on
+ * its own); 0 or -1 */
+static int s_side_write_main(assay_store_t *self, s_side_batch_t *b, assay_store_stats_t *stats)
+{
+    if (b->n == 0) return 0;
+    const char *p[8];
+    s_side_params(b, p);
+    PGresult *res = assay_db_query_prepared(self->db, "side", 8, p);
+    if (!res) return -1;
+    s_side_count(b, res, stats);
+    PQclear(res);
+    s_side_batch_release(b);
+    return 0;
+}
+
+static int s_side_connect(assay_store_t *self)
+{
+    char err[512];
+    assay_db_destroy(&self->side);
+    self->side = assay_db_connect(self->conninfo, "assay-broker-side", err, sizeof err);
+    if (!self->side) {
+        log_warn("store", "side writer: %s", err);
+        return -1;
+    }
+    if (assay_db_exec(self->side, "SET enable_hashjoin = off; SET enable_mergejoin = off") != 0 ||
+        assay_db_prepare(self->side, "side", s_side_sql, 8) != 0) {
+        log_warn("store", "side writer: could not prepare: %s", assay_db_error(self->side));
+        assay_db_destroy(&self->side);
+        return -1;
+    }
+    return 0;
+}
+
+/* wait for the statement in flight (if any) and take its outcome; on failure the
+ * batch stays in side_sent, to be written again (a replay writes nothing twice) */
+static void s_side_settle(assay_store_t *self, assay_store_stats_t *stats, int block)
+{
+    if (!self->side_busy) return;
+    for (;;) {
+        int done = 0;
+        PGresult *res = assay_db_poll_result(self->side, &done);
+        if (!done) {
+            if (!block) return;
+            struct timeval tv = {0, 20000};
+            fd_set fds;
+            FD_ZERO(&fds);
+            int fd = PQsocket(assay_db_conn(self->side));
+            if (fd < 0) {
+                self->side_busy = 0;
+                assay_db_destroy(&self->side);
+                return;
+            }
+            FD_SET(fd, &fds);
+            select(fd + 1, &fds, NULL, NULL, &tv);
+            continue;
+        }
+        self->side_busy = 0;
+        if (res) {
+            s_side_count(&self->side_sent, res, stats);
+            PQclear(res);
+            s_side_batch_release(&self->side_sent);
+        } else {
+            log_warn("store", "side writer: %s (the batch is written again)",
+                     assay_db_error(self->side));
+            assay_db_destroy(&self->side);
+            self->side_retry_ms = assay_clock_ms() + 1000;
+        }
+        return;
+    }
+}
+
+int assay_store_side_flush(assay_store_t *self, assay_store_stats_t *stats)
+{
+    s_side_settle(self, stats, 1);
+    if (s_side_write_main(self, &self->side_sent, stats) != 0 ||
+        s_side_write_main(self, &self->side_next, stats) != 0) {
+        s_err(self, "could not write results");
+        return -1;
+    }
+    return 0;
+}
+
+int assay_store_side_fd(assay_store_t *self)
+{
+    return self->side_busy && self->side ? PQsocket(assay_db_conn(self->side)) : -1;
+}
+
+size_t assay_store_side_pending(const assay_store_t *self)
+{
+    return self->side_next.n + self->side_sent.n;
+}
+
+void assay_store_side_work(assay_store_t *self, assay_store_stats_t *stats)
+{
+    s_side_settle(self, stats, 0);
+    if (self->side_busy) return;
+    if (self->side_sent.n == 0) {
+        if (self->side_next.n == 0) return;
+        self->side_sent = self->side_next;
+        memset(&self->side_next, 0, sizeof self->side_next);
+    }
+    if (!self->side) {
+        if (assay_clock_ms() < self->side_retry_ms) return;
+        if (s_side_connect(self) != 0) {
+            self->side_retry_ms = assay_clock_ms() + 1000;
+            return;
+        }
+    }
+    const char *p[8];
+    s_side_params(&self->side_sent, p);
+    if (assay_db_send_prepared(self->side, "side", 8, p) != 0) {
+        log_warn("store", "side writer: %s", assay_db_error(self->side));
+        assay_db_destroy(&self->side);
+        self->side_retry_ms = assay_clock_ms() + 1000;
+        return;
+    }
+    self->side_busy = 1;
+}
+
+static void s_side_jobs(const s_side_batch_t *b, assay_buf_t *out, int *overflow)
+{
+    for (size_t i = 0; i < b->njobs; i++) assay_buf_addf(out, ",%llu", (unsigned long long)b->jobs[i]);
+    if (b->jobs_overflow) *overflow = 1;
 }
 
 static void s_free_claimed(uint64_t id, void *value, void *arg)
@@ -453,6 +689,9 @@ void assay_store_destroy(assay_store_t **self_p)
     assay_buf_release(&self->virt);
     assay_buf_release(&self->lease_buf);
     free(self->lease_ids);
+    assay_db_destroy(&self->side);
+    s_side_batch_release(&self->side_next);
+    s_side_batch_release(&self->side_sent);
     for (size_t i = 0; i < self->nstages; i++) {
         free(self->stages[i].kind);
         free(self->stages[i].params);
@@ -612,7 +851,16 @@ int assay_store_finish_jobs(assay_store_t *self, const uint64_t *busy, size_t nb
     assay_imap_each(self->unleased, s_claimed_job, &b);
     for (size_t i = 0; i < self->nstaged; i++)
         assay_buf_addf(&b, ",%llu", (unsigned long long)self->staged[i].job_id);
+    int overflow = 0;
+    s_side_jobs(&self->side_next, &b, &overflow);
+    s_side_jobs(&self->side_sent, &b, &overflow);
     assay_buf_addc(&b, '}');
+    if (overflow) {
+        /* results of many jobs waiting to be written: look again later */
+        assay_buf_release(&b);
+        *finished = 0;
+        return 0;
+    }
     const char *p[] = {b.data};
     int rc = s_count2(self,
                     "WITH f AS (UPDATE jobs j SET state = 'done', finished_at = now()"
@@ -798,6 +1046,15 @@ void assay_store_add_result(assay_store_t *self, uint64_t id, uint32_t attempt, 
 {
     s_claimed_t *c = s_report_unleased(self, id, attempt);
     if (c) stage_id = c->stage_id;
+    if (c && c->is_virtual && !self->gaps_due) {
+        /* written on the side connection, unless it is to be chained */
+        const assay_store_stage_t *st = assay_store_stage(self, stage_id);
+        if (st && !st->chained) {
+            s_side_add(&self->side_next, c, attempt, output, output_len, worker, elapsed_ms);
+            free(c);
+            return;
+        }
+    }
     if (!self->round_full) {
         /* a stage not known here (a result from before a restart) takes the full path */
         const assay_store_stage_t *st = stage_id ? assay_store_stage(self, stage_id) : NULL;
@@ -973,6 +1230,14 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
     int64_t t_0 = assay_clock_us();
     self->nstaged = 0;
     s_rounds_reset(self);
+    if (self->gaps_due) {
+        /* everything claimed must be written before looking for claimed items
+         * without a task: the side writer's results too */
+        s_side_settle(self, stats, 1);
+        if (s_side_write_main(self, &self->side_sent, stats) != 0 ||
+            s_side_write_main(self, &self->side_next, stats) != 0)
+            goto fail;
+    }
     if (assay_db_begin(self->db) != 0) goto fail;
     int rounds = 0;
     for (;;) {

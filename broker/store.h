@@ -126,6 +126,18 @@ void assay_store_add_release(assay_store_t *self, uint64_t id, uint32_t attempt)
 size_t assay_store_pending(const assay_store_t *self);
 /* claimed tasks whose lease the next flush writes (if they do not report first) */
 size_t assay_store_unleased(const assay_store_t *self);
+/* The side writer: results of first-stage tasks of stages that feed nothing (no
+ * samples, scores or next stage) are written on a second connection, one
+ * statement at a time, while the main connection claims and writes the rest.
+ * side_work sends the next batch when none is in flight and takes the outcome of
+ * the one in flight (poll side_fd, -1 when nothing is in flight); a failed batch
+ * is sent again (it writes nothing twice). side_flush waits for it and writes
+ * what is left on the main connection (before the broker stops); 0 or -1. */
+void assay_store_side_work(assay_store_t *self, assay_store_stats_t *stats);
+int assay_store_side_fd(assay_store_t *self);
+size_t assay_store_side_pending(const assay_store_t *self);
+int assay_store_side_flush(assay_store_t *self, assay_store_stats_t *stats);
+
 /* write everything queued in one transaction. drain (may be NULL) is called after
  * the writes: it reads reports that arrived meanwhile (they are queued with
  * assay_store_add_*) and returns how many it took; while it takes some, they are

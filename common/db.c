@@ -146,6 +146,35 @@ PGresult *assay_db_query_prepared(assay_db_t *self, const char *name, int nparam
     return res;
 }
 
+int assay_db_send_prepared(assay_db_t *self, const char *name, int nparams,
+                           const char *const *params)
+{
+    if (!PQsendQueryPrepared(self->conn, name, nparams, params, NULL, NULL, 0)) {
+        s_set_error(self, NULL, NULL);
+        return ASSAY_EDB;
+    }
+    return 0;
+}
+
+PGresult *assay_db_poll_result(assay_db_t *self, int *done)
+{
+    *done = 0;
+    if (!PQconsumeInput(self->conn)) {
+        s_set_error(self, NULL, NULL);
+        *done = 1;
+        return NULL;
+    }
+    if (PQisBusy(self->conn)) return NULL;
+    *done = 1;
+    PGresult *res = PQgetResult(self->conn), *extra;
+    while ((extra = PQgetResult(self->conn)) != NULL) PQclear(extra);
+    if (s_check(self, res) != 0) {
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
 int assay_db_begin(assay_db_t *self)
 {
     return assay_db_exec(self, "BEGIN");

@@ -39,6 +39,14 @@ int assay_db_prepare(assay_db_t *self, const char *name, const char *sql, int np
 PGresult *assay_db_query_prepared(assay_db_t *self, const char *name, int nparams,
                                   const char *const *params);
 
+/* start a prepared statement without waiting (one at a time per connection);
+ * 0 or ASSAY_EDB */
+int assay_db_send_prepared(assay_db_t *self, const char *name, int nparams,
+                           const char *const *params);
+/* read what arrived for it without blocking: *done = 0 while it runs; then its
+ * result (the caller PQclear()s), or NULL with the message in assay_db_error() */
+PGresult *assay_db_poll_result(assay_db_t *self, int *done);
+
 int assay_db_begin(assay_db_t *self);
 int assay_db_commit(assay_db_t *self);
 /* roll back, ignoring errors (used on the error path) */

@@ -490,8 +490,8 @@ static int s_submit(assay_cli_t *cli, const s_opts_t *o, json_t *spec)
         if (!staged) {
             nitems = s_count(db, s_job_dataset, 2, p);
         } else {
-            long long old = s_count(db, s_stage_existing, 1, p);
-            inserted = old < 0 ? -1 : s_count(db, s_stage_new, 1, p);
+            long long old = s_count(db, s_stage_existing, 0, NULL);
+            inserted = old < 0 ? -1 : s_count(db, s_stage_new, 0, NULL);
             nitems = inserted < 0 ? -1 : s_count(db, s_job_staged, 1, p);
         }
         if (nitems < 0) goto db_err;
