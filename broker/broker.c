@@ -106,6 +106,7 @@ struct assay_broker {
     uint64_t dispatched, unknown_peer_msgs;
     uint64_t reports; /* results and failures received */
     int64_t last_flush_ms;
+    int finish_hint; /* claims came back short: look for finished jobs once all is written */
     uint64_t leases_expired;
     assay_metrics_t *metrics;     /* NULL unless broker.metrics is set */
     assay_dbmetrics_t *dbmetrics;
@@ -536,6 +537,7 @@ static void s_claim(assay_broker_t *self, int64_t now)
             return;
         }
         if (got == 0) cs->idle_until_ms = now + 500;
+        if (got < need) self->finish_hint = 1; /* a job may be about to end */
     }
 }
 
@@ -610,6 +612,7 @@ static void s_dispatch(assay_broker_t *self, int64_t now)
                 }
                 cr->inflight++;
                 self->dispatched++;
+                assay_store_dispatched(self->store, t->id, t->attempt);
                 assay_qtask_free(t);
             }
         }
@@ -705,7 +708,11 @@ static void s_timers(assay_broker_t *self, int64_t now)
         self->next_jobs_ms = now + 2000;
         if (s_reload_jobs(self) != 0) self->db_down = 1;
     }
-    if (now >= self->next_finish_ms) {
+    int settled = self->finish_hint && assay_queue_total(self->queue) == 0 &&
+                  assay_imap_size(self->flights) == 0 && assay_store_pending(self->store) == 0 &&
+                  assay_store_side_pending(self->store) == 0;
+    if (now >= self->next_finish_ms || settled) {
+        self->finish_hint = 0;
         self->next_finish_ms = now + 1000;
         uint64_t finished = 0;
         s_busy_t busy = {NULL, 0};

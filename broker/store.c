@@ -23,7 +23,7 @@ typedef struct {
     int is_virtual; /* a first-stage task claimed from job_items: no row yet */
     uint64_t job_id, stage_id, item_id;
     int priority;
-    int64_t since_ms; /* when its claim committed */
+    int64_t since_ms; /* when it was handed to a worker (0: still in the broker's queue) */
 } s_claimed_t;
 
 /* results for the side writer, as array literals (one statement, no COPY) */
@@ -1109,6 +1109,12 @@ size_t assay_store_pending(const assay_store_t *self)
     return self->nresults + self->nfails + self->nreleases + self->nvirt;
 }
 
+void assay_store_dispatched(assay_store_t *self, uint64_t id, uint32_t attempt)
+{
+    s_claimed_t *c = assay_imap_get(self->unleased, id);
+    if (c && c->attempt == attempt) c->since_ms = assay_clock_ms();
+}
+
 size_t assay_store_unleased(const assay_store_t *self)
 {
     return assay_imap_size(self->unleased);
@@ -1122,7 +1128,8 @@ static void s_lease_row(uint64_t id, void *value, void *arg)
 {
     assay_store_t *self = arg;
     s_claimed_t *c = value;
-    if (c->is_virtual && !self->lease_all && self->lease_now - c->since_ms < ASSAY_STORE_LEASE_DELAY_MS)
+    if (c->is_virtual && !self->lease_all &&
+        (c->since_ms == 0 || self->lease_now - c->since_ms < ASSAY_STORE_LEASE_DELAY_MS))
         return;
     if (self->nlease_ids == self->cap_lease_ids) {
         self->cap_lease_ids = self->cap_lease_ids ? self->cap_lease_ids * 2 : 256;
@@ -1314,11 +1321,10 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
     /* written (or no longer pending); this pass's claims are leased by a later one */
     for (size_t i = 0; i < self->nlease_ids; i++) free(assay_imap_del(self->unleased, self->lease_ids[i]));
     self->nlease_ids = 0;
-    int64_t now = assay_clock_ms();
     for (size_t i = 0; i < self->nstaged; i++) {
         s_claimed_t *c = ASSAY_NEW(s_claimed_t);
         *c = self->staged[i];
-        c->since_ms = now;
+        c->since_ms = 0;
         free(assay_imap_put(self->unleased, c->id, c));
     }
     self->nstaged = 0;

@@ -21,8 +21,9 @@
 
 typedef struct assay_store assay_store_t;
 
-/* how long a first-stage task claimed from job_items may run before its row is
- * written (as leased); most fast tasks report before and are written once */
+/* how long a first-stage task claimed from job_items may run on a worker before
+ * its row is written (as leased); most fast tasks report before and are written
+ * once */
 #define ASSAY_STORE_LEASE_DELAY_MS 20
 
 typedef struct {
@@ -124,8 +125,13 @@ void assay_store_add_fail(assay_store_t *self, uint64_t id, uint32_t attempt, in
 void assay_store_add_release(assay_store_t *self, uint64_t id, uint32_t attempt);
 /* reports queued for the next flush */
 size_t assay_store_pending(const assay_store_t *self);
-/* claimed tasks whose lease the next flush writes (if they do not report first) */
+/* claimed tasks whose lease a later flush writes (if they do not report first) */
 size_t assay_store_unleased(const assay_store_t *self);
+/* a claimed task was handed to a worker: a first-stage task claimed from job_items
+ * is leased ASSAY_STORE_LEASE_DELAY_MS after this unless it reports first (while
+ * it waits in the broker's queue, the stage cursor alone keeps it from being
+ * claimed again) */
+void assay_store_dispatched(assay_store_t *self, uint64_t id, uint32_t attempt);
 /* The side writer: results of first-stage tasks of stages that feed nothing (no
  * samples, scores or next stage) are written on a second connection, one
  * statement at a time, while the main connection claims and writes the rest.
