@@ -33,6 +33,7 @@ typedef struct {
     uint64_t jobs[16]; /* the jobs they belong to (busy until written) */
     size_t njobs;
     int jobs_overflow;
+    int replay; /* sent before without a known outcome: use the guarded statement */
 } s_side_batch_t;
 
 struct assay_store {
@@ -209,28 +210,29 @@ static const char s_results_lean_sql[] =
 
 
 /* the side writer's statement: results of first-stage tasks claimed from job_items
- * whose stage feeds nothing, passed as arrays; written once, done (a replay finds
- * the row and writes nothing) */
-static const char s_side_sql[] =
-    "WITH r AS (SELECT DISTINCT ON (id) * FROM unnest($1::bigint[], $2::integer[], $3::text[],"
-    "             $4::text[], $5::float8[], $6::bigint[], $7::bigint[], $8::integer[])"
-    "           AS r(id, attempt, output, worker, elapsed_ms, v_stage, v_item, v_prio)"
-    "           ORDER BY id, attempt DESC),"
-    " di AS (INSERT INTO tasks (id, job_id, stage_id, item_id, kind, state, attempt, max_attempts,"
-    "                           priority, worker, elapsed_ms, started_at, finished_at)"
-    "        SELECT r.id, s.job_id, r.v_stage, r.v_item, s.kind, 'done', r.attempt, s.max_attempts,"
-    "               r.v_prio, r.worker, r.elapsed_ms,"
-    "               now() - make_interval(secs => r.elapsed_ms / 1000.0), now()"
-    "        FROM r JOIN stages s ON s.id = r.v_stage"
-    "        WHERE NOT EXISTS (SELECT 1 FROM tasks x WHERE x.id = r.id)"
-    "        RETURNING 1),"
-    " o AS (INSERT INTO task_outputs (task_id, job_id, stage_id, item_id, attempt, worker,"
-    "                                 elapsed_ms, output)"
-    "       SELECT r.id, s.job_id, r.v_stage, r.v_item, r.attempt, r.worker, r.elapsed_ms,"
-    "              r.output::jsonb"
-    "       FROM r JOIN stages s ON s.id = r.v_stage WHERE r.output <> '{}'"
-    "       ON CONFLICT (task_id) DO NOTHING RETURNING 1)"
-    " SELECT (SELECT count(*) FROM di), (SELECT count(*) FROM r)";
+ * whose stage feeds nothing, passed as arrays (one task at most once per batch),
+ * written once, done. A batch sent again after a failure uses the guarded form
+ * (s_side_guarded_sql), which writes nothing twice. */
+#define S_SIDE_SQL(guard)                                                                        \
+    "WITH r AS MATERIALIZED (SELECT * FROM unnest($1::bigint[], $2::integer[], $3::text[],"      \
+    "             $4::text[], $5::float8[], $6::bigint[], $7::bigint[], $8::integer[])"           \
+    "           AS r(id, attempt, output, worker, elapsed_ms, v_stage, v_item, v_prio)),"         \
+    " di AS (INSERT INTO tasks (id, job_id, stage_id, item_id, kind, state, attempt, max_attempts," \
+    "                           priority, worker, elapsed_ms, started_at, finished_at)"           \
+    "        SELECT r.id, s.job_id, r.v_stage, r.v_item, s.kind, 'done', r.attempt, s.max_attempts," \
+    "               r.v_prio, r.worker, r.elapsed_ms,"                                            \
+    "               now() - make_interval(secs => r.elapsed_ms / 1000.0), now()"                  \
+    "        FROM r JOIN stages s ON s.id = r.v_stage" guard " RETURNING 1),"                     \
+    " o AS (INSERT INTO task_outputs (task_id, job_id, stage_id, item_id, attempt, worker,"       \
+    "                                 elapsed_ms, output)"                                        \
+    "       SELECT r.id, s.job_id, r.v_stage, r.v_item, r.attempt, r.worker, r.elapsed_ms,"       \
+    "              r.output::jsonb"                                                               \
+    "       FROM r JOIN stages s ON s.id = r.v_stage WHERE r.output <> '{}'"                      \
+    "       ON CONFLICT (task_id) DO NOTHING RETURNING 1)"                                        \
+    " SELECT (SELECT count(*) FROM di), (SELECT count(*) FROM r)"
+static const char s_side_sql[] = S_SIDE_SQL("");
+static const char s_side_guarded_sql[] =
+    S_SIDE_SQL(" WHERE NOT EXISTS (SELECT 1 FROM tasks x WHERE x.id = r.id)");
 
 /* the second statement of a results batch: what the done tasks set in motion.
  * It runs after s_results_sql in the same transaction, so the samples and task
@@ -381,7 +383,7 @@ static const char s_claim_sql[] =
     "             ELSE coalesce(u.input, i.record, '{}'::jsonb) END::text,"
     "        u.virt, u.item_id, u.priority"
     " FROM u LEFT JOIN items i ON i.id = u.item_id JOIN stages st ON st.id = u.stage_id"
-    " ORDER BY u.id";
+    " ORDER BY u.virt, u.priority DESC, u.id";
 
 /* first-stage tasks claimed from job_items that need a row before their failure,
  * release or lease is written: pending, with no attempt counted yet */
@@ -443,7 +445,7 @@ static int s_connect(assay_store_t *self)
         assay_db_prepare(self->db, "lease", s_lease_sql, 0) != 0 ||
         assay_db_prepare(self->db, "virt", s_virt_sql, 0) != 0 ||
         assay_db_prepare(self->db, "gaps", s_gaps_sql, 0) != 0 ||
-        assay_db_prepare(self->db, "side", s_side_sql, 8) != 0 ||
+        assay_db_prepare(self->db, "side_guarded", s_side_guarded_sql, 8) != 0 ||
         assay_db_prepare(self->db, "claim", s_claim_sql, 3) != 0) {
         s_err(self, "could not prepare the broker session");
         return -1;
@@ -529,7 +531,7 @@ static int s_side_write_main(assay_store_t *self, s_side_batch_t *b, assay_store
     if (b->n == 0) return 0;
     const char *p[8];
     s_side_params(b, p);
-    PGresult *res = assay_db_query_prepared(self->db, "side", 8, p);
+    PGresult *res = assay_db_query_prepared(self->db, "side_guarded", 8, p);
     if (!res) return -1;
     s_side_count(b, res, stats);
     PQclear(res);
@@ -547,7 +549,8 @@ static int s_side_connect(assay_store_t *self)
         return -1;
     }
     if (assay_db_exec(self->side, "SET enable_hashjoin = off; SET enable_mergejoin = off") != 0 ||
-        assay_db_prepare(self->side, "side", s_side_sql, 8) != 0) {
+        assay_db_prepare(self->side, "side", s_side_sql, 8) != 0 ||
+        assay_db_prepare(self->side, "side_guarded", s_side_guarded_sql, 8) != 0) {
         log_warn("store", "side writer: could not prepare: %s", assay_db_error(self->side));
         assay_db_destroy(&self->side);
         return -1;
@@ -571,6 +574,7 @@ static void s_side_settle(assay_store_t *self, assay_store_stats_t *stats, int b
             int fd = PQsocket(assay_db_conn(self->side));
             if (fd < 0) {
                 self->side_busy = 0;
+                self->side_sent.replay = 1;
                 assay_db_destroy(&self->side);
                 return;
             }
@@ -586,6 +590,7 @@ static void s_side_settle(assay_store_t *self, assay_store_stats_t *stats, int b
         } else {
             log_warn("store", "side writer: %s (the batch is written again)",
                      assay_db_error(self->side));
+            self->side_sent.replay = 1;
             assay_db_destroy(&self->side);
             self->side_retry_ms = assay_clock_ms() + 1000;
         }
@@ -632,9 +637,11 @@ void assay_store_side_work(assay_store_t *self, assay_store_stats_t *stats)
     }
     const char *p[8];
     s_side_params(&self->side_sent, p);
-    if (assay_db_send_prepared(self->side, "side", 8, p) != 0) {
+    if (assay_db_send_prepared(self->side, self->side_sent.replay ? "side_guarded" : "side", 8,
+                               p) != 0) {
         log_warn("store", "side writer: %s", assay_db_error(self->side));
         assay_db_destroy(&self->side);
+        self->side_sent.replay = 1;
         self->side_retry_ms = assay_clock_ms() + 1000;
         return;
     }
