@@ -500,6 +500,9 @@ static long s_claim_need(assay_broker_t *self, s_claimstate_t *cs, int64_t now)
 static int s_any_claim_need(assay_broker_t *self, int64_t now)
 {
     if (self->njobs == 0) return 0;
+    if ((long)(assay_store_pending(self->store) + assay_store_side_pending(self->store)) >
+        self->max_pending_writes)
+        return 0;
     for (size_t c = 0; c < self->nclaims; c++)
         if (s_claim_need(self, &self->claims[c], now) > 0) return 1;
     return 0;
@@ -564,6 +567,11 @@ static void s_dispatch(assay_broker_t *self, int64_t now)
                     continue;
                 }
                 const assay_store_stage_t *st = assay_store_stage(self->store, t->stage_id);
+                if (!st && assay_store_busy(self->store)) {
+                    /* the stage loads after the flush that is running */
+                    assay_queue_push(self->queue, t);
+                    break;
+                }
                 if (!st) {
                     assay_store_add_fail(self->store, t->id, t->attempt, 1, 5000,
                                          "broker could not load the task's stage", "broker");
@@ -666,6 +674,14 @@ static void s_find_expired(uint64_t key, void *value, void *arg)
     e->ids[e->n++] = key;
 }
 
+/* claims came back short and everything is written: a job may have ended */
+static int s_settled(const assay_broker_t *self)
+{
+    return self->finish_hint && assay_queue_total(self->queue) == 0 &&
+           assay_imap_size(self->flights) == 0 && assay_store_pending(self->store) == 0 &&
+           assay_store_side_pending(self->store) == 0;
+}
+
 /* jobs with tasks in the broker (queued or running): not done yet */
 typedef struct {
     uint64_t *ids;
@@ -708,10 +724,7 @@ static void s_timers(assay_broker_t *self, int64_t now)
         self->next_jobs_ms = now + 2000;
         if (s_reload_jobs(self) != 0) self->db_down = 1;
     }
-    int settled = self->finish_hint && assay_queue_total(self->queue) == 0 &&
-                  assay_imap_size(self->flights) == 0 && assay_store_pending(self->store) == 0 &&
-                  assay_store_side_pending(self->store) == 0;
-    if (now >= self->next_finish_ms || settled) {
+    if (now >= self->next_finish_ms || s_settled(self)) {
         self->finish_hint = 0;
         self->next_finish_ms = now + 1000;
         uint64_t finished = 0;
@@ -954,6 +967,8 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
         if (nitems == 2 && items[2].fd >= 0) nitems = 3;
         long timeout = self->heartbeat_ms / 2;
         if (assay_store_pending(self->store) || self->jobs_dirty) timeout = 0;
+        /* work to claim, or a job that may just have ended: no waiting */
+        if (!self->db_down && (s_any_claim_need(self, now) || s_settled(self))) timeout = 0;
         /* tasks handed out but not leased in Postgres yet: give their reports a
          * moment to come in, so most fast tasks are written once, not twice */
         if (assay_store_unleased(self->store) && timeout > ASSAY_STORE_LEASE_DELAY_MS)

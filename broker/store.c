@@ -34,6 +34,7 @@ typedef struct {
     size_t njobs;
     int jobs_overflow;
     int replay; /* sent before without a known outcome: use the guarded statement */
+    int outputs; /* some output is not empty */
 } s_side_batch_t;
 
 struct assay_store {
@@ -46,6 +47,8 @@ struct assay_store {
     assay_buf_t lease_buf; /* scratch: the leases of one flush */
     uint64_t *lease_ids;   /* scratch: the claims those leases are for */
     size_t nlease_ids, cap_lease_ids;
+    s_claimed_t **leasing; /* taken out of unleased while their leases are written */
+    size_t nleasing, cap_leasing;
     int64_t lease_now;
     int lease_all;
     /* what earlier rounds of the open transaction already wrote (counts, offsets) */
@@ -68,6 +71,11 @@ struct assay_store {
     s_side_batch_t side_next, side_sent;
     int side_busy;
     int64_t side_retry_ms;
+    /* while a statement of a flush runs, the broker keeps serving workers (idle_fn);
+     * busy is set then: nothing else may use the main connection */
+    int (*idle_fn)(void *arg);
+    void *idle_arg;
+    int busy;
     /* stage cache */
     assay_store_stage_t *stages;
     size_t nstages, cap_stages;
@@ -231,6 +239,17 @@ static const char s_results_lean_sql[] =
     "       ON CONFLICT (task_id) DO NOTHING RETURNING 1)"                                        \
     " SELECT (SELECT count(*) FROM di), (SELECT count(*) FROM r)"
 static const char s_side_sql[] = S_SIDE_SQL("");
+/* the same when every output is empty (most no-op and bookkeeping stages) */
+static const char s_side_plain_sql[] =
+    "INSERT INTO tasks (id, job_id, stage_id, item_id, kind, state, attempt, max_attempts,"
+    "                   priority, worker, elapsed_ms, started_at, finished_at)"
+    " SELECT r.id, s.job_id, r.v_stage, r.v_item, s.kind, 'done', r.attempt, s.max_attempts,"
+    "        r.v_prio, r.worker, r.elapsed_ms,"
+    "        now() - make_interval(secs => r.elapsed_ms / 1000.0), now()"
+    " FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::float8[], $5::bigint[],"
+    "             $6::bigint[], $7::integer[])"
+    "      AS r(id, attempt, worker, elapsed_ms, v_stage, v_item, v_prio)"
+    " JOIN stages s ON s.id = r.v_stage";
 static const char s_side_guarded_sql[] =
     S_SIDE_SQL(" WHERE NOT EXISTS (SELECT 1 FROM tasks x WHERE x.id = r.id)");
 
@@ -426,6 +445,51 @@ static void s_err(assay_store_t *self, const char *what)
     log_error("store", "%s", self->error);
 }
 
+/* wait for the statement sent on the main connection, serving workers meanwhile */
+static PGresult *s_wait(assay_store_t *self)
+{
+    self->busy = 1;
+    PGresult *res = NULL;
+    int fd = PQsocket(assay_db_conn(self->db));
+    for (;;) {
+        int done = 0;
+        res = assay_db_poll_result(self->db, &done);
+        if (done) break;
+        self->idle_fn(self->idle_arg);
+        struct timeval tv = {0, 1000};
+        fd_set fds;
+        FD_ZERO(&fds);
+        FD_SET(fd, &fds);
+        select(fd + 1, &fds, NULL, NULL, &tv);
+    }
+    self->busy = 0;
+    return res;
+}
+
+/* a prepared statement of a flush: with an idle function, the broker goes on
+ * reading reports and handing out tasks while Postgres works */
+static PGresult *s_prepared(assay_store_t *self, const char *name, int n, const char *const *p)
+{
+    if (!self->idle_fn) return assay_db_query_prepared(self->db, name, n, p);
+    if (assay_db_send_prepared(self->db, name, n, p) != 0) return NULL;
+    return s_wait(self);
+}
+
+static int s_commit(assay_store_t *self)
+{
+    if (!self->idle_fn) return assay_db_commit(self->db);
+    if (assay_db_send(self->db, "COMMIT") != 0) return -1;
+    PGresult *res = s_wait(self);
+    if (!res) return -1;
+    PQclear(res);
+    return 0;
+}
+
+int assay_store_busy(const assay_store_t *self)
+{
+    return self->busy;
+}
+
 static int s_connect(assay_store_t *self)
 {
     char err[512];
@@ -486,6 +550,7 @@ static void s_side_add(s_side_batch_t *b, const s_claimed_t *c, uint32_t attempt
     assay_buf_addf(&b->id, "%c%llu", sep, (unsigned long long)c->id);
     assay_buf_addf(&b->attempt, "%c%u", sep, attempt);
     s_array_text(&b->output, first, output, output_len);
+    if (output_len != 2 || memcmp(output, "{}", 2) != 0) b->outputs = 1;
     s_array_text(&b->worker, first, worker, strlen(worker));
     assay_buf_addf(&b->elapsed, "%c%.3f", sep, elapsed_ms);
     assay_buf_addf(&b->stage, "%c%llu", sep, (unsigned long long)c->stage_id);
@@ -515,13 +580,11 @@ static void s_side_params(s_side_batch_t *b, const char **p)
 
 static void s_side_count(s_side_batch_t *b, PGresult *res, assay_store_stats_t *stats)
 {
-    if (stats) {
-        uint64_t stored = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-        uint64_t total = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
-        stats->results_stored += stored;
-        stats->results_ignored += (uint64_t)b->n > stored ? (uint64_t)b->n - stored : 0;
-        (void)total;
-    }
+    if (!stats) return;
+    uint64_t stored = PQntuples(res) > 0 ? strtoull(PQgetvalue(res, 0, 0), NULL, 10)
+                                         : strtoull(PQcmdTuples(res), NULL, 10);
+    stats->results_stored += stored;
+    stats->results_ignored += (uint64_t)b->n > stored ? (uint64_t)b->n - stored : 0;
 }
 
 /* write a side batch on the main connection (inside its open transaction, or on
@@ -550,6 +613,7 @@ static int s_side_connect(assay_store_t *self)
     }
     if (assay_db_exec(self->side, "SET enable_hashjoin = off; SET enable_mergejoin = off") != 0 ||
         assay_db_prepare(self->side, "side", s_side_sql, 8) != 0 ||
+        assay_db_prepare(self->side, "side_plain", s_side_plain_sql, 7) != 0 ||
         assay_db_prepare(self->side, "side_guarded", s_side_guarded_sql, 8) != 0) {
         log_warn("store", "side writer: could not prepare: %s", assay_db_error(self->side));
         assay_db_destroy(&self->side);
@@ -637,8 +701,15 @@ void assay_store_side_work(assay_store_t *self, assay_store_stats_t *stats)
     }
     const char *p[8];
     s_side_params(&self->side_sent, p);
-    if (assay_db_send_prepared(self->side, self->side_sent.replay ? "side_guarded" : "side", 8,
-                               p) != 0) {
+    int rc;
+    if (self->side_sent.replay || self->side_sent.outputs) {
+        rc = assay_db_send_prepared(self->side, self->side_sent.replay ? "side_guarded" : "side", 8,
+                                    p);
+    } else {
+        const char *q[7] = {p[0], p[1], p[3], p[4], p[5], p[6], p[7]};
+        rc = assay_db_send_prepared(self->side, "side_plain", 7, q);
+    }
+    if (rc != 0) {
         log_warn("store", "side writer: %s", assay_db_error(self->side));
         assay_db_destroy(&self->side);
         self->side_sent.replay = 1;
@@ -696,6 +767,8 @@ void assay_store_destroy(assay_store_t **self_p)
     assay_buf_release(&self->virt);
     assay_buf_release(&self->lease_buf);
     free(self->lease_ids);
+    for (size_t i = 0; i < self->nleasing; i++) free(self->leasing[i]);
+    free(self->leasing);
     assay_db_destroy(&self->side);
     s_side_batch_release(&self->side_next);
     s_side_batch_release(&self->side_sent);
@@ -894,6 +967,11 @@ const assay_store_stage_t *assay_store_stage(assay_store_t *self, uint64_t stage
 {
     for (size_t i = 0; i < self->nstages; i++)
         if (self->stages[i].id == stage_id) return &self->stages[i];
+    if (self->busy) {
+        snprintf(self->error, sizeof self->error, "stage %llu not loaded yet",
+                 (unsigned long long)stage_id);
+        return NULL;
+    }
     char id[32];
     snprintf(id, sizeof id, "%llu", (unsigned long long)stage_id);
     const char *p[] = {id};
@@ -956,7 +1034,7 @@ long assay_store_claim(assay_store_t *self, const char *kind, const uint64_t *jo
     assay_buf_addc(&jobs, '}');
     assay_buf_addc(&lims, '}');
     const char *p[] = {jobs.data, lims.data, kind};
-    PGresult *res = assay_db_query_prepared(self->db, "claim", 3, p);
+    PGresult *res = s_prepared(self, "claim", 3, p);
     assay_buf_release(&jobs);
     assay_buf_release(&lims);
     if (!res) {
@@ -1143,8 +1221,6 @@ static void s_lease_row(uint64_t id, void *value, void *arg)
         self->lease_ids = assay_realloc(self->lease_ids, self->cap_lease_ids * sizeof *self->lease_ids);
     }
     self->lease_ids[self->nlease_ids++] = id;
-    if (c->is_virtual) s_add_virt(self, c);
-    assay_buf_addf(&self->lease_buf, "%llu\t%u\n", (unsigned long long)id, c->attempt);
 }
 
 static int s_copy(assay_store_t *self, const char *sql, const assay_buf_t *b)
@@ -1161,72 +1237,92 @@ static int s_copy(assay_store_t *self, const char *sql, const assay_buf_t *b)
 
 /* write the part of the batch queued since the last round (from the offsets in
  * self->done_*): results and what they set in motion, failures, releases */
+/* Reports keep arriving while a statement runs (the broker serves workers then):
+ * each part is cut where its buffer ends before the COPY, and only what was cut
+ * counts as written. */
 static int s_write_round(assay_store_t *self, uint64_t *stored, uint64_t *total,
                          uint64_t *created, uint64_t *dead, uint64_t *retried, uint64_t *released,
                          int again)
 {
     assay_buf_t part;
-    if (self->nvirt > self->round_virt) {
+    /* one cut for all four: a failure's pending row (virt) must be written no later
+     * than the failure itself */
+    size_t nv = self->nvirt, endv = self->virt.len, nr = self->nresults, endr = self->results.len;
+    size_t nf = self->nfails, endf = self->fails.len, nl = self->nreleases, endl = self->releases.len;
+    if (nv > self->round_virt) {
+        size_t n = nv, end = endv;
         if (again && assay_db_exec(self->db, "DELETE FROM b_virt") != 0) return -1;
-        part = (assay_buf_t){self->virt.data + self->round_virt_off,
-                             self->virt.len - self->round_virt_off, 0};
+        part = (assay_buf_t){self->virt.data + self->round_virt_off, end - self->round_virt_off, 0};
         if (s_copy(self, "COPY b_virt FROM STDIN", &part) != 0) return -1;
-        PGresult *res = assay_db_query_prepared(self->db, "virt", 0, NULL);
+        PGresult *res = s_prepared(self, "virt", 0, NULL);
         if (!res) return -1;
         PQclear(res);
-        self->round_virt = self->nvirt;
-        self->round_virt_off = self->virt.len;
+        self->round_virt = n;
+        self->round_virt_off = end;
     }
-    if (self->nresults > self->round_results) {
+    if (nr > self->round_results) {
+        size_t n = nr, end = endr;
+        int full = self->round_full;
+        self->round_full = 0;
         /* temp tables empty themselves at commit; later rounds of one transaction
          * must not see the rows of the earlier ones */
         if (again && assay_db_exec(self->db, "DELETE FROM b_results; DELETE FROM b_done") != 0)
             return -1;
         part = (assay_buf_t){self->results.data + self->round_results_off,
-                             self->results.len - self->round_results_off, 0};
+                             end - self->round_results_off, 0};
         if (s_copy(self, "COPY b_results FROM STDIN", &part) != 0) return -1;
-        PGresult *res =
-            assay_db_query_prepared(self->db, self->round_full ? "results" : "results_lean", 0, NULL);
+        PGresult *res = s_prepared(self, full ? "results" : "results_lean", 0, NULL);
         if (!res) return -1;
         *stored += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         *total += strtoull(PQgetvalue(res, 0, 1), NULL, 10);
         PQclear(res);
-        if (self->round_full) {
-            res = assay_db_query_prepared(self->db, "chain", 0, NULL);
+        if (full) {
+            res = s_prepared(self, "chain", 0, NULL);
             if (!res) return -1;
             *created += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
             PQclear(res);
         }
-        self->round_full = 0;
-        self->round_results = self->nresults;
-        self->round_results_off = self->results.len;
+        self->round_results = n;
+        self->round_results_off = end;
     }
-    if (self->nfails > self->round_fails) {
+    if (nf > self->round_fails) {
+        size_t n = nf, end = endf;
         if (again && assay_db_exec(self->db, "DELETE FROM b_fails") != 0) return -1;
-        part = (assay_buf_t){self->fails.data + self->round_fails_off,
-                             self->fails.len - self->round_fails_off, 0};
+        part = (assay_buf_t){self->fails.data + self->round_fails_off, end - self->round_fails_off, 0};
         if (s_copy(self, "COPY b_fails FROM STDIN", &part) != 0) return -1;
-        PGresult *res = assay_db_query_prepared(self->db, "fails", 0, NULL);
+        PGresult *res = s_prepared(self, "fails", 0, NULL);
         if (!res) return -1;
         *dead += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         *retried += strtoull(PQgetvalue(res, 0, 1), NULL, 10);
         PQclear(res);
-        self->round_fails = self->nfails;
-        self->round_fails_off = self->fails.len;
+        self->round_fails = n;
+        self->round_fails_off = end;
     }
-    if (self->nreleases > self->round_releases) {
+    if (nl > self->round_releases) {
+        size_t n = nl, end = endl;
         if (again && assay_db_exec(self->db, "DELETE FROM b_release") != 0) return -1;
         part = (assay_buf_t){self->releases.data + self->round_releases_off,
-                             self->releases.len - self->round_releases_off, 0};
+                             end - self->round_releases_off, 0};
         if (s_copy(self, "COPY b_release FROM STDIN", &part) != 0) return -1;
-        PGresult *res = assay_db_query_prepared(self->db, "release", 0, NULL);
+        PGresult *res = s_prepared(self, "release", 0, NULL);
         if (!res) return -1;
         *released += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
-        self->round_releases = self->nreleases;
-        self->round_releases_off = self->releases.len;
+        self->round_releases = n;
+        self->round_releases_off = end;
     }
     return 0;
+}
+
+static void s_consume(assay_buf_t *b, size_t n)
+{
+    if (n >= b->len) {
+        assay_buf_reset(b);
+        return;
+    }
+    memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+    b->data[b->len] = '\0';
 }
 
 static void s_rounds_reset(assay_store_t *self)
@@ -1253,6 +1349,8 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
             goto fail;
     }
     if (assay_db_begin(self->db) != 0) goto fail;
+    self->idle_fn = drain;
+    self->idle_arg = arg;
     int rounds = 0;
     for (;;) {
         if (s_write_round(self, &stored, &total, &created, &dead, &retried, &released, rounds > 0) != 0)
@@ -1266,29 +1364,50 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
     int64_t t_l = assay_clock_us();
     self->nlease_ids = 0;
     if (assay_imap_size(self->unleased)) {
-        /* still running: first-stage tasks get their row, then the leases are written */
-        size_t virt_len = self->virt.len, nvirt = self->nvirt;
-        assay_buf_reset(&self->lease_buf);
+        /* still running: first-stage tasks get their row, then the leases are written.
+         * The claims leave the unleased set now: a report that comes while this
+         * runs updates the row like any other */
         self->lease_now = assay_clock_ms();
         /* all of them before the broker stops, and before looking for claimed items
          * without a task (they would look like that) */
         self->lease_all = in_txn == NULL || self->gaps_due;
         assay_imap_each(self->unleased, s_lease_row, self);
-        int rc = s_write_round(self, &stored, &total, &created, &dead, &retried, &released, 1);
-        /* those rows are written again with the leases if this transaction is replayed */
-        self->virt.len = virt_len;
-        if (self->virt.data) self->virt.data[virt_len] = '\0';
-        self->nvirt = nvirt;
-        self->round_virt = nvirt;
-        self->round_virt_off = virt_len;
-        if (rc != 0) goto fail;
+        if (self->nlease_ids > self->cap_leasing) {
+            self->cap_leasing = self->nlease_ids;
+            self->leasing = assay_realloc(self->leasing, self->cap_leasing * sizeof *self->leasing);
+        }
+        assay_buf_t virt = ASSAY_BUF_INIT;
+        assay_buf_reset(&self->lease_buf);
+        for (size_t k = 0; k < self->nlease_ids; k++) {
+            s_claimed_t *c = assay_imap_del(self->unleased, self->lease_ids[k]);
+            self->leasing[k] = c;
+            if (c->is_virtual)
+                assay_buf_addf(&virt, "%llu\t%llu\t%llu\t%d\n", (unsigned long long)c->id,
+                               (unsigned long long)c->stage_id, (unsigned long long)c->item_id,
+                               c->priority);
+            assay_buf_addf(&self->lease_buf, "%llu\t%u\n", (unsigned long long)c->id, c->attempt);
+        }
+        self->nleasing = self->nlease_ids;
+        int rc = 0;
+        if (virt.len) {
+            PGresult *res = NULL;
+            rc = assay_db_exec(self->db, "DELETE FROM b_virt") != 0 ||
+                 s_copy(self, "COPY b_virt FROM STDIN", &virt) != 0 ||
+                 (res = s_prepared(self, "virt", 0, NULL)) == NULL;
+            PQclear(res);
+        }
+        assay_buf_release(&virt);
+        if (rc) goto fail;
         if (self->nlease_ids) {
             if (s_copy(self, "COPY b_lease FROM STDIN", &self->lease_buf) != 0) goto fail;
-            PGresult *res = assay_db_query_prepared(self->db, "lease", 0, NULL);
+            PGresult *res = s_prepared(self, "lease", 0, NULL);
             if (!res) goto fail;
             leased = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
             PQclear(res);
         }
+        /* reports taken while those ran */
+        if (s_write_round(self, &stored, &total, &created, &dead, &retried, &released, 1) != 0)
+            goto fail;
     }
     if (self->gaps_due) {
         PGresult *res = assay_db_query_prepared(self->db, "gaps", 0, NULL);
@@ -1302,7 +1421,8 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
     int64_t t_w = assay_clock_us();
     if (in_txn && in_txn(arg) != 0) goto fail;
     int64_t t_c = assay_clock_us();
-    if (assay_db_commit(self->db) != 0) goto fail;
+    if (s_commit(self) != 0) goto fail;
+    self->idle_fn = NULL;
     log_debug("store",
               "flush: %zu results, %zu fails, %zu releases in %d rounds %.1f ms; %llu leases"
               " %.1f ms; claims %.1f ms; commit %.1f ms",
@@ -1318,16 +1438,20 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
         stats->released += released;
         stats->flushes++;
     }
-    assay_buf_reset(&self->results);
-    assay_buf_reset(&self->fails);
-    assay_buf_reset(&self->releases);
-    assay_buf_reset(&self->virt);
-    self->nresults = self->nfails = self->nreleases = self->nvirt = 0;
+    /* what was written goes; what came while the last statements ran stays */
+    s_consume(&self->results, self->round_results_off);
+    s_consume(&self->fails, self->round_fails_off);
+    s_consume(&self->releases, self->round_releases_off);
+    s_consume(&self->virt, self->round_virt_off);
+    self->nresults -= self->round_results;
+    self->nfails -= self->round_fails;
+    self->nreleases -= self->round_releases;
+    self->nvirt -= self->round_virt;
     s_rounds_reset(self);
     self->gaps_due = 0;
     /* written (or no longer pending); this pass's claims are leased by a later one */
-    for (size_t i = 0; i < self->nlease_ids; i++) free(assay_imap_del(self->unleased, self->lease_ids[i]));
-    self->nlease_ids = 0;
+    for (size_t i = 0; i < self->nleasing; i++) free(self->leasing[i]);
+    self->nleasing = self->nlease_ids = 0;
     for (size_t i = 0; i < self->nstaged; i++) {
         s_claimed_t *c = ASSAY_NEW(s_claimed_t);
         *c = self->staged[i];
@@ -1337,6 +1461,11 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
     self->nstaged = 0;
     return 0;
 fail:
+    self->idle_fn = NULL;
+    /* the leases were not written: their claims wait for the next flush again */
+    for (size_t i = 0; i < self->nleasing; i++)
+        free(assay_imap_put(self->unleased, self->leasing[i]->id, self->leasing[i]));
+    self->nleasing = self->nlease_ids = 0;
     self->nstaged = 0; /* the broker discards this pass's claims */
     s_rounds_reset(self);
     self->round_full = 1; /* the replay may hold results of any stage */

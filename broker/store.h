@@ -89,7 +89,10 @@ int assay_store_load_jobs(assay_store_t *self, void (*fn)(const assay_store_job_
  * with tasks queued or running in the broker. Returns 0 or -1. */
 int assay_store_finish_jobs(assay_store_t *self, const uint64_t *busy, size_t nbusy,
                             uint64_t *finished);
-/* a stage by id (cached; loaded on first use); NULL on error */
+/* true while a flush waits for Postgres and lets the broker serve workers: the
+ * main connection is taken, so a stage not loaded yet cannot be loaded now */
+int assay_store_busy(const assay_store_t *self);
+/* a stage by id (cached; loaded on first use); NULL on error or when busy */
 const assay_store_stage_t *assay_store_stage(assay_store_t *self, uint64_t stage_id);
 
 /* claim up to limits[i] pending tasks of kind for each job_ids[i] (one round

@@ -156,6 +156,15 @@ int assay_db_send_prepared(assay_db_t *self, const char *name, int nparams,
     return 0;
 }
 
+int assay_db_send(assay_db_t *self, const char *sql)
+{
+    if (!PQsendQuery(self->conn, sql)) {
+        s_set_error(self, NULL, NULL);
+        return ASSAY_EDB;
+    }
+    return 0;
+}
+
 PGresult *assay_db_poll_result(assay_db_t *self, int *done)
 {
     *done = 0;

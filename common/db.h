@@ -43,6 +43,8 @@ PGresult *assay_db_query_prepared(assay_db_t *self, const char *name, int nparam
  * 0 or ASSAY_EDB */
 int assay_db_send_prepared(assay_db_t *self, const char *name, int nparams,
                            const char *const *params);
+/* the same for a statement without parameters */
+int assay_db_send(assay_db_t *self, const char *sql);
 /* read what arrived for it without blocking: *done = 0 while it runs; then its
  * result (the caller PQclear()s), or NULL with the message in assay_db_error() */
 PGresult *assay_db_poll_result(assay_db_t *self, int *done);

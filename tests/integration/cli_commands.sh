@@ -190,9 +190,11 @@ run 0 report "$job" --html "$IT_TMP/r.html"; out_has "wrote $IT_TMP/r.html"
 grep -q '<svg' "$IT_TMP/r.html" || fail "no chart in the HTML report"
 
 # --------------------------------------------------------------- cancel
+# no worker: the job cannot finish before it is cancelled
+kill -TERM "$WORKER_PID" 2>/dev/null || true
+wait "$WORKER_PID" 2>/dev/null || true
 run 0 submit --spec "$IT_TMP/spec.json" --dataset "$(sql "SELECT dataset FROM jobs WHERE id = $job")" --json
 job2=$(jq -r .job "$IT_TMP/out")
-kill -TERM "$WORKER_PID" 2>/dev/null || true
 run 0 cancel "$job2"; out_has "job $job2 cancelled"
 [ "$(sql "SELECT state FROM jobs WHERE id = $job2")" = cancelled ] || fail "not cancelled"
 run 1 resume "$job2"; err_has "job $job2 is cancelled"

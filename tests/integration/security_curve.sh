@@ -50,11 +50,21 @@ echo "allowed_worker_tasks=$by_allowed other_worker_tasks=$by_others curve_denie
 [ "$by_others" -eq 0 ] || fail "$by_others tasks went to a worker without an allowed key"
 grep -q "registered with broker" "$IT_TMP/worker-intruder.log" && fail "the intruder registered"
 grep -q "registered with broker" "$IT_TMP/worker-plain.log" && fail "the plain worker registered"
+for i in $(seq 1 100); do
+  grep -q "rejected a client key not in the allowlist" "$IT_TMP/broker.log" && break
+  sleep 0.1
+done
 grep -q "rejected a client key not in the allowlist" "$IT_TMP/broker.log" ||
   fail "the broker did not log the rejected key"
+# the job can end before the intruder's handshake times out: give it the time
+for i in $(seq 1 100); do
+  grep -q "the broker rejected this worker's key" "$IT_TMP/worker-intruder.log" && break
+  sleep 0.1
+done
 grep -q "the broker rejected this worker's key" "$IT_TMP/worker-intruder.log" ||
   fail "the intruder did not say why it gets no work"
 grep -q "curve = off" "$IT_TMP/worker-plain.log" || fail "no warning for curve = off"
+denied=$(curl -sf "http://127.0.0.1:$mport/metrics" | sed -n 's/^assay_curve_auth_total{result="denied"} //p')
 [ "${denied:-0}" -ge 1 ] || fail "metrics count no denied handshake"
 # the secret key never reaches a log
 secret=$(sed -n 's/^secret-key = //p' "$IT_TMP/keys/broker.key")

@@ -63,7 +63,9 @@ rc=0
 psql "$(as $brk)" -qAt -c "DELETE FROM task_outputs" >/dev/null 2>&1 || rc=$?
 [ $rc -ne 0 ] || fail "the broker role could delete outputs"
 
-# the operator cancels
+# the operator cancels (no worker runs: the job cannot end first)
+kill -TERM "$WORKER_PID" 2>/dev/null || true
+wait "$WORKER_PID" 2>/dev/null || true
 job2=$("$BIN/assay" --db "$(as $op)" submit --spec "$IT_TMP/spec.json" --input "$IT_TMP/items.jsonl" \
        --json --name roles2 | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
 [ -n "$job2" ] || fail "the operator could not submit a second job"
