@@ -48,9 +48,16 @@ void assay_dbmetrics_collect(assay_buf_t *out, void *arg)
      * must stay cheap however much history accumulates */
     PGresult *res = assay_db_query(
         self->db,
-        "SELECT t.job_id, s.name, t.kind, t.state::text, count(*)"
+        "SELECT job_id, name, kind, state, sum(n) FROM ("
+        " SELECT t.job_id, s.name, t.kind, t.state::text AS state, count(*) AS n"
         " FROM tasks t JOIN stages s ON s.id = t.stage_id JOIN jobs j ON j.id = t.job_id"
-        " WHERE j.state IN ('running', 'paused')"
+        " WHERE j.state IN ('running', 'paused') GROUP BY 1, 2, 3, 4"
+        /* first-stage items not claimed yet wait too */
+        " UNION ALL"
+        " SELECT s.job_id, s.name, s.kind, 'pending', count(*)"
+        " FROM stages s JOIN jobs j ON j.id = s.job_id"
+        " JOIN job_items ji ON ji.job_id = s.job_id AND ji.seq > s.claimed_seq"
+        " WHERE s.idx = 0 AND j.state IN ('running', 'paused') GROUP BY 1, 2, 3, 4) q"
         " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
         0, NULL);
     assay_buf_adds(out, "# HELP assay_metrics_db_up 1 when /metrics could read the database\n"

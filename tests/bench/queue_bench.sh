@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # queue_bench.sh [N] [--rss-tasks M]: durable no-op tasks end to end, assay vs beanstalkd.
 #
-# assay: `assay submit` imports N items (COPY), the broker expands them into N noop
-# tasks, two workers run them, results and done states are written in batched
-# transactions; the clock runs from the submit until the job is done in Postgres.
+# assay: `assay submit` imports N items (COPY), the broker claims them as noop tasks
+# behind the job's cursor, two workers run them, and each task is written once, done,
+# in batched transactions (a second connection writes these while the first claims);
+# the clock runs from the submit until the job is done in Postgres.
 # Postgres runs with its durable defaults (fsync on, synchronous_commit on).
 # beanstalkd: binlog on (-b) with its default fsync policy; one producer puts N jobs
 # while two workers reserve + delete them (the client is tests/bench/beanstalk_client.c,
@@ -120,8 +121,9 @@ if [ "$rss_tasks" -gt 0 ]; then
   pids+=($!)
   pending=0
   for i in $(seq 1 100); do
+    # first-stage tasks are claimed from job_items: job_progress counts them
     pending=$(psql -h "$PGHOST" -p "$PGPORT" -U postgres -d bench_rss -Atq -c \
-      "SELECT count(*) FROM tasks WHERE state = 'pending'")
+      "SELECT coalesce(sum(pending), 0) FROM job_progress")
     [ "$pending" -gt 0 ] && break
     sleep 0.2
   done
