@@ -57,7 +57,7 @@ check "workers" "$(val $bport assay_broker_workers)" 2
 check "slots" "$(val $bport 'assay_broker_slots{kind="generate"}')" 16
 check "queue depth (pending, job nobody runs)" \
   "$(val $bport "assay_queue_depth{job=\"$idle\",stage=\"waiting\",kind=\"tag\",state=\"pending\"}")" \
-  "$(sql "SELECT count(*) FROM tasks WHERE job_id = $idle AND state = 'pending'")"
+  "$(sql "SELECT sum(pending) FROM job_progress WHERE job_id = $idle")"
 wdone=$(echo "$(val $w1port 'assay_worker_tasks_total{kind="generate",outcome="done"}') + $(val $w2port 'assay_worker_tasks_total{kind="generate",outcome="done"}')" | bc)
 check "worker tasks done" "$wdone" "$(sql "SELECT count(*) FROM tasks WHERE job_id = $job AND state = 'done'")"
 wfail=$(echo "$(val $w1port 'assay_worker_tasks_total{kind="generate",outcome="failed"}') + $(val $w2port 'assay_worker_tasks_total{kind="generate",outcome="failed"}')" | bc)
