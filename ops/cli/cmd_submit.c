@@ -57,6 +57,7 @@ typedef struct {
     long long contaminated; /* lines dropped by decontamination */
     double near_dup;        /* similarity threshold, 0 = off */
     long long near_dups;    /* lines dropped as near duplicates */
+    int prioritized;        /* some line has a non-zero "priority" */
 } s_opts_t;
 
 static int s_parse(int argc, char **argv, s_opts_t *o)
@@ -292,6 +293,8 @@ static long s_copy_items(assay_cli_t *cli, assay_db_t *db, const char *path, con
         } else if (errors == 0 && !db_failed && s_hashset_seen(&seen, info.hash)) {
             good++; /* same content as an earlier line: stored once */
         } else if (errors == 0 && !db_failed) {
+            json_t *pr = json_object_get(item, "priority");
+            if (json_is_number(pr) && json_number_value(pr) != 0) o->prioritized = 1;
             assay_buf_reset(&row);
             assay_item_copy_row(&row, dataset, item, &info, line, (size_t)len);
             if (assay_db_copy_send(db, row.data, row.len) != 0) db_failed = 1;
@@ -375,6 +378,10 @@ static const char s_job_staged[] =
 
 /* every item of the dataset joins the job: a submit without --input, or one whose
  * file was copied straight into a dataset that had no items */
+static const char s_job_plain[] =
+    "WITH ins AS (INSERT INTO job_items (job_id, item_id)"
+    " SELECT $1, i.id FROM items i WHERE i.dataset = $2 ORDER BY i.id RETURNING 1)"
+    " SELECT count(*) FROM ins";
 static const char s_job_dataset[] =
     "WITH ins AS (INSERT INTO job_items (job_id, item_id, priority)"
     " SELECT $1, i.id, coalesce(assay_jint(i.record->'priority'), 0) FROM items i"
@@ -488,7 +495,8 @@ static int s_submit(assay_cli_t *cli, const s_opts_t *o, json_t *spec)
         }
         const char *p[] = {jid, dataset};
         if (!staged) {
-            nitems = s_count(db, s_job_dataset, 2, p);
+            /* a new dataset whose lines have no priority: item id order, no sort */
+            nitems = s_count(db, o->input && !o->prioritized ? s_job_plain : s_job_dataset, 2, p);
         } else {
             long long old = s_count(db, s_stage_existing, 0, NULL);
             inserted = old < 0 ? -1 : s_count(db, s_stage_new, 0, NULL);
