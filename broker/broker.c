@@ -96,6 +96,7 @@ struct assay_broker {
     uint32_t heartbeat_ms;
     uint32_t liveness;
     long claim_max;
+    long drain_ms; /* on SIGTERM: how long running tasks get to report */
     long max_pending_writes;
     int db_down;
     int64_t db_retry_ms;
@@ -810,6 +811,7 @@ assay_broker_t *assay_broker_new(const assay_config_t *cfg, char *err, size_t er
     self->heartbeat_ms = (uint32_t)assay_config_get_long(cfg, "broker.heartbeat_ms", 1000);
     self->liveness = (uint32_t)assay_config_get_long(cfg, "broker.liveness", 5);
     self->claim_max = assay_config_get_long(cfg, "broker.claim_max", 8000);
+    self->drain_ms = assay_config_get_long(cfg, "broker.drain_ms", 2000);
     self->max_pending_writes = assay_config_get_long(cfg, "broker.max_pending_writes", 50000);
     self->retry.base_ms = (uint32_t)assay_config_get_long(cfg, "broker.retry_base_ms", 1000);
     self->retry.max_ms = (uint32_t)assay_config_get_long(cfg, "broker.retry_max_ms", 300000);
@@ -1024,6 +1026,22 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
 
     log_info("broker", "stopping: handing back %zu queued tasks", assay_queue_total(self->queue));
     assay_queue_drain_all(self->queue, s_release_queued, self);
+    /* tasks running on workers get drain_ms to finish; their results are written.
+     * What is still running then is left leased, for the next broker to reclaim */
+    int64_t until = assay_clock_ms() + self->drain_ms;
+    size_t running = assay_imap_size(self->flights);
+    while (assay_imap_size(self->flights) > 0 && assay_clock_ms() < until && !self->db_down) {
+        zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, 20) < 0 && zmq_errno() != EINTR) break;
+        s_read_messages(self, 50000);
+        assay_store_side_work(self->store, &self->st);
+        if (assay_store_pending(self->store) &&
+            assay_store_flush(self->store, &self->st, NULL, NULL, NULL) != 0)
+            self->db_down = 1;
+    }
+    if (running)
+        log_info("broker", "stopping: %zu of %zu running tasks finished, %zu left to the next broker",
+                 running - assay_imap_size(self->flights), running, assay_imap_size(self->flights));
     for (int tries = 0;
          tries < 10 && (assay_store_pending(self->store) || assay_store_unleased(self->store) ||
                         assay_store_side_pending(self->store));

@@ -35,8 +35,9 @@ static void s_usage(FILE *out)
             "  --log-level LEVEL  debug | info | warn | error (config log_level)\n"
             "\n"
             "Other settings (config file [broker] section or ASSAY_BROKER_* variables):\n"
-            "  heartbeat_ms (1000), liveness (5), claim_max (4000), retry_base_ms (1000),\n"
-            "  retry_max_ms (300000), max_pending_writes (50000),\n"
+            "  heartbeat_ms (1000), liveness (5), claim_max (8000), retry_base_ms (1000),\n"
+            "  retry_max_ms (300000), max_pending_writes (50000), drain_ms (2000: on\n"
+            "  SIGTERM, time running tasks get to report),\n"
             "  secret_key_file, allowed_keys (CurveZMQ; or curve = off for local\n"
             "  development), metrics (HOST:PORT for /metrics, /healthz, /readyz)\n");
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # broker_stop: SIGTERM stops the broker gracefully: it exits 0 promptly, hands the
-# tasks it claimed but never sent back to pending (attempt not counted) and writes
-# the results it holds; the tasks still running on workers are taken over by the
-# next broker, and the job ends with every task done exactly once.
+# tasks it claimed but never sent back to pending (attempt not counted), gives the
+# tasks running on workers broker.drain_ms to report and writes their results; the
+# next broker takes over, and the job ends with every task done exactly once.
 # timeout: 120
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -40,11 +40,15 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 queued=$(sed -n 's/.*stopping: handing back \([0-9]*\) queued tasks.*/\1/p' "$IT_TMP/broker.log" | tail -n 1)
 [ -n "$queued" ] && [ "$queued" -gt 0 ] || fail "the broker handed back no queued tasks"
 still=$(sql "SELECT count(*) FROM tasks WHERE job_id = $job AND state = 'leased'")
-# only what runs on the worker (at most its 4 slots) stays leased; the rest is back
-[ "$still" -le 4 ] || fail "$still tasks still leased after the broker stopped (handed back $queued)"
+# the 4 running tasks (700 ms each) finished within the drain time and were written
+grep -q "stopping: 4 of 4 running tasks finished, 0 left to the next broker" "$IT_TMP/broker.log" ||
+  fail "the broker did not let its running tasks finish: $(grep 'running tasks finished' "$IT_TMP/broker.log")"
+[ "$still" = 0 ] || fail "$still tasks still leased after the broker stopped (handed back $queued)"
+[ "$(sql "SELECT count(*) FROM tasks WHERE job_id = $job AND state = 'done'")" -ge 4 ] ||
+  fail "the running tasks' results were not written"
 [ "$(sql "SELECT count(*) FROM tasks WHERE job_id = $job AND state = 'pending' AND attempt > 0")" = 0 ] ||
   fail "handed-back tasks had an attempt counted"
-echo "broker stopped in ${ms} ms: $queued queued tasks handed back, $still still running on the worker"
+echo "broker stopped in ${ms} ms: $queued queued tasks handed back, its 4 running tasks finished"
 
 # the next broker reclaims the running ones; the worker finds it by itself
 "$BIN/assay-broker" --bind "$ASSAY_BROKER" >>"$IT_TMP/broker2.log" 2>&1 &
