@@ -93,7 +93,8 @@ static const char s_setup_sql[] =
     "CREATE TEMP TABLE IF NOT EXISTS b_release (id bigint, attempt integer) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS b_lease (id bigint, attempt integer) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS b_done (id bigint, job_id bigint, stage_id bigint,"
-    " item_id bigint, kind text, attempt integer, input jsonb, priority integer, output jsonb)"
+    " item_id bigint, kind text, attempt integer, input jsonb, priority integer, output jsonb,"
+    " dead boolean NOT NULL DEFAULT false)"
     " ON COMMIT DELETE ROWS;"
     "LISTEN assay_jobs;"
     /* The hot statements join a batch of about a thousand rows (a temp table Postgres
@@ -272,7 +273,7 @@ static const char s_chain_sql[] =
     "       JOIN jobs j ON j.id = d.job_id LEFT JOIN items i ON i.id = d.item_id"
     "       LEFT JOIN samples x ON x.task_id = d.id"
     "            AND ns.kind IN ('verify', 'hack_check', 'judge', 'cot_actions')"
-    "       WHERE j.state <> 'cancelled' AND ns.kind <> 'filter' RETURNING 1),"
+    "       WHERE j.state <> 'cancelled' AND ns.kind <> 'filter' AND NOT d.dead RETURNING 1),"
     /* scorers record one score per (sample, scorer) */
     " sc AS (INSERT INTO scores (sample_id, task_id, job_id, item_id, scorer, value, detail,"
     "                            comment, terms_version)"
@@ -281,12 +282,13 @@ static const char s_chain_sql[] =
     "              least(1, greatest(0, coalesce(assay_jnum(d.output->'score'),"
     "                                            assay_jnum(d.output->'hack_score')))),"
     "              d.output, assay_jtext(d.output->'comment'), assay_jtext(d.output->'terms_version')"
-    "       FROM d WHERE d.kind IN ('verify', 'hack_check', 'judge')"
+    "       FROM d WHERE d.kind IN ('verify', 'hack_check', 'judge') AND NOT d.dead"
     "         AND jsonb_typeof(d.input->'sample_id') = 'number'"
     "         AND EXISTS (SELECT 1 FROM samples sm WHERE sm.id = (d.input->>'sample_id')::bigint)"
     "       ON CONFLICT (sample_id, scorer) DO NOTHING RETURNING 1),"
     /* filter stages (difficulty filtering) run here, in SQL: when the last scored
-     * sample of an item is in, its pass rate decides whether it goes on */
+     * sample of an item is in (done, or dead: then it has no score), its pass rate
+     * decides whether it goes on */
     " fz AS (SELECT DISTINCT d.job_id, d.stage_id, d.item_id, fs.id AS filter_id, fs.idx AS fidx,"
     "               fs.params AS fp, fs.round AS fround"
     "        FROM d JOIN stages cs ON cs.id = d.stage_id"
@@ -350,7 +352,14 @@ static const char s_fails_sql[] =
     "                            THEN now() END"
     "       FROM f WHERE t.id = f.id AND (t.attempt = f.attempt AND t.state = 'leased'"
     "                                     OR t.attempt = f.attempt - 1 AND t.state = 'pending')"
-    "       RETURNING t.state)"
+    "       RETURNING t.state, t.id, t.job_id, t.stage_id, t.item_id, t.kind, t.attempt, t.input,"
+    "                 t.priority),"
+    /* a dead task may have been the last open one of its item in a stage a filter
+     * follows: the chain statement looks (it makes no next-stage task for it) */
+    " bd AS (INSERT INTO b_done (id, job_id, stage_id, item_id, kind, attempt, input, priority,"
+    "                           output, dead)"
+    "        SELECT id, job_id, stage_id, item_id, kind, attempt, input, priority, '{}'::jsonb, true"
+    "        FROM u WHERE state = 'dead' AND item_id IS NOT NULL RETURNING 1)"
     " SELECT count(*) FILTER (WHERE state = 'dead'), count(*) FILTER (WHERE state = 'pending')"
     " FROM u";
 
@@ -1249,67 +1258,70 @@ static int s_write_round(assay_store_t *self, uint64_t *stored, uint64_t *total,
      * than the failure itself */
     size_t nv = self->nvirt, endv = self->virt.len, nr = self->nresults, endr = self->results.len;
     size_t nf = self->nfails, endf = self->fails.len, nl = self->nreleases, endl = self->releases.len;
+    int chain = 0;
+    /* temp tables empty themselves at commit; later rounds of one transaction must
+     * not see the rows of the earlier ones */
+    if (again && (nf > self->round_fails || nr > self->round_results) &&
+        assay_db_exec(self->db, "DELETE FROM b_done") != 0)
+        return -1;
     if (nv > self->round_virt) {
-        size_t n = nv, end = endv;
         if (again && assay_db_exec(self->db, "DELETE FROM b_virt") != 0) return -1;
-        part = (assay_buf_t){self->virt.data + self->round_virt_off, end - self->round_virt_off, 0};
+        part = (assay_buf_t){self->virt.data + self->round_virt_off, endv - self->round_virt_off, 0};
         if (s_copy(self, "COPY b_virt FROM STDIN", &part) != 0) return -1;
         PGresult *res = s_prepared(self, "virt", 0, NULL);
         if (!res) return -1;
         PQclear(res);
-        self->round_virt = n;
-        self->round_virt_off = end;
+        self->round_virt = nv;
+        self->round_virt_off = endv;
+    }
+    /* failures first: a task that dies goes into b_done for the chain statement */
+    if (nf > self->round_fails) {
+        if (again && assay_db_exec(self->db, "DELETE FROM b_fails") != 0) return -1;
+        part = (assay_buf_t){self->fails.data + self->round_fails_off, endf - self->round_fails_off, 0};
+        if (s_copy(self, "COPY b_fails FROM STDIN", &part) != 0) return -1;
+        PGresult *res = s_prepared(self, "fails", 0, NULL);
+        if (!res) return -1;
+        uint64_t d = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        *dead += d;
+        *retried += strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+        PQclear(res);
+        if (d) chain = 1;
+        self->round_fails = nf;
+        self->round_fails_off = endf;
     }
     if (nr > self->round_results) {
-        size_t n = nr, end = endr;
         int full = self->round_full;
         self->round_full = 0;
-        /* temp tables empty themselves at commit; later rounds of one transaction
-         * must not see the rows of the earlier ones */
-        if (again && assay_db_exec(self->db, "DELETE FROM b_results; DELETE FROM b_done") != 0)
-            return -1;
+        if (again && assay_db_exec(self->db, "DELETE FROM b_results") != 0) return -1;
         part = (assay_buf_t){self->results.data + self->round_results_off,
-                             end - self->round_results_off, 0};
+                             endr - self->round_results_off, 0};
         if (s_copy(self, "COPY b_results FROM STDIN", &part) != 0) return -1;
         PGresult *res = s_prepared(self, full ? "results" : "results_lean", 0, NULL);
         if (!res) return -1;
         *stored += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         *total += strtoull(PQgetvalue(res, 0, 1), NULL, 10);
         PQclear(res);
-        if (full) {
-            res = s_prepared(self, "chain", 0, NULL);
-            if (!res) return -1;
-            *created += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-            PQclear(res);
-        }
-        self->round_results = n;
-        self->round_results_off = end;
+        if (full) chain = 1;
+        self->round_results = nr;
+        self->round_results_off = endr;
     }
-    if (nf > self->round_fails) {
-        size_t n = nf, end = endf;
-        if (again && assay_db_exec(self->db, "DELETE FROM b_fails") != 0) return -1;
-        part = (assay_buf_t){self->fails.data + self->round_fails_off, end - self->round_fails_off, 0};
-        if (s_copy(self, "COPY b_fails FROM STDIN", &part) != 0) return -1;
-        PGresult *res = s_prepared(self, "fails", 0, NULL);
+    if (chain) {
+        PGresult *res = s_prepared(self, "chain", 0, NULL);
         if (!res) return -1;
-        *dead += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-        *retried += strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+        *created += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
-        self->round_fails = n;
-        self->round_fails_off = end;
     }
     if (nl > self->round_releases) {
-        size_t n = nl, end = endl;
         if (again && assay_db_exec(self->db, "DELETE FROM b_release") != 0) return -1;
         part = (assay_buf_t){self->releases.data + self->round_releases_off,
-                             end - self->round_releases_off, 0};
+                             endl - self->round_releases_off, 0};
         if (s_copy(self, "COPY b_release FROM STDIN", &part) != 0) return -1;
         PGresult *res = s_prepared(self, "release", 0, NULL);
         if (!res) return -1;
         *released += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
-        self->round_releases = n;
-        self->round_releases_off = end;
+        self->round_releases = nl;
+        self->round_releases_off = endl;
     }
     return 0;
 }
