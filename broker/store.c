@@ -104,30 +104,49 @@ static const char s_setup_sql[] =
     "SET enable_hashjoin = off;"
     "SET enable_mergejoin = off";
 
+/* Fragments of the statements that write results, all reading the batch as rows r
+ * (id, attempt, output, worker, elapsed_ms, v_stage, v_item, v_prio; the v_ columns
+ * are set for a first-stage task claimed from job_items, which has no row yet). */
+
+/* a task with a row: done when the result's attempt is current, i.e. leased with it,
+ * pending with it (its lease ran out, nobody has the task yet) or pending one below
+ * it (claimed, lease not written yet) */
+#define S_DONE_UPDATE                                                                         \
+    "UPDATE tasks t SET state = 'done', finished_at = now(), lease_expires = NULL,"          \
+    "       worker = r.worker, last_error = NULL, elapsed_ms = r.elapsed_ms,"                \
+    "       attempt = r.attempt,"                                                            \
+    "       started_at = CASE WHEN t.state = 'pending'"                                      \
+    "         THEN now() - make_interval(secs => r.elapsed_ms / 1000.0) ELSE t.started_at END" \
+    " FROM r WHERE r.v_stage IS NULL AND t.id = r.id"                                        \
+    "   AND (t.attempt = r.attempt AND t.state IN ('leased', 'pending')"                     \
+    "        OR t.attempt = r.attempt - 1 AND t.state = 'pending')"
+
+/* a first-stage task claimed from job_items: written once, done */
+#define S_FIRST_DONE_INSERT                                                                   \
+    "INSERT INTO tasks (id, job_id, stage_id, item_id, kind, state, attempt, max_attempts,"  \
+    "                   priority, worker, elapsed_ms, started_at, finished_at)"              \
+    " SELECT r.id, s.job_id, r.v_stage, r.v_item, s.kind, 'done', r.attempt, s.max_attempts," \
+    "        r.v_prio, r.worker, r.elapsed_ms,"                                              \
+    "        now() - make_interval(secs => r.elapsed_ms / 1000.0), now()"                    \
+    " FROM r JOIN stages s ON s.id = r.v_stage"
+
+/* ... unless a replay finds the row already written */
+#define S_NOT_WRITTEN " WHERE NOT EXISTS (SELECT 1 FROM tasks x WHERE x.id = r.id)"
+
+/* the non-empty outputs of first-stage tasks claimed from job_items (output as text) */
+#define S_FIRST_OUTPUTS                                                                       \
+    "SELECT r.id, s.job_id, r.v_stage, r.v_item, r.attempt, r.worker, r.elapsed_ms,"          \
+    "       r.output::jsonb"                                                                  \
+    " FROM r JOIN stages s ON s.id = r.v_stage WHERE r.output <> '{}'"
+
 static const char s_results_sql[] =
     "WITH r AS (SELECT DISTINCT ON (id) id, attempt, output::jsonb AS output, worker, elapsed_ms,"
     "                  v_stage, v_item, v_prio"
     "           FROM b_results ORDER BY id, attempt DESC),"
-    /* current attempt: leased with it, pending with it (its lease ran out, nobody has
-     * the task yet) or pending one below it (claimed, lease not written yet) */
-    " du AS (UPDATE tasks t SET state = 'done', finished_at = now(), lease_expires = NULL,"
-    "              worker = r.worker, last_error = NULL, elapsed_ms = r.elapsed_ms,"
-    "              attempt = r.attempt,"
-    "              started_at = CASE WHEN t.state = 'pending'"
-    "                THEN now() - make_interval(secs => r.elapsed_ms / 1000.0) ELSE t.started_at END"
-    "       FROM r WHERE r.v_stage IS NULL AND t.id = r.id"
-    "         AND (t.attempt = r.attempt AND t.state IN ('leased', 'pending')"
-    "              OR t.attempt = r.attempt - 1 AND t.state = 'pending')"
-    "       RETURNING t.id, t.job_id, t.stage_id, t.item_id, t.kind, t.attempt, t.input,"
-    "                 t.priority, r.output, r.worker, r.elapsed_ms),"
-    /* a first-stage task claimed from job_items is written once, done */
-    " di AS (INSERT INTO tasks (id, job_id, stage_id, item_id, kind, state, attempt, max_attempts,"
-    "                           priority, worker, elapsed_ms, started_at, finished_at)"
-    "        SELECT r.id, s.job_id, r.v_stage, r.v_item, s.kind, 'done', r.attempt, s.max_attempts,"
-    "               r.v_prio, r.worker, r.elapsed_ms,"
-    "               now() - make_interval(secs => r.elapsed_ms / 1000.0), now()"
-    "        FROM r JOIN stages s ON s.id = r.v_stage"
-    "        WHERE NOT EXISTS (SELECT 1 FROM tasks x WHERE x.id = r.id)"
+    " du AS (" S_DONE_UPDATE
+    "        RETURNING t.id, t.job_id, t.stage_id, t.item_id, t.kind, t.attempt, t.input,"
+    "                  t.priority, r.output, r.worker, r.elapsed_ms),"
+    " di AS (" S_FIRST_DONE_INSERT S_NOT_WRITTEN
     "        RETURNING id, job_id, stage_id, item_id, kind, attempt, input, priority),"
     " d AS (SELECT * FROM du UNION ALL"
     "       SELECT di.*, b.output, b.worker, b.elapsed_ms FROM di CROSS JOIN LATERAL"
@@ -186,33 +205,16 @@ static const char s_results_lean_sql[] =
     "WITH r AS (SELECT DISTINCT ON (id) id, attempt, output, worker, elapsed_ms,"
     "                  v_stage, v_item, v_prio"
     "           FROM b_results ORDER BY id, attempt DESC),"
-    " du AS (UPDATE tasks t SET state = 'done', finished_at = now(), lease_expires = NULL,"
-    "              worker = r.worker, last_error = NULL, elapsed_ms = r.elapsed_ms,"
-    "              attempt = r.attempt,"
-    "              started_at = CASE WHEN t.state = 'pending'"
-    "                THEN now() - make_interval(secs => r.elapsed_ms / 1000.0) ELSE t.started_at END"
-    "       FROM r WHERE r.v_stage IS NULL AND t.id = r.id"
-    "         AND (t.attempt = r.attempt AND t.state IN ('leased', 'pending')"
-    "              OR t.attempt = r.attempt - 1 AND t.state = 'pending')"
-    "       RETURNING t.id, t.job_id, t.stage_id, t.item_id, t.attempt, r.output, r.worker,"
-    "                 r.elapsed_ms),"
-    " di AS (INSERT INTO tasks (id, job_id, stage_id, item_id, kind, state, attempt, max_attempts,"
-    "                           priority, worker, elapsed_ms, started_at, finished_at)"
-    "        SELECT r.id, s.job_id, r.v_stage, r.v_item, s.kind, 'done', r.attempt, s.max_attempts,"
-    "               r.v_prio, r.worker, r.elapsed_ms,"
-    "               now() - make_interval(secs => r.elapsed_ms / 1000.0), now()"
-    "        FROM r JOIN stages s ON s.id = r.v_stage"
-    "        WHERE NOT EXISTS (SELECT 1 FROM tasks x WHERE x.id = r.id)"
-    "        RETURNING 1),"
+    " du AS (" S_DONE_UPDATE
+    "        RETURNING t.id, t.job_id, t.stage_id, t.item_id, t.attempt, r.output, r.worker,"
+    "                  r.elapsed_ms),"
+    " di AS (" S_FIRST_DONE_INSERT S_NOT_WRITTEN " RETURNING 1),"
     /* most outputs of such stages are empty: only the others are parsed and kept */
     " o AS (INSERT INTO task_outputs (task_id, job_id, stage_id, item_id, attempt, worker,"
     "                                 elapsed_ms, output)"
     "       SELECT id, job_id, stage_id, item_id, attempt, worker, elapsed_ms, output::jsonb"
     "       FROM du WHERE output <> '{}'"
-    "       UNION ALL"
-    "       SELECT r.id, s.job_id, r.v_stage, r.v_item, r.attempt, r.worker, r.elapsed_ms,"
-    "              r.output::jsonb"
-    "       FROM r JOIN stages s ON s.id = r.v_stage WHERE r.output <> '{}'"
+    "       UNION ALL " S_FIRST_OUTPUTS
     "       ON CONFLICT (task_id) DO NOTHING RETURNING task_id)"
     " SELECT (SELECT count(*) FROM du) + (SELECT count(*) FROM di), (SELECT count(*) FROM b_results),"
     "        0, (SELECT count(*) FROM o)";
@@ -222,37 +224,23 @@ static const char s_results_lean_sql[] =
  * whose stage feeds nothing, passed as arrays (one task at most once per batch),
  * written once, done. A batch sent again after a failure uses the guarded form
  * (s_side_guarded_sql), which writes nothing twice. */
-#define S_SIDE_SQL(guard)                                                                        \
-    "WITH r AS MATERIALIZED (SELECT * FROM unnest($1::bigint[], $2::integer[], $3::text[],"      \
-    "             $4::text[], $5::float8[], $6::bigint[], $7::bigint[], $8::integer[])"           \
-    "           AS r(id, attempt, output, worker, elapsed_ms, v_stage, v_item, v_prio)),"         \
-    " di AS (INSERT INTO tasks (id, job_id, stage_id, item_id, kind, state, attempt, max_attempts," \
-    "                           priority, worker, elapsed_ms, started_at, finished_at)"           \
-    "        SELECT r.id, s.job_id, r.v_stage, r.v_item, s.kind, 'done', r.attempt, s.max_attempts," \
-    "               r.v_prio, r.worker, r.elapsed_ms,"                                            \
-    "               now() - make_interval(secs => r.elapsed_ms / 1000.0), now()"                  \
-    "        FROM r JOIN stages s ON s.id = r.v_stage" guard " RETURNING 1),"                     \
-    " o AS (INSERT INTO task_outputs (task_id, job_id, stage_id, item_id, attempt, worker,"       \
-    "                                 elapsed_ms, output)"                                        \
-    "       SELECT r.id, s.job_id, r.v_stage, r.v_item, r.attempt, r.worker, r.elapsed_ms,"       \
-    "              r.output::jsonb"                                                               \
-    "       FROM r JOIN stages s ON s.id = r.v_stage WHERE r.output <> '{}'"                      \
-    "       ON CONFLICT (task_id) DO NOTHING RETURNING 1)"                                        \
+#define S_SIDE_SQL(guard)                                                                    \
+    "WITH r AS MATERIALIZED (SELECT * FROM unnest($1::bigint[], $2::integer[], $3::text[],"  \
+    "             $4::text[], $5::float8[], $6::bigint[], $7::bigint[], $8::integer[])"       \
+    "           AS r(id, attempt, output, worker, elapsed_ms, v_stage, v_item, v_prio)),"     \
+    " di AS (" S_FIRST_DONE_INSERT guard " RETURNING 1),"                                     \
+    " o AS (INSERT INTO task_outputs (task_id, job_id, stage_id, item_id, attempt, worker,"   \
+    "                                 elapsed_ms, output) " S_FIRST_OUTPUTS                   \
+    "       ON CONFLICT (task_id) DO NOTHING RETURNING 1)"                                    \
     " SELECT (SELECT count(*) FROM di), (SELECT count(*) FROM r)"
 static const char s_side_sql[] = S_SIDE_SQL("");
 /* the same when every output is empty (most no-op and bookkeeping stages) */
 static const char s_side_plain_sql[] =
-    "INSERT INTO tasks (id, job_id, stage_id, item_id, kind, state, attempt, max_attempts,"
-    "                   priority, worker, elapsed_ms, started_at, finished_at)"
-    " SELECT r.id, s.job_id, r.v_stage, r.v_item, s.kind, 'done', r.attempt, s.max_attempts,"
-    "        r.v_prio, r.worker, r.elapsed_ms,"
-    "        now() - make_interval(secs => r.elapsed_ms / 1000.0), now()"
-    " FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::float8[], $5::bigint[],"
-    "             $6::bigint[], $7::integer[])"
-    "      AS r(id, attempt, worker, elapsed_ms, v_stage, v_item, v_prio)"
-    " JOIN stages s ON s.id = r.v_stage";
-static const char s_side_guarded_sql[] =
-    S_SIDE_SQL(" WHERE NOT EXISTS (SELECT 1 FROM tasks x WHERE x.id = r.id)");
+    "WITH r AS (SELECT * FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::float8[],"
+    "             $5::bigint[], $6::bigint[], $7::integer[])"
+    "           AS r(id, attempt, worker, elapsed_ms, v_stage, v_item, v_prio)) "
+    S_FIRST_DONE_INSERT;
+static const char s_side_guarded_sql[] = S_SIDE_SQL(S_NOT_WRITTEN);
 
 /* the second statement of a results batch: what the done tasks set in motion.
  * It runs after s_results_sql in the same transaction, so the samples and task
@@ -741,14 +729,6 @@ static void s_free_claimed(uint64_t id, void *value, void *arg)
     free(value);
 }
 
-static void s_unleased_clear(assay_store_t *self)
-{
-    if (assay_imap_size(self->unleased) == 0) return;
-    assay_imap_each(self->unleased, s_free_claimed, NULL);
-    assay_imap_destroy(&self->unleased);
-    self->unleased = assay_imap_new();
-}
-
 assay_store_t *assay_store_new(const char *conninfo, char *err, size_t errlen)
 {
     assay_store_t *self = ASSAY_NEW(assay_store_t);
@@ -770,7 +750,7 @@ void assay_store_destroy(assay_store_t **self_p)
     assay_buf_release(&self->results);
     assay_buf_release(&self->fails);
     assay_buf_release(&self->releases);
-    s_unleased_clear(self);
+    assay_imap_each(self->unleased, s_free_claimed, NULL);
     assay_imap_destroy(&self->unleased);
     free(self->staged);
     assay_buf_release(&self->virt);
@@ -1127,10 +1107,16 @@ static s_claimed_t *s_report_unleased(assay_store_t *self, uint64_t id, uint32_t
     return c;
 }
 
+/* a b_virt row (COPY text): the pending row of a first-stage task claimed from job_items */
+static void s_virt_row(assay_buf_t *b, const s_claimed_t *c)
+{
+    assay_buf_addf(b, "%llu\t%llu\t%llu\t%d\n", (unsigned long long)c->id,
+                   (unsigned long long)c->stage_id, (unsigned long long)c->item_id, c->priority);
+}
+
 static void s_add_virt(assay_store_t *self, const s_claimed_t *c)
 {
-    assay_buf_addf(&self->virt, "%llu\t%llu\t%llu\t%d\n", (unsigned long long)c->id,
-                   (unsigned long long)c->stage_id, (unsigned long long)c->item_id, c->priority);
+    s_virt_row(&self->virt, c);
     self->nvirt++;
 }
 
@@ -1393,10 +1379,7 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
         for (size_t k = 0; k < self->nlease_ids; k++) {
             s_claimed_t *c = assay_imap_del(self->unleased, self->lease_ids[k]);
             self->leasing[k] = c;
-            if (c->is_virtual)
-                assay_buf_addf(&virt, "%llu\t%llu\t%llu\t%d\n", (unsigned long long)c->id,
-                               (unsigned long long)c->stage_id, (unsigned long long)c->item_id,
-                               c->priority);
+            if (c->is_virtual) s_virt_row(&virt, c);
             assay_buf_addf(&self->lease_buf, "%llu\t%u\n", (unsigned long long)c->id, c->attempt);
         }
         self->nleasing = self->nlease_ids;
