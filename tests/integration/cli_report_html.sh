@@ -4,7 +4,7 @@
 # the network, its SVG charts are in the DOM, and the screenshot is not blank (the
 # bar colour covers a good share of it). A page with a script error is checked the
 # same way first, to prove the console check sees errors.
-# Skips (exit 0, prints SKIP) only when chromium is missing and cannot be installed.
+# Skips (exit 77, prints SKIP) only when chromium is missing and cannot be installed.
 # timeout: 300
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -18,7 +18,7 @@ fi
 if ! command -v chromium >/dev/null 2>&1; then
   echo "SKIP cli_report_html: chromium is not installed and could not be installed" \
        "(as root: apt-get install chromium, or ops/deps.sh --test)"
-  exit 0
+  exit 77
 fi
 
 it_setup cli_report_html

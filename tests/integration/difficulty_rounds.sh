@@ -49,7 +49,9 @@ echo "items=$n round1=$r1 kept1=$kept1 round2=$r2 kept2=$kept2 teacher_items=$te
 [ "$history" -eq "$kept2" ] || fail "$history teacher tasks carry both rounds of difficulty history"
 [ "$kept1" -gt 0 ] && [ "$kept1" -lt "$n" ] || fail "round 1 kept $kept1 of $n: the band separated nothing"
 
-# how well the measured band matches the known true accuracy (reported, n = 8 is small)
+# how well the measured band matches the known true accuracy: with n = 8 samples an
+# item near a band edge can land on the wrong side, so the bound leaves room for a
+# few of them (0.85 of 42 items), but a filter that ignored pass rates fails it
 /usr/bin/python3 - "$IT_ROOT/ops/sample/simllm_answer_key.jsonl" "$IT_ROOT/ops/sample/exam_mcq.jsonl" \
   "$(sql "SELECT string_agg(i.ext_id || ':' || r.kept::text, ',') FROM item_rounds r JOIN items i ON i.id = r.item_id WHERE r.job_id = $job AND r.round = 1")" <<'PY'
 import json, sys
@@ -60,7 +62,10 @@ truth = {k: (0.1 <= a <= 0.9) for k, a in items.items() if a is not None}
 tp = sum(1 for k, v in kept.items() if v == "true" and truth.get(k))
 fp = sum(1 for k, v in kept.items() if v == "true" and not truth.get(k))
 fn = sum(1 for k, v in kept.items() if v == "false" and truth.get(k))
-print(f"round-1 band vs true accuracy: precision={tp / max(1, tp + fp):.2f} recall={tp / max(1, tp + fn):.2f}")
+precision, recall = tp / max(1, tp + fp), tp / max(1, tp + fn)
+print(f"round-1 band vs true accuracy: precision={precision:.2f} recall={recall:.2f}")
+if tp + fp + fn == 0 or precision < 0.85 or recall < 0.85:
+    sys.exit(f"FAIL: the round-1 band does not follow the true accuracy (tp={tp} fp={fp} fn={fn})")
 PY
 "$BIN/assay" export "$job" --format sft -o "$IT_TMP/sft.jsonl" >/dev/null || fail "sft export failed"
 "$BIN/assay" export "$job" --format rl -o "$IT_TMP/rl.jsonl" >/dev/null || fail "rl export failed"

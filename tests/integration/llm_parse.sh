@@ -58,7 +58,7 @@ for a, b in zip(low, high):
         assert s['reasoning'] == '' and s['reasoning_source'] == 'hidden', s
         assert s['reasoning_tokens'] > 0
         assert t['reasoning_tokens'] > s['reasoning_tokens'] * 3, (s['reasoning_tokens'], t['reasoning_tokens'])
-        assert s['answer'].startswith(t['answer'][:1]) or True
+        assert s['answer'] == t['answer'], (s['answer'], t['answer'])  # same seed: effort changes tokens only
         assert '答案：' in s['answer']
 "
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # two_lines_real: both data lines at once on real items from the shared data
 # directory (ASSAY_DATA_DIR, default ../shared/data next to the repository; skipped
-# with a message when it is absent): 200 exam questions through the verifiable line
+# with a message and exit code 77 when it is absent): 200 exam questions through the verifiable line
 # (16 policy samples, a pass-rate band, a teacher, verifier, hack checks) and 100 open
 # health questions through the non-verifiable line (candidates, preference judge, hack
 # checks) and 60 real case records through leak removal, answers, verifier and hack
@@ -16,7 +16,7 @@ set -euo pipefail
 DATA=${ASSAY_DATA_DIR:-$IT_ROOT/../shared/data}
 if [ ! -f "$DATA/exam_mcq.jsonl" ] || [ ! -f "$DATA/health_questions.jsonl" ]; then
   echo "SKIP two_lines_real: no real data in $DATA (set ASSAY_DATA_DIR)"
-  exit 0
+  exit 77
 fi
 it_setup two_lines_real
 
