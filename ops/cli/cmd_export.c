@@ -312,7 +312,7 @@ static void s_explain_empty(assay_db_t *db, const char *format, const char *jid,
                             const char *stage_id, const char *stage_name, const char *kind,
                             const char *min_score, const char *min_margin)
 {
-    const char *p[] = {jid, stage_id, min_score, min_margin};
+    const char *p[] = {jid, stage_id, min_score};
     PGresult *res = assay_db_query(
         db,
         "SELECT (SELECT count(*) FROM tasks t WHERE t.stage_id = $2::bigint AND t.state = 'done'),"
@@ -334,7 +334,7 @@ static void s_explain_empty(assay_db_t *db, const char *format, const char *jid,
         " (SELECT count(*) FROM tasks t JOIN items i ON i.id = t.item_id"
         "   WHERE t.stage_id = $2::bigint AND t.state = 'done' AND i.answer IS NOT NULL),"
         " (SELECT state FROM jobs WHERE id = $1::bigint)",
-        2, p);
+        3, p);
     if (!res) {
         fprintf(stderr, "assay export: exported 0 rows (could not tell why: %s)\n",
                 assay_db_error(db));
