@@ -202,4 +202,8 @@ echo "$OUT" | grep -q 'kind hack_check' || fail "$OUT"
 run 0 report 5 --json
 [ "$(echo "$OUT" | jq -c '[.failures[] | [.stage, .reason]]')" = '[["hack","stalled: no connected worker serves this kind"]]' ] ||
   fail "report failures: $(echo "$OUT" | jq -c .failures)"
+# analysts read the new view; the CLI's role may write the export records
+expect "SELECT has_table_privilege('assay_reporting', 'report_stalled_stages', 'SELECT'),
+               has_table_privilege('assay_reporting', 'dataset_items', 'SELECT'),
+               has_table_privilege('assay_operator', 'dataset_items', 'INSERT')" "t|f|t"
 echo "PASS cli_export_report"
