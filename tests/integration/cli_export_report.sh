@@ -198,6 +198,9 @@ sql "INSERT INTO workers (name, slots, last_seen, connected) VALUES ('judge-1', 
 run 0 status 5
 [ "$(echo "$OUT" | grep -c 'stalled:')" = 1 ] || fail "after a judge worker: $OUT"
 echo "$OUT" | grep -q 'kind hack_check' || fail "$OUT"
+run 0 workers
+echo "$OUT" | grep -q '^no up worker serves hack_check: 1 runnable tasks wait (job 5 stage hack)$' || fail "workers: $OUT"
+[ "$(echo "$OUT" | grep -c '^no up worker serves')" = 1 ] || fail "workers: $OUT"
 # report --json lists it under failures
 run 0 report 5 --json
 [ "$(echo "$OUT" | jq -c '[.failures[] | [.stage, .reason]]')" = '[["hack","stalled: no connected worker serves this kind"]]' ] ||
