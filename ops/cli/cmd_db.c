@@ -110,7 +110,9 @@ static int s_run(assay_db_t *db, const char *sql, int np, const char *const *par
 /* Every pending migration runs in ONE transaction with its schema_migrations
  * row: a migration that fails rolls back itself and every one before it in this
  * run, so a failed `db migrate` leaves the schema (and schema_migrations) as it
- * found them. DDL and CREATE ROLE are transactional in PostgreSQL. */
+ * found them. DDL and CREATE ROLE are transactional in PostgreSQL; what is not
+ * (CREATE INDEX CONCURRENTLY, using an enum value added earlier in the same
+ * transaction) has no place in a migration. */
 static int s_migrate(assay_cli_t *cli, assay_db_t *db)
 {
     (void)cli;
