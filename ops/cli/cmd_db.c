@@ -170,8 +170,9 @@ static int s_migrate(assay_cli_t *cli, assay_db_t *db)
     if (rc != ASSAY_EXIT_OK) {
         assay_db_rollback(db);
         assay_cli_error("db migrate", "migration %s failed: %s", failed, err);
-        fprintf(stderr, "assay db migrate: nothing was applied (%d migration%s before it rolled "
-                        "back with it); the schema is as it was\n",
+        fprintf(stderr,
+                "assay db migrate: nothing was applied (the %d migration%s before it in this "
+                "run rolled back with it): the schema is as it was\n",
                 napplied, napplied == 1 ? "" : "s");
     } else {
         for (int i = 0; i < napplied; i++) printf("applied %s\n", applied[i]);

@@ -67,6 +67,13 @@ known=$(ls "$IT_ROOT"/sql/[0-9][0-9][0-9]_*.sql | wc -l)
 grep -q '^applied' "$IT_TMP/out3.log" && fail "a second migrate applied something again"
 "$BIN/assay" db status >/dev/null || fail "db status reports pending migrations after migrate"
 
+# the other way out the message gives: with the roles created by an administrator
+# (they exist now), the owner of a second database migrates it without CREATEROLE
+psu "CREATE ROLE migrator2 LOGIN" >/dev/null
+createdb -h "$PGHOST" -p "$PGPORT" -U postgres -O migrator2 second || fail "could not create database"
+ASSAY_DB="host=$PGHOST port=$PGPORT user=migrator2 dbname=second" "$BIN/assay" db migrate \
+  >"$IT_TMP/out5.log" 2>&1 || fail "migrate without CREATEROLE, roles present: $(cat "$IT_TMP/out5.log")"
+
 # a failure rolls back the earlier migrations of the same run: forget the records
 # of 030_roles (idempotent: it re-runs cleanly) and of 040_composite (its view
 # exists, so re-running it fails); the run must not record 030 again
@@ -77,7 +84,7 @@ rc=0
 [ $rc -eq 4 ] || fail "re-running 040 over its own view exited $rc: $(cat "$IT_TMP/err4.log")"
 grep -q '040_composite.sql failed: relation "sample_composite" already exists' "$IT_TMP/err4.log" ||
   fail "unexpected error: $(cat "$IT_TMP/err4.log")"
-grep -q 'nothing was applied (1 migration before it' "$IT_TMP/err4.log" ||
+grep -q 'nothing was applied (the 1 migration before it in this run rolled back' "$IT_TMP/err4.log" ||
   fail "the error does not say the earlier migration was rolled back: $(cat "$IT_TMP/err4.log")"
 [ "$(psu "SELECT count(*) FROM schema_migrations WHERE version IN (30, 40)" fresh)" = 0 ] ||
   fail "a failed run recorded 030_roles"
