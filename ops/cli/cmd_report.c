@@ -69,7 +69,8 @@ static const s_section_t s_sections[] = {
      "$1::bigint)"
      ") x WHERE rank <= 12 ORDER BY dataset, dimension, items DESC, value"},
     {"dataset_mix", "Mix of exported datasets (report_dataset_mix; top 12 per dimension)",
-     "SELECT dataset_id, dataset, format, dimension, value, rows, round(share::numeric, 3) AS share FROM ("
+     "SELECT dataset_id, dataset, format, dimension, value, rows,"
+     " round(share::numeric, 3) AS share FROM ("
      " SELECT m.*, row_number() OVER (PARTITION BY dataset_id, dimension"
      "  ORDER BY rows DESC, value) AS rank FROM report_dataset_mix m WHERE " S_JOB
      ") x WHERE rank <= 12 ORDER BY dataset_id, dimension, rows DESC, value"},

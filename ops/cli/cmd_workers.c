@@ -107,8 +107,9 @@ int assay_cmd_workers(assay_cli_t *cli, int argc, char **argv)
     if (!json) {
         /* the other side of the fleet: work that waits for a kind nobody serves */
         res = assay_db_query(db,
-                             "SELECT kind, sum(runnable)::bigint, string_agg(format('job %s stage %s',"
-                             " job_id, stage), ', ' ORDER BY job_id, stage_idx)"
+                             "SELECT kind, sum(runnable)::bigint,"
+                             " string_agg(format('job %s stage %s', job_id, stage), ', '"
+                             "  ORDER BY job_id, stage_idx)"
                              " FROM report_stalled_stages GROUP BY kind ORDER BY kind",
                              0, NULL);
         if (!res) {
