@@ -21,6 +21,7 @@ CREATE TABLE dataset_items (
 );
 COMMENT ON TABLE dataset_items IS 'How many lines of an exported dataset (datasets) came from each item, written by assay export in the transaction that records the dataset, for every format. Datasets exported before this table existed have no rows here (their lineage lacks "items_recorded").';
 GRANT SELECT, INSERT, UPDATE, DELETE ON dataset_items TO assay_operator;
+COMMENT ON COLUMN datasets.lineage IS 'Where the export came from: job, stage, spec_hash, format, the --min-score / --min-margin it used (null when the format has none), template_hashes and terms_versions (the prompt templates and terminologies of the stage''s samples and scores), items_recorded (true: dataset_items holds its lines per item). Every exported line carries its own lineage too.';
 
 -- ------------------------------------------------------------------- intent
 

@@ -164,6 +164,10 @@ expect "SELECT m.value, m.rows FROM report_dataset_mix m JOIN datasets d ON d.id
 expect "SELECT m.format, m.value, m.rows FROM report_dataset_mix m JOIN datasets d ON d.id = m.dataset_id
         WHERE d.path = '$IT_TMP/samples.jsonl' AND m.dimension = 'intent' ORDER BY value COLLATE \"C\"" \
   "samples|(none)|2;samples|治疗方案|2;samples|病情诊断|2"
+# the dataset record carries the export's own lineage
+expect "SELECT lineage->>'format', lineage->>'stage', lineage->>'min_score', lineage->'template_hashes',
+               lineage->'terms_versions', lineage->>'items_recorded'
+        FROM datasets WHERE path = '$IT_TMP/sft.jsonl'" 'sft|answer|0.8|["th1"]|["tv1"]|true'
 # the fixture's datasets (recorded before dataset_items) are still derived from their stage
 expect "SELECT dataset_id, sum(rows) FROM report_dataset_mix WHERE dataset_id IN (1, 2) AND dimension = 'category'
         GROUP BY 1 ORDER BY 1" "1|7;2|3"
