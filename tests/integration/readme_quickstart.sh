@@ -62,6 +62,8 @@ for i, b in enumerate(blocks, 1):
 PY
 grep -q 'assay submit' "$IT_TMP/quickstart.sh" || fail "the Quick start submits no job"
 grep -q 'assay-worker' "$IT_TMP/quickstart.sh" || fail "the Quick start starts no worker"
+grep -q 'assay-simllm .*--answer-key' "$IT_TMP/quickstart.sh" ||
+  fail "the Quick start runs assay-simllm without an answer key"
 echo "---- the Quick start as extracted:"
 cat "$IT_TMP/quickstart.sh"
 echo "----"
@@ -155,6 +157,10 @@ bad=$(sql "SELECT string_agg(format('job %s (%s) stage %s (%s): %s done of %s, %
            FROM job_progress p JOIN jobs j ON j.id = p.job_id
            WHERE p.done = 0 OR p.pending + p.leased > 0")
 [ -z "$bad" ] || { for j in $(sql "SELECT id FROM jobs"); do "$BIN/assay" status "$j" >&2; done; fail "$bad"; }
+# nothing failed for good: the simulator injects no fault here
+dead=$(sql "SELECT string_agg(format('job %s stage %s: %s', t.job_id, st.name, t.last_error), '; ')
+            FROM tasks t JOIN stages st ON st.id = t.stage_id WHERE t.state = 'dead'")
+[ -z "$dead" ] || fail "dead tasks: $dead"
 # the README's exports were written
 for f in $(grep -o -- '-o [^ ]*\.jsonl' "$IT_TMP/quickstart.sh" | cut -c4-); do
   [ -s "$f" ] || fail "the Quick start's export $f is missing or empty"
