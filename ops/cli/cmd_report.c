@@ -22,8 +22,9 @@ static const char s_help[] =
     "report_* views: the funnel by stage, pass rates per round (summary and\n"
     "histogram), category / intent / tag mix of the items and of exported datasets,\n"
     "token spend and cost per endpoint, job and day, throughput and latency\n"
-    "percentiles per task kind and worker, retries and dead tasks by reason, leak\n"
-    "removal, and score distributions per scorer.\n"
+    "percentiles per task kind and worker, retries, dead tasks and stalled stages\n"
+    "by reason, leak removal (spans by reason category), and score distributions\n"
+    "per scorer.\n"
     "\n"
     "  --json        every section as a JSON array of rows, in one object\n"
     "  --html FILE   write one self-contained HTML file with SVG charts (funnel,\n"
@@ -68,7 +69,8 @@ static const s_section_t s_sections[] = {
      "$1::bigint)"
      ") x WHERE rank <= 12 ORDER BY dataset, dimension, items DESC, value"},
     {"dataset_mix", "Mix of exported datasets (report_dataset_mix; top 12 per dimension)",
-     "SELECT dataset_id, dataset, dimension, value, rows, round(share::numeric, 3) AS share FROM ("
+     "SELECT dataset_id, dataset, format, dimension, value, rows,"
+     " round(share::numeric, 3) AS share FROM ("
      " SELECT m.*, row_number() OVER (PARTITION BY dataset_id, dimension"
      "  ORDER BY rows DESC, value) AS rank FROM report_dataset_mix m WHERE " S_JOB
      ") x WHERE rank <= 12 ORDER BY dataset_id, dimension, rows DESC, value"},
@@ -96,7 +98,7 @@ static const s_section_t s_sections[] = {
      " round(p50_ms::numeric, 1) AS p50_ms, round(p90_ms::numeric, 1) AS p90_ms,"
      " round(p99_ms::numeric, 1) AS p99_ms, round(max_ms::numeric, 1) AS max_ms"
      " FROM report_task_latency WHERE " S_JOB " ORDER BY job_id, kind, worker IS NOT NULL, worker"},
-    {"failures", "Retries and dead tasks by reason (report_failures)",
+    {"failures", "Retries, dead tasks and stalled stages by reason (report_failures)",
      "SELECT job_id, stage, kind, reason, tasks, dead, recovered, retrying, extra_attempts,"
      " left(example, 80) AS example"
      " FROM report_failures WHERE " S_JOB " ORDER BY job_id, tasks DESC, reason"},
@@ -106,9 +108,9 @@ static const s_section_t s_sections[] = {
      " round(residual_leak_mean::numeric, 3) AS residual_leak_mean,"
      " round(residual_leak_max::numeric, 3) AS residual_leak_max"
      " FROM report_leak_removal WHERE " S_JOB " ORDER BY job_id, stage"},
-    {"leak_reasons", "Removed spans by reason (report_leak_reasons)",
-     "SELECT job_id, stage, reason, spans, cases FROM report_leak_reasons WHERE " S_JOB
-     " ORDER BY job_id, stage, spans DESC, reason"},
+    {"leak_reasons", "Removed spans by reason category (report_leak_reasons)",
+     "SELECT job_id, stage, reason, spans, cases, distinct_reasons, left(example, 60) AS example"
+     " FROM report_leak_reasons WHERE " S_JOB " ORDER BY job_id, stage, spans DESC, reason"},
     {"scores", "Scores per scorer (report_score_summary)",
      "SELECT job_id, scorer, scores, valued, round(mean::numeric, 3) AS mean,"
      " round(min::numeric, 3) AS min, round(median::numeric, 3) AS median,"

@@ -25,6 +25,9 @@ static const char s_status_help[] =
     "\n"
     "Progress of a job per stage: tasks pending, leased (running), done, dead, and how\n"
     "many are waiting to be retried. Without JOB: every job that is not finished.\n"
+    "A stage with runnable tasks while no connected worker serves its kind is named\n"
+    "once, with the kind (\"stalled: ...\"; JSON: \"stalled\"), so a pipeline that\n"
+    "cannot progress says so instead of sitting at 0%.\n"
     "--watch redraws until the job finishes (Ctrl-C to stop watching; the job goes on).\n"
     "\n"
     "examples:\n"
@@ -146,6 +149,18 @@ static int s_show(assay_cli_t *cli, assay_db_t *db, long long job, int json, int
             assay_cli_error("status", "%s", assay_db_error(db));
             return -ASSAY_EXIT_DB;
         }
+        /* stages with runnable tasks that no up worker serves: said once per stage */
+        PGresult *wr = assay_db_query(db,
+                                      "SELECT stage, kind, runnable FROM report_stalled_stages"
+                                      " WHERE job_id = $1 ORDER BY stage_idx",
+                                      1, q);
+        if (!wr) {
+            PQclear(sr);
+            PQclear(jr);
+            json_decref(out);
+            assay_cli_error("status", "%s", assay_db_error(db));
+            return -ASSAY_EXIT_DB;
+        }
         if (json) {
             json_t *stages = json_array();
             for (int s = 0; s < PQntuples(sr); s++)
@@ -160,10 +175,16 @@ static int s_show(assay_cli_t *cli, assay_db_t *db, long long job, int json, int
                               (json_int_t)atoll(PQgetvalue(sr, s, 7)), "cancelled",
                               (json_int_t)atoll(PQgetvalue(sr, s, 8)), "retrying",
                               (json_int_t)atoll(PQgetvalue(sr, s, 9))));
-            json_array_append_new(out, json_pack("{s:I,s:s,s:s,s:o}", "job",
+            json_t *stalled = json_array();
+            for (int w = 0; w < PQntuples(wr); w++)
+                json_array_append_new(stalled,
+                                      json_pack("{s:s,s:s,s:I}", "stage", PQgetvalue(wr, w, 0),
+                                                "kind", PQgetvalue(wr, w, 1), "runnable",
+                                                (json_int_t)atoll(PQgetvalue(wr, w, 2))));
+            json_array_append_new(out, json_pack("{s:I,s:s,s:s,s:o,s:o}", "job",
                                                  (json_int_t)atoll(id), "name",
                                                  PQgetvalue(jr, j, 1), "state", state, "stages",
-                                                 stages));
+                                                 stages, "stalled", stalled));
         } else {
             const char *on = cli->color ? "\033[1m" : "", *off = cli->color ? "\033[0m" : "";
             printf("%sjob %s%s %s [%s]\n", on, id, off, PQgetvalue(jr, j, 1), state);
@@ -185,7 +206,13 @@ static int s_show(assay_cli_t *cli, assay_db_t *db, long long job, int json, int
                        PQgetvalue(sr, s, 7), PQgetvalue(sr, s, 9), bar,
                        tasks ? 100.0 * (done + dead + canc) / tasks : 0.0);
             }
+            for (int w = 0; w < PQntuples(wr); w++)
+                printf("  stalled: stage %s has %s runnable tasks but no connected worker serves "
+                       "kind %s (start one with --slots %s=N; see `assay workers`)\n",
+                       PQgetvalue(wr, w, 0), PQgetvalue(wr, w, 2), PQgetvalue(wr, w, 1),
+                       PQgetvalue(wr, w, 1));
         }
+        PQclear(wr);
         PQclear(sr);
     }
     if (!json && PQntuples(jr) == 0) printf("no running jobs\n");

@@ -18,6 +18,8 @@ static const char s_help[] =
     "state: up (connected, heard from within --stale seconds, default 30), stale\n"
     "(connected but silent longer: hung, or the broker stopped writing), gone\n"
     "(disconnected). Without --all, workers gone for more than a day are left out.\n"
+    "Below the table: each task kind that running jobs have runnable tasks for while\n"
+    "no up worker serves it (report_stalled_stages; up = heard from in 30 s).\n"
     "\n"
     "examples:\n"
     "  assay workers\n"
@@ -102,5 +104,22 @@ int assay_cmd_workers(assay_cli_t *cli, int argc, char **argv)
         assay_cli_table_print(stdout, res, NULL, cli->color);
     }
     PQclear(res);
+    if (!json) {
+        /* the other side of the fleet: work that waits for a kind nobody serves */
+        res = assay_db_query(db,
+                             "SELECT kind, sum(runnable)::bigint,"
+                             " string_agg(format('job %s stage %s', job_id, stage), ', '"
+                             "  ORDER BY job_id, stage_idx)"
+                             " FROM report_stalled_stages GROUP BY kind ORDER BY kind",
+                             0, NULL);
+        if (!res) {
+            assay_cli_error("workers", "%s", assay_db_error(db));
+            return ASSAY_EXIT_DB;
+        }
+        for (int r = 0; r < PQntuples(res); r++)
+            printf("no up worker serves %s: %s runnable tasks wait (%s)\n", PQgetvalue(res, r, 0),
+                   PQgetvalue(res, r, 1), PQgetvalue(res, r, 2));
+        PQclear(res);
+    }
     return ASSAY_EXIT_OK;
 }
