@@ -401,6 +401,24 @@ typedef struct {
 /* Scores the sentences of the original text t (split at 。！？!?；; and line
  * ends) outside conclusion and management sections (leak_eval's own header rule,
  * see the file comment) that name no gold item. */
+static const assay_leak_case_t *s_dbg_lc;
+static const char *s_dbg_term(const char *s, size_t len)
+{
+    static char buf[256];
+    buf[0] = 0;
+    if (!s_dbg_lc) return buf;
+    for (size_t k = 0; k < assay_leak_case_term_count(s_dbg_lc); k++) {
+        size_t tl;
+        assay_leak_term_kind_t kind;
+        const char *t = assay_leak_case_term(s_dbg_lc, k, &tl, &kind);
+        if (memmem(s, len, t, tl)) {
+            snprintf(buf, sizeof buf, "%s:%s", assay_leak_term_kind_name(kind), t);
+            return buf;
+        }
+    }
+    return buf;
+}
+
 static void s_retention(const s_items_t *items, const char *t, size_t len, const char *clean,
                         size_t clen, int show_lost, s_counts_t *cnt)
 {
@@ -466,8 +484,8 @@ static void s_retention(const s_items_t *items, const char *t, size_t len, const
                 cnt->chars += nc;
                 cnt->chars_kept += k;
                 if (show_lost && !whole)
-                    printf("   ~ lost%s (%zu/%zu chars kept): %.*s\n", ev ? " [evidence]" : "", k,
-                           nc, (int)(se - sa), t + sa);
+                    printf("   ~ lost%s {%s} (%zu/%zu chars kept): %.*s\n", ev ? " [evidence]" : "",
+                           s_dbg_term(t + sa, se - sa), k, nc, (int)(se - sa), t + sa);
             }
             if (i == len) break;
             i += n;
@@ -608,6 +626,7 @@ int main(int argc, char **argv)
         flagged += res.flagged;
         removed += res.n_removed;
         s_counts_t before = counts;
+        s_dbg_lc = lc;
         if (c->text) s_retention(&items, c->text, c->len, res.clean_text, res.clean_len, verbose, &counts);
         if (verbose) {
             const char *id = json_string_value(json_object_get(c->rec, "id"));
