@@ -387,6 +387,8 @@ struct assay_leak_case {
     size_t n_names, cap_names;
     s_term_t *terms;
     size_t n_terms, cap_terms;
+    size_t *verb; /* the indices of the verbatim terms */
+    size_t n_verb;
     int bucket[S_BUCKETS];
 };
 
@@ -450,6 +452,7 @@ void assay_leak_case_destroy(assay_leak_case_t **self_p)
     free(self->items);
     free(self->names);
     free(self->terms);
+    free(self->verb);
     free(self);
     *self_p = NULL;
 }
@@ -803,7 +806,11 @@ static void s_mark_verbatim(assay_leak_case_t *self, const char *s, size_t len, 
             if (depth == 0 && i > a && s_nchars(s + a, i - a) >= 2) {
                 assay_leak_case_add_term(self, s + a, i - a, ASSAY_LEAK_TERM_GOLD, item, NULL);
                 int k = s_find_term(self, s + a, i - a);
-                if (k >= 0) self->terms[k].verbatim = 1;
+                if (k >= 0 && !self->terms[k].verbatim) {
+                    self->terms[k].verbatim = 1;
+                    self->verb = assay_realloc(self->verb, (self->n_verb + 1) * sizeof *self->verb);
+                    self->verb[self->n_verb++] = (size_t)k;
+                }
             }
             if (i == len) break;
             if (open) depth++;
@@ -1479,8 +1486,13 @@ static int s_relative_before(const char *t, size_t sa, size_t off)
     int found = 0;
     for (size_t j = sa; j < off;) {
         size_t step = s_u8len((unsigned char)t[j]);
+        /* every word starts with a three-byte character from U+4E00..U+9FFF */
+        if (step != 3 || (unsigned char)t[j] < 0xE4 || (unsigned char)t[j] > 0xE9) {
+            j += step;
+            continue;
+        }
         for (size_t k = 0; k < ASSAY_ARRAY_LEN(rel); k++)
-            if (s_starts(t + j, off - j, rel[k])) {
+            if (memcmp(t + j, rel[k], 3) == 0 && s_starts(t + j, off - j, rel[k])) {
                 rel_end = j + strlen(rel[k]);
                 step = strlen(rel[k]);
                 found = 1;
@@ -1566,9 +1578,10 @@ static int s_past_history(const char *t, size_t len, size_t ca, size_t cb, size_
 /* does [s, s+len) hold a verbatim part of the diagnosis? */
 static int s_holds_verbatim(const assay_leak_case_t *lc, const char *s, size_t len)
 {
-    for (size_t k = 0; k < lc->n_terms; k++)
-        if (lc->terms[k].verbatim && lc->terms[k].len <= len && memmem(s, len, lc->terms[k].s, lc->terms[k].len))
-            return 1;
+    for (size_t v = 0; v < lc->n_verb; v++) {
+        const s_term_t *t = &lc->terms[lc->verb[v]];
+        if (t->len <= len && memmem(s, len, t->s, t->len)) return 1;
+    }
     return 0;
 }
 
@@ -1613,6 +1626,18 @@ static void s_bounds(const char *t, size_t lo, size_t hi, size_t off, size_t end
             break;
         }
     }
+}
+
+/* the context of a whole clause [ca, cb) (for a near mention, which has no
+ * position of its own): a relative's history, a denial or the past history */
+static s_ctx_t s_clause_ctx(const char *t, size_t sa, size_t ca, size_t cb, int sec_ctx)
+{
+    static const char *const past[] = {"年前", "曾", "年因", "年行", "年于", "病史", "既往", NULL};
+    if (sec_ctx == 2 || s_relative_before(t, sa, cb)) return S_CTX_FAMILY;
+    if (s_denied(t, ca, cb)) return S_CTX_DENIED;
+    if (s_past_history(t, cb, ca, cb, cb, 0, sec_ctx)) return S_CTX_HISTORY;
+    if (s_has_any(t, ca, cb, past) && s_past_history(t, cb, ca, cb, cb, 0, 1)) return S_CTX_HISTORY;
+    return S_CTX_NONE;
 }
 
 #define S_MASK "某病"
@@ -1737,7 +1762,7 @@ static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
                     }
                     free(reason);
                 }
-            } else if (r->lc->n_names > 0 && r->sec_ctx != 2) {
+            } else if (r->lc->n_names > 0) {
                 size_t nm = 0;
                 double cov = s_near_mention(&r->near, r->t + cl->a, cl->b - cl->a, &nm);
                 if (cov >= S_NEAR_MENTION) {
@@ -1747,6 +1772,10 @@ static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
                 } else if (s_statement(r, cl->a, cl->b, why, sizeof why)) {
                     keep = 0;
                 }
+                /* a near mention in a relative's history, a denial or the past
+                 * history stays, as an exact one does (asked only now: rare) */
+                if (!keep && s_clause_ctx(r->t, cls[0].a, cl->a, cl->b, r->sec_ctx) != S_CTX_NONE)
+                    keep = 1;
                 if (!keep) s_audit(r, cl->a, cl->b - cl->a, why);
             }
             if (!keep) continue;
@@ -1937,7 +1966,11 @@ void assay_leak_residual(const assay_leak_case_t *lc, const char *text, size_t l
      * a verbatim gold part never is */
     s_sections_t ss = {NULL, 0, 0};
     size_t n_headers = 0, sec = 0;
-    if (len > 0) s_parse_sections(text, len, &ss, &n_headers);
+    int parsed = 0; /* the sections of text, parsed when first needed */
+    if (hits.n > 0) {
+        s_parse_sections(text, len, &ss, &n_headers);
+        parsed = 1;
+    }
     for (size_t i = 0; i < hits.n; i++) {
         const s_hit_t *h = &hits.v[i];
         const s_term_t *t = &lc->terms[h->term];
@@ -1987,13 +2020,16 @@ void assay_leak_residual(const assay_leak_case_t *lc, const char *text, size_t l
                      * default flag threshold; so is one in a clause the cleaning
                      * keeps for its context (its own mention decides there) */
                     double score = cov - (S_NEAR_MENTION - S_DEFAULT_FLAG);
+                    if (!parsed) {
+                        s_parse_sections(text, len, &ss, &n_headers);
+                        parsed = 1;
+                    }
                     size_t k = 0;
                     while (k + 1 < ss.n && ss.v[k].end <= sa) k++;
                     int sec_ctx = ss.n ? s_section_ctx(ss.v[k].name, ss.v[k].name_len) : 0;
                     size_t ssa, sca, scb;
                     s_bounds(text, ss.n && ss.v[k].body <= sa ? ss.v[k].body : 0, len, sa, sa, &ssa,
                              &sca, &scb);
-                    static const s_term_t any = {NULL, 0, ASSAY_LEAK_TERM_GOLD, 0, NULL, 0, 0, -1};
                     s_ctx_t cx = S_CTX_NONE;
                     /* an exact mention inside the clause gave its context above */
                     int exact = 0;
@@ -2002,7 +2038,7 @@ void assay_leak_residual(const assay_leak_case_t *lc, const char *text, size_t l
                         exact = 1;
                         if (hits.v[q].term < 0) cx = (s_ctx_t)-hits.v[q].term;
                     }
-                    if (!exact) cx = s_mention_ctx(text, i, ssa, sa, i, i, 0, &any, sec_ctx);
+                    if (!exact) cx = s_clause_ctx(text, ssa, sa, i, sec_ctx);
                     if (cx != S_CTX_NONE && !s_holds_verbatim(lc, text + sa, i - sa)) score = 0.2;
                     s_hit_add(res, &cap, text + sa, i - sa,
                               assay_sprintf("near mention of the gold “%s” (coverage %.2f)%s%s%s",
