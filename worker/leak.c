@@ -389,6 +389,7 @@ struct assay_leak_case {
     size_t n_terms, cap_terms;
     size_t *verb; /* the indices of the verbatim terms */
     size_t n_verb;
+    int hide_history; /* assay_leak_case_hide_history */
     int bucket[S_BUCKETS];
 };
 
@@ -455,6 +456,11 @@ void assay_leak_case_destroy(assay_leak_case_t **self_p)
     free(self->verb);
     free(self);
     *self_p = NULL;
+}
+
+void assay_leak_case_hide_history(assay_leak_case_t *self, int on)
+{
+    self->hide_history = on != 0;
 }
 
 size_t assay_leak_case_gold_count(const assay_leak_case_t *self)
@@ -1532,47 +1538,25 @@ static int s_denied(const char *t, size_t ca, size_t off)
     return 0;
 }
 
-/* the patient's past history: see the comment above s_ctx_t */
-static int s_past_history(const char *t, size_t len, size_t ca, size_t cb, size_t off,
-                          size_t hlen, int sec_ctx)
+/* the patient's past history: see the comment above s_ctx_t. [sa, off): where
+ * "既往" opens the history (the sentence up to the mention, as far as it is
+ * kept: past_before says an earlier kept clause of it held "既往"), [ca, cb) the
+ * clause, [off, off + hlen) the mention */
+static int s_past_history(const char *t, size_t len, size_t sa, size_t ca, size_t cb, size_t off,
+                          size_t hlen, int sec_ctx, int past_before)
 {
     static const char *const conclusion[] = {"诊断", "诊为", "确诊", "拟诊", "疑诊", "考虑",
                                              "印象", "收入", "收住", "收治", "提示", "示",
                                              "符合", NULL};
-    static const char *const markers[] = {"既往", "病史", NULL};
+    static const char *const past[] = {"既往", NULL};
+    static const char *const hist[] = {"病史", NULL};
     if (s_has_any(t, ca, cb, conclusion)) return 0;
-    if (sec_ctx == 1 || s_has_any(t, ca, cb, markers)) return 1;
-    /* "“X”史", "“X”10余年", "X 2年余" */
-    size_t e = off + hlen, n;
-    while (e < len && (s_starts(t + e, len - e, "”") || t[e] == '"' || t[e] == ' ')) e += s_u8len((unsigned char)t[e]);
-    if (s_starts(t + e, len - e, "史")) return 1;
-    size_t d = e;
-    while (d < len && (isdigit((unsigned char)t[d]) || t[d] == '.')) d++;
-    if (d == e) {
-        static const char *const num[] = {"一", "二", "两", "三", "四", "五", "六", "七", "八", "九", "十", "数", "半", "多"};
-        for (int more = 1; more && d < len;) {
-            more = 0;
-            for (size_t k = 0; k < ASSAY_ARRAY_LEN(num); k++)
-                if (s_starts(t + d, len - d, num[k])) d += strlen(num[k]), more = 1;
-        }
-    }
-    if (d > e) {
-        if (s_starts(t + d, len - d, "余")) d += strlen("余");
-        if (s_starts(t + d, len - d, "年") || s_starts(t + d, len - d, "个月") ||
-            s_starts(t + d, len - d, "月"))
-            return 1;
-    }
-    /* "N年前行“X术”", "曾因“X”行…", "2014年因“X”行…" */
-    static const char *const past[] = {"年前", "曾", "年因", "年行", "年于", NULL};
-    if (s_has_any(t, ca, cb, past)) {
-        size_t b = off;
-        for (int k = 0; k < 3 && b > ca; k++) {
-            uint32_t c = s_cp_before(t, b, &n);
-            b -= n;
-            if (c == 0x884C /* 行 */ || c == 0x56E0 /* 因 */ || c == 0x60A3 /* 患 */) return 1;
-        }
-    }
-    return 0;
+    if (sec_ctx == 1 || past_before || s_has_any(t, sa, off, past) || s_has_any(t, ca, cb, hist))
+        return 1;
+    /* "“X”史": the mention names a history */
+    size_t e = off + hlen;
+    while (e < len && (s_starts(t + e, len - e, "”") || t[e] == '"')) e += s_u8len((unsigned char)t[e]);
+    return s_starts(t + e, len - e, "史");
 }
 
 /* does [s, s+len) hold a verbatim part of the diagnosis? */
@@ -1588,12 +1572,16 @@ static int s_holds_verbatim(const assay_leak_case_t *lc, const char *s, size_t l
 /* the context of the mention [off, off+hlen) of term in clause [ca, cb) of the
  * sentence starting at sa, in a section of kind sec_ctx (s_section_ctx) */
 static s_ctx_t s_mention_ctx(const char *t, size_t len, size_t sa, size_t ca, size_t cb, size_t off,
-                             size_t hlen, const s_term_t *term, int sec_ctx)
+                             size_t hlen, const s_term_t *term, int sec_ctx, int hide_history,
+                             size_t past_from, int past_before)
 {
     if (term->kind == ASSAY_LEAK_TERM_CODE) return S_CTX_NONE;
     if (sec_ctx == 2 || s_relative_before(t, sa, off)) return S_CTX_FAMILY;
     if (s_denied(t, ca, off)) return S_CTX_DENIED;
-    if (s_past_history(t, len, ca, cb, off, hlen, sec_ctx)) return S_CTX_HISTORY;
+    /* a drug or procedure in the history is the management of the diagnosis */
+    if (!hide_history && term->kind != ASSAY_LEAK_TERM_TREATMENT &&
+        s_past_history(t, len, past_from, ca, cb, off, hlen, sec_ctx, past_before))
+        return S_CTX_HISTORY;
     return S_CTX_NONE;
 }
 
@@ -1630,14 +1618,28 @@ static void s_bounds(const char *t, size_t lo, size_t hi, size_t off, size_t end
 
 /* the context of a whole clause [ca, cb) (for a near mention, which has no
  * position of its own): a relative's history, a denial or the past history */
-static s_ctx_t s_clause_ctx(const char *t, size_t sa, size_t ca, size_t cb, int sec_ctx)
+static s_ctx_t s_clause_ctx(const char *t, size_t sa, size_t ca, size_t cb, int sec_ctx,
+                            int hide_history, size_t past_from, int past_before)
 {
-    static const char *const past[] = {"年前", "曾", "年因", "年行", "年于", "病史", "既往", NULL};
     if (sec_ctx == 2 || s_relative_before(t, sa, cb)) return S_CTX_FAMILY;
     if (s_denied(t, ca, cb)) return S_CTX_DENIED;
-    if (s_past_history(t, cb, ca, cb, cb, 0, sec_ctx)) return S_CTX_HISTORY;
-    if (s_has_any(t, ca, cb, past) && s_past_history(t, cb, ca, cb, cb, 0, 1)) return S_CTX_HISTORY;
+    if (!hide_history && s_past_history(t, cb, past_from, ca, cb, cb, 0, sec_ctx, past_before))
+        return S_CTX_HISTORY;
     return S_CTX_NONE;
+}
+
+/* does the clause end in a conclusion label ("…明确诊断：", "诊断为：", "考虑：")? */
+static int s_conclusion_label(const char *s, size_t len)
+{
+    static const char *const labels[] = {"诊断", "诊断为", "诊为", "确诊", "确诊为", "拟诊",
+                                         "考虑", "考虑为", "印象", "疑诊"};
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t')) len--;
+    if (s_ends(s, len, "：")) len -= strlen("：");
+    else if (len > 0 && s[len - 1] == ':') len--;
+    else return 0;
+    for (size_t k = 0; k < ASSAY_ARRAY_LEN(labels); k++)
+        if (s_ends(s, len, labels[k])) return 1;
+    return 0;
 }
 
 #define S_MASK "某病"
@@ -1711,6 +1713,7 @@ static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
         }
         /* decide per clause: keep 1 = whole, 0 = drop, 2 = whole minus [ra, rb) */
         int kept_any = 0, last_kept = -1;
+        int past_kept = 0; /* a kept clause of this sentence holds "既往" */
         size_t sent_start_len = out->len;
         nkept = 0;
         for (size_t k = 0; k < ncl; k++) {
@@ -1730,10 +1733,12 @@ static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
                     const s_hit_t *hq = &r->hits.v[q];
                     const s_term_t *tq = &r->lc->terms[hq->term];
                     n_hits++;
-                    s_ctx_t cx = hq->off + hq->len > cl->b
+                    /* a term running over a clause boundary has no one context */
+                    s_ctx_t cx = hq->off < cl->a || hq->off + hq->len > cl->b
                                      ? S_CTX_NONE
                                      : s_mention_ctx(r->t, cl->b, cls[0].a, cl->a, cl->b, hq->off,
-                                                     hq->len, tq, r->sec_ctx);
+                                                     hq->len, tq, r->sec_ctx, r->lc->hide_history,
+                                                     cl->a, past_kept);
                     int verbatim = tq->verbatim || s_holds_verbatim(r->lc, r->t + hq->off, hq->len);
                     if (cx == S_CTX_FAMILY && verbatim && n_masks < S_MAX_MASKS) {
                         masks[n_masks++] = q;
@@ -1774,11 +1779,25 @@ static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
                 }
                 /* a near mention in a relative's history, a denial or the past
                  * history stays, as an exact one does (asked only now: rare) */
-                if (!keep && s_clause_ctx(r->t, cls[0].a, cl->a, cl->b, r->sec_ctx) != S_CTX_NONE)
+                if (!keep && s_clause_ctx(r->t, cls[0].a, cl->a, cl->b, r->sec_ctx,
+                                          r->lc->hide_history, cl->a, past_kept) != S_CTX_NONE)
                     keep = 1;
                 if (!keep) s_audit(r, cl->a, cl->b - cl->a, why);
             }
-            if (!keep) continue;
+            if (!keep) {
+                /* "入院后完善相关检查明确诊断：" before the removed diagnosis is its
+                 * conclusion marker: it goes with it, the findings after stay */
+                if (nkept > 0 && kept[nkept - 1].k + 1 == k &&
+                    s_conclusion_label(r->t + cls[k - 1].a, cls[k - 1].end - cls[k - 1].a)) {
+                    const s_clause_t *lb = &cls[k - 1];
+                    s_audit(r, lb->a, lb->b - lb->a, "conclusion marker of a removed diagnosis");
+                    out->len = kept[--nkept].mark;
+                    out->data[out->len] = '\0';
+                    last_kept = nkept > 0 ? (int)kept[nkept - 1].k : -1;
+                }
+                continue;
+            }
+            if (s_memmem(r->t + cl->a, cl->b - cl->a, "既往")) past_kept = 1;
             if (nkept == capkept) {
                 capkept = capkept ? capkept * 2 : 16;
                 kept = assay_realloc(kept, capkept * sizeof *kept);
@@ -1979,7 +1998,8 @@ void assay_leak_residual(const assay_leak_case_t *lc, const char *text, size_t l
         if (lo > h->off) lo = 0;
         s_bounds(text, lo, len, h->off, h->off + h->len, &sa, &ca, &cb);
         int sec_ctx = ss.n ? s_section_ctx(ss.v[sec].name, ss.v[sec].name_len) : 0;
-        s_ctx_t cx = s_mention_ctx(text, cb, sa, ca, cb, h->off, h->len, t, sec_ctx);
+        s_ctx_t cx = s_mention_ctx(text, cb, sa, ca, cb, h->off, h->len, t, sec_ctx, lc->hide_history,
+                                   sa, 0);
         int verbatim = t->verbatim || s_holds_verbatim(lc, text + h->off, h->len);
         char *reason = s_term_reason(t);
         hits.v[i].term = cx != S_CTX_NONE && !verbatim ? -(int)cx : 0; /* reused: its context */
@@ -2038,7 +2058,7 @@ void assay_leak_residual(const assay_leak_case_t *lc, const char *text, size_t l
                         exact = 1;
                         if (hits.v[q].term < 0) cx = (s_ctx_t)-hits.v[q].term;
                     }
-                    if (!exact) cx = s_clause_ctx(text, ssa, sa, i, sec_ctx);
+                    if (!exact) cx = s_clause_ctx(text, ssa, sa, i, sec_ctx, lc->hide_history, ssa, 0);
                     if (cx != S_CTX_NONE && !s_holds_verbatim(lc, text + sa, i - sa)) score = 0.2;
                     s_hit_add(res, &cap, text + sa, i - sa,
                               assay_sprintf("near mention of the gold “%s” (coverage %.2f)%s%s%s",

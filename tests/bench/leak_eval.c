@@ -502,9 +502,12 @@ static const char *s_leak(const s_items_t *items, const char *clean, size_t clen
     return s_names_item(items, clean, clen);
 }
 
+static int s_hide_history;
+
 static assay_leak_case_t *s_build(const s_case_t *c, const assay_terms_t *terms)
 {
     assay_leak_case_t *lc = assay_leak_case_new();
+    assay_leak_case_hide_history(lc, s_hide_history);
     assay_leak_case_add_gold(lc, c->diag, strlen(c->diag));
     if (terms) assay_leak_case_expand(lc, terms, NULL);
     return lc;
@@ -516,11 +519,12 @@ int main(int argc, char **argv)
     int verbose = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-v") == 0) verbose = 1;
+        else if (strcmp(argv[i], "--hide-history") == 0) s_hide_history = 1;
         else if (!path) path = argv[i];
         else if (!terms_path) terms_path = argv[i];
     }
     if (!path) {
-        fprintf(stderr, "usage: leak_eval CASES.jsonl [TERMS] [-v]\n");
+        fprintf(stderr, "usage: leak_eval CASES.jsonl [TERMS] [-v] [--hide-history]\n");
         return 2;
     }
     FILE *f = fopen(path, "r");

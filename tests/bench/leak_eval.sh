@@ -61,4 +61,5 @@ fi
 set -- "$DATA_DIR/cases.jsonl"
 if [ -n "$TERMS" ]; then set -- "$@" "$TERMS"; fi
 if [ "${VERBOSE:-0}" = 1 ]; then set -- "$@" -v; fi
+if [ "${HIDE_HISTORY:-0}" = 1 ]; then set -- "$@" --hide-history; fi
 exec "$BIN" "$@"
