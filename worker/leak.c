@@ -1274,6 +1274,7 @@ static void s_audit(s_run_t *r, size_t off, size_t len, const char *reason)
     e->reason = assay_strdup(reason);
     e->offset = off;
     e->in_named = r->in_named;
+    e->masked = 0;
 }
 
 static char *s_term_reason(const s_term_t *term)
@@ -1754,6 +1755,7 @@ static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
                                  "masked as “" S_MASK "”, the clause stays",
                                  r->lc->terms[hq->term].s);
                         s_audit(r, hq->off, hq->len, why);
+                        if (r->n_rm > 0) r->rm[r->n_rm - 1].masked = 1;
                     }
                 } else {
                     const s_hit_t *hit = &r->hits.v[bad];

@@ -149,6 +149,8 @@ typedef struct {
     char *reason;
     size_t offset; /* byte offset in the input text, or in the named section */
     int in_named;  /* 1 when from a named section (offset relative to it) */
+    int masked;    /* 1 when the span was replaced by "某病" (a gold item in a
+                    * relative's history), not removed */
 } assay_leak_removal_t;
 
 /* one remaining mention found by the residual check */

@@ -4,7 +4,7 @@
  *  Input:  {text?: string, sections? | fields?: {name: text}, diagnosis: string |
  *          [string | {name|text, code?}] | {text?, codes?: [..]}, diagnosis_codes?: [..]}
  *  Output: {clean_text, question, answer, removed: [{span, reason, section, offset,
- *          from}], residual_leak, residual_flagged, residual_hits: [{match, reason,
+ *          from, action: removed | masked}], residual_leak, residual_flagged, residual_hits: [{match, reason,
  *          score}], gold_items, leak_terms, headers, notes?} and, with the LLM pass
  *          below, rewrite | rewrite_rejected, llm_leak_check, llm_cost
  *
@@ -21,7 +21,9 @@
  *
  *  Parameters: max_bytes (1 MiB), allow_unsectioned (false), flag_threshold
  *  (0.5), fail_on_leak (false: a case still leaking is returned with
- *  residual_flagged = true; true: it fails permanently), max_treatment_diseases (5),
+ *  residual_flagged = true; true: it fails permanently), hide_history (false: the
+ *  diagnosis named in the patient's past history stays as evidence, see
+ *  assay_leak_case_hide_history; true: it is hidden too), max_treatment_diseases (5),
  *  question_template ("{case}" is replaced by the clean text, "{n}" by the number
  *  of gold items).
  *
@@ -240,10 +242,11 @@ static json_t *s_output(const assay_leak_case_t *lc, const assay_leak_result_t *
     json_t *rm = json_array();
     for (size_t i = 0; i < res->n_removed; i++) {
         const assay_leak_removal_t *e = &res->removed[i];
-        json_array_append_new(rm, json_pack("{s:s, s:s, s:s, s:I, s:s}", "span", e->span, "reason",
-                                            e->reason, "section", e->section, "offset",
+        json_array_append_new(rm, json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "span", e->span,
+                                            "reason", e->reason, "section", e->section, "offset",
                                             (json_int_t)e->offset, "from",
-                                            e->in_named ? "section" : "text"));
+                                            e->in_named ? "section" : "text", "action",
+                                            e->masked ? "masked" : "removed"));
     }
     json_object_set_new(out, "removed", rm);
     json_object_set_new(out, "residual_leak", json_real(res->residual));
@@ -670,6 +673,7 @@ static void s_run(void *state, assay_task_t *task)
     }
 
     assay_leak_case_t *lc = assay_leak_case_new();
+    assay_leak_case_hide_history(lc, assay_param_bool(task, "hide_history", 0));
     assay_buf_t answer = ASSAY_BUF_INIT;
     assay_leak_section_t *sv = NULL;
     json_t *notes = NULL; /* absent sections, for the output's "notes" */

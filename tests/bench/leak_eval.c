@@ -1,44 +1,57 @@
 /*  leak_eval.c: evaluates leak removal on case records with a known diagnosis.
  *
- *  usage: leak_eval CASES.jsonl [TERMS] [-v]
+ *  usage: leak_eval CASES.jsonl [TERMS] [-v] [--hide-history]
  *
  *  Each line is {text, diagnosis, fields? | sections?}: diagnosis a string (or
- *  an array of strings), fields/sections named sections. With TERMS
- *  (a terminology TSV directory or snapshot) the case lexicon is expanded with
- *  aliases, related terms, codes and treatments exactly as the leak_removal task
- *  does; without it only the gold text itself is hidden.
+ *  an array of strings, joined with "；"), fields/sections named sections (a
+ *  null or non-string one is absent, as for the task, and counted). The engine
+ *  runs as the leak_removal task runs it: with TERMS (a terminology TSV
+ *  directory or snapshot) the case lexicon is expanded with aliases, related
+ *  terms, codes and treatments; without it only the gold text itself is hidden.
+ *  --hide-history: the case hides names of the diagnosis in the patient's past
+ *  history too (assay_leak_case_hide_history).
  *
- *  Figures (definitions, independent of what the engine decided to remove):
- *  - leak_rate: share of cases whose clean text still mentions, verbatim, a gold
- *    name (a diagnosis item, or a core name parsed from it by
- *    assay_leak_case_add_gold) or an alias of it from the terminology. An
- *    occurrence whose first character ends a degree word (最高, 偏低, 增大, …:
- *    "最高血压为180/85mmHg" is 最高 + 血压) is not a mention; the count of cases
- *    with any plain occurrence is printed too.
- *  - retention: over the sentences of the original text (split at 。！？；\n)
- *    that are outside conclusion/management sections (a header "NAME：" or a
- *    header line whose NAME contains 诊断, 拟诊, 经过, 医嘱, 出院, 治疗, 处理, 计划,
- *    转归, 预后, 随访, 术式, 手术名称, 手术方式, 临床印象 or 初步印象, recognised
- *    here by this program's own rule; one opened inside a paragraph ends with the
- *    line, or with the sentence and a numbered list after it when NAME ends in
- *    诊断, 印象 or 拟诊; such a section ends at the next header of
- *    a history, complaint or findings section, NAME ending in 史, 主诉, 情况, 检查,
- *    查体, 体检, 摘要, 资料, 特点, 体征 or 化验) and that contain none of the case's
- *    hidden terms
- *    (gold names, aliases, parents/children, codes, diagnosis-specific drugs and
- *    treatments; plain substring test), the share of characters kept: a sentence
- *    found verbatim in the clean text counts whole, otherwise each maximal piece
- *    of at least four characters found verbatim, in order, counts.
+ *  The figures are defined here, independently of the engine's own gold parsing
+ *  and of what it decided to remove:
+ *  - gold items: the parts of the record's diagnosis string between list numbers
+ *    ("1." "2、" "3．" "（4）" "(5)" "①", numbered 1, 2, 3, … so "4.2型糖尿病" is
+ *    item 4) and punctuation (，,；;、。：:！？!? quotes, white space, line ends). A
+ *    bracketed part ("（3级，很高危）", "（多发）", "（NYHA分级）") qualifies the
+ *    item before it and is no item; parts of fewer than two characters are none.
+ *  - leak_rate: share of cases whose clean text holds a gold item verbatim
+ *    (plain substring; target 0).
+ *  - retention: over the sentences of the original text (split at 。！？!?；; and
+ *    line ends) outside conclusion/management sections (see below) that hold no
+ *    gold item, the share found verbatim, whole, in the clean text (a sentence
+ *    with a header, "主诉：…", counts with or without it). A sentence with one
+ *    clause cut counts as lost.
+ *  - evidence_retention: the same over those of these sentences that hold a
+ *    number with a unit (a measured value: "36.8℃", "120/80mmHg", "12.5×10^9/L",
+ *    "85%", "4cm", "71次/分", "450ms"; durations, ages and counts are none).
+ *  - conclusion/management sections, by this program's own rule: a header
+ *    "NAME：" or a header line whose NAME contains 诊断, 拟诊, 经过, 医嘱, 出院,
+ *    治疗, 处理, 计划, 转归, 预后, 随访, 术式, 手术名称, 手术方式, 临床印象 or
+ *    初步印象; one opened inside a paragraph ends with the line, or with the
+ *    sentence and a numbered list after it when NAME ends in 诊断, 印象 or 拟诊;
+ *    such a section ends at the next header of a history, complaint or findings
+ *    section, NAME ending in 史, 主诉, 情况, 检查, 查体, 体检, 摘要, 资料, 特点, 体征
+ *    or 化验. Their sentences are not scored: they are the conclusion.
  *  - cases_per_s: cases cleaned per second on one core: the CPU time of the one
  *    thread doing the work (so other load on the machine does not count), timing
- *    the lexicon build (gold parsing + terminology expansion) and the run, not
- *    JSON parsing or scoring; the data set is repeated until at least one CPU
- *    second has passed. Wall-clock time is printed alongside.
+ *    the lexicon build (gold parsing + terminology expansion) and the run
+ *    (cleaning + residual check), not JSON parsing or scoring; the data set is
+ *    repeated until at least one CPU second has passed. Wall-clock time is
+ *    printed alongside.
+ *  Also printed: the characters of the scored sentences kept whole or in pieces
+ *  of four characters or more (a clause cut costs its own characters only), and
+ *  how many lost sentences hold a term of the engine's case lexicon (a core name,
+ *  alias, relative, code or drug of the diagnosis: the engine's choice to hide
+ *  it) or none (-v lists them, with the term).
  *  Every case is cleaned, free text without section headers included (the task
  *  refuses that unless allow_unsectioned is set); cases the engine refuses
  *  (no text, no diagnosis, invalid UTF-8, too large) are counted as errors and
  *  left out of the figures.
- *  Last line: leak_rate=X retention=Y cases_per_s=Z
+ *  Last line: leak_rate=X retention=Y evidence_retention=Z cases_per_s=W
  */
 #include "common/util.h"
 #include "worker/leak.h"
@@ -396,31 +409,32 @@ typedef struct {
     size_t scored, kept;    /* the other sentences, and those found verbatim */
     size_t ev_scored, ev_kept; /* the same for those holding a number with a unit */
     size_t chars, chars_kept;  /* their characters, and those kept (whole or in pieces) */
+    size_t lost_named;         /* lost sentences holding a term of the engine's lexicon */
 } s_counts_t;
 
 /* Scores the sentences of the original text t (split at 。！？!?；; and line
  * ends) outside conclusion and management sections (leak_eval's own header rule,
  * see the file comment) that name no gold item. */
-static const assay_leak_case_t *s_dbg_lc;
-static const char *s_dbg_term(const char *s, size_t len)
+/* the first term of the engine's case lexicon found in s as "kind:term", else
+ * "": why a lost sentence may have gone (diagnostics only, not a figure) */
+static const char *s_engine_term(const assay_leak_case_t *lc, const char *s, size_t len, char *buf,
+                                 size_t cap)
 {
-    static char buf[256];
-    buf[0] = 0;
-    if (!s_dbg_lc) return buf;
-    for (size_t k = 0; k < assay_leak_case_term_count(s_dbg_lc); k++) {
+    buf[0] = '\0';
+    for (size_t k = 0; k < assay_leak_case_term_count(lc); k++) {
         size_t tl;
         assay_leak_term_kind_t kind;
-        const char *t = assay_leak_case_term(s_dbg_lc, k, &tl, &kind);
+        const char *t = assay_leak_case_term(lc, k, &tl, &kind);
         if (memmem(s, len, t, tl)) {
-            snprintf(buf, sizeof buf, "%s:%s", assay_leak_term_kind_name(kind), t);
-            return buf;
+            snprintf(buf, cap, "%s:%s", assay_leak_term_kind_name(kind), t);
+            break;
         }
     }
     return buf;
 }
 
-static void s_retention(const s_items_t *items, const char *t, size_t len, const char *clean,
-                        size_t clen, int show_lost, s_counts_t *cnt)
+static void s_retention(const s_items_t *items, const assay_leak_case_t *lc, const char *t,
+                        size_t len, const char *clean, size_t clen, int show_lost, s_counts_t *cnt)
 {
     int conclusion = 0, inline_conclusion = 0;
     size_t a = 0, n = 0;
@@ -483,9 +497,14 @@ static void s_retention(const s_items_t *items, const char *t, size_t len, const
                 size_t k = whole ? nc : s_kept_chars(t + body, se - body, clean, clen);
                 cnt->chars += nc;
                 cnt->chars_kept += k;
-                if (show_lost && !whole)
-                    printf("   ~ lost%s {%s} (%zu/%zu chars kept): %.*s\n", ev ? " [evidence]" : "",
-                           s_dbg_term(t + sa, se - sa), k, nc, (int)(se - sa), t + sa);
+                if (!whole) {
+                    char term[256];
+                    s_engine_term(lc, t + sa, se - sa, term, sizeof term);
+                    cnt->lost_named += term[0] != '\0';
+                    if (show_lost)
+                        printf("   ~ lost%s {%s} (%zu/%zu chars kept): %.*s\n",
+                               ev ? " [evidence]" : "", term, k, nc, (int)(se - sa), t + sa);
+                }
             }
             if (i == len) break;
             i += n;
@@ -630,8 +649,7 @@ int main(int argc, char **argv)
         flagged += res.flagged;
         removed += res.n_removed;
         s_counts_t before = counts;
-        s_dbg_lc = lc;
-        if (c->text) s_retention(&items, c->text, c->len, res.clean_text, res.clean_len, verbose, &counts);
+        if (c->text) s_retention(&items, lc, c->text, c->len, res.clean_text, res.clean_len, verbose, &counts);
         if (verbose) {
             const char *id = json_string_value(json_object_get(c->rec, "id"));
             size_t sc = counts.scored - before.scored, kp = counts.kept - before.kept;
@@ -693,6 +711,9 @@ int main(int argc, char **argv)
            counts.conclusion, counts.naming, counts.scored, counts.kept, counts.ev_scored,
            counts.ev_kept, counts.chars_kept, counts.chars,
            counts.chars ? (double)counts.chars_kept / (double)counts.chars : 1.0);
+    printf("lost sentences: %zu hold a term of the engine's case lexicon (a name, alias, relative, "
+           "code or drug of the diagnosis), %zu none\n",
+           counts.lost_named, counts.scored - counts.kept - counts.lost_named);
     printf("leak_rate=%.4f retention=%.4f evidence_retention=%.4f cases_per_s=%.0f\n",
            ok ? (double)leaked / (double)ok : 0.0,
            counts.scored ? (double)counts.kept / (double)counts.scored : 1.0,

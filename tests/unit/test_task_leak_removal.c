@@ -348,6 +348,46 @@ static void test_field_types(void **state)
     s_expect_fail("{\"text\": \"主诉：心悸\", \"diagnosis\": null}", NULL, "missing field \"diagnosis\"");
 }
 
+/* a gold item in a relative's history is masked, the clause stays, and the
+ * audit says which entries were masked rather than removed */
+static void test_family_masked(void **state)
+{
+    (void)state;
+    assay_task_t t;
+    s_run(&t,
+          "{\"text\": \"主诉：心悸3天。\\n家族史：母亲患“心房颤动”，父亲体健。\\n现病史：外院诊断心房颤动。\","
+          " \"diagnosis\": \"心房颤动\"}",
+          NULL);
+    assert_false(t.failed);
+    assert_string_equal(json_string_value(json_object_get(t.output, "clean_text")),
+                        "主诉：心悸3天。\n家族史：母亲患“某病”，父亲体健。");
+    size_t i, masked = 0, removed = 0;
+    json_t *e;
+    json_array_foreach(json_object_get(t.output, "removed"), i, e)
+    {
+        const char *action = json_string_value(json_object_get(e, "action"));
+        assert_non_null(action);
+        masked += strcmp(action, "masked") == 0;
+        removed += strcmp(action, "removed") == 0;
+    }
+    assert_int_equal(masked, 1);
+    assert_true(removed >= 1);
+    assert_true(json_is_false(json_object_get(t.output, "residual_flagged")));
+    s_release(&t);
+
+    /* the past history stays as evidence unless the task hides it */
+    static const char in[] = "{\"text\": \"既往史：“房颤”病史3年，心室率最快150次/分。\", "
+                             "\"diagnosis\": \"心房颤动\"}";
+    s_run(&t, in, NULL);
+    assert_string_equal(json_string_value(json_object_get(t.output, "clean_text")),
+                        "既往史：“房颤”病史3年，心室率最快150次/分。");
+    s_release(&t);
+    s_run(&t, in, "{\"hide_history\": true}");
+    assert_string_equal(json_string_value(json_object_get(t.output, "clean_text")),
+                        "既往史：心室率最快150次/分。");
+    s_release(&t);
+}
+
 static void test_fail_on_leak(void **state)
 {
     (void)state;
@@ -373,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_null_sections),
         cmocka_unit_test(test_field_types),
+        cmocka_unit_test(test_family_masked),
         cmocka_unit_test(test_fail_on_leak),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
