@@ -20,8 +20,9 @@
  *    item before it and is no item; parts of fewer than two characters are none.
  *  - leak_rate: share of cases whose clean text holds a gold item verbatim
  *    (plain substring; target 0).
- *  - retention: over the sentences of the original text (split at 。！？!?；; and
- *    line ends) outside conclusion/management sections (see below) that hold no
+ *  - retention: over the sentences of the original text and of its named
+ *    sections (split at 。！？!?；; and line ends) outside conclusion/management
+ *    sections (see below; a named section by its name) that hold no
  *    gold item, the share found verbatim, whole, in the clean text (a sentence
  *    with a header, "主诉：…", counts with or without it). A sentence with one
  *    clause cut counts as lost.
@@ -648,27 +649,34 @@ int main(int argc, char **argv)
         leaked += leak != NULL;
         flagged += res.flagged;
         removed += res.n_removed;
-        s_counts_t before = counts;
-        if (c->text) s_retention(&items, lc, c->text, c->len, res.clean_text, res.clean_len, verbose, &counts);
         if (verbose) {
             const char *id = json_string_value(json_object_get(c->rec, "id"));
-            size_t sc = counts.scored - before.scored, kp = counts.kept - before.kept;
-            printf("== [%zu] %s gold=%s items=%zu terms=%zu removed=%zu retention=%zu/%zu "
-                   "residual=%.2f%s%s\n",
-                   i, id ? id : "?", c->diag, items.n, assay_leak_case_term_count(lc), res.n_removed,
-                   kp, sc, res.residual, leak ? " LEAK " : "", leak ? leak : "");
+            printf("== [%zu] %s gold=%s items=%zu terms=%zu removed=%zu residual=%.2f%s%s\n", i,
+                   id ? id : "?", c->diag, items.n, assay_leak_case_term_count(lc), res.n_removed,
+                   res.residual, leak ? " LEAK " : "", leak ? leak : "");
             printf("   items:");
             for (size_t k = 0; k < items.n; k++) printf(" [%s]", items.v[k]);
             printf("\n");
             for (size_t k = 0; k < res.n_removed; k++)
-                if (!res.removed[k].in_named)
-                    printf("   - [%s] %.160s  <= %s\n", res.removed[k].section, res.removed[k].span,
-                           res.removed[k].reason);
+                printf("   - [%s] %.160s  <= %s\n", res.removed[k].section, res.removed[k].span,
+                       res.removed[k].reason);
             for (size_t k = 0; k < res.n_hits; k++)
                 printf("   ! %.80s (%s, %.2f)\n", res.hits[k].match, res.hits[k].reason,
                        res.hits[k].score);
             if (getenv("LEAK_EVAL_SHOW")) printf("%s\n", res.clean_text);
         }
+        s_counts_t before = counts;
+        if (c->text) s_retention(&items, lc, c->text, c->len, res.clean_text, res.clean_len, verbose, &counts);
+        /* named sections are sentences of the record too, unless their name
+         * makes them a conclusion or management section */
+        for (size_t k = 0; k < c->n_secs; k++)
+            if (!s_conclusion_header(c->secs[k].name, strlen(c->secs[k].name)))
+                s_retention(&items, lc, c->secs[k].text, c->secs[k].len, res.clean_text,
+                            res.clean_len, verbose, &counts);
+        if (verbose)
+            printf("   retention %zu/%zu, evidence %zu/%zu\n", counts.kept - before.kept,
+                   counts.scored - before.scored, counts.ev_kept - before.ev_kept,
+                   counts.ev_scored - before.ev_scored);
         s_items_free(&items);
         assay_leak_result_release(&res);
         assay_leak_case_destroy(&lc);
