@@ -1574,13 +1574,16 @@ static int s_holds_verbatim(const assay_leak_case_t *lc, const char *s, size_t l
  * sentence starting at sa, in a section of kind sec_ctx (s_section_ctx) */
 static s_ctx_t s_mention_ctx(const char *t, size_t len, size_t sa, size_t ca, size_t cb, size_t off,
                              size_t hlen, const s_term_t *term, int sec_ctx, int hide_history,
-                             size_t past_from, int past_before)
+                             size_t past_from, int past_before, uint64_t named_items)
 {
     if (term->kind == ASSAY_LEAK_TERM_CODE) return S_CTX_NONE;
     if (sec_ctx == 2 || s_relative_before(t, sa, off)) return S_CTX_FAMILY;
     if (s_denied(t, ca, off)) return S_CTX_DENIED;
-    /* a drug or procedure in the history is the management of the diagnosis */
-    if (!hide_history && term->kind != ASSAY_LEAK_TERM_TREATMENT &&
+    /* a drug or procedure in the history is the management of the diagnosis:
+     * hidden, unless the history sentence already names the condition it treats
+     * ("“糖尿病”病史10年，口服“二甲双胍”": hiding the drug would hide nothing) */
+    int named = term->item < 64 && (named_items >> term->item & 1);
+    if (!hide_history && (term->kind != ASSAY_LEAK_TERM_TREATMENT || named) &&
         s_past_history(t, len, past_from, ca, cb, off, hlen, sec_ctx, past_before))
         return S_CTX_HISTORY;
     return S_CTX_NONE;
@@ -1714,7 +1717,8 @@ static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
         }
         /* decide per clause: keep 1 = whole, 0 = drop, 2 = whole minus [ra, rb) */
         int kept_any = 0, last_kept = -1;
-        int past_kept = 0; /* a kept clause of this sentence holds "既往" */
+        int past_kept = 0;  /* a kept clause of this sentence holds "既往" */
+        uint64_t named_kept = 0; /* gold items a kept clause names as history */
         size_t sent_start_len = out->len;
         nkept = 0;
         for (size_t k = 0; k < ncl; k++) {
@@ -1725,11 +1729,13 @@ static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
             why[0] = '\0';
             int h = s_first_hit(r, cl->a, cl->b);
             size_t n_masks = 0;
+            uint64_t named_here = 0; /* gold items named here, kept as history */
             if (h >= 0) {
                 /* a mention may stay in its context (s_ctx_t); a verbatim gold part
                  * in a relative's history is masked; any other mention removes
                  * the clause, or only its list element when it is the only one */
                 int n_hits = 0, bad = -1;
+                named_here = 0;
                 for (int q = h; q < (int)r->hits.n && r->hits.v[q].off < cl->b; q++) {
                     const s_hit_t *hq = &r->hits.v[q];
                     const s_term_t *tq = &r->lc->terms[hq->term];
@@ -1739,8 +1745,11 @@ static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
                                      ? S_CTX_NONE
                                      : s_mention_ctx(r->t, cl->b, cls[0].a, cl->a, cl->b, hq->off,
                                                      hq->len, tq, r->sec_ctx, r->lc->hide_history,
-                                                     cl->a, past_kept);
+                                                     cl->a, past_kept, named_kept | named_here);
                     int verbatim = tq->verbatim || s_holds_verbatim(r->lc, r->t + hq->off, hq->len);
+                    if (cx == S_CTX_HISTORY && !verbatim && tq->kind != ASSAY_LEAK_TERM_TREATMENT &&
+                        tq->item < 64)
+                        named_here |= 1ull << tq->item;
                     if (cx == S_CTX_FAMILY && verbatim && n_masks < S_MAX_MASKS) {
                         masks[n_masks++] = q;
                     } else if (cx == S_CTX_NONE || verbatim) {
@@ -1800,6 +1809,7 @@ static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
                 continue;
             }
             if (s_memmem(r->t + cl->a, cl->b - cl->a, "既往")) past_kept = 1;
+            named_kept |= named_here;
             if (nkept == capkept) {
                 capkept = capkept ? capkept * 2 : 16;
                 kept = assay_realloc(kept, capkept * sizeof *kept);
@@ -1988,6 +1998,8 @@ void assay_leak_residual(const assay_leak_case_t *lc, const char *text, size_t l
     s_sections_t ss = {NULL, 0, 0};
     size_t n_headers = 0, sec = 0;
     int parsed = 0; /* the sections of text, parsed when first needed */
+    size_t named_sentence = SIZE_MAX; /* a sentence naming gold items as history */
+    uint64_t named_mask = 0;          /* … and which */
     if (hits.n > 0) {
         s_parse_sections(text, len, &ss, &n_headers);
         parsed = 1;
@@ -2001,8 +2013,14 @@ void assay_leak_residual(const assay_leak_case_t *lc, const char *text, size_t l
         s_bounds(text, lo, len, h->off, h->off + h->len, &sa, &ca, &cb);
         int sec_ctx = ss.n ? s_section_ctx(ss.v[sec].name, ss.v[sec].name_len) : 0;
         s_ctx_t cx = s_mention_ctx(text, cb, sa, ca, cb, h->off, h->len, t, sec_ctx, lc->hide_history,
-                                   sa, 0);
+                                   sa, 0, named_sentence == sa ? named_mask : 0);
         int verbatim = t->verbatim || s_holds_verbatim(lc, text + h->off, h->len);
+        if (cx == S_CTX_HISTORY && !verbatim && t->kind != ASSAY_LEAK_TERM_TREATMENT &&
+            t->item < 64) {
+            if (named_sentence != sa) named_mask = 0;
+            named_sentence = sa;
+            named_mask |= 1ull << t->item;
+        }
         char *reason = s_term_reason(t);
         hits.v[i].term = cx != S_CTX_NONE && !verbatim ? -(int)cx : 0; /* reused: its context */
         if (cx != S_CTX_NONE && !verbatim) {

@@ -613,6 +613,19 @@ static void test_past_history(void **state)
     assay_leak_result_release(&res);
     assay_leak_case_destroy(&lc);
 
+    /* a drug of a diagnosis the history sentence names as history stays with it:
+     * hiding it would hide nothing; the drug of another diagnosis does not */
+    lc = s_case("1.阵发性心房颤动2.高血压病", 1);
+    s_clean(lc,
+            "既往史：“房颤”病史3年，口服“利伐沙班片”，心室率最快150次/分。“高血压”病史5年，"
+            "口服“利伐沙班片”。\n",
+            &res);
+    assert_string_equal(res.clean_text, "既往史：“房颤”病史3年，口服“利伐沙班片”，心室率最快150次/分。"
+                                        "“高血压”病史5年。");
+    assert_false(res.flagged);
+    assay_leak_result_release(&res);
+    assay_leak_case_destroy(&lc);
+
     /* a verbatim gold item goes even in the history */
     lc = s_case("1.高血压 2.心房颤动", 1);
     s_clean(lc, text, &res);
