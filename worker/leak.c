@@ -8,8 +8,12 @@
  *  3. clauses: keep sections are split into sentences and clauses (never inside
  *     brackets or quotes); a clause holding a mention, a near mention of a gold
  *     name, or a diagnostic statement close to the gold is removed, or only the
- *     list element when the mention is a non-first element of a "、" list;
- *  4. residual: the clean text is searched again, exactly and fuzzily.
+ *     list element when the mention is a non-first element of a "、" list, with a
+ *     conclusion label before it ("…明确诊断：") — unless its context keeps it
+ *     (s_ctx_t: a relative's history, a denial, the patient's past history; a
+ *     verbatim gold part is never kept, and masked in a relative's history);
+ *  4. residual: the clean text is searched again, exactly and fuzzily; a mention
+ *     in a kept context is reported under the flag threshold.
  */
 #include "worker/leak.h"
 

@@ -64,9 +64,10 @@ int assay_leak_case_add_gold(assay_leak_case_t *self, const char *text, size_t l
  * "既往", a clause saying "…病史" or "“X”史"): a known condition is evidence for
  * the admission diagnosis (its grade, its stage, a post-operative state), not
  * its conclusion. A clause holding a conclusion cue (诊断, 诊为, 确诊, 考虑,
- * 收入, 提示, 示, …) is never history; drugs and procedures specific to the
- * diagnosis are hidden in the history too. The run and the residual check both
- * follow this setting (default 0). */
+ * 收入, 提示, 示, …) is never history; a drug or procedure specific to the
+ * diagnosis is hidden in the history too, unless the sentence already names, as
+ * history, the gold item it treats ("“糖尿病”病史10年，口服二甲双胍"). The run and
+ * the residual check both follow this setting (default 0). */
 void assay_leak_case_hide_history(assay_leak_case_t *self, int on);
 
 /* the gold items and, per item, the core names parsed from it (borrowed) */
