@@ -1534,7 +1534,12 @@ static int s_denied(const char *t, size_t ca, size_t off)
             size_t cl = strlen(cues[k]);
             if (!s_starts(t + j, off - j, cues[k])) continue;
             int wu = strcmp(cues[k], "无") == 0;
-            if (!s_has_any(t, j + cl, off, wu ? breaks_wu : breaks)) return 1;
+            /* "不能排除X", "不除外X", "有无X": a suspicion or a question, not a denial */
+            static const char *const undo[] = {"不能", "不可", "难以", "未能", "不", "待", "有", NULL};
+            int undone = 0;
+            for (size_t u = 0; undo[u] && !undone; u++)
+                undone = j >= ca + strlen(undo[u]) && s_ends(t + ca, j - ca, undo[u]);
+            if (!undone && !s_has_any(t, j + cl, off, wu ? breaks_wu : breaks)) return 1;
             step = cl;
             break;
         }

@@ -228,6 +228,10 @@ static void test_alias_parent_child_removed(void **state)
     assert_string_equal(res.clean_text, "既往史：否认高血压性疾病，否认糖尿病。");
     assert_false(res.flagged);
     assay_leak_result_release(&res);
+    /* a suspicion is no denial: "不能排除", "不除外" */
+    s_clean(lc, "现病史：外院不能排除高血压性疾病，头晕。外院不除外高血压性疾病，乏力。\n", &res);
+    assert_string_equal(res.clean_text, "现病史：头晕。乏力。");
+    assay_leak_result_release(&res);
     assay_leak_case_destroy(&lc);
 
     /* a child term names the diagnosis too: 心房纤颤 is below 心房颤动 */
