@@ -1493,6 +1493,10 @@ static int s_relative_before(const char *t, size_t sa, size_t off)
         "亲属", "舅舅", "姑姑", "叔叔", "伯伯", "阿姨", "父", "母", "兄", "弟", "姐", "妹", "哥"};
     static const char *const verbs[] = {"有", "患", "因", "死", "曾", "亦", "均", NULL};
     static const char *const self[] = {"患者", "本人", "病人", NULL};
+    /* the first characters of the words, by code point mod 128 (bit c & 63 of
+     * word (c >> 6) & 1): most characters are passed over with one test; the
+     * unit test test_family_history checks the table against the words */
+    static const uint64_t first[2] = {0x8a46800080400120ull, 0x8002000532010ull};
     size_t rel_end = 0;
     int found = 0;
     for (size_t j = sa; j < off;) {
@@ -1500,6 +1504,12 @@ static int s_relative_before(const char *t, size_t sa, size_t off)
         /* every word starts with a three-byte character from U+4E00..U+9FFF */
         if (step != 3 || (unsigned char)t[j] < 0xE4 || (unsigned char)t[j] > 0xE9) {
             j += step;
+            continue;
+        }
+        uint32_t c = ((uint32_t)(t[j] & 0x0F) << 12) | ((uint32_t)(t[j + 1] & 0x3F) << 6) |
+                     (uint32_t)(t[j + 2] & 0x3F);
+        if (!(first[(c >> 6) & 1] >> (c & 63) & 1)) {
+            j += 3;
             continue;
         }
         for (size_t k = 0; k < ASSAY_ARRAY_LEN(rel); k++)
@@ -1530,9 +1540,14 @@ static int s_denied(const char *t, size_t ca, size_t off)
     static const char *const breaks[] = {"出现", "发生", "突发", "但", "后", NULL};
     for (size_t j = ca; j < off;) {
         size_t step = s_u8len((unsigned char)t[j]);
+        /* every cue starts with a three-byte character from U+4E00..U+9FFF */
+        if (step != 3 || (unsigned char)t[j] < 0xE4 || (unsigned char)t[j] > 0xE9) {
+            j += step;
+            continue;
+        }
         for (size_t k = 0; k < ASSAY_ARRAY_LEN(cues); k++) {
             size_t cl = strlen(cues[k]);
-            if (!s_starts(t + j, off - j, cues[k])) continue;
+            if (memcmp(t + j, cues[k], 3) != 0 || !s_starts(t + j, off - j, cues[k])) continue;
             int wu = strcmp(cues[k], "无") == 0;
             /* "不能排除X", "不除外X", "有无X": a suspicion or a question, not a denial */
             static const char *const undo[] = {"不能", "不可", "难以", "未能", "不", "待", "有", NULL};
@@ -1750,12 +1765,16 @@ static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
                     const s_term_t *tq = &r->lc->terms[hq->term];
                     n_hits++;
                     /* a term running over a clause boundary has no one context */
-                    s_ctx_t cx = hq->off < cl->a || hq->off + hq->len > cl->b
-                                     ? S_CTX_NONE
-                                     : s_mention_ctx(r->t, cl->b, cls[0].a, cl->a, cl->b, hq->off,
-                                                     hq->len, tq, r->sec_ctx, r->lc->hide_history,
-                                                     cl->a, past_kept, named_kept | named_here);
                     int verbatim = tq->verbatim || s_holds_verbatim(r->lc, r->t + hq->off, hq->len);
+                    /* a verbatim part only asks whether it is a relative's (masked) */
+                    s_ctx_t cx = hq->off < cl->a || hq->off + hq->len > cl->b ? S_CTX_NONE
+                                 : verbatim ? (r->sec_ctx == 2 || s_relative_before(r->t, cls[0].a, hq->off)
+                                                   ? S_CTX_FAMILY
+                                                   : S_CTX_NONE)
+                                            : s_mention_ctx(r->t, cl->b, cls[0].a, cl->a, cl->b, hq->off,
+                                                            hq->len, tq, r->sec_ctx,
+                                                            r->lc->hide_history, cl->a, past_kept,
+                                                            named_kept | named_here);
                     if (cx == S_CTX_HISTORY && !verbatim && tq->kind != ASSAY_LEAK_TERM_TREATMENT &&
                         tq->item < 64)
                         named_here |= 1ull << tq->item;
