@@ -536,14 +536,14 @@ static void test_family_history(void **state)
     assert_false(res.flagged);
     assay_leak_result_release(&res);
 
-    /* every relative is recognised as the subject, outside a 家族史 section too */
+    /* every relative is recognised as the subject, outside a history section too */
     static const char *const rel[] = {
         "外祖父", "外祖母", "祖父", "祖母", "父亲", "母亲", "父母", "兄弟", "姐妹", "哥哥", "弟弟",
         "姐姐", "妹妹", "儿子", "女儿", "子女", "配偶", "爱人", "丈夫", "妻子", "家族", "家属",
         "亲属", "舅舅", "姑姑", "叔叔", "伯伯", "阿姨", "父", "母", "兄", "弟", "姐", "妹", "哥"};
     for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
         char text[300], want[256];
-        snprintf(want, sizeof want, "婚姻史：%s有“高血压病”，体健。", rel[i]);
+        snprintf(want, sizeof want, "现病史：%s有“高血压病”，体健。", rel[i]);
         snprintf(text, sizeof text, "%s\n", want);
         s_clean(lc, text, &res);
         if (strcmp(res.clean_text, want) != 0) fprintf(stderr, "%s: %s\n", rel[i], res.clean_text);
