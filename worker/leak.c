@@ -1957,6 +1957,56 @@ static void s_tidy(assay_buf_t *b)
     if (b->data) b->data[w] = '\0';
 }
 
+/* Kept pieces can meet where the text between them went and spell a verbatim
+ * gold part ("…高血压病" + "3级…"): such an occurrence is cut from the clean text,
+ * and audited with in_named = 2 (offset in the clean text). A degree word
+ * followed by a measured sign spells one too ("最高血压" holds 高血压): it is
+ * turned round ("血压最高"), which keeps the sign and drops the name. */
+static void s_drop_joined(s_run_t *r, assay_buf_t *out)
+{
+    const assay_leak_case_t *lc = r->lc;
+    for (int round = 0; round < 64 && out->len > 0; round++) {
+        const s_term_t *hit = NULL;
+        const char *at = NULL;
+        for (size_t v = 0; v < lc->n_verb; v++) {
+            const s_term_t *t = &lc->terms[lc->verb[v]];
+            const char *p = memmem(out->data, out->len, t->s, t->len);
+            if (p && (!at || p < at || (p == at && t->len > hit->len))) at = p, hit = t;
+        }
+        if (!hit) return;
+        size_t off = (size_t)(at - out->data);
+        if (r->n_rm == r->cap_rm) {
+            r->cap_rm = r->cap_rm ? r->cap_rm * 2 : 16;
+            r->rm = assay_realloc(r->rm, r->cap_rm * sizeof *r->rm);
+        }
+        size_t first = s_u8len((unsigned char)hit->s[0]);
+        if (off >= 3 && first == 3 && hit->len > first && hit->len - first <= 256 &&
+            s_word_before(out->data, off)) {
+            /* "最高血压为180mmHg" is 最高 + 血压, yet spells 高血压: written "血压最高为
+             * 180mmHg", the vital sign stays and the name goes */
+            char word[6], rest[256];
+            size_t rl = hit->len - first;
+            memcpy(word, out->data + off - 3, 6);
+            memcpy(rest, out->data + off + first, rl);
+            r->rm[r->n_rm++] = (assay_leak_removal_t){
+                assay_strdup(""), assay_strndup(out->data + off - 3, 3 + hit->len),
+                assay_sprintf("“%.6s%.*s” spells the gold diagnosis “%s”: written “%.*s%.6s”", word,
+                              (int)rl, rest, hit->s, (int)rl, rest, word),
+                off - 3, 2, 0};
+            memcpy(out->data + off - 3, rest, rl);
+            memcpy(out->data + off - 3 + rl, word, 6);
+            continue;
+        }
+        r->rm[r->n_rm++] = (assay_leak_removal_t){
+            assay_strdup(""), assay_strndup(at, hit->len),
+            assay_sprintf("names the gold diagnosis “%s”, formed where kept text met", hit->s), off, 2,
+            0};
+        memmove(out->data + off, out->data + off + hit->len, out->len - off - hit->len);
+        out->len -= hit->len;
+        out->data[out->len] = '\0';
+    }
+}
+
 void assay_leak_result_init(assay_leak_result_t *res)
 {
     memset(res, 0, sizeof *res);
@@ -2222,6 +2272,7 @@ int assay_leak_run(const assay_leak_case_t *lc, const assay_leak_input_t *in,
         assay_buf_release(&body);
     }
     s_tidy(&out);
+    s_drop_joined(&r, &out);
     res->clean_text = assay_buf_detach(&out, &res->clean_len);
     if (!res->clean_text) res->clean_text = assay_strdup("");
     res->removed = r.rm;

@@ -149,7 +149,9 @@ typedef struct {
     char *span;    /* the removed text */
     char *reason;
     size_t offset; /* byte offset in the input text, or in the named section */
-    int in_named;  /* 1 when from a named section (offset relative to it) */
+    int in_named;  /* 1 when from a named section (offset relative to it); 2 when
+                    * cut from the clean text itself, where kept pieces met and
+                    * spelt a gold item (offset in the clean text) */
     int masked;    /* 1 when the span was replaced by "某病" (a gold item in a
                     * relative's history), not removed */
 } assay_leak_removal_t;

@@ -4,7 +4,7 @@
  *  Input:  {text?: string, sections? | fields?: {name: text}, diagnosis: string |
  *          [string | {name|text, code?}] | {text?, codes?: [..]}, diagnosis_codes?: [..]}
  *  Output: {clean_text, question, answer, removed: [{span, reason, section, offset,
- *          from, action: removed | masked}], residual_leak, residual_flagged, residual_hits: [{match, reason,
+ *          from: text | section | clean_text, action: removed | masked}], residual_leak, residual_flagged, residual_hits: [{match, reason,
  *          score}], gold_items, leak_terms, headers, notes?} and, with the LLM pass
  *          below, rewrite | rewrite_rejected, llm_leak_check, llm_cost
  *
@@ -245,7 +245,8 @@ static json_t *s_output(const assay_leak_case_t *lc, const assay_leak_result_t *
         json_array_append_new(rm, json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "span", e->span,
                                             "reason", e->reason, "section", e->section, "offset",
                                             (json_int_t)e->offset, "from",
-                                            e->in_named ? "section" : "text", "action",
+                                            e->in_named == 2 ? "clean_text"
+                                            : e->in_named ? "section" : "text", "action",
                                             e->masked ? "masked" : "removed"));
     }
     json_object_set_new(out, "removed", rm);
