@@ -56,7 +56,9 @@ int assay_leak_case_add_gold(assay_leak_case_t *self, const char *text, size_t l
 /* Where a name of the diagnosis may stay. A verbatim part of the diagnosis text
  * (an item split at brackets, colons and white space, a bracketed qualifier
  * dropped: "高血压病3级" of "高血压病3级（很高危）") is removed wherever it is, and
- * masked as "某病" in a relative's history. Its other names (core names,
+ * masked as "某病" in a relative's history; a degree word that spells one
+ * ("最高血压为180mmHg" holds 高血压) is turned round ("血压最高为180mmHg"), and one
+ * formed where kept pieces meet is cut from the clean text. Its other names (core names,
  * aliases, relatives, codes aside) stay where they do not state the patient's
  * diagnosis: in a relative's history (a 家族史 section, or "父亲有…", "母亲患…"),
  * in a denial ("否认…", "未见…", "不伴…"), and, unless hidden with on = 1 here,
