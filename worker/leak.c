@@ -1550,7 +1550,8 @@ static int s_denied(const char *t, size_t ca, size_t off)
             if (memcmp(t + j, cues[k], 3) != 0 || !s_starts(t + j, off - j, cues[k])) continue;
             int wu = strcmp(cues[k], "无") == 0;
             /* "不能排除X", "不除外X", "有无X": a suspicion or a question, not a denial */
-            static const char *const undo[] = {"不能", "不可", "难以", "未能", "不", "待", "有", NULL};
+            static const char *const undo[] = {"不能", "不可", "难以", "未能",
+                                               "不",   "待",   "有",   NULL};
             int undone = 0;
             for (size_t u = 0; undo[u] && !undone; u++)
                 undone = j >= ca + strlen(undo[u]) && s_ends(t + ca, j - ca, undo[u]);
@@ -1580,7 +1581,8 @@ static int s_past_history(const char *t, size_t len, size_t sa, size_t ca, size_
         return 1;
     /* "“X”史": the mention names a history */
     size_t e = off + hlen;
-    while (e < len && (s_starts(t + e, len - e, "”") || t[e] == '"')) e += s_u8len((unsigned char)t[e]);
+    while (e < len && (s_starts(t + e, len - e, "”") || t[e] == '"'))
+        e += s_u8len((unsigned char)t[e]);
     return s_starts(t + e, len - e, "史");
 }
 
@@ -1767,14 +1769,17 @@ static void s_clean_body(s_run_t *r, size_t a, size_t b, assay_buf_t *out)
                     /* a term running over a clause boundary has no one context */
                     int verbatim = tq->verbatim || s_holds_verbatim(r->lc, r->t + hq->off, hq->len);
                     /* a verbatim part only asks whether it is a relative's (masked) */
-                    s_ctx_t cx = hq->off < cl->a || hq->off + hq->len > cl->b ? S_CTX_NONE
-                                 : verbatim ? (r->sec_ctx == 2 || s_relative_before(r->t, cls[0].a, hq->off)
-                                                   ? S_CTX_FAMILY
-                                                   : S_CTX_NONE)
-                                            : s_mention_ctx(r->t, cl->b, cls[0].a, cl->a, cl->b, hq->off,
-                                                            hq->len, tq, r->sec_ctx,
-                                                            r->lc->hide_history, cl->a, past_kept,
-                                                            named_kept | named_here);
+                    s_ctx_t cx = S_CTX_NONE;
+                    if (hq->off < cl->a || hq->off + hq->len > cl->b)
+                        cx = S_CTX_NONE;
+                    else if (verbatim)
+                        cx = r->sec_ctx == 2 || s_relative_before(r->t, cls[0].a, hq->off)
+                                 ? S_CTX_FAMILY
+                                 : S_CTX_NONE;
+                    else
+                        cx = s_mention_ctx(r->t, cl->b, cls[0].a, cl->a, cl->b, hq->off, hq->len,
+                                           tq, r->sec_ctx, r->lc->hide_history, cl->a, past_kept,
+                                           named_kept | named_here);
                     if (cx == S_CTX_HISTORY && !verbatim && tq->kind != ASSAY_LEAK_TERM_TREATMENT &&
                         tq->item < 64)
                         named_here |= 1ull << tq->item;
@@ -1999,8 +2004,8 @@ static void s_drop_joined(s_run_t *r, assay_buf_t *out)
         }
         r->rm[r->n_rm++] = (assay_leak_removal_t){
             assay_strdup(""), assay_strndup(at, hit->len),
-            assay_sprintf("names the gold diagnosis “%s”, formed where kept text met", hit->s), off, 2,
-            0};
+            assay_sprintf("names the gold diagnosis “%s”, formed where kept text met", hit->s),
+            off, 2, 0};
         memmove(out->data + off, out->data + off + hit->len, out->len - off - hit->len);
         out->len -= hit->len;
         out->data[out->len] = '\0';
@@ -2090,8 +2095,9 @@ void assay_leak_residual(const assay_leak_case_t *lc, const char *text, size_t l
         if (lo > h->off) lo = 0;
         s_bounds(text, lo, len, h->off, h->off + h->len, &sa, &ca, &cb);
         int sec_ctx = ss.n ? s_section_ctx(ss.v[sec].name, ss.v[sec].name_len) : 0;
-        s_ctx_t cx = s_mention_ctx(text, cb, sa, ca, cb, h->off, h->len, t, sec_ctx, lc->hide_history,
-                                   sa, 0, named_sentence == sa ? named_mask : 0);
+        s_ctx_t cx = s_mention_ctx(text, cb, sa, ca, cb, h->off, h->len, t, sec_ctx,
+                                   lc->hide_history, sa, 0,
+                                   named_sentence == sa ? named_mask : 0);
         int verbatim = t->verbatim || s_holds_verbatim(lc, text + h->off, h->len);
         if (cx == S_CTX_HISTORY && !verbatim && t->kind != ASSAY_LEAK_TERM_TREATMENT &&
             t->item < 64) {
@@ -2156,7 +2162,8 @@ void assay_leak_residual(const assay_leak_case_t *lc, const char *text, size_t l
                         exact = 1;
                         if (hits.v[q].term < 0) cx = (s_ctx_t)-hits.v[q].term;
                     }
-                    if (!exact) cx = s_clause_ctx(text, ssa, sa, i, sec_ctx, lc->hide_history, ssa, 0);
+                    if (!exact)
+                        cx = s_clause_ctx(text, ssa, sa, i, sec_ctx, lc->hide_history, ssa, 0);
                     if (cx != S_CTX_NONE && !s_holds_verbatim(lc, text + sa, i - sa)) score = 0.2;
                     s_hit_add(res, &cap, text + sa, i - sa,
                               assay_sprintf("near mention of the gold “%s” (coverage %.2f)%s%s%s",

@@ -4,9 +4,10 @@
  *  Input:  {text?: string, sections? | fields?: {name: text}, diagnosis: string |
  *          [string | {name|text, code?}] | {text?, codes?: [..]}, diagnosis_codes?: [..]}
  *  Output: {clean_text, question, answer, removed: [{span, reason, section, offset,
- *          from: text | section | clean_text, action: removed | masked}], residual_leak, residual_flagged, residual_hits: [{match, reason,
- *          score}], gold_items, leak_terms, headers, notes?} and, with the LLM pass
- *          below, rewrite | rewrite_rejected, llm_leak_check, llm_cost
+ *          from: text | section | clean_text, action: removed | masked}],
+ *          residual_leak, residual_flagged, residual_hits: [{match, reason, score}],
+ *          gold_items, leak_terms, headers, notes?} and, with the LLM pass below,
+ *          rewrite | rewrite_rejected, llm_leak_check, llm_cost
  *
  *  A section whose value is null or not a string (a number, an array, an object)
  *  is absent, and "notes" says which and why: exports write missing sections as
@@ -172,8 +173,9 @@ static int s_add_diagnosis(assay_leak_case_t *lc, const assay_terms_t *terms, co
             /* a null item is no diagnosis (exports write missing ones as null) */
             if (json_is_null(v)) continue;
             if (!json_is_string(v) && !json_is_object(v)) {
-                snprintf(err, errlen, "field \"diagnosis[%zu]\" must be a string or an object, not %s",
-                         i, s_json_kind(v));
+                snprintf(err, errlen,
+                         "field \"diagnosis[%zu]\" must be a string or an object, not %s", i,
+                         s_json_kind(v));
                 return -1;
             }
             if (s_add_diagnosis(lc, terms, v, answer, err, errlen) != 0) return -1;
@@ -733,8 +735,8 @@ static void s_run(void *state, assay_task_t *task)
     if (assay_leak_run(lc, &li, &opts, &res, err, sizeof err) != 0) {
         if (notes && json_array_size(notes) > 0 && strlen(err) + 64 < sizeof err) {
             size_t el = strlen(err);
-            snprintf(err + el, sizeof err - el, " (%zu field(s) null or not text, treated as absent)",
-                     json_array_size(notes));
+            snprintf(err + el, sizeof err - el,
+                     " (%zu field(s) null or not text, treated as absent)", json_array_size(notes));
         }
         goto fail;
     }

@@ -262,7 +262,8 @@ static size_t s_list_number(const char *s, size_t len, size_t i, unsigned want)
     j += (size_t)paren;
     size_t d = j;
     unsigned v = 0;
-    while (j < len && j - d < 3 && s[j] >= '0' && s[j] <= '9') v = v * 10 + (unsigned)(s[j++] - '0');
+    while (j < len && j - d < 3 && s[j] >= '0' && s[j] <= '9')
+        v = v * 10 + (unsigned)(s[j++] - '0');
     if (j == d || v != want) return 0;
     if (paren == 3 && s_lit(s, len, j, "）")) return j + 3 - i;
     if (paren == 1 && j < len && s[j] == ')') return j + 1 - i;
@@ -666,7 +667,9 @@ int main(int argc, char **argv)
             if (getenv("LEAK_EVAL_SHOW")) printf("%s\n", res.clean_text);
         }
         s_counts_t before = counts;
-        if (c->text) s_retention(&items, lc, c->text, c->len, res.clean_text, res.clean_len, verbose, &counts);
+        if (c->text)
+            s_retention(&items, lc, c->text, c->len, res.clean_text, res.clean_len, verbose,
+                        &counts);
         /* named sections are sentences of the record too, unless their name
          * makes them a conclusion or management section */
         for (size_t k = 0; k < c->n_secs; k++)
