@@ -53,6 +53,25 @@ void assay_leak_case_destroy(assay_leak_case_t **self_p);
  * diagnosis per call). Returns the number of items added (0 when the text holds
  * no diagnosis). */
 int assay_leak_case_add_gold(assay_leak_case_t *self, const char *text, size_t len);
+/* Where a name of the diagnosis may stay. A verbatim part of the diagnosis text
+ * (an item split at brackets, colons and white space, a bracketed qualifier
+ * dropped: "高血压病3级" of "高血压病3级（很高危）") is removed wherever it is, and
+ * masked as "某病" in a relative's history; a degree word that spells one
+ * ("最高血压为180mmHg" holds 高血压) is turned round ("血压最高为180mmHg"), and one
+ * formed where kept pieces meet is cut from the clean text. Its other names (core names,
+ * aliases, relatives, codes aside) stay where they do not state the patient's
+ * diagnosis: in a relative's history (a 家族史 section, or "父亲有…", "母亲患…"),
+ * in a denial ("否认…", "未见…", "不伴…"), and, unless hidden with on = 1 here,
+ * in the patient's past history (a 既往史-like section, a sentence opened by
+ * "既往", a clause saying "…病史" or "“X”史"): a known condition is evidence for
+ * the admission diagnosis (its grade, its stage, a post-operative state), not
+ * its conclusion. A clause holding a conclusion cue (诊断, 诊为, 确诊, 考虑,
+ * 收入, 提示, 示, …) is never history; a drug or procedure specific to the
+ * diagnosis is hidden in the history too, unless the sentence already names, as
+ * history, the gold item it treats ("“糖尿病”病史10年，口服二甲双胍"). The run and
+ * the residual check both follow this setting (default 0). */
+void assay_leak_case_hide_history(assay_leak_case_t *self, int on);
+
 /* the gold items and, per item, the core names parsed from it (borrowed) */
 size_t assay_leak_case_gold_count(const assay_leak_case_t *self);
 const char *assay_leak_case_gold_item(const assay_leak_case_t *self, size_t i);
@@ -132,7 +151,11 @@ typedef struct {
     char *span;    /* the removed text */
     char *reason;
     size_t offset; /* byte offset in the input text, or in the named section */
-    int in_named;  /* 1 when from a named section (offset relative to it) */
+    int in_named;  /* 1 when from a named section (offset relative to it); 2 when
+                    * cut from the clean text itself, where kept pieces met and
+                    * spelt a gold item (offset in the clean text) */
+    int masked;    /* 1 when the span was replaced by "某病" (a gold item in a
+                    * relative's history), not removed */
 } assay_leak_removal_t;
 
 /* one remaining mention found by the residual check */

@@ -4,9 +4,17 @@
  *  Input:  {text?: string, sections? | fields?: {name: text}, diagnosis: string |
  *          [string | {name|text, code?}] | {text?, codes?: [..]}, diagnosis_codes?: [..]}
  *  Output: {clean_text, question, answer, removed: [{span, reason, section, offset,
- *          from}], residual_leak, residual_flagged, residual_hits: [{match, reason,
- *          score}], gold_items, leak_terms, headers} and, with the LLM pass below,
+ *          from: text | section | clean_text, action: removed | masked}],
+ *          residual_leak, residual_flagged, residual_hits: [{match, reason, score}],
+ *          gold_items, leak_terms, headers, notes?} and, with the LLM pass below,
  *          rewrite | rewrite_rejected, llm_leak_check, llm_cost
+ *
+ *  A section whose value is null or not a string (a number, an array, an object)
+ *  is absent, and "notes" says which and why: exports write missing sections as
+ *  null, and a record is not failed for one. A null "text", "sections",
+ *  "diagnosis_codes", "diagnosis.text|code|codes" or diagnosis array item is
+ *  absent too; any other type where a string, array or object is expected fails
+ *  the task with the field, what it is and what was expected.
  *
  *  The engine is worker/leak.c; this file maps JSON to it and back. The
  *  terminology comes from the runtime (setting "terms": a TSV directory or a
@@ -14,7 +22,9 @@
  *
  *  Parameters: max_bytes (1 MiB), allow_unsectioned (false), flag_threshold
  *  (0.5), fail_on_leak (false: a case still leaking is returned with
- *  residual_flagged = true; true: it fails permanently), max_treatment_diseases (5),
+ *  residual_flagged = true; true: it fails permanently), hide_history (false: the
+ *  diagnosis named in the patient's past history stays as evidence, see
+ *  assay_leak_case_hide_history; true: it is hidden too), max_treatment_diseases (5),
  *  question_template ("{case}" is replaced by the clean text, "{n}" by the number
  *  of gold items).
  *
@@ -99,6 +109,22 @@ static void s_teardown(void *state)
     free(state);
 }
 
+/* "null", "a number", …: what a JSON value is, for messages */
+static const char *s_json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_NULL: return "null";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_ARRAY: return "an array";
+    case JSON_OBJECT: return "an object";
+    case JSON_STRING: return "a string";
+    }
+    return "a value of unknown type";
+}
+
 /* add one diagnosis value to the case; fills answer; 0 or -1 with err */
 static int s_add_diagnosis(assay_leak_case_t *lc, const assay_terms_t *terms, const json_t *d,
                            assay_buf_t *answer, char *err, size_t errlen);
@@ -108,7 +134,8 @@ static int s_add_code(assay_leak_case_t *lc, const assay_terms_t *terms, const j
 {
     const char *c = json_string_value(code);
     if (!c || !*c) {
-        snprintf(err, errlen, "diagnosis code must be a non-empty string");
+        snprintf(err, errlen, "diagnosis code must be a non-empty string, not %s",
+                 c ? "an empty string" : s_json_kind(code));
         return -1;
     }
     size_t before = assay_leak_case_gold_count(lc);
@@ -143,6 +170,14 @@ static int s_add_diagnosis(assay_leak_case_t *lc, const assay_terms_t *terms, co
         const json_t *v;
         json_array_foreach(d, i, v)
         {
+            /* a null item is no diagnosis (exports write missing ones as null) */
+            if (json_is_null(v)) continue;
+            if (!json_is_string(v) && !json_is_object(v)) {
+                snprintf(err, errlen,
+                         "field \"diagnosis[%zu]\" must be a string or an object, not %s", i,
+                         s_json_kind(v));
+                return -1;
+            }
             if (s_add_diagnosis(lc, terms, v, answer, err, errlen) != 0) return -1;
         }
         return 0;
@@ -150,16 +185,21 @@ static int s_add_diagnosis(assay_leak_case_t *lc, const assay_terms_t *terms, co
     if (json_is_object(d)) {
         const json_t *text = json_object_get(d, "text");
         if (!text) text = json_object_get(d, "name");
+        if (json_is_null(text)) text = NULL;
         if (text && !json_is_string(text)) {
-            snprintf(err, errlen, "field \"diagnosis.text\" must be a string");
+            snprintf(err, errlen, "field \"diagnosis.text\" must be a string, not %s",
+                     s_json_kind(text));
             return -1;
         }
         if (text && s_add_diagnosis(lc, terms, text, answer, err, errlen) != 0) return -1;
         const json_t *code = json_object_get(d, "code");
+        if (json_is_null(code)) code = NULL;
         if (code && s_add_code(lc, terms, code, answer, err, errlen) != 0) return -1;
         const json_t *codes = json_object_get(d, "codes");
+        if (json_is_null(codes)) codes = NULL;
         if (codes && !json_is_array(codes)) {
-            snprintf(err, errlen, "field \"diagnosis.codes\" must be an array of strings");
+            snprintf(err, errlen, "field \"diagnosis.codes\" must be an array of strings, not %s",
+                     s_json_kind(codes));
             return -1;
         }
         size_t i;
@@ -171,7 +211,7 @@ static int s_add_diagnosis(assay_leak_case_t *lc, const assay_terms_t *terms, co
         return 0;
     }
     snprintf(err, errlen, "field \"diagnosis\" must be a string, an array or an object, not %s",
-             json_is_null(d) ? "null" : "a number or boolean");
+             s_json_kind(d));
     return -1;
 }
 
@@ -204,10 +244,12 @@ static json_t *s_output(const assay_leak_case_t *lc, const assay_leak_result_t *
     json_t *rm = json_array();
     for (size_t i = 0; i < res->n_removed; i++) {
         const assay_leak_removal_t *e = &res->removed[i];
-        json_array_append_new(rm, json_pack("{s:s, s:s, s:s, s:I, s:s}", "span", e->span, "reason",
-                                            e->reason, "section", e->section, "offset",
+        json_array_append_new(rm, json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "span", e->span,
+                                            "reason", e->reason, "section", e->section, "offset",
                                             (json_int_t)e->offset, "from",
-                                            e->in_named ? "section" : "text"));
+                                            e->in_named == 2 ? "clean_text"
+                                            : e->in_named ? "section" : "text", "action",
+                                            e->masked ? "masked" : "removed"));
     }
     json_object_set_new(out, "removed", rm);
     json_object_set_new(out, "residual_leak", json_real(res->residual));
@@ -251,6 +293,7 @@ typedef struct {
     json_t *rewrite;          /* metadata of an accepted rewrite */
     char *rewrite_rejected;   /* why a rewrite was not used */
     json_t *judge;            /* llm_leak_check */
+    json_t *notes;            /* absent sections (array) or NULL */
     double cost;
     char reason[512];
 } s_job_t;
@@ -264,6 +307,7 @@ static void s_job_free(s_job_t *j)
     json_decref(j->rewrite);
     free(j->rewrite_rejected);
     json_decref(j->judge);
+    json_decref(j->notes);
     free(j);
 }
 
@@ -299,6 +343,7 @@ static void s_job_finish(s_job_t *j)
     if (j->rewrite_rejected)
         json_object_set_new(extra, "rewrite_rejected", json_string(j->rewrite_rejected));
     if (j->judge) json_object_set(extra, "llm_leak_check", j->judge);
+    if (j->notes) json_object_set(extra, "notes", j->notes);
     json_object_set_new(extra, "llm_cost", json_real(j->cost));
     s_complete(j->task, j->lc, &j->res, j->answer, j->question_tmpl, j->fail_on_leak, extra);
     s_job_free(j);
@@ -607,25 +652,34 @@ static void s_run(void *state, assay_task_t *task)
     }
     const json_t *text = json_object_get(in, "text");
     if (text && !json_is_string(text) && !json_is_null(text)) {
-        assay_task_fail(task, 0, "field \"text\" must be a string");
+        assay_task_fail(task, 0, "field \"text\" must be a string or null, not %s",
+                        s_json_kind(text));
         return;
     }
+    const char *secs_name = "sections";
     const json_t *secs = json_object_get(in, "sections");
-    if (!secs) secs = json_object_get(in, "fields");
+    if (!secs || json_is_null(secs)) {
+        secs = json_object_get(in, "fields");
+        secs_name = "fields";
+    }
     if (secs && !json_is_object(secs) && !json_is_null(secs)) {
-        assay_task_fail(task, 0, "field \"sections\" must be an object of section name to text");
+        assay_task_fail(task, 0, "field \"%s\" must be an object of section name to text, not %s",
+                        secs_name, s_json_kind(secs));
         return;
     }
     const json_t *diag = json_object_get(in, "diagnosis");
     const json_t *codes = json_object_get(in, "diagnosis_codes");
+    if (json_is_null(codes)) codes = NULL;
     if ((!diag || json_is_null(diag)) && !codes) {
         assay_task_fail(task, 0, "missing field \"diagnosis\" (the gold diagnosis text or codes)");
         return;
     }
 
     assay_leak_case_t *lc = assay_leak_case_new();
+    assay_leak_case_hide_history(lc, assay_param_bool(task, "hide_history", 0));
     assay_buf_t answer = ASSAY_BUF_INIT;
     assay_leak_section_t *sv = NULL;
+    json_t *notes = NULL; /* absent sections, for the output's "notes" */
     assay_leak_result_t res;
     assay_leak_result_init(&res);
 
@@ -660,16 +714,32 @@ static void s_run(void *state, assay_task_t *task)
         json_t *v;
         json_object_foreach((json_t *)secs, k, v)
         {
+            /* a section that is null (exports are full of them) or not text is
+             * absent: noted in the output, never a failed record */
             if (!json_is_string(v)) {
-                snprintf(err, sizeof err, "section \"%s\" must be a string", k);
-                goto fail;
+                if (!notes) notes = json_array();
+                json_array_append_new(notes, json_sprintf("%s \"%s\" is %s, not a string: treated "
+                                                          "as absent",
+                                                          secs_name, k, s_json_kind(v)));
+                continue;
             }
             sv[li.n_sections++] = (assay_leak_section_t){k, json_string_value(v), json_string_length(v)};
         }
         li.sections = sv;
     }
+    if (json_is_null(text)) {
+        if (!notes) notes = json_array();
+        json_array_append_new(notes, json_string("field \"text\" is null: treated as absent"));
+    }
     assay_leak_opts_t opts = {(size_t)max_bytes, assay_param_bool(task, "allow_unsectioned", 0), flag};
-    if (assay_leak_run(lc, &li, &opts, &res, err, sizeof err) != 0) goto fail;
+    if (assay_leak_run(lc, &li, &opts, &res, err, sizeof err) != 0) {
+        if (notes && json_array_size(notes) > 0 && strlen(err) + 64 < sizeof err) {
+            size_t el = strlen(err);
+            snprintf(err + el, sizeof err - el,
+                     " (%zu field(s) null or not text, treated as absent)", json_array_size(notes));
+        }
+        goto fail;
+    }
     free(sv);
     sv = NULL;
     int fail_on_leak = assay_param_bool(task, "fail_on_leak", 0);
@@ -677,7 +747,9 @@ static void s_run(void *state, assay_task_t *task)
     /* nothing an LLM says can clear a flagged case except an accepted rewrite:
      * without one, fail now rather than pay for a judge */
     if (!rw_ep && (!judge_ep || (res.flagged && fail_on_leak))) {
-        s_complete(task, lc, &res, answer.data ? answer.data : "", tmpl, fail_on_leak, NULL);
+        json_t *extra = notes ? json_pack("{s:o}", "notes", notes) : NULL;
+        notes = NULL;
+        s_complete(task, lc, &res, answer.data ? answer.data : "", tmpl, fail_on_leak, extra);
         goto done;
     }
     /* the LLM pass: the job owns the case and the result from here on */
@@ -700,11 +772,13 @@ static void s_run(void *state, assay_task_t *task)
     j->rw_prompt = rw_prompt;
     j->judge_prompt = judge_prompt;
     j->step = rw_ep ? S_STEP_REWRITE : S_STEP_JUDGE;
+    j->notes = notes;
     s_next_step(j);
     return;
 fail:
     assay_task_fail(task, 0, "%s", err);
 done:
+    json_decref(notes);
     free(sv);
     assay_leak_result_release(&res);
     assay_buf_release(&answer);

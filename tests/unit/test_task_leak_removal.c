@@ -260,6 +260,134 @@ static void test_bad_input(void **state)
     s_release(&t);
 }
 
+/* the note of the output that mentions part, or NULL */
+static const char *s_note_with(const json_t *out, const char *part)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(json_object_get(out, "notes"), i, v)
+    {
+        const char *n = json_string_value(v);
+        if (n && strstr(n, part)) return n;
+    }
+    return NULL;
+}
+
+/* a null (or non-string) section is absent and noted, never a failed record */
+static void test_null_sections(void **state)
+{
+    (void)state;
+    assay_task_t t;
+    s_run(&t,
+          "{\"text\": \"主诉：心悸3天。\\n查体：心率110次/分。\", \"fields\": {\"入院诊断\": null, "
+          "\"诊疗经过\": 12, \"出院医嘱\": [\"继续服药\"], \"出院情况\": {\"a\": 1}, \"辅助检查\": "
+          "\"血钾3.5mmol/L\", \"其他\": true}, \"diagnosis\": \"心房颤动\"}",
+          NULL);
+    if (t.failed) fprintf(stderr, "reason: %s\n", t.reason);
+    assert_false(t.failed);
+    assert_string_equal(json_string_value(json_object_get(t.output, "clean_text")),
+                        "主诉：心悸3天。\n查体：心率110次/分。\n辅助检查：血钾3.5mmol/L");
+    assert_int_equal(json_array_size(json_object_get(t.output, "notes")), 5);
+    assert_non_null(s_note_with(t.output, "fields \"入院诊断\" is null, not a string: treated as absent"));
+    assert_non_null(s_note_with(t.output, "\"诊疗经过\" is a number"));
+    assert_non_null(s_note_with(t.output, "\"出院医嘱\" is an array"));
+    assert_non_null(s_note_with(t.output, "\"出院情况\" is an object"));
+    assert_non_null(s_note_with(t.output, "\"其他\" is a boolean"));
+    s_release(&t);
+
+    /* a null text with sections, null codes, null diagnosis items: absent too */
+    s_run(&t,
+          "{\"text\": null, \"sections\": {\"现病史\": \"患者心悸，外院诊断房颤。\", \"入院诊断\": null},"
+          " \"diagnosis\": [null, \"心房颤动\", {\"text\": null, \"code\": null, \"codes\": null}],"
+          " \"diagnosis_codes\": null}",
+          NULL);
+    if (t.failed) fprintf(stderr, "reason: %s\n", t.reason);
+    assert_false(t.failed);
+    assert_string_equal(json_string_value(json_object_get(t.output, "clean_text")), "现病史：患者心悸。");
+    assert_non_null(s_note_with(t.output, "field \"text\" is null"));
+    assert_non_null(s_note_with(t.output, "\"入院诊断\" is null"));
+    s_release(&t);
+
+    /* a record without a clean field is an output without notes */
+    s_run(&t, "{\"text\": \"主诉：心悸3天。\", \"diagnosis\": \"心房颤动\"}", NULL);
+    assert_false(t.failed);
+    assert_null(json_object_get(t.output, "notes"));
+    s_release(&t);
+}
+
+/* where no text is left, or a field has a type nothing can be made of, the
+ * error names the field, what it is and what was expected */
+static void test_field_types(void **state)
+{
+    (void)state;
+    s_expect_fail("{\"text\": null, \"fields\": {\"入院诊断\": null}, \"diagnosis\": \"心房颤动\"}",
+                  NULL, "no case text");
+    s_expect_fail("{\"text\": null, \"fields\": {\"入院诊断\": null}, \"diagnosis\": \"心房颤动\"}",
+                  NULL, "treated as absent");
+    s_expect_fail("{\"text\": [\"主诉\"], \"diagnosis\": \"心房颤动\"}", NULL,
+                  "field \"text\" must be a string or null, not an array");
+    s_expect_fail("{\"text\": {\"a\": 1}, \"diagnosis\": \"心房颤动\"}", NULL, "not an object");
+    s_expect_fail("{\"text\": \"主诉：心悸\", \"sections\": 5, \"diagnosis\": \"心房颤动\"}", NULL,
+                  "field \"sections\" must be an object of section name to text, not a number");
+    s_expect_fail("{\"text\": \"主诉：心悸\", \"fields\": [\"a\"], \"diagnosis\": \"心房颤动\"}", NULL,
+                  "field \"fields\" must be an object");
+    s_expect_fail("{\"text\": \"主诉：心悸\", \"diagnosis\": [\"心房颤动\", 3]}", NULL,
+                  "field \"diagnosis[1]\" must be a string or an object, not a number");
+    s_expect_fail("{\"text\": \"主诉：心悸\", \"diagnosis\": [[\"心房颤动\"]]}", NULL,
+                  "\"diagnosis[0]\" must be a string or an object, not an array");
+    s_expect_fail("{\"text\": \"主诉：心悸\", \"diagnosis\": true}", NULL,
+                  "must be a string, an array or an object, not a boolean");
+    s_expect_fail("{\"text\": \"主诉：心悸\", \"diagnosis\": {\"text\": 5}}", NULL,
+                  "field \"diagnosis.text\" must be a string, not a number");
+    s_expect_fail("{\"text\": \"主诉：心悸\", \"diagnosis\": {\"codes\": {\"a\": 1}}}", NULL,
+                  "field \"diagnosis.codes\" must be an array of strings, not an object");
+    s_expect_fail("{\"text\": \"主诉：心悸\", \"diagnosis\": {\"codes\": [7]}}", NULL,
+                  "diagnosis code must be a non-empty string, not a number");
+    s_expect_fail("{\"text\": \"主诉：心悸\", \"diagnosis\": \"心房颤动\", \"diagnosis_codes\": 5}",
+                  NULL, "field \"diagnosis_codes\" must be an array of strings");
+    s_expect_fail("{\"text\": \"主诉：心悸\", \"diagnosis\": null}", NULL, "missing field \"diagnosis\"");
+}
+
+/* a gold item in a relative's history is masked, the clause stays, and the
+ * audit says which entries were masked rather than removed */
+static void test_family_masked(void **state)
+{
+    (void)state;
+    assay_task_t t;
+    s_run(&t,
+          "{\"text\": \"主诉：心悸3天。\\n家族史：母亲患“心房颤动”，父亲体健。\\n现病史：外院诊断心房颤动。\","
+          " \"diagnosis\": \"心房颤动\"}",
+          NULL);
+    assert_false(t.failed);
+    assert_string_equal(json_string_value(json_object_get(t.output, "clean_text")),
+                        "主诉：心悸3天。\n家族史：母亲患“某病”，父亲体健。");
+    size_t i, masked = 0, removed = 0;
+    json_t *e;
+    json_array_foreach(json_object_get(t.output, "removed"), i, e)
+    {
+        const char *action = json_string_value(json_object_get(e, "action"));
+        assert_non_null(action);
+        masked += strcmp(action, "masked") == 0;
+        removed += strcmp(action, "removed") == 0;
+    }
+    assert_int_equal(masked, 1);
+    assert_true(removed >= 1);
+    assert_true(json_is_false(json_object_get(t.output, "residual_flagged")));
+    s_release(&t);
+
+    /* the past history stays as evidence unless the task hides it */
+    static const char in[] = "{\"text\": \"既往史：“房颤”病史3年，心室率最快150次/分。\", "
+                             "\"diagnosis\": \"心房颤动\"}";
+    s_run(&t, in, NULL);
+    assert_string_equal(json_string_value(json_object_get(t.output, "clean_text")),
+                        "既往史：“房颤”病史3年，心室率最快150次/分。");
+    s_release(&t);
+    s_run(&t, in, "{\"hide_history\": true}");
+    assert_string_equal(json_string_value(json_object_get(t.output, "clean_text")),
+                        "既往史：心室率最快150次/分。");
+    s_release(&t);
+}
+
 static void test_fail_on_leak(void **state)
 {
     (void)state;
@@ -283,6 +411,9 @@ int main(void)
         cmocka_unit_test(test_record),
         cmocka_unit_test(test_codes),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_null_sections),
+        cmocka_unit_test(test_field_types),
+        cmocka_unit_test(test_family_masked),
         cmocka_unit_test(test_fail_on_leak),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
