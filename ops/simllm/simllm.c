@@ -800,7 +800,11 @@ static void s_usage_text(FILE *f)
                "  --tls-cert FILE --tls-key FILE   serve HTTPS\n"
                "  --mode MODE              r1 | r1r | o3 | think | think-open | plain: for model\n"
                "                           names other than sim-MODE[+style] (default r1)\n"
-               "  --answer-key FILE        JSONL: {id|question|question_sha256, answer, accuracy}\n"
+               "  --answer-key FILE        the gold answers: JSONL {id|question|question_sha256,\n"
+               "                           answer|diagnosis|reference_answer, accuracy?}; an items\n"
+               "                           file serves as its own key. WITHOUT IT the gold is\n"
+               "                           invented per question (a hash), so scores and pass\n"
+               "                           rates against real items are meaningless\n"
                "  --latency-ms MS          mean latency (default 0)\n"
                "  --latency-dist D         fixed | uniform | exp | lognormal (default fixed)\n"
                "  --latency-jitter X       uniform: +-fraction of the mean; lognormal: sigma\n"
@@ -1099,10 +1103,22 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (!sim.quiet)
-        fprintf(stderr, "assay-simllm: listening on %s://%s:%u (mode %s, %zu answer-key entries)\n",
+    if (!sim.quiet) {
+        char keyinfo[160] = "no answer key";
+        if (sim.key)
+            snprintf(keyinfo, sizeof keyinfo, "answer key: %zu questions, %zu without an answer",
+                     sim_key_count(sim.key), sim_key_skipped(sim.key));
+        fprintf(stderr, "assay-simllm: listening on %s://%s:%u (mode %s, %s)\n",
                 cert ? "https" : "http", inet_ntoa(sa.sin_addr), port,
-                sim_mode_name(sim.default_mode), sim_key_count(sim.key));
+                sim_mode_name(sim.default_mode), keyinfo);
+    }
+    /* even with --quiet: results that look real and mean nothing need saying */
+    if (!sim.key)
+        fprintf(stderr,
+                "assay-simllm: warning: no --answer-key: the gold answer of every question is "
+                "invented from a hash of its text, not taken from the item, so verifier scores "
+                "and pass rates against real items are meaningless (pass the items file, or a "
+                "JSONL of {id, answer}, with --answer-key FILE)\n");
     int sig = 0;
     sigwait(&sigs, &sig);
 
