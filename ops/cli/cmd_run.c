@@ -334,8 +334,10 @@ int assay_cmd_run(assay_cli_t *cli, int argc, char **argv)
             if (!line || !json_is_object(line)) {
                 uint64_t seq = s_slot_new(&run, lineno, -1);
                 char why[200];
-                snprintf(why, sizeof why, "input line is not a JSON object%s%s", line ? "" : ": ",
-                         line ? "" : jerr.text);
+                if (line)
+                    snprintf(why, sizeof why, "input line is not a JSON object");
+                else
+                    snprintf(why, sizeof why, "input line is not valid JSON: %s", jerr.text);
                 json_decref(line);
                 s_slot_fail(&run, seq, json_object(), why);
                 s_flush(&run);
