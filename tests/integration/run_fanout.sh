@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run_fanout: `assay run generate | assay run KIND` for the per-sample kinds
-# (verify, hack_check, judge) checks every sample, one output line per sample in
+# (verify, hack_check, judge, cot_actions) checks every sample, one output line per sample in
 # order, with the input the broker builds for that kind's stage task: the same
 # pipeline run as a job must give each verify task the same input (but for the
 # database's sample_id). A line that already has "sample" runs once, as before;
@@ -23,7 +23,7 @@ GEN=(--param endpoint=sim --param template=answer_mcq --param n=$N --param seed=
 
 "$BIN/assay" run generate "${GEN[@]}" <"$IT_TMP/items.jsonl" >"$IT_TMP/gen.jsonl" ||
   fail "assay run generate failed"
-for kind in verify hack_check judge; do
+for kind in verify hack_check judge cot_actions; do
   args=(--terms "$TERMS")
   [ "$kind" = judge ] && args=(--param judge=outcome --param endpoint=sim)
   "$BIN/assay" run "$kind" "${args[@]}" <"$IT_TMP/gen.jsonl" >"$IT_TMP/$kind.jsonl" \
@@ -39,7 +39,8 @@ tmp, n = sys.argv[1], int(sys.argv[2])
 load = lambda f: [json.loads(l) for l in open("%s/%s" % (tmp, f))]
 gen = load("gen.jsonl")
 items = load("items.jsonl")
-field = {"verify": "score", "hack_check": "hack_score", "judge": "score"}
+field = {"verify": "score", "hack_check": "hack_score", "judge": "score",
+         "cot_actions": "reasoning_difficulty"}
 for kind, key in field.items():
     rows = load(kind + ".jsonl")
     assert len(rows) == len(gen) * n, (kind, len(rows), len(gen) * n)
