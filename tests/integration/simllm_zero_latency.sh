@@ -5,6 +5,7 @@
 # real broker and worker; each run has a bound far above what it needs (a few
 # seconds), so a stall (requests unread on open sockets while both processes sleep,
 # up to the server's 300 s connection timeout) fails the test instead of hanging it.
+# One more run uses two server loops (--threads 2).
 # timeout: 600
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -84,6 +85,9 @@ for mode in r1 o3; do
   start_simllm --mode "$mode" --quiet
   for round in 1 2 3; do run_offline "$mode" "$round"; done
 done
+# several loops sharing the listening socket (what compose.yaml runs)
+start_simllm --mode r1 --quiet --threads 2
+run_offline r1 "threads=2"
 
 # the same burst through a broker and a worker with 256 generate slots
 start_simllm --mode r1 --quiet
