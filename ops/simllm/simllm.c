@@ -821,7 +821,7 @@ static void s_usage_text(FILE *f)
                "  --no-n                   ignore n (one choice per response)\n"
                "  --api-key-env VAR        require \"Authorization: Bearer $VAR\"\n"
                "  --seed N                 PRNG seed for unseeded draws and faults (default 1)\n"
-               "  --threads N              HTTP threads (default 1)\n"
+               "  --threads N              event loops serving connections (default 1)\n"
                "  --max-connections N      (default 4096)\n"
                "  --quiet\n");
 }
