@@ -161,7 +161,9 @@ static json_t *s_sample_input(const json_t *line, size_t i, char *err, size_t er
     const json_t *x = json_array_get(json_object_get(line, "samples"), i);
     if (!json_is_object(x)) {
         snprintf(err, errlen, "expected an object (a sample of generate output), not %s",
-                 json_is_array(x) ? "an array" : json_is_string(x) ? "a string" : "a scalar");
+                 json_is_array(x)    ? "an array"
+                 : json_is_string(x) ? "a string"
+                                     : "a scalar");
         return NULL;
     }
     json_int_t idx = (json_int_t)i;
