@@ -102,6 +102,13 @@ job=$("$BIN/assay" submit --spec "$IT_TMP/spec.json" --input "$IT_TMP/items.json
       sed -n 's/.*"job":\([0-9]*\).*/\1/p')
 [ -n "$job" ] || fail "submit failed"
 wait_job "$job" 120
+# every verify task stored (the job's state may turn done a moment before the last
+# results are written)
+checks() {
+  sql "SELECT count(*) FROM tasks t JOIN stages s ON s.id = t.stage_id
+       WHERE t.job_id = $job AND s.name = 'check' AND t.state = 'done'"
+}
+for _ in $(seq 1 300); do [ "$(checks)" = $((ITEMS * N)) ] && break; sleep 0.2; done
 sql "SELECT t.input FROM tasks t JOIN stages s ON s.id = t.stage_id
      WHERE t.job_id = $job AND s.name = 'check'" >"$IT_TMP/broker_inputs.jsonl"
 # what verify adds to its input: its output's keys
