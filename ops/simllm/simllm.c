@@ -95,9 +95,8 @@ struct s_sim {
     long faults_injected;
     long n_requests, n_ok, n_fault[F_COUNT], n_bad;
     long inflight, max_inflight;
-    /* loops */
+    /* loops (--threads of them) */
     s_loop_t *loops;
-    int nloops;
     int stop_fd; /* eventfd: readable once the loops are to stop */
 };
 
@@ -1052,7 +1051,6 @@ int main(int argc, char **argv)
 
     /* one daemon per loop, driven from outside (see the top of this file); the
      * first binds, the others accept on its socket */
-    sim.nloops = threads;
     sim.loops = assay_calloc((size_t)threads, sizeof *sim.loops);
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     if (!sim.quiet) flags |= MHD_USE_ERROR_LOG;
