@@ -61,6 +61,7 @@ typedef struct {
 struct sim_key {
     s_entry_t *by_id, *by_hash;
     size_t nid, nhash, capid, caphash;
+    size_t nitems, nskipped; /* lines loaded / skipped for a null answer */
 };
 
 static int s_entry_cmp(const void *a, const void *b)
@@ -101,7 +102,19 @@ sim_key_t *sim_key_load(const char *path, char *err, size_t errlen)
         if (n == 0) continue;
         json_error_t jerr;
         json_t *o = json_loadb(line, n, 0, &jerr);
-        const char *ans = o ? json_string_value(json_object_get(o, "answer")) : NULL;
+        /* the gold under any name `assay submit` accepts, so that an items file
+         * can serve as its own key */
+        const json_t *jans = NULL;
+        static const char *const names[] = {"answer", "diagnosis", "reference_answer"};
+        for (size_t i = 0; o && !jans && i < ASSAY_ARRAY_LEN(names); i++)
+            jans = json_object_get(o, names[i]);
+        if (json_is_null(jans)) {
+            /* an item without a gold (a question with no reference answer) */
+            self->nskipped++;
+            json_decref(o);
+            continue;
+        }
+        const char *ans = json_string_value(jans);
         const json_t *jacc = o ? json_object_get(o, "accuracy") : NULL;
         const char *id = o ? json_string_value(json_object_get(o, "id")) : NULL;
         const char *q = o ? json_string_value(json_object_get(o, "question")) : NULL;
@@ -110,7 +123,7 @@ sim_key_t *sim_key_load(const char *path, char *err, size_t errlen)
         if (!o || !json_is_object(o))
             what = "not a JSON object";
         else if (!ans || !*ans)
-            what = "missing string field \"answer\"";
+            what = "missing string field \"answer\" (or \"diagnosis\", \"reference_answer\")";
         else if (jacc && (!json_is_number(jacc) || json_number_value(jacc) < 0 ||
                           json_number_value(jacc) > 1))
             what = "\"accuracy\" must be a number in [0, 1]";
@@ -126,6 +139,7 @@ sim_key_t *sim_key_load(const char *path, char *err, size_t errlen)
             sim_key_destroy(&self);
             return NULL;
         }
+        self->nitems++;
         double acc = jacc ? json_number_value(jacc) : -1;
         if (id) s_key_add(&self->by_id, &self->nid, &self->capid, id, ans, acc);
         if (q || qh) {
@@ -171,7 +185,12 @@ void sim_key_destroy(sim_key_t **self_p)
 
 size_t sim_key_count(const sim_key_t *self)
 {
-    return self ? self->nid + self->nhash : 0;
+    return self ? self->nitems : 0;
+}
+
+size_t sim_key_skipped(const sim_key_t *self)
+{
+    return self ? self->nskipped : 0;
 }
 
 static const s_entry_t *s_key_find(const s_entry_t *arr, size_t n, const char *k)

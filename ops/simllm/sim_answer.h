@@ -14,8 +14,11 @@
  *     question.
  *  3. The answer key (--answer-key FILE, JSONL) maps a question to its gold answer
  *     and accuracy: {"id" | "question" | "question_sha256": ..., "answer": "C",
- *     "accuracy": 0.7}; "accuracy" is optional. Lookup: by id when the tag has one,
- *     else by sha256_hex(q).
+ *     "accuracy": 0.7}; "accuracy" is optional; "diagnosis" or "reference_answer"
+ *     stand for "answer" (so an items file is its own key), and a line whose answer
+ *     is null is skipped. Lookup: by id when the tag has one, else by
+ *     sha256_hex(q). Without a key, rules 4 and 5 invent a gold that has nothing
+ *     to do with the item's real answer.
  *  4. Accuracy a: the key's accuracy, else  a = H("accuracy:" + q) where
  *     H(s) = first 4 bytes of SHA-256(s) as a big-endian integer / 2^32.
  *  5. Gold answer: the key's answer, else for MCQ the option letter at position
@@ -81,10 +84,13 @@ typedef enum {
 extern const char *const sim_diseases[SIM_NDISEASES];
 
 typedef struct sim_key sim_key_t;
-/* load a JSONL answer key; NULL with "FILE:LINE: what" in err */
+/* load a JSONL answer key (rule 3); NULL with "FILE:LINE: what" in err */
 sim_key_t *sim_key_load(const char *path, char *err, size_t errlen);
 void sim_key_destroy(sim_key_t **self_p);
+/* lines loaded (each one question); 0 for NULL */
 size_t sim_key_count(const sim_key_t *self);
+/* lines skipped because their answer is null; 0 for NULL */
+size_t sim_key_skipped(const sim_key_t *self);
 
 /* parse a model name "sim-r1", "sim-o3+repeat", ...; unknown bases get def.
  * Returns 0, or -1 for an unknown +style suffix. */

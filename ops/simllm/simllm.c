@@ -9,9 +9,22 @@
  *  headers), 500, stalls, keep-alive blank lines, truncated bodies, garbage JSON,
  *  empty choices and refusals.
  *
- *  Concurrency: libmicrohttpd's epoll thread(s) parse requests; a waiting request
- *  is suspended (MHD_suspend_connection) and a timer thread resumes it when its
- *  latency has passed, so a thousand requests in flight cost no threads.
+ *  Concurrency: each of --threads loops owns one libmicrohttpd daemon (all of them
+ *  accept on one listening socket) and drives it from outside: it waits on the
+ *  daemon's epoll descriptor with a timeout taken from the earliest deadline, its
+ *  own timers' or the daemon's, then lets the daemon work without blocking
+ *  (MHD_run). A waiting request is suspended (MHD_suspend_connection) and resumed
+ *  by its loop when its latency has passed, so a thousand requests in flight cost
+ *  no threads.
+ *
+ *  Why not libmicrohttpd's internal polling thread: its epoll loop (MHD_epoll, at
+ *  least 0.9.75 to 1.0) drains events 128 at a time and, when a batch is exactly
+ *  full, waits again with the full blocking timeout although the connections it
+ *  just collected are still to be served. When 128 (or 256, ...) requests arrive
+ *  together, as they do at latency 0 with a client holding that many connections,
+ *  they sit unread until some other event or the 300 s connection timeout: a lost
+ *  wake-up. Driven from outside, the daemon only ever waits with a zero timeout,
+ *  and MHD_get_timeout is 0 while it holds ready connections.
  */
 #include "ops/simllm/sim_answer.h"
 
@@ -23,11 +36,14 @@
 #include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,13 +54,24 @@ static const char *const s_fault_names[F_COUNT] = {"429",      "500",     "stall
 enum { LAT_FIXED, LAT_UNIFORM, LAT_EXP, LAT_LOGNORMAL };
 
 typedef struct s_conn s_conn_t;
+typedef struct s_sim s_sim_t;
 
 typedef struct {
     int64_t due_ms;
     s_conn_t *c;
 } s_timer_t;
 
+/* one event loop: a daemon and the suspended connections it must resume; only
+ * its own thread touches it */
 typedef struct {
+    s_sim_t *sim;
+    struct MHD_Daemon *d;
+    s_timer_t *heap; /* min-heap by due_ms */
+    int nheap, capheap;
+    pthread_t thread;
+} s_loop_t;
+
+struct s_sim {
     /* settings (read-only once serving) */
     sim_mode_t default_mode;
     sim_key_t *key;
@@ -68,15 +95,10 @@ typedef struct {
     long faults_injected;
     long n_requests, n_ok, n_fault[F_COUNT], n_bad;
     long inflight, max_inflight;
-    /* timers */
-    pthread_mutex_t tmu;
-    pthread_cond_t tcv;
-    s_timer_t *heap;
-    int nheap, capheap;
-    int stopping;
-    pthread_t tthread;
-    struct MHD_Daemon *d;
-} s_sim_t;
+    /* loops (--threads of them) */
+    s_loop_t *loops;
+    int stop_fd; /* eventfd: readable once the loops are to stop */
+};
 
 typedef struct {
     int64_t due_ms;
@@ -86,6 +108,7 @@ typedef struct {
 
 struct s_conn {
     s_sim_t *sim;
+    s_loop_t *loop; /* the loop that serves (and resumes) this connection */
     struct MHD_Connection *conn;
     assay_buf_t req;
     int counted;    /* in the inflight count */
@@ -146,81 +169,80 @@ static long s_latency(s_sim_t *sim)
     return l < 0 ? 0 : (long)l;
 }
 
-static void s_heap_push(s_sim_t *sim, int64_t due, s_conn_t *c)
+static void s_heap_push(s_loop_t *l, int64_t due, s_conn_t *c)
 {
-    pthread_mutex_lock(&sim->tmu);
-    if (sim->nheap == sim->capheap) {
-        sim->capheap = sim->capheap ? sim->capheap * 2 : 1024;
-        sim->heap = assay_realloc(sim->heap, (size_t)sim->capheap * sizeof *sim->heap);
+    if (l->nheap == l->capheap) {
+        l->capheap = l->capheap ? l->capheap * 2 : 1024;
+        l->heap = assay_realloc(l->heap, (size_t)l->capheap * sizeof *l->heap);
     }
-    int i = sim->nheap++;
-    sim->heap[i].due_ms = due;
-    sim->heap[i].c = c;
+    int i = l->nheap++;
+    l->heap[i].due_ms = due;
+    l->heap[i].c = c;
     while (i > 0) {
         int p = (i - 1) / 2;
-        if (sim->heap[p].due_ms <= sim->heap[i].due_ms) break;
-        s_timer_t t = sim->heap[p];
-        sim->heap[p] = sim->heap[i];
-        sim->heap[i] = t;
+        if (l->heap[p].due_ms <= l->heap[i].due_ms) break;
+        s_timer_t t = l->heap[p];
+        l->heap[p] = l->heap[i];
+        l->heap[i] = t;
         i = p;
     }
-    if (i == 0) pthread_cond_signal(&sim->tcv);
-    pthread_mutex_unlock(&sim->tmu);
 }
 
-static s_timer_t s_heap_pop(s_sim_t *sim)
+static s_timer_t s_heap_pop(s_loop_t *l)
 {
-    s_timer_t top = sim->heap[0];
-    sim->heap[0] = sim->heap[--sim->nheap];
+    s_timer_t top = l->heap[0];
+    l->heap[0] = l->heap[--l->nheap];
     int i = 0;
     for (;;) {
-        int l = 2 * i + 1, r = l + 1, m = i;
-        if (l < sim->nheap && sim->heap[l].due_ms < sim->heap[m].due_ms) m = l;
-        if (r < sim->nheap && sim->heap[r].due_ms < sim->heap[m].due_ms) m = r;
+        int a = 2 * i + 1, b = a + 1, m = i;
+        if (a < l->nheap && l->heap[a].due_ms < l->heap[m].due_ms) m = a;
+        if (b < l->nheap && l->heap[b].due_ms < l->heap[m].due_ms) m = b;
         if (m == i) break;
-        s_timer_t t = sim->heap[m];
-        sim->heap[m] = sim->heap[i];
-        sim->heap[i] = t;
+        s_timer_t t = l->heap[m];
+        l->heap[m] = l->heap[i];
+        l->heap[i] = t;
         i = m;
     }
     return top;
 }
 
-static void *s_timer_main(void *arg)
-{
-    s_sim_t *sim = arg;
-    pthread_mutex_lock(&sim->tmu);
-    while (!sim->stopping) {
-        if (sim->nheap == 0) {
-            pthread_cond_wait(&sim->tcv, &sim->tmu);
-            continue;
-        }
-        int64_t now = assay_clock_ms();
-        if (sim->heap[0].due_ms <= now) {
-            s_timer_t t = s_heap_pop(sim);
-            pthread_mutex_unlock(&sim->tmu);
-            MHD_resume_connection(t.c->conn);
-            pthread_mutex_lock(&sim->tmu);
-            continue;
-        }
-        /* sleep until the earliest deadline (the condvar uses the realtime clock) */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t wait = sim->heap[0].due_ms - now;
-        ts.tv_sec += wait / 1000;
-        ts.tv_nsec += (wait % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-        pthread_cond_timedwait(&sim->tcv, &sim->tmu, &ts);
-    }
-    pthread_mutex_unlock(&sim->tmu);
-    return NULL;
-}
-
-/* suspend c until due */
+/* suspend c until due; its loop resumes it (callbacks run on that loop's thread) */
 static void s_sleep_until(s_conn_t *c, int64_t due)
 {
     MHD_suspend_connection(c->conn);
-    s_heap_push(c->sim, due, c);
+    s_heap_push(c->loop, due, c);
+}
+
+/* The loop of one daemon: resume what is due, let the daemon work (MHD_run never
+ * blocks), then sleep on its epoll descriptor until the earliest deadline. */
+static void *s_loop_main(void *arg)
+{
+    s_loop_t *l = arg;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_EPOLL_FD);
+    struct pollfd fds[2] = {{info->epoll_fd, POLLIN, 0}, {l->sim->stop_fd, POLLIN, 0}};
+    for (;;) {
+        int64_t now = assay_clock_ms();
+        while (l->nheap > 0 && l->heap[0].due_ms <= now)
+            MHD_resume_connection(s_heap_pop(l).c->conn);
+        MHD_run(l->d);
+        if (fds[1].revents) break;
+        long timeout = -1;
+        MHD_UNSIGNED_LONG_LONG mt;
+        if (MHD_get_timeout(l->d, &mt) == MHD_YES) timeout = mt > INT_MAX ? INT_MAX : (long)mt;
+        if (l->nheap > 0) {
+            int64_t left = l->heap[0].due_ms - assay_clock_ms();
+            if (left < 0) left = 0;
+            if (timeout < 0 || left < timeout) timeout = (long)left;
+        }
+        if (poll(fds, 2, (int)timeout) < 0 && errno != EINTR) {
+            fprintf(stderr, "assay-simllm: poll failed: %s\n", strerror(errno));
+            break;
+        }
+    }
+    /* wake every suspended connection so that stopping the daemon can close it */
+    while (l->nheap > 0)
+        MHD_resume_connection(s_heap_pop(l).c->conn);
+    return NULL;
 }
 
 static void s_add_piece(s_conn_t *c, int64_t due, const char *data, size_t len)
@@ -702,11 +724,13 @@ static enum MHD_Result s_handler(void *cls, struct MHD_Connection *conn, const c
                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
-    s_sim_t *sim = cls;
+    s_loop_t *loop = cls;
+    s_sim_t *sim = loop->sim;
     s_conn_t *c = *con_cls;
     if (!c) {
         c = ASSAY_NEW(s_conn_t);
         c->sim = sim;
+        c->loop = loop;
         c->conn = conn;
         c->t0 = assay_clock_ms();
         c->counted = 1;
@@ -755,7 +779,7 @@ static void s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     (void)conn;
     (void)toe;
-    s_sim_t *sim = cls;
+    s_sim_t *sim = ((s_loop_t *)cls)->sim;
     s_conn_t *c = *con_cls;
     if (!c) return;
     pthread_mutex_lock(&sim->mu);
@@ -769,32 +793,37 @@ static void s_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static void s_usage_text(FILE *f)
 {
-    fprintf(f, "usage: assay-simllm [options]\n"
-               "  --listen HOST:PORT       address (default 127.0.0.1:8199; port 0 = any free)\n"
-               "  --port-file FILE         write the bound port here once listening\n"
-               "  --tls-cert FILE --tls-key FILE   serve HTTPS\n"
-               "  --mode MODE              r1 | r1r | o3 | think | think-open | plain: for model\n"
-               "                           names other than sim-MODE[+style] (default r1)\n"
-               "  --answer-key FILE        JSONL: {id|question|question_sha256, answer, accuracy}\n"
-               "  --latency-ms MS          mean latency (default 0)\n"
-               "  --latency-dist D         fixed | uniform | exp | lognormal (default fixed)\n"
-               "  --latency-jitter X       uniform: +-fraction of the mean; lognormal: sigma\n"
-               "  --fault-429 R --fault-500 R --fault-stall R --fault-keepalive R\n"
-               "  --fault-truncate R --fault-garbage R --fault-empty R --fault-refusal R\n"
-               "                           inject each fault in a fraction R of requests\n"
-               "  --fault-limit N          inject at most N faults in total (0 = no limit)\n"
-               "  --retry-after S          Retry-After seconds on 429 (default 1)\n"
-               "  --xratelimit             send x-ratelimit-* headers instead of Retry-After\n"
-               "  --stall-ms MS            extra wait of a stalled request (default 30000)\n"
-               "  --keepalive-ms MS        interval of keep-alive lines (default 200)\n"
-               "  --failure-rate R         fraction of samples with a failure style\n"
-               "  --failure-style S        no_reasoning | repeat | fake_disease (default: mixed)\n"
-               "  --no-n                   ignore n (one choice per response)\n"
-               "  --api-key-env VAR        require \"Authorization: Bearer $VAR\"\n"
-               "  --seed N                 PRNG seed for unseeded draws and faults (default 1)\n"
-               "  --threads N              HTTP threads (default 1)\n"
-               "  --max-connections N      (default 4096)\n"
-               "  --quiet\n");
+    fprintf(f,
+            "usage: assay-simllm [options]\n"
+            "  --listen HOST:PORT       address (default 127.0.0.1:8199; port 0 = any free)\n"
+            "  --port-file FILE         write the bound port here once listening\n"
+            "  --tls-cert FILE --tls-key FILE   serve HTTPS\n"
+            "  --mode MODE              r1 | r1r | o3 | think | think-open | plain: for model\n"
+            "                           names other than sim-MODE[+style] (default r1)\n"
+            "  --answer-key FILE        the gold answers: JSONL {id|question|question_sha256,\n"
+            "                           answer|diagnosis|reference_answer, accuracy?}; an items\n"
+            "                           file serves as its own key. WITHOUT IT the gold is\n"
+            "                           invented per question (a hash), so scores and pass\n"
+            "                           rates against real items are meaningless\n"
+            "  --latency-ms MS          mean latency (default 0)\n"
+            "  --latency-dist D         fixed | uniform | exp | lognormal (default fixed)\n"
+            "  --latency-jitter X       uniform: +-fraction of the mean; lognormal: sigma\n"
+            "  --fault-429 R --fault-500 R --fault-stall R --fault-keepalive R\n"
+            "  --fault-truncate R --fault-garbage R --fault-empty R --fault-refusal R\n"
+            "                           inject each fault in a fraction R of requests\n"
+            "  --fault-limit N          inject at most N faults in total (0 = no limit)\n"
+            "  --retry-after S          Retry-After seconds on 429 (default 1)\n"
+            "  --xratelimit             send x-ratelimit-* headers instead of Retry-After\n"
+            "  --stall-ms MS            extra wait of a stalled request (default 30000)\n"
+            "  --keepalive-ms MS        interval of keep-alive lines (default 200)\n"
+            "  --failure-rate R         fraction of samples with a failure style\n"
+            "  --failure-style S        no_reasoning | repeat | fake_disease (default: mixed)\n"
+            "  --no-n                   ignore n (one choice per response)\n"
+            "  --api-key-env VAR        require \"Authorization: Bearer $VAR\"\n"
+            "  --seed N                 PRNG seed for unseeded draws and faults (default 1)\n"
+            "  --threads N              event loops serving connections (default 1)\n"
+            "  --max-connections N      (default 4096)\n"
+            "  --quiet\n");
 }
 
 static int s_parse_rate(const char *v, double *out)
@@ -1006,8 +1035,11 @@ int main(int argc, char **argv)
         }
     }
     pthread_mutex_init(&sim.mu, NULL);
-    pthread_mutex_init(&sim.tmu, NULL);
-    pthread_cond_init(&sim.tcv, NULL);
+    sim.stop_fd = eventfd(0, EFD_CLOEXEC);
+    if (sim.stop_fd < 0) {
+        fprintf(stderr, "assay-simllm: could not create an eventfd: %s\n", strerror(errno));
+        return 1;
+    }
 
     /* signals are taken by sigwait in this thread only */
     sigset_t sigs;
@@ -1017,32 +1049,49 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    pthread_create(&sim.tthread, NULL, s_timer_main, &sim);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    /* one daemon per loop, driven from outside (see the top of this file); the
+     * first binds, the others accept on its socket */
+    sim.loops = assay_calloc((size_t)threads, sizeof *sim.loops);
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     if (!sim.quiet) flags |= MHD_USE_ERROR_LOG;
     if (cert) flags |= MHD_USE_TLS;
-    struct MHD_OptionItem ops[16];
-    int no = 0;
-    ops[no++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &sa};
-    ops[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, max_conn, NULL};
-    ops[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 300, NULL};
-    ops[no++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, NULL};
-    ops[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)s_completed, &sim};
-    if (threads > 1)
-        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
-    if (cert) {
-        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert_pem};
-        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key_pem};
+    long per_loop = max_conn / threads > 0 ? max_conn / threads : 1;
+    MHD_socket listen_fd = MHD_INVALID_SOCKET;
+    unsigned port = 0;
+    for (int i = 0; i < threads; i++) {
+        s_loop_t *l = &sim.loops[i];
+        l->sim = &sim;
+        struct MHD_OptionItem ops[16];
+        int no = 0;
+        if (i == 0) {
+            ops[no++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &sa};
+            ops[no++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, NULL};
+        } else {
+            ops[no++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL};
+        }
+        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, per_loop, NULL};
+        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 300, NULL};
+        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)s_completed, l};
+        if (cert) {
+            ops[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert_pem};
+            ops[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key_pem};
+        }
+        ops[no++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+        l->d = MHD_start_daemon(flags, 0, NULL, NULL, s_handler, l, MHD_OPTION_ARRAY, ops,
+                                MHD_OPTION_END);
+        if (!l->d) {
+            fprintf(stderr, "assay-simllm: could not listen on \"%s\"\n", listen);
+            return 1;
+        }
+        if (i == 0) {
+            const union MHD_DaemonInfo *info = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_BIND_PORT);
+            port = info ? info->port : 0;
+            info = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_LISTEN_FD);
+            listen_fd = info ? info->listen_fd : MHD_INVALID_SOCKET;
+        }
     }
-    ops[no++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    sim.d = MHD_start_daemon(flags, 0, NULL, NULL, s_handler, &sim, MHD_OPTION_ARRAY, ops,
-                             MHD_OPTION_END);
-    if (!sim.d) {
-        fprintf(stderr, "assay-simllm: could not listen on \"%s\"\n", listen);
-        return 1;
-    }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(sim.d, MHD_DAEMON_INFO_BIND_PORT);
-    unsigned port = info ? info->port : 0;
+    for (int i = 0; i < threads; i++)
+        pthread_create(&sim.loops[i].thread, NULL, s_loop_main, &sim.loops[i]);
     if (port_file) {
         char tmp[4096];
         snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
@@ -1053,25 +1102,39 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (!sim.quiet)
-        fprintf(stderr, "assay-simllm: listening on %s://%s:%u (mode %s, %zu answer-key entries)\n",
+    if (!sim.quiet) {
+        char keyinfo[160] = "no answer key";
+        if (sim.key)
+            snprintf(keyinfo, sizeof keyinfo, "answer key: %zu questions, %zu without an answer",
+                     sim_key_count(sim.key), sim_key_skipped(sim.key));
+        fprintf(stderr, "assay-simllm: listening on %s://%s:%u (mode %s, %s)\n",
                 cert ? "https" : "http", inet_ntoa(sa.sin_addr), port,
-                sim_mode_name(sim.default_mode), sim_key_count(sim.key));
+                sim_mode_name(sim.default_mode), keyinfo);
+    }
+    /* even with --quiet: results that look real and mean nothing need saying */
+    if (!sim.key)
+        fprintf(stderr,
+                "assay-simllm: warning: no --answer-key: the gold answer of every question is "
+                "invented from a hash of its text, not taken from the item, so verifier scores "
+                "and pass rates against real items are meaningless (pass the items file, or a "
+                "JSONL of {id, answer}, with --answer-key FILE)\n");
     int sig = 0;
     sigwait(&sigs, &sig);
 
-    MHD_quiesce_daemon(sim.d);
-    pthread_mutex_lock(&sim.tmu);
-    /* wake every suspended connection so the daemon can close it */
-    while (sim.nheap > 0) {
-        s_timer_t t = s_heap_pop(&sim);
-        MHD_resume_connection(t.c->conn);
+    /* stop the loops (each resumes its suspended connections), then the daemons:
+     * the first one last, as it owns the listening socket the others share */
+    uint64_t one = 1;
+    if (write(sim.stop_fd, &one, sizeof one) != (ssize_t)sizeof one)
+        fprintf(stderr, "assay-simllm: could not signal the loops: %s\n", strerror(errno));
+    for (int i = 0; i < threads; i++)
+        pthread_join(sim.loops[i].thread, NULL);
+    for (int i = threads - 1; i >= 0; i--) {
+        if (i > 0) MHD_quiesce_daemon(sim.loops[i].d);
+        MHD_stop_daemon(sim.loops[i].d);
+        free(sim.loops[i].heap);
     }
-    sim.stopping = 1;
-    pthread_cond_signal(&sim.tcv);
-    pthread_mutex_unlock(&sim.tmu);
-    pthread_join(sim.tthread, NULL);
-    MHD_stop_daemon(sim.d);
+    free(sim.loops);
+    close(sim.stop_fd);
     if (!sim.quiet) {
         fprintf(stderr, "assay-simllm: %ld requests, %ld completions, faults:", sim.n_requests,
                 sim.n_ok);
@@ -1080,7 +1143,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "\n");
     }
     sim_key_destroy(&sim.key);
-    free(sim.heap);
     free(cert_pem);
     free(key_pem);
     return 0;
