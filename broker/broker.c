@@ -146,13 +146,20 @@ static assay_ratelimit_t *s_limit(assay_broker_t *self, const char *endpoint)
     return NULL;
 }
 
-static void s_release_flight(assay_broker_t *self, s_flight_t *f, const char *reason)
+/* the reason s_peer_remove is given for a worker that went silent: the one way a
+ * worker leaves without a word, i.e. the way a worker that crashed leaves */
+#define S_WHY_SILENT "heartbeat missed"
+
+static void s_release_flight(assay_broker_t *self, s_flight_t *f, const char *reason, int died)
 {
     s_flight_end(f);
     /* the task ran (or may have run) on a worker that is gone: count the attempt */
     uint32_t delay = assay_retry_delay_ms(&self->retry, f->attempt, 0, &self->rng);
-    assay_store_add_fail(self->store, f->id, f->attempt, 1, delay, reason,
-                         f->peer ? f->peer->name : "?");
+    const char *worker = f->peer ? f->peer->name : "?";
+    if (died)
+        assay_store_add_lost(self->store, f->id, f->attempt, delay, reason, worker);
+    else
+        assay_store_add_fail(self->store, f->id, f->attempt, 1, delay, reason, worker);
 }
 
 typedef struct {
@@ -180,9 +187,13 @@ static void s_peer_remove(assay_broker_t *self, s_peer_t *p, const char *why)
     assay_imap_each(self->flights, s_collect_flights, &c);
     char reason[256];
     snprintf(reason, sizeof reason, "worker %s lost (%s)", p->name, why);
+    /* a worker that went silent while it was not draining may have been killed by
+     * what it ran: each of its tasks counts a worker death (poison detection). A
+     * goodbye, a new READY or a drain is a live worker, not a death */
+    int died = !p->draining && strcmp(why, S_WHY_SILENT) == 0;
     for (size_t i = 0; i < c.n; i++) {
         s_flight_t *f = assay_imap_del(self->flights, c.ids[i]);
-        s_release_flight(self, f, reason);
+        s_release_flight(self, f, reason, died);
         free(f);
     }
     free(c.ids);
@@ -710,7 +721,7 @@ static void s_timers(assay_broker_t *self, int64_t now)
     for (size_t i = 0; i < self->npeers;) {
         s_peer_t *p = self->peers[i];
         if (now - p->last_recv_ms > dead_after) {
-            s_peer_remove(self, p, "heartbeat missed");
+            s_peer_remove(self, p, S_WHY_SILENT);
             continue;
         }
         if (now - p->last_send_ms >= (int64_t)self->heartbeat_ms) {
@@ -825,6 +836,8 @@ assay_broker_t *assay_broker_new(const assay_config_t *cfg, char *err, size_t er
         free(self);
         return NULL;
     }
+    assay_store_set_poison_deaths(
+        self->store, (int)assay_config_get_long(cfg, "broker.poison_deaths", ASSAY_STORE_POISON_DEATHS));
     self->queue = assay_queue_new();
     self->staged = assay_queue_new();
     assay_config_sections(cfg, "endpoint.", s_add_limit, self);
@@ -1072,7 +1085,13 @@ static int s_metrics_start(assay_broker_t *self, char *err, size_t errlen)
     assay_metrics_declare(m, "assay_broker_completed_total", ASSAY_METRIC_COUNTER,
                           "results stored (tasks done)", NULL, 0);
     assay_metrics_declare(m, "assay_broker_results_ignored_total", ASSAY_METRIC_COUNTER,
-                          "results for a stale attempt or a finished task, dropped", NULL, 0);
+                          "results not stored, by reason: stale_attempt (the task runs again"
+                          " under a newer attempt), duplicate (done by another attempt),"
+                          " replayed (this attempt's result is stored already), task_ended"
+                          " (dead or cancelled), unknown_task, other", NULL, 0);
+    assay_metrics_declare(m, "assay_broker_poisoned_total", ASSAY_METRIC_COUNTER,
+                          "tasks made dead because workers kept dying while running them"
+                          " (possible poison input)", NULL, 0);
     assay_metrics_declare(m, "assay_broker_retries_total", ASSAY_METRIC_COUNTER,
                           "failed attempts put back to pending for a retry", NULL, 0);
     assay_metrics_declare(m, "assay_broker_dead_total", ASSAY_METRIC_COUNTER,
@@ -1116,8 +1135,13 @@ static void s_metrics_publish(assay_broker_t *self, int64_t now, int force)
     self->next_metrics_ms = now + 250;
     assay_metrics_set(m, "assay_broker_dispatched_total", "", (double)self->dispatched);
     assay_metrics_set(m, "assay_broker_completed_total", "", (double)self->st.results_stored);
-    assay_metrics_set(m, "assay_broker_results_ignored_total", "",
-                      (double)self->st.results_ignored);
+    char why[64];
+    for (int k = 0; k < ASSAY_IGNORED_N; k++)
+        assay_metrics_set(m, "assay_broker_results_ignored_total",
+                          assay_metrics_labels(why, sizeof why, "reason",
+                                               assay_store_ignored_name(k), NULL),
+                          (double)self->st.ignored[k]);
+    assay_metrics_set(m, "assay_broker_poisoned_total", "", (double)self->st.poisoned);
     assay_metrics_set(m, "assay_broker_retries_total", "", (double)self->st.fails_retried);
     assay_metrics_set(m, "assay_broker_dead_total", "", (double)self->st.fails_dead);
     assay_metrics_set(m, "assay_broker_lease_expired_total", "", (double)self->leases_expired);

@@ -46,9 +46,25 @@ typedef struct {
     int chained;      /* its results write samples or scores, or feed a next stage */
 } assay_store_stage_t;
 
+/* why a result was not stored (assay_broker_results_ignored_total{reason}) */
+typedef enum {
+    ASSAY_IGNORED_STALE_ATTEMPT, /* the task runs again under a newer attempt */
+    ASSAY_IGNORED_DUPLICATE,     /* the task is done by another attempt, or the batch held it twice */
+    ASSAY_IGNORED_REPLAYED,      /* this very attempt's result is stored already (sent or written twice) */
+    ASSAY_IGNORED_TASK_ENDED,    /* the task is dead or cancelled */
+    ASSAY_IGNORED_UNKNOWN_TASK,  /* no such task */
+    ASSAY_IGNORED_OTHER,         /* an attempt newer than the task's (should not happen) */
+    ASSAY_IGNORED_N
+} assay_store_ignored_t;
+
+/* the label value of a reason: "stale_attempt", "duplicate", ... */
+const char *assay_store_ignored_name(int reason);
+
 typedef struct {
     uint64_t results_stored;   /* results that became done */
-    uint64_t results_ignored;  /* late or duplicate results (attempt no longer current) */
+    uint64_t results_ignored;  /* results not stored: the sum of ignored[] */
+    uint64_t ignored[ASSAY_IGNORED_N]; /* by reason */
+    uint64_t poisoned;         /* tasks made dead because workers kept dying on them */
     uint64_t fails_retried;    /* failures sent back to pending with a delay */
     uint64_t fails_dead;       /* failures that made the task dead */
     uint64_t released;         /* tasks handed back without counting an attempt */
@@ -123,6 +139,16 @@ void assay_store_add_result(assay_store_t *self, uint64_t id, uint32_t attempt, 
  * after delay_ms */
 void assay_store_add_fail(assay_store_t *self, uint64_t id, uint32_t attempt, int retryable,
                           uint32_t delay_ms, const char *reason, const char *worker);
+/* a task whose worker died while it ran it (gone without a word: missed
+ * heartbeats). Like a retryable failure, but counted in tasks.worker_deaths: the
+ * death that reaches assay_store_set_poison_deaths()'s limit makes the task dead
+ * ("worker died running this task (possible poison input)") instead of handing it
+ * to the next worker. A worker that drains or says goodbye is not a death. */
+void assay_store_add_lost(assay_store_t *self, uint64_t id, uint32_t attempt, uint32_t delay_ms,
+                          const char *reason, const char *worker);
+/* how many worker deaths make a task dead (default ASSAY_STORE_POISON_DEATHS; 0 = never) */
+void assay_store_set_poison_deaths(assay_store_t *self, int deaths);
+#define ASSAY_STORE_POISON_DEATHS 2
 /* a claimed task that was never run (queued when a job paused, broker stopping):
  * back to pending without counting the attempt */
 void assay_store_add_release(assay_store_t *self, uint64_t id, uint32_t attempt);
