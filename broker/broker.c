@@ -109,6 +109,11 @@ struct assay_broker {
     int64_t last_flush_ms;
     int finish_hint; /* claims came back short: look for finished jobs once all is written */
     uint64_t leases_expired;
+    /* kinds with work waiting that no connected worker serves, already logged
+     * (once per kind until a worker for it arrives) */
+    char stalled[ASSAY_PROTO_MAX_KINDS][64];
+    size_t nstalled;
+    int64_t next_stall_ms;
     assay_metrics_t *metrics;     /* NULL unless broker.metrics is set */
     assay_dbmetrics_t *dbmetrics;
     int64_t next_metrics_ms;
@@ -116,6 +121,7 @@ struct assay_broker {
 
 static int s_metrics_start(assay_broker_t *self, char *err, size_t errlen);
 static void s_metrics_publish(assay_broker_t *self, int64_t now, int force);
+static void s_stall_served(assay_broker_t *self, const s_peer_t *p);
 
 /* ---- peers ---- */
 
@@ -260,7 +266,22 @@ static void s_on_ready(assay_broker_t *self, const uint8_t *id, size_t idlen,
     w.u.welcome.broker = self->id;
     s_send(self, p, id, idlen, &w);
     log_info("broker", "worker %s ready (%u kinds)", p->name, p->ncredits);
+    s_stall_served(self, p);
     self->next_workers_ms = 0; /* record the fleet change soon */
+}
+
+/* a worker arrived: the kinds it serves are no longer stalled (logged again if
+ * they stall again) */
+static void s_stall_served(assay_broker_t *self, const s_peer_t *p)
+{
+    for (uint32_t k = 0; k < p->ncredits; k++)
+        for (size_t i = 0; i < self->nstalled; i++)
+            if (p->credits[k].slots > 0 && !strcmp(self->stalled[i], p->credits[k].kind)) {
+                log_info("broker", "kind \"%s\" is served again (worker %s)", self->stalled[i],
+                         p->name);
+                memmove(self->stalled[i], self->stalled[--self->nstalled], sizeof self->stalled[0]);
+                break;
+            }
 }
 
 static void s_credit_return(assay_broker_t *self, s_peer_t *p, uint64_t id, uint32_t attempt)
@@ -714,6 +735,55 @@ static void s_flight_job(uint64_t key, void *value, void *arg)
     s_busy_add(arg, ((s_flight_t *)value)->job_id);
 }
 
+/* ---- stalled stages ---- */
+
+/* a connected worker that takes tasks of this kind */
+static int s_kind_served(const assay_broker_t *self, const char *kind)
+{
+    for (size_t i = 0; i < self->npeers; i++) {
+        const s_peer_t *p = self->peers[i];
+        if (p->draining) continue;
+        for (uint32_t k = 0; k < p->ncredits; k++)
+            if (p->credits[k].slots > 0 && !strcmp(p->credits[k].kind, kind)) return 1;
+    }
+    return 0;
+}
+
+static void s_stall_note(assay_broker_t *self, const char *kind, uint64_t job_id,
+                         const char *stage)
+{
+    if (s_kind_served(self, kind)) return;
+    for (size_t i = 0; i < self->nstalled; i++)
+        if (!strcmp(self->stalled[i], kind)) return;
+    if (self->nstalled < ASSAY_PROTO_MAX_KINDS)
+        snprintf(self->stalled[self->nstalled++], sizeof self->stalled[0], "%s", kind);
+    log_warn("broker", "no connected worker serves kind \"%s\" (stage %s of job %llu waits)", kind,
+             stage, (unsigned long long)job_id);
+}
+
+static void s_stall_found(const char *kind, uint64_t job_id, const char *stage, void *arg)
+{
+    s_stall_note(arg, kind, job_id, stage);
+}
+
+/* Work of a kind no connected worker serves waits forever, silently: say so, once
+ * per kind until a worker for it arrives. Looks at the tasks queued here and at
+ * what Postgres holds runnable for running jobs. */
+static void s_stall_check(assay_broker_t *self)
+{
+    for (size_t c = 0; c < self->nclaims; c++) {
+        const char *kind = self->claims[c].kind;
+        if (!assay_queue_count(self->queue, kind) || s_kind_served(self, kind)) continue;
+        /* one of them names the stage; it goes back to the end of its job's line */
+        assay_qtask_t *t = assay_queue_pop(self->queue, kind);
+        if (!t) continue;
+        const assay_store_stage_t *st = assay_store_stage(self->store, t->stage_id);
+        s_stall_note(self, kind, t->job_id, st ? st->name : "?");
+        assay_queue_push(self->queue, t);
+    }
+    if (assay_store_waiting_kinds(self->store, s_stall_found, self) != 0) self->db_down = 1;
+}
+
 static void s_timers(assay_broker_t *self, int64_t now)
 {
     /* liveness and heartbeats */
@@ -777,6 +847,11 @@ static void s_timers(assay_broker_t *self, int64_t now)
     if (now >= self->next_workers_ms) {
         self->next_workers_ms = now + 5000;
         s_save_workers(self);
+    }
+    if (now >= self->next_stall_ms) {
+        /* every liveness window: a worker that left is noticed by then */
+        self->next_stall_ms = now + (int64_t)self->heartbeat_ms * self->liveness;
+        if (!self->db_down) s_stall_check(self);
     }
     if (now >= self->next_stats_ms) {
         self->next_stats_ms = now + 10000;
@@ -971,6 +1046,8 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
     }
     log_info("broker", "broker %s listening on %s", self->id, self->bind);
     self->jobs_dirty = 1;
+    /* workers of the previous broker get a liveness window to register first */
+    self->next_stall_ms = assay_clock_ms() + (int64_t)self->heartbeat_ms * self->liveness;
 
     while (!*stop) {
         int64_t now = assay_clock_ms();

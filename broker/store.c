@@ -831,6 +831,7 @@ void assay_store_destroy(assay_store_t **self_p)
     s_side_batch_release(&self->side_sent);
     for (size_t i = 0; i < self->nstages; i++) {
         free(self->stages[i].kind);
+        free(self->stages[i].name);
         free(self->stages[i].params);
         free(self->stages[i].endpoint);
     }
@@ -1034,6 +1035,7 @@ const assay_store_stage_t *assay_store_stage(assay_store_t *self, uint64_t stage
     const char *p[] = {id};
     PGresult *res = assay_db_query(self->db,
                                    "SELECT job_id, kind, params::text, timeout_s, max_attempts,"
+                                   " name,"
                                    " kind IN ('generate', 'verify', 'hack_check', 'judge')"
                                    "  OR EXISTS (SELECT 1 FROM stages n WHERE n.job_id = s.job_id"
                                    "             AND n.idx = s.idx + 1)"
@@ -1059,7 +1061,8 @@ const assay_store_stage_t *assay_store_stage(assay_store_t *self, uint64_t stage
     s->params = assay_strdup(PQgetvalue(res, 0, 2));
     s->timeout_ms = (uint32_t)atoi(PQgetvalue(res, 0, 3)) * 1000u;
     s->max_attempts = atoi(PQgetvalue(res, 0, 4));
-    s->chained = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
+    s->name = assay_strdup(PQgetvalue(res, 0, 5));
+    s->chained = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
     PQclear(res);
     s->endpoint = NULL;
     s->requests = 1;
@@ -1075,6 +1078,33 @@ const assay_store_stage_t *assay_store_stage(assay_store_t *self, uint64_t stage
     s->tokens = s->requests * per + 512;
     json_decref(params);
     return s;
+}
+
+int assay_store_waiting_kinds(assay_store_t *self,
+                              void (*fn)(const char *kind, uint64_t job_id, const char *stage,
+                                         void *arg),
+                              void *arg)
+{
+    PGresult *res = assay_db_query(
+        self->db,
+        "SELECT DISTINCT ON (s.kind) s.kind, s.job_id, s.name"
+        " FROM stages s JOIN jobs j ON j.id = s.job_id"
+        " WHERE j.state = 'running' AND s.kind <> 'filter'"
+        "   AND (s.idx = 0 AND EXISTS (SELECT 1 FROM job_items ji WHERE ji.job_id = s.job_id"
+        "                              AND ji.seq > s.claimed_seq)"
+        "        OR EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = s.job_id AND t.kind = s.kind"
+        "                   AND t.state = 'pending' AND t.stage_id = s.id))"
+        " ORDER BY s.kind, s.job_id, s.idx",
+        0, NULL);
+    if (!res) {
+        s_err(self, "could not look for waiting stages");
+        return -1;
+    }
+    for (int r = 0; r < PQntuples(res); r++)
+        fn(PQgetvalue(res, r, 0), strtoull(PQgetvalue(res, r, 1), NULL, 10), PQgetvalue(res, r, 2),
+           arg);
+    PQclear(res);
+    return 0;
 }
 
 long assay_store_claim(assay_store_t *self, const char *kind, const uint64_t *job_ids,

@@ -37,6 +37,7 @@ typedef struct {
     uint64_t id;
     uint64_t job_id;
     char *kind;
+    char *name;   /* the stage's name in its spec */
     char *params; /* JSON text */
     uint32_t timeout_ms;
     int max_attempts;
@@ -110,6 +111,14 @@ int assay_store_finish_jobs(assay_store_t *self, const uint64_t *busy, size_t nb
 int assay_store_busy(const assay_store_t *self);
 /* a stage by id (cached; loaded on first use); NULL on error or when busy */
 const assay_store_stage_t *assay_store_stage(assay_store_t *self, uint64_t stage_id);
+
+/* kinds with runnable work: a running job's stage with pending tasks, or a first
+ * stage with items not claimed yet. fn is called once per kind, with the first
+ * such stage (lowest job id, then stage index). Returns 0 or -1. */
+int assay_store_waiting_kinds(assay_store_t *self,
+                              void (*fn)(const char *kind, uint64_t job_id, const char *stage,
+                                         void *arg),
+                              void *arg);
 
 /* claim up to limits[i] pending tasks of kind for each job_ids[i] (one round
  * trip) and push them onto q with their next attempt number. Called inside
