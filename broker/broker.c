@@ -986,11 +986,13 @@ int assay_broker_wait_active(assay_broker_t *self, volatile sig_atomic_t *stop)
     }
     if (*stop) return -1;
     uint64_t requeued = 0, dead = 0, gaps = 0;
-    if (assay_store_recover(self->store, &requeued, &dead, &gaps) != 0) return -1;
+    long grace = assay_config_get_long(self->cfg, "broker.recover_grace_ms", 30000);
+    if (assay_store_recover(self->store, (int)grace, &requeued, &dead, &gaps) != 0) return -1;
     log_info("broker",
              "active: %llu leased tasks of a previous broker back to pending, %llu dead, %llu"
-             " claimed items without a task written as pending",
-             (unsigned long long)requeued, (unsigned long long)dead, (unsigned long long)gaps);
+             " claimed items without a task written as pending (the pending ones run again in"
+             " %ld ms at most, unless their workers report them first)",
+             (unsigned long long)requeued, (unsigned long long)dead, (unsigned long long)gaps, grace);
     if (self->metrics) assay_metrics_set_ready(self->metrics, 1, "");
     return 0;
 }

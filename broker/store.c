@@ -901,22 +901,31 @@ static int s_count2(assay_store_t *self, const char *sql, int n, const char *con
     return 0;
 }
 
-int assay_store_recover(assay_store_t *self, uint64_t *requeued, uint64_t *dead,
+int assay_store_recover(assay_store_t *self, int grace_ms, uint64_t *requeued, uint64_t *dead,
                         uint64_t *gaps)
 {
+    char g[16];
+    snprintf(g, sizeof g, "%d", grace_ms > 0 ? grace_ms : 0);
+    const char *p[] = {g};
+    /* the tasks go back to pending, but are not claimed again for a while: their
+     * workers usually outlive the broker, reconnect and report them (a pending
+     * task takes the result of its current attempt), and running them again
+     * would pay for their samples twice. A task's own timeout caps the wait. */
     int rc = s_count2(self,
-                    "WITH u AS (UPDATE tasks SET"
-                    "  state = CASE WHEN attempt >= max_attempts THEN 'dead'::task_state"
+                    "WITH u AS (UPDATE tasks t SET"
+                    "  state = CASE WHEN t.attempt >= t.max_attempts THEN 'dead'::task_state"
                     "               ELSE 'pending'::task_state END,"
-                    "  last_error = CASE WHEN attempt >= max_attempts"
+                    "  last_error = CASE WHEN t.attempt >= t.max_attempts"
                     "    THEN 'lease lost when the broker stopped, and no attempts left'"
-                    "    ELSE last_error END,"
-                    "  finished_at = CASE WHEN attempt >= max_attempts THEN now() END,"
+                    "    ELSE t.last_error END,"
+                    "  finished_at = CASE WHEN t.attempt >= t.max_attempts THEN now() END,"
+                    "  not_before = now() + make_interval(secs => least($1::integer / 1000.0,"
+                    "                                                   s.timeout_s)),"
                     "  lease_expires = NULL"
-                    " WHERE state = 'leased' RETURNING state)"
+                    " FROM stages s WHERE s.id = t.stage_id AND t.state = 'leased' RETURNING t.state)"
                     " SELECT count(*) FILTER (WHERE state = 'pending'),"
                     "        count(*) FILTER (WHERE state = 'dead') FROM u",
-                    0, NULL, "could not recover leases", requeued, dead);
+                    1, p, "could not recover leases", requeued, dead);
     if (rc != 0) return -1;
     PGresult *res = assay_db_query_prepared(self->db, "gaps", 0, NULL);
     if (!res) {

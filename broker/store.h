@@ -91,9 +91,11 @@ int assay_store_ok(assay_store_t *self);
 int assay_store_try_lock(assay_store_t *self);
 
 /* after taking over: every leased task was leased by a broker that is gone. Tasks
- * with attempts left go back to pending, the others become dead; first-stage items
- * that broker claimed without writing their task get a pending task (gaps). */
-int assay_store_recover(assay_store_t *self, uint64_t *requeued, uint64_t *dead,
+ * with attempts left go back to pending, claimable after grace_ms (capped by the
+ * stage's timeout: their workers, usually still running them, get to report
+ * first), the others become dead; first-stage items that broker claimed without
+ * writing their task get a pending task (gaps). */
+int assay_store_recover(assay_store_t *self, int grace_ms, uint64_t *requeued, uint64_t *dead,
                         uint64_t *gaps);
 /* return leases that ran out (lease_expires older than grace_s) to pending */
 int assay_store_expire_leases(assay_store_t *self, int grace_s, uint64_t *expired);

@@ -33,6 +33,9 @@ export ASSAY_BROKER_RETRY_BASE_MS=200 ASSAY_BROKER_RETRY_MAX_MS=2000
 # to be on two killed workers is no poison input (tests/integration/store_flush.sh
 # and poison_task.sh test that detection)
 export ASSAY_BROKER_POISON_DEATHS=8
+# a new broker gives the tasks of its predecessor 5 s to be reported by their
+# workers (the requests take 0.2-0.6 s) before it runs them again
+export ASSAY_BROKER_RECOVER_GRACE_MS=5000
 
 start_simllm --mode r1 --latency-ms "$LATENCY_MS" --latency-dist uniform --latency-jitter 0.5 --quiet
 export ASSAY_ENDPOINT_SIM_BASE_URL="$SIMLLM_URL" ASSAY_ENDPOINT_SIM_MODEL=sim-r1 \

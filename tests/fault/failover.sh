@@ -18,6 +18,9 @@ N=${FAILOVER_ITEMS:-400}
 NS=2
 export ASSAY_BROKER_HEARTBEAT_MS=500 ASSAY_BROKER_LIVENESS=4
 export ASSAY_BROKER_RETRY_BASE_MS=200 ASSAY_BROKER_RETRY_MAX_MS=2000
+# the tasks of a dead broker run again after 10 s unless their workers (alive,
+# requests of 1 s) report them first; 0 sets the behaviour before issue 13
+export ASSAY_BROKER_RECOVER_GRACE_MS=${FAILOVER_GRACE_MS:-10000}
 
 start_simllm --mode r1 --latency-ms 1000 --quiet
 export ASSAY_ENDPOINT_SIM_BASE_URL="$SIMLLM_URL" ASSAY_ENDPOINT_SIM_MODEL=sim-r1 \

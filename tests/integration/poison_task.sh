@@ -17,6 +17,8 @@ it_setup poison_task
 export ASSAY_BROKER_HEARTBEAT_MS=250 ASSAY_BROKER_LIVENESS=4
 export ASSAY_BROKER_RETRY_BASE_MS=100 ASSAY_BROKER_RETRY_MAX_MS=400
 export ASSAY_WORKER_DRAIN_S=0
+# a new broker runs its predecessor's tasks again at once (phase 3)
+export ASSAY_BROKER_RECOVER_GRACE_MS=0
 
 SEQ=0
 # submit NAME COUNT DELAY_MS: a noop job; sets JOB

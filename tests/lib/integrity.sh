@@ -33,9 +33,11 @@ integrity_check() {
   gen_missing=$(sql "SELECT count(*) FROM job_items ji WHERE ji.job_id = $job AND NOT EXISTS
                      (SELECT 1 FROM tasks t WHERE t.stage_id = $gen AND t.item_id = ji.item_id AND t.state = 'done')")
   gen_dup=$(sql "SELECT count(*) FROM (SELECT item_id FROM tasks WHERE stage_id = $gen GROUP BY item_id HAVING count(*) > 1) d")
-  ver_missing=$(sql "SELECT count(*) FROM samples s WHERE s.stage_id = $gen AND NOT EXISTS
-                     (SELECT 1 FROM tasks t WHERE t.stage_id = $ver AND t.state = 'done'
-                      AND (t.input->>'sample_id')::bigint = s.id)")
+  # (the per-sample checks join aggregates, so Postgres hashes instead of looping)
+  ver_missing=$(sql "SELECT count(*) FROM samples s LEFT JOIN
+                     (SELECT DISTINCT (input->>'sample_id')::bigint AS sid FROM tasks
+                      WHERE stage_id = $ver AND state = 'done') v ON v.sid = s.id
+                     WHERE s.stage_id = $gen AND v.sid IS NULL")
   ver_dup=$(sql "SELECT count(*) FROM (SELECT input->>'sample_id' FROM tasks WHERE stage_id = $ver
                  GROUP BY 1 HAVING count(*) > 1) d")
   fil_missing=$(sql "SELECT count(*) FROM job_items ji WHERE ji.job_id = $job AND NOT EXISTS
@@ -49,22 +51,25 @@ integrity_check() {
   no_output=$(sql "SELECT count(*) FROM tasks t WHERE t.job_id = $job AND t.state = 'done' AND t.kind <> 'filter'
                    AND NOT EXISTS (SELECT 1 FROM task_outputs o WHERE o.task_id = t.id)")
   dup_outputs=$(sql "SELECT count(*) - count(DISTINCT task_id) FROM task_outputs WHERE job_id = $job")
-  sc_bad=$(sql "SELECT count(*) FROM tasks t WHERE t.stage_id = $ver AND t.state = 'done'
-                AND (SELECT count(*) FROM scores s WHERE s.task_id = t.id
-                     AND s.sample_id = (t.input->>'sample_id')::bigint) <> 1")
+  sc_bad=$(sql "SELECT count(*) FROM tasks t LEFT JOIN
+                (SELECT task_id, sample_id, count(*) AS n FROM scores WHERE job_id = $job GROUP BY 1, 2) s
+                ON s.task_id = t.id AND s.sample_id = (t.input->>'sample_id')::bigint
+                WHERE t.stage_id = $ver AND t.state = 'done' AND coalesce(s.n, 0) <> 1")
   sc_stray=$(sql "SELECT count(*) FROM scores s WHERE s.job_id = $job AND NOT EXISTS
                   (SELECT 1 FROM tasks t WHERE t.id = s.task_id AND t.state = 'done')")
-  sm_bad=$(sql "SELECT count(*) FROM tasks t JOIN task_outputs o ON o.task_id = t.id
+  sm_bad=$(sql "SELECT count(*) FROM tasks t JOIN task_outputs o ON o.task_id = t.id LEFT JOIN
+                (SELECT task_id, count(*) AS n FROM samples WHERE job_id = $job GROUP BY 1) s ON s.task_id = t.id
                 WHERE t.stage_id = $gen AND t.state = 'done'
-                AND (SELECT count(*) FROM samples s WHERE s.task_id = t.id)
-                    <> jsonb_array_length(o.output->'samples')")
-  sm_short=$(sql "SELECT count(*) FROM tasks t WHERE t.stage_id = $gen AND t.state = 'done'
-                  AND (SELECT count(*) FROM samples s WHERE s.task_id = t.id) <> $nsamples")
+                AND coalesce(s.n, 0) <> jsonb_array_length(o.output->'samples')")
+  sm_short=$(sql "SELECT count(*) FROM tasks t LEFT JOIN
+                  (SELECT task_id, count(*) AS n FROM samples WHERE job_id = $job GROUP BY 1) s ON s.task_id = t.id
+                  WHERE t.stage_id = $gen AND t.state = 'done' AND coalesce(s.n, 0) <> $nsamples")
   sm_stray=$(sql "SELECT count(*) FROM samples s WHERE s.job_id = $job AND NOT EXISTS
                   (SELECT 1 FROM tasks t WHERE t.id = s.task_id AND t.state = 'done')")
-  filter_mismatch=$(sql "SELECT count(*) FROM item_rounds r WHERE r.stage_id = $fil
-                         AND r.samples <> (SELECT count(*) FROM scores sc JOIN tasks vt ON vt.id = sc.task_id
-                                           WHERE vt.stage_id = $ver AND vt.item_id = r.item_id)")
+  filter_mismatch=$(sql "SELECT count(*) FROM item_rounds r LEFT JOIN
+                         (SELECT vt.item_id, count(*) AS n FROM scores sc JOIN tasks vt ON vt.id = sc.task_id
+                          WHERE vt.stage_id = $ver GROUP BY 1) c ON c.item_id = r.item_id
+                         WHERE r.stage_id = $fil AND r.samples <> coalesce(c.n, 0)")
   lost=$((not_done + gen_missing + ver_missing + fil_missing + aft_missing + no_output))
   duplicated=$((gen_dup + ver_dup + aft_dup + aft_extra + dup_outputs))
   scores_lost=$((sc_bad + sc_stray))
