@@ -114,6 +114,7 @@ struct assay_broker {
     char stalled[ASSAY_PROTO_MAX_KINDS][64];
     size_t nstalled;
     int64_t next_stall_ms;
+    uint64_t logged_ignored; /* results_ignored when its reasons were last logged */
     assay_metrics_t *metrics;     /* NULL unless broker.metrics is set */
     assay_dbmetrics_t *dbmetrics;
     int64_t next_metrics_ms;
@@ -852,6 +853,16 @@ static void s_timers(assay_broker_t *self, int64_t now)
         /* every liveness window: a worker that left is noticed by then */
         self->next_stall_ms = now + (int64_t)self->heartbeat_ms * self->liveness;
         if (!self->db_down) s_stall_check(self);
+        if (self->st.results_ignored != self->logged_ignored) {
+            self->logged_ignored = self->st.results_ignored;
+            char why[256];
+            size_t off = 0;
+            for (int k = 0; k < ASSAY_IGNORED_N && off < sizeof why; k++)
+                off += (size_t)snprintf(why + off, sizeof why - off, " %s=%llu",
+                                        assay_store_ignored_name(k),
+                                        (unsigned long long)self->st.ignored[k]);
+            log_info("broker", "results not stored so far, by reason:%s", why);
+        }
     }
     if (now >= self->next_stats_ms) {
         self->next_stats_ms = now + 10000;

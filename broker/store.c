@@ -1544,10 +1544,15 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
             leased = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
             PQclear(res);
         }
-        /* reports taken while those ran */
-        if (s_write_round(self, &stored, &total, &created, &dead, &retried, &released, ign, 1) != 0)
-            goto fail;
     }
+    /* Reports taken since the last round's cut (while its statements or the leases
+     * ran, or by a last drain). Always, before the claims: a task claimed by an
+     * earlier pass that reported before its lease was written is still pending
+     * with its old attempt, so until its report is written the claim below would
+     * take it again and hand it out a second time. After this, every such task is
+     * leased or has its outcome (what reports later was leased above). */
+    if (s_write_round(self, &stored, &total, &created, &dead, &retried, &released, ign, rounds > 0) != 0)
+        goto fail;
     if (self->gaps_due) {
         PGresult *res = assay_db_query_prepared(self->db, "gaps", 0, NULL);
         if (!res) goto fail;

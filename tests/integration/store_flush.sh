@@ -10,6 +10,11 @@
 #   3. poison: a first-stage task whose worker dies twice while running it ends
 #      dead as a possible poison input, also when the first death comes before
 #      its row was written; a task handed back twice by draining workers does not
+#   4. a late generate result (stale attempt) is not stored, but its paid samples
+#      reach llm_cache and the task's retry carries them
+#   5. a task that reports before its lease is written, while the pass writes
+#      other reports, is not claimed again by that pass (it ran twice: that was
+#      most of assay_broker_results_ignored_total in runs without a fault)
 # timeout: 120
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -96,4 +101,40 @@ reason=$(sql "SELECT reason || '|' || dead FROM report_failures WHERE job_id = 2
   fail "report_failures does not show the poison task: $reason"
 "$BIN/assay" retry 2 --list >"$IT_TMP/retry.out" 2>&1 || fail "assay retry --list failed: $(cat "$IT_TMP/retry.out")"
 grep -q "possible poison input" "$IT_TMP/retry.out" || fail "assay retry --list does not show the reason: $(cat "$IT_TMP/retry.out")"
+# ---- 5. a task that reports before its lease is written is not claimed again
+# by the same pass (it ran twice, and its second result was counted as ignored)
+sql "INSERT INTO jobs (id, name, dataset, spec, spec_hash) VALUES (5, 'j5', 'd', '{}', 'w');
+     INSERT INTO stages (id, job_id, idx, name, kind, params, claimed_seq)
+     VALUES (6, 5, 0, 'answer', 'generate', '{}', 1), (7, 5, 1, 'check', 'verify', '{}', 0);
+     INSERT INTO tasks (id, job_id, stage_id, item_id, kind, input)
+     VALUES (501, 5, 7, 1, 'verify', '{\"sample_id\": 5}'), (502, 5, 7, 1, 'verify', '{\"sample_id\": 6}');
+     CREATE TRIGGER slow_requeue BEFORE UPDATE ON tasks FOR EACH ROW
+       WHEN (NEW.last_error LIKE 'worker % lost%') EXECUTE FUNCTION slow_requeue();" >/dev/null
+out=$("$RUN" reclaim 5 2>&1) || fail "reclaim scenario failed: $out"
+sql "DROP TRIGGER slow_requeue ON tasks" >/dev/null
+echo "$out"
+echo "$out" | grep -qw "reclaimed=0" || fail "a task that had reported was claimed again: $out"
+[ "$(sql "SELECT state || ' ' || attempt FROM tasks WHERE id = 502")" = "done 1" ] ||
+  fail "task 502: $(sql "SELECT state || ' ' || attempt FROM tasks WHERE id = 502")"
+
+# ---- 4. a late generate result is not stored, but the samples it paid for reach
+# the response cache, and the task's next claim carries them (nothing is paid twice)
+sql "INSERT INTO jobs (id, name, dataset, spec, spec_hash) VALUES (3, 'j3', 'd', '{}', 'z');
+     INSERT INTO stages (id, job_id, idx, name, kind, params, claimed_seq)
+     VALUES (4, 3, 0, 'answer', 'generate', '{\"endpoint\": \"sim\", \"n\": 2}', 0);
+     INSERT INTO tasks (id, job_id, stage_id, item_id, kind, state, attempt, lease_expires)
+     VALUES (301, 3, 4, 1, 'generate', 'leased', 2, now() + interval '1 hour')" >/dev/null
+out=$("$RUN" stale_samples 3) || fail "stale_samples scenario failed: $out"
+echo "$out"
+echo "$out" | grep -qw "stored=0" && echo "$out" | grep -qw "stale_attempt=1" || fail "the late result was not ignored as stale: $out"
+[ "$(sql "SELECT count(*) FROM samples WHERE task_id = 301")" = 0 ] || fail "a stale result stored samples"
+cached=$(sql "SELECT count(*) FROM llm_cache WHERE key IN ('k-301-0', 'k-301-1')")
+[ "$cached" = 2 ] || fail "the late result's 2 paid samples are not in llm_cache ($cached)"
+# the attempt that was running is lost too: the task is pending again
+sql "UPDATE tasks SET state = 'pending', lease_expires = NULL WHERE id = 301" >/dev/null
+out=$("$RUN" claim_input 3) || fail "claim_input failed: $out"
+echo "$out" | cut -c1-200
+n=$(echo "$out" | sed -n 's/^task=301 attempt=3 input=//p' | jq '.cached | length')
+[ "$n" = 2 ] || fail "the retry of task 301 does not carry the 2 cached samples: $out"
+
 echo "PASS store_flush"

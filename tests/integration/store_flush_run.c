@@ -13,6 +13,13 @@
  *    poison      claim the job's first-stage tasks twice: the first task loses
  *                its worker both times (dead as possible poison input), the
  *                second is handed back by a draining worker both times
+ *    reclaim     claim the job's two verify tasks; in the next pass the first
+ *                one's worker dies and the second reports while that is being
+ *                written, before any lease: the pass's claims must not take the
+ *                second again (it would run twice)
+ *    stale_samples  a late result of generate task 301 (attempt 1; the task runs
+ *                attempt 2)
+ *    claim_input claim the job's generate tasks, print their inputs
  *  Prints what it did as key=value; exits 0, or 1 on an error, or 2 when the
  *  scenario could not be set up as intended.
  */
@@ -149,6 +156,90 @@ static int s_ignored(s_ctx_t *c)
     return 0;
 }
 
+/* the flush's idle function for reclaim: the first call queues the result of
+ * the late task (late_id) for attempt 1 */
+static int s_late_plain(void *arg)
+{
+    s_ctx_t *c = arg;
+    if (!c->late_added) {
+        c->late_added = 1;
+        c->late_busy = assay_store_busy(c->store);
+        const char *out = "{\"score\": 1, \"scorer\": \"verify\"}";
+        assay_store_add_result(c->store, c->late_id, 1, c->late_stage, out, strlen(out), "w-b", 2.0);
+    }
+    return 0;
+}
+
+/* claim the job's two verify tasks; in the next pass (nothing leased yet) the
+ * first one's worker dies and the second one reports while that is written; the
+ * pass's claims must not take the second one again */
+static int s_reclaim(s_ctx_t *c)
+{
+    assay_store_stats_t st = {0};
+    assay_qtask_t *t[8];
+    size_t n = s_claim_all(c, &st, "verify", t, 8);
+    if (n != 2) {
+        fprintf(stderr, "store_flush_run: claimed %zu verify tasks, expected 2\n", n);
+        return 2;
+    }
+    if (t[1]->id < t[0]->id) {
+        assay_qtask_t *x = t[0];
+        t[0] = t[1];
+        t[1] = x;
+    }
+    assay_store_add_lost(c->store, t[0]->id, t[0]->attempt, 600000, "worker w-a lost (heartbeat missed)",
+                         "w-a");
+    c->late_id = t[1]->id;
+    c->late_stage = t[1]->stage_id;
+    c->kind = "verify";
+    if (s_flush(c, &st, s_late_plain, s_claim) != 0) return 1;
+    printf("late_added=%d late_during_statement=%d\n", c->late_added, c->late_busy);
+    if (!c->late_busy) return 2;
+    assay_qtask_t *r;
+    int again = 0;
+    while ((r = assay_queue_pop(c->q, "verify")) != NULL) {
+        printf("claimed_again=%llu attempt=%u\n", (unsigned long long)r->id, r->attempt);
+        again++;
+        assay_qtask_free(r);
+    }
+    if (assay_store_pending(c->store) && s_flush(c, &st, NULL, NULL) != 0) return 1;
+    printf("reclaimed=%d stored=%llu\n", again, (unsigned long long)st.results_stored);
+    assay_qtask_free(t[0]);
+    assay_qtask_free(t[1]);
+    return 0;
+}
+
+/* a late generate result (task 301, attempt 1, while the task runs attempt 2):
+ * not stored, but its paid samples must reach the response cache */
+static int s_stale_samples(s_ctx_t *c)
+{
+    assay_store_stats_t st = {0};
+    const char *out = "{\"samples\": ["
+                      "{\"index\": 0, \"answer\": \"A\", \"reasoning\": \"r0\", \"cache_key\": \"k-301-0\","
+                      " \"endpoint\": \"sim\", \"model\": \"m\", \"cost\": 0.5},"
+                      "{\"index\": 1, \"answer\": \"B\", \"reasoning\": \"r1\", \"cache_key\": \"k-301-1\","
+                      " \"endpoint\": \"sim\", \"model\": \"m\", \"cost\": 0.5}]}";
+    assay_store_add_result(c->store, 301, 1, 0, out, strlen(out), "w-late", 1000.0);
+    if (s_flush(c, &st, NULL, NULL) != 0) return 1;
+    printf("stored=%llu stale_attempt=%llu\n", (unsigned long long)st.results_stored,
+           (unsigned long long)st.ignored[ASSAY_IGNORED_STALE_ATTEMPT]);
+    return 0;
+}
+
+/* claim the job's generate tasks and print each one's input */
+static int s_claim_input(s_ctx_t *c)
+{
+    assay_store_stats_t st = {0};
+    assay_qtask_t *t[16];
+    size_t n = s_claim_all(c, &st, "generate", t, 16);
+    for (size_t i = 0; i < n; i++) {
+        printf("task=%llu attempt=%u input=%s\n", (unsigned long long)t[i]->id, t[i]->attempt,
+               t[i]->input);
+        assay_qtask_free(t[i]);
+    }
+    return n ? 0 : 2;
+}
+
 static int s_poison(s_ctx_t *c)
 {
     assay_store_stats_t st = {0};
@@ -187,7 +278,8 @@ static int s_poison(s_ctx_t *c)
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: store_flush_run lost_score|ignored|poison JOB_ID\n");
+        fprintf(stderr, "usage: store_flush_run lost_score|ignored|poison|reclaim|stale_samples|claim_input"
+                        " JOB_ID\n");
         return 1;
     }
     const char *db = getenv("ASSAY_DB");
@@ -211,6 +303,12 @@ int main(int argc, char **argv)
         rc = s_ignored(&c);
     else if (!strcmp(argv[1], "poison"))
         rc = s_poison(&c);
+    else if (!strcmp(argv[1], "reclaim"))
+        rc = s_reclaim(&c);
+    else if (!strcmp(argv[1], "stale_samples"))
+        rc = s_stale_samples(&c);
+    else if (!strcmp(argv[1], "claim_input"))
+        rc = s_claim_input(&c);
     else {
         fprintf(stderr, "store_flush_run: unknown scenario \"%s\"\n", argv[1]);
         rc = 1;
