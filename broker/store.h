@@ -188,7 +188,10 @@ int assay_store_side_flush(assay_store_t *self, assay_store_stats_t *stats);
  * the writes: it reads reports that arrived meanwhile (they are queued with
  * assay_store_add_*) and returns how many it took; while it takes some, they are
  * written in the same transaction (up to four rounds). Then the leases of earlier
- * claims still running are written, and in_txn (may be NULL) runs: the broker
+ * claims still running are written, then every report queued by then (a claim
+ * that reported before its lease was written is still pending in Postgres: the
+ * claims must see its outcome, or they would take it again), and in_txn (may be
+ * NULL) runs: the broker
  * claims new tasks there, so one commit covers a whole loop pass; it returns 0,
  * or -1 to abort. On failure everything queued stays queued (it is safe to
  * replay) and -1 is returned. */
