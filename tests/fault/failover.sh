@@ -87,7 +87,8 @@ cache_rows=$(sql "SELECT count(*) FROM llm_cache")
 requests=$(curl -sf "${SIMLLM_URL%/v1}/stats" | sed -n 's/.*"requests":\([0-9]*\).*/\1/p')
 [ -n "$requests" ] || fail "could not read assay-simllm's request count"
 # what the brokers did not store, by reason (each logs its own totals)
-ignored=$(grep -h "results not stored so far" "$IT_TMP"/broker-*.log | sed 's/.*by reason: *//' | tail -n 3 | paste -sd '|')
+ignored=$( (grep -h "results not stored so far" "$IT_TMP"/broker-*.log || true) | sed 's/.*by reason: *//' |
+          tail -n 3 | paste -sd '|')
 ratio=$(awk -v r="$requests" -v s="$samples" 'BEGIN { printf "%.4f", s ? r / s : 0 }')
 lost=$((N * NS - samples))
 echo "items=$N samples=$samples cached_samples=$cached cache_rows=$cache_rows endpoint_requests=$requests"
