@@ -114,8 +114,8 @@ struct assay_broker {
     char stalled[ASSAY_PROTO_MAX_KINDS][64];
     size_t nstalled;
     int64_t next_stall_ms;
-    uint64_t logged_ignored; /* results_ignored when its reasons were last logged */
-    assay_metrics_t *metrics;     /* NULL unless broker.metrics is set */
+    uint64_t logged_ignored;  /* results_ignored when its reasons were last logged */
+    assay_metrics_t *metrics; /* NULL unless broker.metrics is set */
     assay_dbmetrics_t *dbmetrics;
     int64_t next_metrics_ms;
 };
@@ -750,8 +750,7 @@ static int s_kind_served(const assay_broker_t *self, const char *kind)
     return 0;
 }
 
-static void s_stall_note(assay_broker_t *self, const char *kind, uint64_t job_id,
-                         const char *stage)
+static void s_stall_note(assay_broker_t *self, const char *kind, uint64_t job_id, const char *stage)
 {
     if (s_kind_served(self, kind)) return;
     for (size_t i = 0; i < self->nstalled; i++)
@@ -923,7 +922,8 @@ assay_broker_t *assay_broker_new(const assay_config_t *cfg, char *err, size_t er
         return NULL;
     }
     assay_store_set_poison_deaths(
-        self->store, (int)assay_config_get_long(cfg, "broker.poison_deaths", ASSAY_STORE_POISON_DEATHS));
+        self->store,
+        (int)assay_config_get_long(cfg, "broker.poison_deaths", ASSAY_STORE_POISON_DEATHS));
     self->queue = assay_queue_new();
     self->staged = assay_queue_new();
     assay_config_sections(cfg, "endpoint.", s_add_limit, self);

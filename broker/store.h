@@ -50,8 +50,8 @@ typedef struct {
 /* why a result was not stored (assay_broker_results_ignored_total{reason}) */
 typedef enum {
     ASSAY_IGNORED_STALE_ATTEMPT, /* the task runs again under a newer attempt */
-    ASSAY_IGNORED_DUPLICATE,     /* the task is done by another attempt, or the batch held it twice */
-    ASSAY_IGNORED_REPLAYED,      /* this very attempt's result is stored already (sent or written twice) */
+    ASSAY_IGNORED_DUPLICATE,     /* done by another attempt, or twice in one batch */
+    ASSAY_IGNORED_REPLAYED,      /* this very attempt's result is stored already */
     ASSAY_IGNORED_TASK_ENDED,    /* the task is dead or cancelled */
     ASSAY_IGNORED_UNKNOWN_TASK,  /* no such task */
     ASSAY_IGNORED_OTHER,         /* an attempt newer than the task's (should not happen) */
