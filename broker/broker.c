@@ -109,13 +109,20 @@ struct assay_broker {
     int64_t last_flush_ms;
     int finish_hint; /* claims came back short: look for finished jobs once all is written */
     uint64_t leases_expired;
-    assay_metrics_t *metrics;     /* NULL unless broker.metrics is set */
+    /* kinds with work waiting that no connected worker serves, already logged
+     * (once per kind until a worker for it arrives) */
+    char stalled[ASSAY_PROTO_MAX_KINDS][64];
+    size_t nstalled;
+    int64_t next_stall_ms;
+    uint64_t logged_ignored;  /* results_ignored when its reasons were last logged */
+    assay_metrics_t *metrics; /* NULL unless broker.metrics is set */
     assay_dbmetrics_t *dbmetrics;
     int64_t next_metrics_ms;
 };
 
 static int s_metrics_start(assay_broker_t *self, char *err, size_t errlen);
 static void s_metrics_publish(assay_broker_t *self, int64_t now, int force);
+static void s_stall_served(assay_broker_t *self, const s_peer_t *p);
 
 /* ---- peers ---- */
 
@@ -146,13 +153,20 @@ static assay_ratelimit_t *s_limit(assay_broker_t *self, const char *endpoint)
     return NULL;
 }
 
-static void s_release_flight(assay_broker_t *self, s_flight_t *f, const char *reason)
+/* the reason s_peer_remove is given for a worker that went silent: the one way a
+ * worker leaves without a word, i.e. the way a worker that crashed leaves */
+#define S_WHY_SILENT "heartbeat missed"
+
+static void s_release_flight(assay_broker_t *self, s_flight_t *f, const char *reason, int died)
 {
     s_flight_end(f);
     /* the task ran (or may have run) on a worker that is gone: count the attempt */
     uint32_t delay = assay_retry_delay_ms(&self->retry, f->attempt, 0, &self->rng);
-    assay_store_add_fail(self->store, f->id, f->attempt, 1, delay, reason,
-                         f->peer ? f->peer->name : "?");
+    const char *worker = f->peer ? f->peer->name : "?";
+    if (died)
+        assay_store_add_lost(self->store, f->id, f->attempt, delay, reason, worker);
+    else
+        assay_store_add_fail(self->store, f->id, f->attempt, 1, delay, reason, worker);
 }
 
 typedef struct {
@@ -180,9 +194,13 @@ static void s_peer_remove(assay_broker_t *self, s_peer_t *p, const char *why)
     assay_imap_each(self->flights, s_collect_flights, &c);
     char reason[256];
     snprintf(reason, sizeof reason, "worker %s lost (%s)", p->name, why);
+    /* a worker that went silent while it was not draining may have been killed by
+     * what it ran: each of its tasks counts a worker death (poison detection). A
+     * goodbye, a new READY or a drain is a live worker, not a death */
+    int died = !p->draining && strcmp(why, S_WHY_SILENT) == 0;
     for (size_t i = 0; i < c.n; i++) {
         s_flight_t *f = assay_imap_del(self->flights, c.ids[i]);
-        s_release_flight(self, f, reason);
+        s_release_flight(self, f, reason, died);
         free(f);
     }
     free(c.ids);
@@ -249,7 +267,22 @@ static void s_on_ready(assay_broker_t *self, const uint8_t *id, size_t idlen,
     w.u.welcome.broker = self->id;
     s_send(self, p, id, idlen, &w);
     log_info("broker", "worker %s ready (%u kinds)", p->name, p->ncredits);
+    s_stall_served(self, p);
     self->next_workers_ms = 0; /* record the fleet change soon */
+}
+
+/* a worker arrived: the kinds it serves are no longer stalled (logged again if
+ * they stall again) */
+static void s_stall_served(assay_broker_t *self, const s_peer_t *p)
+{
+    for (uint32_t k = 0; k < p->ncredits; k++)
+        for (size_t i = 0; i < self->nstalled; i++)
+            if (p->credits[k].slots > 0 && !strcmp(self->stalled[i], p->credits[k].kind)) {
+                log_info("broker", "kind \"%s\" is served again (worker %s)", self->stalled[i],
+                         p->name);
+                memmove(self->stalled[i], self->stalled[--self->nstalled], sizeof self->stalled[0]);
+                break;
+            }
 }
 
 static void s_credit_return(assay_broker_t *self, s_peer_t *p, uint64_t id, uint32_t attempt)
@@ -703,6 +736,54 @@ static void s_flight_job(uint64_t key, void *value, void *arg)
     s_busy_add(arg, ((s_flight_t *)value)->job_id);
 }
 
+/* ---- stalled stages ---- */
+
+/* a connected worker that takes tasks of this kind */
+static int s_kind_served(const assay_broker_t *self, const char *kind)
+{
+    for (size_t i = 0; i < self->npeers; i++) {
+        const s_peer_t *p = self->peers[i];
+        if (p->draining) continue;
+        for (uint32_t k = 0; k < p->ncredits; k++)
+            if (p->credits[k].slots > 0 && !strcmp(p->credits[k].kind, kind)) return 1;
+    }
+    return 0;
+}
+
+static void s_stall_note(assay_broker_t *self, const char *kind, uint64_t job_id, const char *stage)
+{
+    if (s_kind_served(self, kind)) return;
+    for (size_t i = 0; i < self->nstalled; i++)
+        if (!strcmp(self->stalled[i], kind)) return;
+    if (self->nstalled < ASSAY_PROTO_MAX_KINDS)
+        snprintf(self->stalled[self->nstalled++], sizeof self->stalled[0], "%s", kind);
+    log_warn("broker", "no connected worker serves kind \"%s\" (stage %s of job %llu waits)", kind,
+             stage, (unsigned long long)job_id);
+}
+
+static void s_stall_found(const char *kind, uint64_t job_id, const char *stage, void *arg)
+{
+    s_stall_note(arg, kind, job_id, stage);
+}
+
+/* Work of a kind no connected worker serves waits forever, silently: say so, once
+ * per kind until a worker for it arrives. Looks at the tasks queued here and at
+ * what Postgres holds runnable for running jobs. */
+static void s_stall_check(assay_broker_t *self)
+{
+    for (size_t c = 0; c < self->nclaims; c++) {
+        const char *kind = self->claims[c].kind;
+        if (!assay_queue_count(self->queue, kind) || s_kind_served(self, kind)) continue;
+        /* one of them names the stage; it goes back to the end of its job's line */
+        assay_qtask_t *t = assay_queue_pop(self->queue, kind);
+        if (!t) continue;
+        const assay_store_stage_t *st = assay_store_stage(self->store, t->stage_id);
+        s_stall_note(self, kind, t->job_id, st ? st->name : "?");
+        assay_queue_push(self->queue, t);
+    }
+    if (assay_store_waiting_kinds(self->store, s_stall_found, self) != 0) self->db_down = 1;
+}
+
 static void s_timers(assay_broker_t *self, int64_t now)
 {
     /* liveness and heartbeats */
@@ -710,7 +791,7 @@ static void s_timers(assay_broker_t *self, int64_t now)
     for (size_t i = 0; i < self->npeers;) {
         s_peer_t *p = self->peers[i];
         if (now - p->last_recv_ms > dead_after) {
-            s_peer_remove(self, p, "heartbeat missed");
+            s_peer_remove(self, p, S_WHY_SILENT);
             continue;
         }
         if (now - p->last_send_ms >= (int64_t)self->heartbeat_ms) {
@@ -766,6 +847,21 @@ static void s_timers(assay_broker_t *self, int64_t now)
     if (now >= self->next_workers_ms) {
         self->next_workers_ms = now + 5000;
         s_save_workers(self);
+    }
+    if (now >= self->next_stall_ms) {
+        /* every liveness window: a worker that left is noticed by then */
+        self->next_stall_ms = now + (int64_t)self->heartbeat_ms * self->liveness;
+        if (!self->db_down) s_stall_check(self);
+        if (self->st.results_ignored != self->logged_ignored) {
+            self->logged_ignored = self->st.results_ignored;
+            char why[256];
+            size_t off = 0;
+            for (int k = 0; k < ASSAY_IGNORED_N && off < sizeof why; k++)
+                off += (size_t)snprintf(why + off, sizeof why - off, " %s=%llu",
+                                        assay_store_ignored_name(k),
+                                        (unsigned long long)self->st.ignored[k]);
+            log_info("broker", "results not stored so far, by reason:%s", why);
+        }
     }
     if (now >= self->next_stats_ms) {
         self->next_stats_ms = now + 10000;
@@ -825,6 +921,9 @@ assay_broker_t *assay_broker_new(const assay_config_t *cfg, char *err, size_t er
         free(self);
         return NULL;
     }
+    assay_store_set_poison_deaths(
+        self->store,
+        (int)assay_config_get_long(cfg, "broker.poison_deaths", ASSAY_STORE_POISON_DEATHS));
     self->queue = assay_queue_new();
     self->staged = assay_queue_new();
     assay_config_sections(cfg, "endpoint.", s_add_limit, self);
@@ -898,11 +997,13 @@ int assay_broker_wait_active(assay_broker_t *self, volatile sig_atomic_t *stop)
     }
     if (*stop) return -1;
     uint64_t requeued = 0, dead = 0, gaps = 0;
-    if (assay_store_recover(self->store, &requeued, &dead, &gaps) != 0) return -1;
+    long grace = assay_config_get_long(self->cfg, "broker.recover_grace_ms", 30000);
+    if (assay_store_recover(self->store, (int)grace, &requeued, &dead, &gaps) != 0) return -1;
     log_info("broker",
              "active: %llu leased tasks of a previous broker back to pending, %llu dead, %llu"
-             " claimed items without a task written as pending",
-             (unsigned long long)requeued, (unsigned long long)dead, (unsigned long long)gaps);
+             " claimed items without a task written as pending (the pending ones run again in"
+             " %ld ms at most, unless their workers report them first)",
+             (unsigned long long)requeued, (unsigned long long)dead, (unsigned long long)gaps, grace);
     if (self->metrics) assay_metrics_set_ready(self->metrics, 1, "");
     return 0;
 }
@@ -958,6 +1059,8 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
     }
     log_info("broker", "broker %s listening on %s", self->id, self->bind);
     self->jobs_dirty = 1;
+    /* workers of the previous broker get a liveness window to register first */
+    self->next_stall_ms = assay_clock_ms() + (int64_t)self->heartbeat_ms * self->liveness;
 
     while (!*stop) {
         int64_t now = assay_clock_ms();
@@ -1072,7 +1175,13 @@ static int s_metrics_start(assay_broker_t *self, char *err, size_t errlen)
     assay_metrics_declare(m, "assay_broker_completed_total", ASSAY_METRIC_COUNTER,
                           "results stored (tasks done)", NULL, 0);
     assay_metrics_declare(m, "assay_broker_results_ignored_total", ASSAY_METRIC_COUNTER,
-                          "results for a stale attempt or a finished task, dropped", NULL, 0);
+                          "results not stored, by reason: stale_attempt (the task runs again"
+                          " under a newer attempt), duplicate (done by another attempt),"
+                          " replayed (this attempt's result is stored already), task_ended"
+                          " (dead or cancelled), unknown_task, other", NULL, 0);
+    assay_metrics_declare(m, "assay_broker_poisoned_total", ASSAY_METRIC_COUNTER,
+                          "tasks made dead because workers kept dying while running them"
+                          " (possible poison input)", NULL, 0);
     assay_metrics_declare(m, "assay_broker_retries_total", ASSAY_METRIC_COUNTER,
                           "failed attempts put back to pending for a retry", NULL, 0);
     assay_metrics_declare(m, "assay_broker_dead_total", ASSAY_METRIC_COUNTER,
@@ -1116,8 +1225,13 @@ static void s_metrics_publish(assay_broker_t *self, int64_t now, int force)
     self->next_metrics_ms = now + 250;
     assay_metrics_set(m, "assay_broker_dispatched_total", "", (double)self->dispatched);
     assay_metrics_set(m, "assay_broker_completed_total", "", (double)self->st.results_stored);
-    assay_metrics_set(m, "assay_broker_results_ignored_total", "",
-                      (double)self->st.results_ignored);
+    char why[64];
+    for (int k = 0; k < ASSAY_IGNORED_N; k++)
+        assay_metrics_set(m, "assay_broker_results_ignored_total",
+                          assay_metrics_labels(why, sizeof why, "reason",
+                                               assay_store_ignored_name(k), NULL),
+                          (double)self->st.ignored[k]);
+    assay_metrics_set(m, "assay_broker_poisoned_total", "", (double)self->st.poisoned);
     assay_metrics_set(m, "assay_broker_retries_total", "", (double)self->st.fails_retried);
     assay_metrics_set(m, "assay_broker_dead_total", "", (double)self->st.fails_dead);
     assay_metrics_set(m, "assay_broker_lease_expired_total", "", (double)self->leases_expired);

@@ -54,7 +54,14 @@ struct assay_store {
     /* what earlier rounds of the open transaction already wrote (counts, offsets) */
     size_t round_results, round_fails, round_releases;
     size_t round_results_off, round_fails_off, round_releases_off;
-    int round_full; /* this round's results need the full statements (samples, chain) */
+    /* results queued up to this count include one that needs the full statements
+     * (samples, scores, next stage): a round that writes any result below the mark
+     * takes the full path. A count, not a flag, because reports keep arriving while
+     * a round's statements run: one queued after the round's cut must keep its
+     * claim to the full path for the next round, or its scores are never written */
+    size_t full_mark;
+    int poison_deaths;       /* worker deaths that make a task dead (0: never) */
+    uint64_t round_poisoned; /* tasks the open transaction made dead that way */
     /* lazy leases: tasks claimed by committed passes whose lease is not written yet
      * (id -> attempt), and the claims of the open transaction */
     assay_imap_t *unleased; /* id -> s_claimed_t */
@@ -89,7 +96,7 @@ static const char s_setup_sql[] =
     "CREATE TEMP TABLE IF NOT EXISTS b_virt (id bigint, stage_id bigint, item_id bigint,"
     " priority integer) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS b_fails (id bigint, attempt integer, retryable boolean,"
-    " delay_ms integer, reason text, worker text) ON COMMIT DELETE ROWS;"
+    " delay_ms integer, reason text, worker text, died boolean) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS b_release (id bigint, attempt integer) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS b_lease (id bigint, attempt integer) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS b_done (id bigint, job_id bigint, stage_id bigint,"
@@ -139,6 +146,31 @@ static const char s_setup_sql[] =
     "       r.output::jsonb"                                                                  \
     " FROM r JOIN stages s ON s.id = r.v_stage WHERE r.output <> '{}'"
 
+/* the results of the batch that were not stored, and why (read before this
+ * statement's own writes: for these rows that is their current state). Only
+ * looked at when some were not stored (the one-time filter), so a clean pass
+ * pays nothing for it. */
+#define S_IGNORED(stored)                                                                     \
+    " ig AS (SELECT r.id, r.output, x.kind, x.stage_id, x.item_id, x.input,"                  \
+    "               CASE WHEN x.id IS NULL THEN 'unknown_task'"                              \
+    "                    WHEN x.state = 'done' AND x.attempt = r.attempt THEN 'replayed'"      \
+    "                    WHEN x.state = 'done' THEN 'duplicate'"                             \
+    "                    WHEN x.state IN ('dead', 'cancelled') THEN 'task_ended'"            \
+    "                    WHEN x.attempt > r.attempt THEN 'stale_attempt'"                    \
+    "                    ELSE 'other' END AS why"                                            \
+    "        FROM r LEFT JOIN tasks x ON x.id = r.id"                                        \
+    "        WHERE (SELECT count(*) FROM " stored ") < (SELECT count(*) FROM r)"              \
+    "          AND r.id NOT IN (SELECT id FROM " stored ")),"
+
+/* counts of ig by reason, in the order of assay_store_ignored_t */
+#define S_IGNORED_COUNTS                                                                      \
+    "(SELECT count(*) FROM ig WHERE why = 'stale_attempt'),"                                  \
+    " (SELECT count(*) FROM ig WHERE why = 'duplicate'),"                                     \
+    " (SELECT count(*) FROM ig WHERE why = 'replayed'),"                                      \
+    " (SELECT count(*) FROM ig WHERE why = 'task_ended'),"                                    \
+    " (SELECT count(*) FROM ig WHERE why = 'unknown_task'),"                                  \
+    " (SELECT count(*) FROM ig WHERE why = 'other')"
+
 static const char s_results_sql[] =
     "WITH r AS (SELECT DISTINCT ON (id) id, attempt, output::jsonb AS output, worker, elapsed_ms,"
     "                  v_stage, v_item, v_prio"
@@ -175,7 +207,12 @@ static const char s_results_sql[] =
     "       WHERE d.item_id IS NOT NULL AND jsonb_typeof(x.v) = 'object'"
     "       ON CONFLICT (task_id, idx) DO NOTHING"
     "       RETURNING 1),"
-    /* paid samples go to the response cache, keyed by request and by task shape */
+    S_IGNORED("d")
+    /* paid samples go to the response cache, keyed by request and by task shape:
+     * those of a result that is not stored too (a late one, from an attempt a
+     * failover or a lost worker gave up on), so a retry of the task reuses them */
+    " lsrc AS (SELECT stage_id, item_id, input, output FROM d WHERE kind = 'generate'"
+    "          UNION ALL SELECT stage_id, item_id, input, output FROM ig WHERE kind = 'generate'),"
     " lc AS (INSERT INTO llm_cache (key, family, endpoint, model, response, prompt_tokens,"
     "                              completion_tokens, cost_usd)"
     "       SELECT DISTINCT ON (x.v->>'cache_key') x.v->>'cache_key',"
@@ -184,10 +221,10 @@ static const char s_results_sql[] =
     "              coalesce(assay_jtext(x.v->'endpoint'), ''), coalesce(assay_jtext(x.v->'model'), ''),"
     "              x.v, assay_jint(x.v->'prompt_tokens'), assay_jint(x.v->'completion_tokens'),"
     "              assay_jnum(x.v->'cost')"
-    "       FROM d JOIN stages cs ON cs.id = d.stage_id LEFT JOIN items i ON i.id = d.item_id"
+    "       FROM lsrc d JOIN stages cs ON cs.id = d.stage_id LEFT JOIN items i ON i.id = d.item_id"
     "       CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(d.output->'samples')"
     "            = 'array' THEN d.output->'samples' ELSE '[]'::jsonb END) AS x(v)"
-    "       WHERE d.kind = 'generate' AND jsonb_typeof(x.v->'cache_key') = 'string'"
+    "       WHERE jsonb_typeof(x.v->'cache_key') = 'string'"
     "         AND NOT coalesce(assay_jbool(x.v->'cached'), false)"
     "       ON CONFLICT (key) DO NOTHING RETURNING 1),"
     /* what the second statement (s_chain_sql) works from */
@@ -196,7 +233,7 @@ static const char s_results_sql[] =
     "        SELECT id, job_id, stage_id, item_id, kind, attempt, input, priority, output FROM d"
     "        RETURNING 1)"
     " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM b_results), (SELECT count(*) FROM bd),"
-    "        (SELECT count(*) FROM s)";
+    "        (SELECT count(*) FROM s), " S_IGNORED_COUNTS;
 
 
 /* the results of tasks that create nothing further (no samples, no scores, no next
@@ -208,7 +245,9 @@ static const char s_results_lean_sql[] =
     " du AS (" S_DONE_UPDATE
     "        RETURNING t.id, t.job_id, t.stage_id, t.item_id, t.attempt, r.output, r.worker,"
     "                  r.elapsed_ms),"
-    " di AS (" S_FIRST_DONE_INSERT S_NOT_WRITTEN " RETURNING 1),"
+    " di AS (" S_FIRST_DONE_INSERT S_NOT_WRITTEN " RETURNING id),"
+    " dd AS (SELECT id FROM du UNION ALL SELECT id FROM di),"
+    S_IGNORED("dd")
     /* most outputs of such stages are empty: only the others are parsed and kept */
     " o AS (INSERT INTO task_outputs (task_id, job_id, stage_id, item_id, attempt, worker,"
     "                                 elapsed_ms, output)"
@@ -216,8 +255,8 @@ static const char s_results_lean_sql[] =
     "       FROM du WHERE output <> '{}'"
     "       UNION ALL " S_FIRST_OUTPUTS
     "       ON CONFLICT (task_id) DO NOTHING RETURNING task_id)"
-    " SELECT (SELECT count(*) FROM du) + (SELECT count(*) FROM di), (SELECT count(*) FROM b_results),"
-    "        0, (SELECT count(*) FROM o)";
+    " SELECT (SELECT count(*) FROM dd), (SELECT count(*) FROM b_results),"
+    "        0, (SELECT count(*) FROM o), " S_IGNORED_COUNTS;
 
 
 /* the side writer's statement: results of first-stage tasks claimed from job_items
@@ -328,27 +367,44 @@ static const char s_chain_sql[] =
     " SELECT (SELECT count(*) FROM n) + (SELECT count(*) FROM fn)";
 
 
+/* Worker deaths: a failure with died set is a worker that went away without a
+ * word (missed heartbeats) while it ran the task. tasks.worker_deaths counts them
+ * since the task's first attempt (an operator's retry starts it at 1 again, so
+ * the count restarts there); the death that reaches the limit ($1, 0 = never)
+ * makes the task dead instead of handing it to the next worker. */
+#define S_DEATHS                                                                              \
+    "(CASE WHEN f.attempt <= 1 THEN 0 ELSE t.worker_deaths END"                              \
+    " + CASE WHEN f.died THEN 1 ELSE 0 END)"
+#define S_POISON "(f.died AND $1::integer > 0 AND " S_DEATHS " >= $1::integer)"
+#define S_FAIL_DEAD "(NOT f.retryable OR f.attempt >= t.max_attempts OR " S_POISON ")"
+
 static const char s_fails_sql[] =
     "WITH f AS (SELECT DISTINCT ON (id) * FROM b_fails ORDER BY id, attempt DESC),"
     " u AS (UPDATE tasks t SET"
-    "         state = CASE WHEN NOT f.retryable OR f.attempt >= t.max_attempts"
+    "         state = CASE WHEN " S_FAIL_DEAD
     "                      THEN 'dead'::task_state ELSE 'pending'::task_state END,"
-    "         attempt = f.attempt,"
+    "         attempt = f.attempt, worker_deaths = " S_DEATHS ","
     "         not_before = now() + make_interval(secs => f.delay_ms / 1000.0),"
-    "         lease_expires = NULL, worker = f.worker, last_error = f.reason,"
-    "         finished_at = CASE WHEN NOT f.retryable OR f.attempt >= t.max_attempts"
-    "                            THEN now() END"
+    "         lease_expires = NULL, worker = f.worker,"
+    "         last_error = CASE WHEN " S_POISON
+    "           THEN 'worker died running this task (possible poison input): ' || " S_DEATHS
+    "                || ' workers died holding it, the last: ' || f.reason"
+    "           ELSE f.reason END,"
+    "         finished_at = CASE WHEN " S_FAIL_DEAD " THEN now() END"
     "       FROM f WHERE t.id = f.id AND (t.attempt = f.attempt AND t.state = 'leased'"
     "                                     OR t.attempt = f.attempt - 1 AND t.state = 'pending')"
     "       RETURNING t.state, t.id, t.job_id, t.stage_id, t.item_id, t.kind, t.attempt, t.input,"
-    "                 t.priority),"
+    "                 t.priority,"
+    /* RETURNING sees the new row: worker_deaths already counts this death */
+    "                 f.died AND $1::integer > 0 AND t.worker_deaths >= $1::integer AS poison),"
     /* a dead task may have been the last open one of its item in a stage a filter
      * follows: the chain statement looks (it makes no next-stage task for it) */
     " bd AS (INSERT INTO b_done (id, job_id, stage_id, item_id, kind, attempt, input, priority,"
     "                           output, dead)"
     "        SELECT id, job_id, stage_id, item_id, kind, attempt, input, priority, '{}'::jsonb, true"
     "        FROM u WHERE state = 'dead' AND item_id IS NOT NULL RETURNING 1)"
-    " SELECT count(*) FILTER (WHERE state = 'dead'), count(*) FILTER (WHERE state = 'pending')"
+    " SELECT count(*) FILTER (WHERE state = 'dead'), count(*) FILTER (WHERE state = 'pending'),"
+    "        count(*) FILTER (WHERE poison), coalesce(string_agg(id::text, ',') FILTER (WHERE poison), '')"
     " FROM u";
 
 static const char s_release_sql[] =
@@ -435,6 +491,13 @@ static const char s_lease_sql[] =
     "         AND s.id = t.stage_id RETURNING 1)"
     " SELECT count(*) FROM u";
 
+const char *assay_store_ignored_name(int reason)
+{
+    static const char *const names[ASSAY_IGNORED_N] = {
+        "stale_attempt", "duplicate", "replayed", "task_ended", "unknown_task", "other"};
+    return reason >= 0 && reason < ASSAY_IGNORED_N ? names[reason] : "other";
+}
+
 static void s_err(assay_store_t *self, const char *what)
 {
     snprintf(self->error, sizeof self->error, "%s: %s", what,
@@ -501,7 +564,7 @@ static int s_connect(assay_store_t *self)
         assay_db_prepare(self->db, "results", s_results_sql, 0) != 0 ||
         assay_db_prepare(self->db, "chain", s_chain_sql, 0) != 0 ||
         assay_db_prepare(self->db, "results_lean", s_results_lean_sql, 0) != 0 ||
-        assay_db_prepare(self->db, "fails", s_fails_sql, 0) != 0 ||
+        assay_db_prepare(self->db, "fails", s_fails_sql, 1) != 0 ||
         assay_db_prepare(self->db, "release", s_release_sql, 0) != 0 ||
         assay_db_prepare(self->db, "lease", s_lease_sql, 0) != 0 ||
         assay_db_prepare(self->db, "virt", s_virt_sql, 0) != 0 ||
@@ -581,7 +644,11 @@ static void s_side_count(s_side_batch_t *b, PGresult *res, assay_store_stats_t *
     uint64_t stored = PQntuples(res) > 0 ? strtoull(PQgetvalue(res, 0, 0), NULL, 10)
                                          : strtoull(PQcmdTuples(res), NULL, 10);
     stats->results_stored += stored;
-    stats->results_ignored += (uint64_t)b->n > stored ? (uint64_t)b->n - stored : 0;
+    /* a side batch holds claims written nowhere else: a row already there means
+     * this batch was written before (its outcome was lost) */
+    uint64_t ign = (uint64_t)b->n > stored ? (uint64_t)b->n - stored : 0;
+    stats->ignored[ASSAY_IGNORED_REPLAYED] += ign;
+    stats->results_ignored += ign;
 }
 
 /* write a side batch on the main connection (inside its open transaction, or on
@@ -734,6 +801,7 @@ assay_store_t *assay_store_new(const char *conninfo, char *err, size_t errlen)
     assay_store_t *self = ASSAY_NEW(assay_store_t);
     self->conninfo = assay_strdup(conninfo ? conninfo : "");
     self->unleased = assay_imap_new();
+    self->poison_deaths = ASSAY_STORE_POISON_DEATHS;
     if (s_connect(self) != 0) {
         snprintf(err, errlen, "%s", self->error);
         assay_store_destroy(&self);
@@ -763,6 +831,7 @@ void assay_store_destroy(assay_store_t **self_p)
     s_side_batch_release(&self->side_sent);
     for (size_t i = 0; i < self->nstages; i++) {
         free(self->stages[i].kind);
+        free(self->stages[i].name);
         free(self->stages[i].params);
         free(self->stages[i].endpoint);
     }
@@ -832,22 +901,31 @@ static int s_count2(assay_store_t *self, const char *sql, int n, const char *con
     return 0;
 }
 
-int assay_store_recover(assay_store_t *self, uint64_t *requeued, uint64_t *dead,
+int assay_store_recover(assay_store_t *self, int grace_ms, uint64_t *requeued, uint64_t *dead,
                         uint64_t *gaps)
 {
+    char g[16];
+    snprintf(g, sizeof g, "%d", grace_ms > 0 ? grace_ms : 0);
+    const char *p[] = {g};
+    /* the tasks go back to pending, but are not claimed again for a while: their
+     * workers usually outlive the broker, reconnect and report them (a pending
+     * task takes the result of its current attempt), and running them again
+     * would pay for their samples twice. A task's own timeout caps the wait. */
     int rc = s_count2(self,
-                    "WITH u AS (UPDATE tasks SET"
-                    "  state = CASE WHEN attempt >= max_attempts THEN 'dead'::task_state"
+                    "WITH u AS (UPDATE tasks t SET"
+                    "  state = CASE WHEN t.attempt >= t.max_attempts THEN 'dead'::task_state"
                     "               ELSE 'pending'::task_state END,"
-                    "  last_error = CASE WHEN attempt >= max_attempts"
+                    "  last_error = CASE WHEN t.attempt >= t.max_attempts"
                     "    THEN 'lease lost when the broker stopped, and no attempts left'"
-                    "    ELSE last_error END,"
-                    "  finished_at = CASE WHEN attempt >= max_attempts THEN now() END,"
+                    "    ELSE t.last_error END,"
+                    "  finished_at = CASE WHEN t.attempt >= t.max_attempts THEN now() END,"
+                    "  not_before = now() + make_interval(secs => least($1::integer / 1000.0,"
+                    "                                                   s.timeout_s)),"
                     "  lease_expires = NULL"
-                    " WHERE state = 'leased' RETURNING state)"
+                    " FROM stages s WHERE s.id = t.stage_id AND t.state = 'leased' RETURNING t.state)"
                     " SELECT count(*) FILTER (WHERE state = 'pending'),"
                     "        count(*) FILTER (WHERE state = 'dead') FROM u",
-                    0, NULL, "could not recover leases", requeued, dead);
+                    1, p, "could not recover leases", requeued, dead);
     if (rc != 0) return -1;
     PGresult *res = assay_db_query_prepared(self->db, "gaps", 0, NULL);
     if (!res) {
@@ -966,6 +1044,7 @@ const assay_store_stage_t *assay_store_stage(assay_store_t *self, uint64_t stage
     const char *p[] = {id};
     PGresult *res = assay_db_query(self->db,
                                    "SELECT job_id, kind, params::text, timeout_s, max_attempts,"
+                                   " name,"
                                    " kind IN ('generate', 'verify', 'hack_check', 'judge')"
                                    "  OR EXISTS (SELECT 1 FROM stages n WHERE n.job_id = s.job_id"
                                    "             AND n.idx = s.idx + 1)"
@@ -991,7 +1070,8 @@ const assay_store_stage_t *assay_store_stage(assay_store_t *self, uint64_t stage
     s->params = assay_strdup(PQgetvalue(res, 0, 2));
     s->timeout_ms = (uint32_t)atoi(PQgetvalue(res, 0, 3)) * 1000u;
     s->max_attempts = atoi(PQgetvalue(res, 0, 4));
-    s->chained = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
+    s->name = assay_strdup(PQgetvalue(res, 0, 5));
+    s->chained = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
     PQclear(res);
     s->endpoint = NULL;
     s->requests = 1;
@@ -1007,6 +1087,33 @@ const assay_store_stage_t *assay_store_stage(assay_store_t *self, uint64_t stage
     s->tokens = s->requests * per + 512;
     json_decref(params);
     return s;
+}
+
+int assay_store_waiting_kinds(assay_store_t *self,
+                              void (*fn)(const char *kind, uint64_t job_id, const char *stage,
+                                         void *arg),
+                              void *arg)
+{
+    PGresult *res = assay_db_query(
+        self->db,
+        "SELECT DISTINCT ON (s.kind) s.kind, s.job_id, s.name"
+        " FROM stages s JOIN jobs j ON j.id = s.job_id"
+        " WHERE j.state = 'running' AND s.kind <> 'filter'"
+        "   AND (s.idx = 0 AND EXISTS (SELECT 1 FROM job_items ji WHERE ji.job_id = s.job_id"
+        "                              AND ji.seq > s.claimed_seq)"
+        "        OR EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = s.job_id AND t.kind = s.kind"
+        "                   AND t.state = 'pending' AND t.stage_id = s.id))"
+        " ORDER BY s.kind, s.job_id, s.idx",
+        0, NULL);
+    if (!res) {
+        s_err(self, "could not look for waiting stages");
+        return -1;
+    }
+    for (int r = 0; r < PQntuples(res); r++)
+        fn(PQgetvalue(res, r, 0), strtoull(PQgetvalue(res, r, 1), NULL, 10), PQgetvalue(res, r, 2),
+           arg);
+    PQclear(res);
+    return 0;
 }
 
 long assay_store_claim(assay_store_t *self, const char *kind, const uint64_t *job_ids,
@@ -1135,10 +1242,10 @@ void assay_store_add_result(assay_store_t *self, uint64_t id, uint32_t attempt, 
             return;
         }
     }
-    if (!self->round_full) {
+    {
         /* a stage not known here (a result from before a restart) takes the full path */
         const assay_store_stage_t *st = stage_id ? assay_store_stage(self, stage_id) : NULL;
-        if (!st || st->chained) self->round_full = 1;
+        if (!st || st->chained) self->full_mark = self->nresults + 1;
     }
     assay_buf_t *b = &self->results;
     assay_buf_addf(b, "%llu\t%u\t", (unsigned long long)id, attempt);
@@ -1154,8 +1261,8 @@ void assay_store_add_result(assay_store_t *self, uint64_t id, uint32_t attempt, 
     free(c);
 }
 
-void assay_store_add_fail(assay_store_t *self, uint64_t id, uint32_t attempt, int retryable,
-                          uint32_t delay_ms, const char *reason, const char *worker)
+static void s_add_fail(assay_store_t *self, uint64_t id, uint32_t attempt, int retryable,
+                       uint32_t delay_ms, const char *reason, const char *worker, int died)
 {
     s_claimed_t *c = s_report_unleased(self, id, attempt);
     if (c && c->is_virtual) s_add_virt(self, c);
@@ -1166,8 +1273,25 @@ void assay_store_add_fail(assay_store_t *self, uint64_t id, uint32_t attempt, in
     assay_db_copy_escape(b, reason, strlen(reason));
     assay_buf_addc(b, '\t');
     assay_db_copy_escape(b, worker, strlen(worker));
-    assay_buf_addc(b, '\n');
+    assay_buf_adds(b, died ? "\tt\n" : "\tf\n");
     self->nfails++;
+}
+
+void assay_store_add_fail(assay_store_t *self, uint64_t id, uint32_t attempt, int retryable,
+                          uint32_t delay_ms, const char *reason, const char *worker)
+{
+    s_add_fail(self, id, attempt, retryable, delay_ms, reason, worker, 0);
+}
+
+void assay_store_add_lost(assay_store_t *self, uint64_t id, uint32_t attempt, uint32_t delay_ms,
+                          const char *reason, const char *worker)
+{
+    s_add_fail(self, id, attempt, 1, delay_ms, reason, worker, 1);
+}
+
+void assay_store_set_poison_deaths(assay_store_t *self, int deaths)
+{
+    self->poison_deaths = deaths > 0 ? deaths : 0;
 }
 
 void assay_store_add_release(assay_store_t *self, uint64_t id, uint32_t attempt)
@@ -1237,7 +1361,7 @@ static int s_copy(assay_store_t *self, const char *sql, const assay_buf_t *b)
  * counts as written. */
 static int s_write_round(assay_store_t *self, uint64_t *stored, uint64_t *total,
                          uint64_t *created, uint64_t *dead, uint64_t *retried, uint64_t *released,
-                         int again)
+                         uint64_t *ign, int again)
 {
     assay_buf_t part;
     /* one cut for all four: a failure's pending row (virt) must be written no later
@@ -1265,27 +1389,45 @@ static int s_write_round(assay_store_t *self, uint64_t *stored, uint64_t *total,
         if (again && assay_db_exec(self->db, "DELETE FROM b_fails") != 0) return -1;
         part = (assay_buf_t){self->fails.data + self->round_fails_off, endf - self->round_fails_off, 0};
         if (s_copy(self, "COPY b_fails FROM STDIN", &part) != 0) return -1;
-        PGresult *res = s_prepared(self, "fails", 0, NULL);
+        char lim[16];
+        snprintf(lim, sizeof lim, "%d", self->poison_deaths);
+        const char *fp[] = {lim};
+        PGresult *res = s_prepared(self, "fails", 1, fp);
         if (!res) return -1;
         uint64_t d = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         *dead += d;
         *retried += strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+        uint64_t poisoned = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
+        if (poisoned) {
+            self->round_poisoned += poisoned;
+            log_warn("store", "%llu tasks dead after %d workers died running each (possible"
+                     " poison input): %.200s", (unsigned long long)poisoned, self->poison_deaths,
+                     PQgetvalue(res, 0, 3));
+        }
         PQclear(res);
         if (d) chain = 1;
         self->round_fails = nf;
         self->round_fails_off = endf;
     }
     if (nr > self->round_results) {
-        int full = self->round_full;
-        self->round_full = 0;
+        int full = self->full_mark > self->round_results;
         if (again && assay_db_exec(self->db, "DELETE FROM b_results") != 0) return -1;
         part = (assay_buf_t){self->results.data + self->round_results_off,
                              endr - self->round_results_off, 0};
         if (s_copy(self, "COPY b_results FROM STDIN", &part) != 0) return -1;
         PGresult *res = s_prepared(self, full ? "results" : "results_lean", 0, NULL);
         if (!res) return -1;
-        *stored += strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-        *total += strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+        uint64_t st = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        uint64_t tot = strtoull(PQgetvalue(res, 0, 1), NULL, 10), why = 0;
+        for (int k = 0; k < ASSAY_IGNORED_N; k++) {
+            uint64_t n = strtoull(PQgetvalue(res, 0, 4 + k), NULL, 10);
+            ign[k] += n;
+            why += n;
+        }
+        /* the rest: results the batch held twice (one of them was looked at) */
+        if (tot > st + why) ign[ASSAY_IGNORED_DUPLICATE] += tot - st - why;
+        *stored += st;
+        *total += tot;
         PQclear(res);
         if (full) chain = 1;
         self->round_results = nr;
@@ -1335,6 +1477,8 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
 {
     if (!self->db) return -1;
     uint64_t stored = 0, total = 0, created = 0, dead = 0, retried = 0, released = 0, leased = 0;
+    uint64_t ign[ASSAY_IGNORED_N] = {0};
+    self->round_poisoned = 0;
     int64_t t_0 = assay_clock_us();
     self->nstaged = 0;
     s_rounds_reset(self);
@@ -1351,7 +1495,7 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
     self->idle_arg = arg;
     int rounds = 0;
     for (;;) {
-        if (s_write_round(self, &stored, &total, &created, &dead, &retried, &released, rounds > 0) != 0)
+        if (s_write_round(self, &stored, &total, &created, &dead, &retried, &released, ign, rounds > 0) != 0)
             goto fail;
         rounds++;
         /* reports that arrived meanwhile (typically the results of the tasks the
@@ -1400,10 +1544,15 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
             leased = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
             PQclear(res);
         }
-        /* reports taken while those ran */
-        if (s_write_round(self, &stored, &total, &created, &dead, &retried, &released, 1) != 0)
-            goto fail;
     }
+    /* Reports taken since the last round's cut (while its statements or the leases
+     * ran, or by a last drain). Always, before the claims: a task claimed by an
+     * earlier pass that reported before its lease was written is still pending
+     * with its old attempt, so until its report is written the claim below would
+     * take it again and hand it out a second time. After this, every such task is
+     * leased or has its outcome (what reports later was leased above). */
+    if (s_write_round(self, &stored, &total, &created, &dead, &retried, &released, ign, rounds > 0) != 0)
+        goto fail;
     if (self->gaps_due) {
         PGresult *res = assay_db_query_prepared(self->db, "gaps", 0, NULL);
         if (!res) goto fail;
@@ -1426,7 +1575,11 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
               (assay_clock_us() - t_c) / 1000.0);
     if (stats) {
         stats->results_stored += stored;
-        stats->results_ignored += total - stored;
+        for (int k = 0; k < ASSAY_IGNORED_N; k++) {
+            stats->ignored[k] += ign[k];
+            stats->results_ignored += ign[k];
+        }
+        stats->poisoned += self->round_poisoned;
         stats->tasks_created += created;
         stats->fails_dead += dead;
         stats->fails_retried += retried;
@@ -1439,6 +1592,7 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
     s_consume(&self->releases, self->round_releases_off);
     s_consume(&self->virt, self->round_virt_off);
     self->nresults -= self->round_results;
+    self->full_mark = self->full_mark > self->round_results ? self->full_mark - self->round_results : 0;
     self->nfails -= self->round_fails;
     self->nreleases -= self->round_releases;
     self->nvirt -= self->round_virt;
@@ -1463,7 +1617,7 @@ fail:
     self->nleasing = self->nlease_ids = 0;
     self->nstaged = 0; /* the broker discards this pass's claims */
     s_rounds_reset(self);
-    self->round_full = 1; /* the replay may hold results of any stage */
+    self->full_mark = self->nresults; /* the replay may hold results of any stage */
     s_err(self, "could not write results");
     if (self->db && PQstatus(assay_db_conn(self->db)) == CONNECTION_OK)
         assay_db_rollback(self->db);

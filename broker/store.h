@@ -37,6 +37,7 @@ typedef struct {
     uint64_t id;
     uint64_t job_id;
     char *kind;
+    char *name;   /* the stage's name in its spec */
     char *params; /* JSON text */
     uint32_t timeout_ms;
     int max_attempts;
@@ -46,9 +47,25 @@ typedef struct {
     int chained;      /* its results write samples or scores, or feed a next stage */
 } assay_store_stage_t;
 
+/* why a result was not stored (assay_broker_results_ignored_total{reason}) */
+typedef enum {
+    ASSAY_IGNORED_STALE_ATTEMPT, /* the task runs again under a newer attempt */
+    ASSAY_IGNORED_DUPLICATE,     /* done by another attempt, or twice in one batch */
+    ASSAY_IGNORED_REPLAYED,      /* this very attempt's result is stored already */
+    ASSAY_IGNORED_TASK_ENDED,    /* the task is dead or cancelled */
+    ASSAY_IGNORED_UNKNOWN_TASK,  /* no such task */
+    ASSAY_IGNORED_OTHER,         /* an attempt newer than the task's (should not happen) */
+    ASSAY_IGNORED_N
+} assay_store_ignored_t;
+
+/* the label value of a reason: "stale_attempt", "duplicate", ... */
+const char *assay_store_ignored_name(int reason);
+
 typedef struct {
     uint64_t results_stored;   /* results that became done */
-    uint64_t results_ignored;  /* late or duplicate results (attempt no longer current) */
+    uint64_t results_ignored;  /* results not stored: the sum of ignored[] */
+    uint64_t ignored[ASSAY_IGNORED_N]; /* by reason */
+    uint64_t poisoned;         /* tasks made dead because workers kept dying on them */
     uint64_t fails_retried;    /* failures sent back to pending with a delay */
     uint64_t fails_dead;       /* failures that made the task dead */
     uint64_t released;         /* tasks handed back without counting an attempt */
@@ -74,9 +91,11 @@ int assay_store_ok(assay_store_t *self);
 int assay_store_try_lock(assay_store_t *self);
 
 /* after taking over: every leased task was leased by a broker that is gone. Tasks
- * with attempts left go back to pending, the others become dead; first-stage items
- * that broker claimed without writing their task get a pending task (gaps). */
-int assay_store_recover(assay_store_t *self, uint64_t *requeued, uint64_t *dead,
+ * with attempts left go back to pending, claimable after grace_ms (capped by the
+ * stage's timeout: their workers, usually still running them, get to report
+ * first), the others become dead; first-stage items that broker claimed without
+ * writing their task get a pending task (gaps). */
+int assay_store_recover(assay_store_t *self, int grace_ms, uint64_t *requeued, uint64_t *dead,
                         uint64_t *gaps);
 /* return leases that ran out (lease_expires older than grace_s) to pending */
 int assay_store_expire_leases(assay_store_t *self, int grace_s, uint64_t *expired);
@@ -94,6 +113,14 @@ int assay_store_finish_jobs(assay_store_t *self, const uint64_t *busy, size_t nb
 int assay_store_busy(const assay_store_t *self);
 /* a stage by id (cached; loaded on first use); NULL on error or when busy */
 const assay_store_stage_t *assay_store_stage(assay_store_t *self, uint64_t stage_id);
+
+/* kinds with runnable work: a running job's stage with pending tasks, or a first
+ * stage with items not claimed yet. fn is called once per kind, with the first
+ * such stage (lowest job id, then stage index). Returns 0 or -1. */
+int assay_store_waiting_kinds(assay_store_t *self,
+                              void (*fn)(const char *kind, uint64_t job_id, const char *stage,
+                                         void *arg),
+                              void *arg);
 
 /* claim up to limits[i] pending tasks of kind for each job_ids[i] (one round
  * trip) and push them onto q with their next attempt number. Called inside
@@ -123,6 +150,16 @@ void assay_store_add_result(assay_store_t *self, uint64_t id, uint32_t attempt, 
  * after delay_ms */
 void assay_store_add_fail(assay_store_t *self, uint64_t id, uint32_t attempt, int retryable,
                           uint32_t delay_ms, const char *reason, const char *worker);
+/* a task whose worker died while it ran it (gone without a word: missed
+ * heartbeats). Like a retryable failure, but counted in tasks.worker_deaths: the
+ * death that reaches assay_store_set_poison_deaths()'s limit makes the task dead
+ * ("worker died running this task (possible poison input)") instead of handing it
+ * to the next worker. A worker that drains or says goodbye is not a death. */
+void assay_store_add_lost(assay_store_t *self, uint64_t id, uint32_t attempt, uint32_t delay_ms,
+                          const char *reason, const char *worker);
+/* how many worker deaths make a task dead (default ASSAY_STORE_POISON_DEATHS; 0 = never) */
+void assay_store_set_poison_deaths(assay_store_t *self, int deaths);
+#define ASSAY_STORE_POISON_DEATHS 2
 /* a claimed task that was never run (queued when a job paused, broker stopping):
  * back to pending without counting the attempt */
 void assay_store_add_release(assay_store_t *self, uint64_t id, uint32_t attempt);
@@ -151,7 +188,10 @@ int assay_store_side_flush(assay_store_t *self, assay_store_stats_t *stats);
  * the writes: it reads reports that arrived meanwhile (they are queued with
  * assay_store_add_*) and returns how many it took; while it takes some, they are
  * written in the same transaction (up to four rounds). Then the leases of earlier
- * claims still running are written, and in_txn (may be NULL) runs: the broker
+ * claims still running are written, then every report queued by then (a claim
+ * that reported before its lease was written is still pending in Postgres: the
+ * claims must see its outcome, or they would take it again), and in_txn (may be
+ * NULL) runs: the broker
  * claims new tasks there, so one commit covers a whole loop pass; it returns 0,
  * or -1 to abort. On failure everything queued stays queued (it is safe to
  * replay) and -1 is returned. */

@@ -1,35 +1,54 @@
 #!/usr/bin/env bash
-# chaos: the scheduling core never loses or duplicates work while processes die.
-# 20,000 noop tasks (echo on, so every task has an output row, and a delay so
-# tasks are in flight) run on an active broker, a standby broker and 4 workers,
-# against a Postgres cluster of the test's own. Meanwhile: kill -9 a random worker
-# again and again (and start a new one), kill -9 the active broker three times
-# (the standby takes over; a new standby is started), restart Postgres once while
-# the active broker is frozen (a standby takes over, the old one steps down).
-# At the end, from SQL: lost = tasks not done, duplicated = output rows beyond one
-# per task + items with more than one done task. Prints `lost=0 duplicated=0`.
+# chaos: the scheduling core never loses or duplicates work, nor any row a task
+# writes, while processes die. A three-stage job (generate 4 samples per exam
+# question from assay-simllm -> verify each sample -> difficulty filter -> a noop
+# stage for the items the filter keeps) runs on an active broker, a standby broker
+# and 4 workers, against a Postgres cluster of the test's own. Meanwhile: kill -9
+# a random worker again and again (and start a new one), kill -9 the active broker
+# three times (the standby takes over; a new standby is started), restart
+# Postgres once while the active broker is frozen (a standby takes over, the old
+# one steps down). At the end, every row the job wrote is checked from SQL
+# (tests/lib/integrity.sh: lost or duplicated tasks, score rows of done verify
+# tasks, samples of done generate tasks, filter decisions against their scores).
+# Prints `lost=0 duplicated=0 scores_lost=0 samples_lost=0` (and fails otherwise).
 # timeout: 600
 set -euo pipefail
 T0=$(date +%s)
 . "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/../lib/integrity.sh"
 # Postgres is restarted during the test: never the shared cluster
 unset PGHOST PGPORT
 it_setup chaos
 
-N=${CHAOS_TASKS:-20000}
-DELAY_MS=${CHAOS_DELAY_MS:-100}
+N=${CHAOS_ITEMS:-3000}
+NSAMPLES=4
+LATENCY_MS=${CHAOS_LATENCY_MS:-400}
 NWORKERS=4
-SLOTS=12
+SLOTS="generate=8,verify=2,noop=4"
 # quick failure detection keeps the run short: a worker or broker that is silent
 # for 4 x 500 ms is dead
 export ASSAY_BROKER_HEARTBEAT_MS=500 ASSAY_BROKER_LIVENESS=4
 export ASSAY_BROKER_RETRY_BASE_MS=200 ASSAY_BROKER_RETRY_MAX_MS=2000
+# workers die here at random, not because of what they run: a task that happens
+# to be on two killed workers is no poison input (tests/integration/store_flush.sh
+# and poison_task.sh test that detection)
+export ASSAY_BROKER_POISON_DEATHS=8
+# a new broker gives the tasks of its predecessor 5 s to be reported by their
+# workers (the requests take 0.2-0.6 s) before it runs them again
+export ASSAY_BROKER_RECOVER_GRACE_MS=5000
 
-awk -v n="$N" 'BEGIN { for (i = 1; i <= n; i++) printf "{\"id\":\"c%d\",\"question\":\"问题 %d\"}\n", i, i }' \
+start_simllm --mode r1 --latency-ms "$LATENCY_MS" --latency-dist uniform --latency-jitter 0.5 --quiet
+export ASSAY_ENDPOINT_SIM_BASE_URL="$SIMLLM_URL" ASSAY_ENDPOINT_SIM_MODEL=sim-r1 \
+       ASSAY_ENDPOINT_SIM_STYLE=r1
+awk -v n="$N" 'BEGIN { for (i = 1; i <= n; i++) printf "{\"id\":\"c%d\",\"question\":\"问题 %d: 哪一项正确?\",\"options\":{\"A\":\"甲\",\"B\":\"乙\",\"C\":\"丙\",\"D\":\"丁\"},\"answer\":\"%s\"}\n", i, i, substr("ABCD", i % 4 + 1, 1) }' \
   >"$IT_TMP/items.jsonl"
 cat >"$IT_TMP/spec.json" <<JSON
-{"name": "chaos", "stages": [{"name": "echo", "kind": "noop", "max_attempts": 20,
- "timeout_s": 30, "params": {"echo": true, "delay_ms": $DELAY_MS}}]}
+{"name": "chaos", "stages": [
+  {"name": "answer", "kind": "generate", "max_attempts": 20, "timeout_s": 30,
+   "params": {"endpoint": "sim", "template": "answer_mcq", "n": $NSAMPLES}},
+  {"name": "check", "kind": "verify", "max_attempts": 20, "timeout_s": 30, "params": {}},
+  {"name": "band", "kind": "filter", "params": {"min_pass_rate": 0.2, "max_pass_rate": 0.8, "threshold": 0.8}},
+  {"name": "after", "kind": "noop", "max_attempts": 20, "timeout_s": 30, "params": {"echo": true}}]}
 JSON
 
 PORT=$(free_port)
@@ -71,7 +90,8 @@ WSEQ=0
 spawn_worker() {
   local slot=$1
   WSEQ=$((WSEQ + 1))
-  "$BIN/assay-worker" --broker "$ASSAY_BROKER" --name "w$WSEQ" --slots "noop=$SLOTS" \
+  "$BIN/assay-worker" --broker "$ASSAY_BROKER" --name "w$WSEQ" --slots "$SLOTS" \
+    --terms "$IT_ROOT/ops/sample/terms" \
     >>"$IT_TMP/worker-w$WSEQ.log" 2>&1 &
   WPIDS[$slot]=$!
   IT_PIDS+=("$!")
@@ -86,7 +106,7 @@ out=$("$BIN/assay" submit --spec "$IT_TMP/spec.json" --input "$IT_TMP/items.json
   fail "submit failed"
 job=$(echo "$out" | sed -n 's/.*"job":\([0-9]*\).*/\1/p')
 [ -n "$job" ] || fail "no job id in: $out"
-it_log "submitted job $job with $N tasks"
+it_log "submitted job $job with $N items"
 
 done_count() { sql "SELECT count(*) FROM tasks WHERE job_id = $job AND state = 'done'" 2>/dev/null || echo "?"; }
 
@@ -162,29 +182,26 @@ done
 elapsed=$(($(date +%s) - START))
 it_log "job done in ${elapsed}s: $worker_kills worker kills, $broker_kills broker kills, $pg_restarts Postgres restart"
 
-tasks=$(sql "SELECT count(*) FROM tasks WHERE job_id = $job")
-lost=$(sql "SELECT count(*) FROM tasks WHERE job_id = $job AND state <> 'done'")
-items_lost=$(sql "SELECT count(*) FROM job_items ji WHERE ji.job_id = $job AND NOT EXISTS
-                  (SELECT 1 FROM tasks t WHERE t.job_id = ji.job_id AND t.item_id = ji.item_id
-                   AND t.state = 'done')")
-no_output=$(sql "SELECT count(*) FROM tasks t WHERE t.job_id = $job AND t.state = 'done'
-                 AND NOT EXISTS (SELECT 1 FROM task_outputs o WHERE o.task_id = t.id)")
-dup_outputs=$(sql "SELECT count(*) - count(DISTINCT task_id) FROM task_outputs WHERE job_id = $job")
-dup_items=$(sql "SELECT count(*) FROM (SELECT item_id FROM tasks WHERE job_id = $job AND state = 'done'
-                 GROUP BY item_id HAVING count(*) > 1) d")
+integrity_check "$job" "$NSAMPLES"
+samples=$(sql "SELECT count(*) FROM samples WHERE job_id = $job")
+scores=$(sql "SELECT count(*) FROM scores WHERE job_id = $job")
+tasks=$(sql "SELECT count(*) FROM tasks WHERE job_id = $job AND kind <> 'filter'")
+kept=$(sql "SELECT count(*) FILTER (WHERE kept) || '/' || count(*) FROM item_rounds WHERE job_id = $job")
 max_attempt=$(sql "SELECT max(attempt) FROM tasks WHERE job_id = $job")
 retried=$(sql "SELECT count(*) FROM tasks WHERE job_id = $job AND attempt > 1")
-lost=$((lost + items_lost + no_output + (N - tasks > 0 ? N - tasks : 0)))
-duplicated=$((dup_outputs + dup_items + (tasks - N > 0 ? tasks - N : 0)))
+poisoned=$(sql "SELECT count(*) FROM tasks WHERE job_id = $job AND last_error LIKE 'worker died running this task%'")
 ignored=0
 for f in "$IT_TMP"/broker-*.log; do
   # the last stats line of each broker (a killed broker logs none at the end)
   n=$(grep -o 'ignored=[0-9]*' "$f" | tail -n 1 | cut -d= -f2 || true)
   ignored=$((ignored + ${n:-0}))
 done
-echo "tasks=$tasks items_without_done=$items_lost done_without_output=$no_output retried=$retried max_attempt=$max_attempt"
+requests=$(curl -sf "${SIMLLM_URL%/v1}/stats" | sed -n 's/.*"requests":\([0-9]*\).*/\1/p')
+echo "items=$N tasks=$tasks samples=$samples scores=$scores kept=$kept retried=$retried max_attempt=$max_attempt poisoned=$poisoned endpoint_requests=${requests:-?}"
 echo "worker_kills=$worker_kills broker_kills=$broker_kills pg_restarts=$pg_restarts brokers_started=$NBROKERS workers_started=$WSEQ late_results_ignored=$ignored elapsed=${elapsed}s total=$(($(date +%s) - T0))s"
-echo "lost=$lost duplicated=$duplicated"
-[ "$tasks" -eq "$N" ] || fail "$tasks tasks for $N items"
+echo "lost=$lost duplicated=$duplicated scores_lost=$scores_lost samples_lost=$samples_lost"
 [ "$lost" -eq 0 ] && [ "$duplicated" -eq 0 ] || fail "lost=$lost duplicated=$duplicated"
+[ "$scores_lost" -eq 0 ] && [ "$samples_lost" -eq 0 ] || fail "scores_lost=$scores_lost samples_lost=$samples_lost"
+[ "$filter_mismatch" -eq 0 ] || fail "$filter_mismatch filter decisions do not match their item's scores"
+[ "$samples" -eq $((N * NSAMPLES)) ] || fail "$samples samples for $N items at n=$NSAMPLES"
 echo "PASS chaos"

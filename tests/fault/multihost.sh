@@ -4,11 +4,15 @@
 # server) run in separate network namespaces joined by veth links to a bridge.
 # Mid-run, worker w1's link is cut for 30 s and then restored. Expected: the
 # broker drops w1 and re-leases its tasks to w2; nothing is lost or stored twice;
-# w1 rejoins after the link returns and takes work again. Prints
-# lost=0 duplicated=0. Needs root and `ip netns`; skipped (exit 77) otherwise.
+# w1 rejoins after the link returns and takes work again. The job is
+# generate (2 samples per question) -> verify -> difficulty filter -> noop, and
+# every row it wrote is checked (tests/lib/integrity.sh). Prints
+# lost=0 duplicated=0 scores_lost=0 samples_lost=0. Needs root and `ip netns`;
+# skipped (exit 77) otherwise.
 # timeout: 300
 set -euo pipefail
 . "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/../lib/integrity.sh"
 
 skip() { echo "SKIP multihost: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root to create network namespaces"
@@ -104,7 +108,8 @@ IT_PIDS+=($BROKER_PID)
 for w in w1 w2; do
   ns=$NS_W1; [ $w = w2 ] && ns=$NS_W2
   ASSAY_WORKER_KEY_FILE=$IT_TMP/keys/$w.key ip netns exec "$ns" "$BIN/assay-worker" \
-    --broker "tcp://$IP_BR:5555" --name $w --slots generate=4 >"$IT_TMP/worker-$w.log" 2>&1 &
+    --broker "tcp://$IP_BR:5555" --name $w --slots generate=4,verify=1,noop=2 \
+    --terms "$IT_ROOT/ops/sample/terms" >"$IT_TMP/worker-$w.log" 2>&1 &
   IT_PIDS+=($!)
 done
 
@@ -114,12 +119,16 @@ seq 1 "$N" | awk '{printf "{\"id\":\"mh%d\",\"question\":\"Question %d: which op
 cat >"$IT_TMP/spec.json" <<'JSON'
 {"name": "multihost", "stages": [
   {"name": "answer", "kind": "generate", "timeout_s": 60,
-   "params": {"endpoint": "sim", "template": "answer_mcq", "n": 1}}]}
+   "params": {"endpoint": "sim", "template": "answer_mcq", "n": 2}},
+  {"name": "check", "kind": "verify", "timeout_s": 60, "params": {}},
+  {"name": "band", "kind": "filter", "params": {"min_pass_rate": 0.2, "max_pass_rate": 0.8}},
+  {"name": "after", "kind": "noop", "timeout_s": 60, "params": {"echo": true}}]}
 JSON
+NS=2
 job=$(ip netns exec "$NS_BR" "$BIN/assay" submit --spec "$IT_TMP/spec.json" --input "$IT_TMP/items.jsonl" --json |
       sed -n 's/.*"job":\([0-9]*\).*/\1/p')
 [ -n "$job" ] || fail "submit failed"
-done_by() { sql "SELECT count(*) FROM tasks WHERE job_id = $job AND state = 'done' AND worker = '$1'"; }
+done_by() { sql "SELECT count(*) FROM tasks WHERE job_id = $job AND kind = 'generate' AND state = 'done' AND worker = '$1'"; }
 for i in $(seq 1 300); do
   [ "$(done_by w1)" -ge 100 ] && [ "$(done_by w2)" -ge 100 ] && break
   sleep 0.1
@@ -131,7 +140,7 @@ ip -n "$hub" link set h-w1 down
 cut_at=$(sql "SELECT now()")
 it_log "cut w1's link (w1 done $(done_by w1), w2 done $(done_by w2))"
 sleep "$CUT_S"
-w2_during=$(sql "SELECT count(*) FROM tasks WHERE job_id = $job AND worker = 'w2' AND state = 'done' AND finished_at > '$cut_at'")
+w2_during=$(sql "SELECT count(*) FROM tasks WHERE job_id = $job AND kind = 'generate' AND worker = 'w2' AND state = 'done' AND finished_at > '$cut_at'")
 ip -n "$hub" link set h-w1 up
 restored_at=$(sql "SELECT now()")
 it_log "restored w1's link; w2 finished $w2_during tasks during the cut"
@@ -151,19 +160,14 @@ held=$(sed -n 's/.*worker w1 removed (heartbeat missed): \([0-9]*\) tasks back.*
 held=${held:-0}
 held_done=$(sql "SELECT count(*) FROM tasks WHERE job_id = $job AND attempt > 1 AND state = 'done'")
 held_by_w2=$(sql "SELECT count(*) FROM tasks WHERE job_id = $job AND attempt > 1 AND state = 'done' AND worker = 'w2'")
-distinct=$(sql "SELECT count(DISTINCT item_id) FROM task_outputs WHERE job_id = $job")
-outputs=$(sql "SELECT count(*) FROM task_outputs WHERE job_id = $job")
 samples=$(sql "SELECT count(*) FROM samples WHERE job_id = $job")
-sample_items=$(sql "SELECT count(DISTINCT item_id) FROM samples WHERE job_id = $job")
-dup_items=$(sql "SELECT count(*) FROM (SELECT item_id FROM samples WHERE job_id = $job GROUP BY item_id HAVING count(*) > 1) d")
 w1_after=$(sql "SELECT count(*) FROM tasks WHERE job_id = $job AND worker = 'w1' AND state = 'done' AND finished_at > '$restored_at'")
-lost=$(( N - distinct ))
-duplicated=$(( outputs - distinct + dup_items ))
-echo "items=$N outputs=$outputs samples=$samples released_from_w1=$held ran_again=$held_done of_them_on_w2=$held_by_w2 w2_during_cut=$w2_during w1_after_restore=$w1_after"
-echo "lost=$lost duplicated=$duplicated"
-[ "$lost" -eq 0 ] || fail "$lost items lost"
-[ "$duplicated" -eq 0 ] || fail "$duplicated items stored twice"
-[ "$samples" -eq "$N" ] && [ "$sample_items" -eq "$N" ] || fail "samples: $samples for $sample_items items, expected $N"
+echo "items=$N samples=$samples released_from_w1=$held ran_again=$held_done of_them_on_w2=$held_by_w2 w2_during_cut=$w2_during w1_after_restore=$w1_after"
+integrity_check "$job" "$NS"
+[ "$lost" -eq 0 ] && [ "$duplicated" -eq 0 ] || fail "lost=$lost duplicated=$duplicated"
+[ "$scores_lost" -eq 0 ] && [ "$samples_lost" -eq 0 ] || fail "scores_lost=$scores_lost samples_lost=$samples_lost"
+[ "$filter_mismatch" -eq 0 ] || fail "$filter_mismatch filter decisions do not match their item's scores"
+[ "$samples" -eq $((N * NS)) ] || fail "samples: $samples for $N items at n=$NS"
 [ "$held" -gt 0 ] || fail "the broker released no task of w1"
 [ "$held_done" -ge "$held" ] || fail "only $held_done tasks ran again, $held were released"
 [ "$held_by_w2" -gt 0 ] || fail "none of w1's tasks went to w2"
