@@ -26,13 +26,28 @@ typedef struct {
     int64_t since_ms; /* when it was handed to a worker (0: still in the broker's queue) */
 } s_claimed_t;
 
+/* a small set of job ids; past its capacity it only says "many" */
+typedef struct {
+    uint64_t ids[16];
+    size_t n;
+    int overflow;
+} s_jobset_t;
+
+static void s_jobset_add(s_jobset_t *set, uint64_t job_id)
+{
+    for (size_t j = 0; j < set->n; j++)
+        if (set->ids[j] == job_id) return;
+    if (set->n < sizeof set->ids / sizeof *set->ids)
+        set->ids[set->n++] = job_id;
+    else
+        set->overflow = 1;
+}
+
 /* results for the side writer, as array literals (one statement, no COPY) */
 typedef struct {
     assay_buf_t id, attempt, output, worker, elapsed, stage, item, prio;
     size_t n;
-    uint64_t jobs[16]; /* the jobs they belong to (busy until written) */
-    size_t njobs;
-    int jobs_overflow;
+    s_jobset_t jobs; /* the jobs they belong to (busy until written) */
     int replay; /* sent before without a known outcome: use the guarded statement */
     int outputs; /* some output is not empty */
 } s_side_batch_t;
@@ -78,6 +93,10 @@ struct assay_store {
     s_side_batch_t side_next, side_sent;
     int side_busy;
     int64_t side_retry_ms;
+    /* jobs of first-stage tasks (no row yet) whose outcome waits in the main
+     * buffers: busy until written, or finish_jobs would see a job with nothing
+     * pending in Postgres and call it done */
+    s_jobset_t main_jobs;
     /* while a statement of a flush runs, the broker keeps serving workers (idle_fn);
      * busy is set then: nothing else may use the main connection */
     int (*idle_fn)(void *arg);
@@ -617,14 +636,7 @@ static void s_side_add(s_side_batch_t *b, const s_claimed_t *c, uint32_t attempt
     assay_buf_addf(&b->item, "%c%llu", sep, (unsigned long long)c->item_id);
     assay_buf_addf(&b->prio, "%c%d", sep, c->priority);
     b->n++;
-    size_t j = 0;
-    while (j < b->njobs && b->jobs[j] != c->job_id) j++;
-    if (j == b->njobs) {
-        if (b->njobs < sizeof b->jobs / sizeof *b->jobs)
-            b->jobs[b->njobs++] = c->job_id;
-        else
-            b->jobs_overflow = 1;
-    }
+    s_jobset_add(&b->jobs, c->job_id);
 }
 
 /* the statement's eight parameters; the arrays are closed here */
@@ -783,10 +795,10 @@ void assay_store_side_work(assay_store_t *self, assay_store_stats_t *stats)
     self->side_busy = 1;
 }
 
-static void s_side_jobs(const s_side_batch_t *b, assay_buf_t *out, int *overflow)
+static void s_jobset_append(const s_jobset_t *set, assay_buf_t *out, int *overflow)
 {
-    for (size_t i = 0; i < b->njobs; i++) assay_buf_addf(out, ",%llu", (unsigned long long)b->jobs[i]);
-    if (b->jobs_overflow) *overflow = 1;
+    for (size_t i = 0; i < set->n; i++) assay_buf_addf(out, ",%llu", (unsigned long long)set->ids[i]);
+    if (set->overflow) *overflow = 1;
 }
 
 static void s_free_claimed(uint64_t id, void *value, void *arg)
@@ -999,8 +1011,9 @@ int assay_store_finish_jobs(assay_store_t *self, const uint64_t *busy, size_t nb
     for (size_t i = 0; i < self->nstaged; i++)
         assay_buf_addf(&b, ",%llu", (unsigned long long)self->staged[i].job_id);
     int overflow = 0;
-    s_side_jobs(&self->side_next, &b, &overflow);
-    s_side_jobs(&self->side_sent, &b, &overflow);
+    s_jobset_append(&self->side_next.jobs, &b, &overflow);
+    s_jobset_append(&self->side_sent.jobs, &b, &overflow);
+    s_jobset_append(&self->main_jobs, &b, &overflow);
     assay_buf_addc(&b, '}');
     if (overflow) {
         /* results of many jobs waiting to be written: look again later */
@@ -1225,6 +1238,7 @@ static void s_add_virt(assay_store_t *self, const s_claimed_t *c)
 {
     s_virt_row(&self->virt, c);
     self->nvirt++;
+    s_jobset_add(&self->main_jobs, c->job_id);
 }
 
 void assay_store_add_result(assay_store_t *self, uint64_t id, uint32_t attempt, uint64_t stage_id,
@@ -1247,6 +1261,7 @@ void assay_store_add_result(assay_store_t *self, uint64_t id, uint32_t attempt, 
         const assay_store_stage_t *st = stage_id ? assay_store_stage(self, stage_id) : NULL;
         if (!st || st->chained) self->full_mark = self->nresults + 1;
     }
+    if (c && c->is_virtual) s_jobset_add(&self->main_jobs, c->job_id);
     assay_buf_t *b = &self->results;
     assay_buf_addf(b, "%llu\t%u\t", (unsigned long long)id, attempt);
     assay_db_copy_escape(b, output, output_len);
@@ -1596,6 +1611,7 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
     self->nfails -= self->round_fails;
     self->nreleases -= self->round_releases;
     self->nvirt -= self->round_virt;
+    if (self->nresults + self->nfails + self->nvirt == 0) memset(&self->main_jobs, 0, sizeof self->main_jobs);
     s_rounds_reset(self);
     self->gaps_due = 0;
     /* written (or no longer pending); this pass's claims are leased by a later one */
