@@ -313,16 +313,15 @@ static void s_ask(assay_broker_t *self, const uint8_t *id, size_t idlen, const c
 
 static size_t s_peer_outstanding(assay_broker_t *self, s_peer_t *p);
 
-/* the registration of the same worker on its previous connection: the same
- * identity (READY repeated), or the same name on another identity (it
- * reconnected, e.g. after a broker restart, before its old connection died) */
-static s_peer_t *s_peer_previous(assay_broker_t *self, const uint8_t *id, size_t idlen,
-                                 const char *name)
+/* a registration of the worker called name on another identity than id */
+static s_peer_t *s_peer_named(assay_broker_t *self, const char *name, const uint8_t *id,
+                              size_t idlen)
 {
-    s_peer_t *p = s_peer_find(self, id, idlen);
-    if (p) return p;
-    for (size_t i = 0; i < self->npeers; i++)
-        if (!strcmp(self->peers[i]->name, name)) return self->peers[i];
+    for (size_t i = 0; i < self->npeers; i++) {
+        s_peer_t *p = self->peers[i];
+        if (!strcmp(p->name, name) && (p->idlen != idlen || memcmp(p->identity, id, idlen) != 0))
+            return p;
+    }
     return NULL;
 }
 
@@ -359,7 +358,12 @@ static void s_peer_free(s_peer_t *p)
 static void s_on_ready(assay_broker_t *self, const uint8_t *id, size_t idlen,
                        const assay_msg_ready_t *r)
 {
-    s_peer_t *old = s_peer_previous(self, id, idlen, r->worker);
+    /* the same name on another connection: the worker reconnected (it closes a
+     * socket only when it gave the broker up for dead), so that connection is
+     * dead: what was sent there is lost or will be reported late (§4.6) */
+    s_peer_t *named = s_peer_named(self, r->worker, id, idlen);
+    if (named) s_peer_remove(self, named, "registered again on a new connection");
+    s_peer_t *old = s_peer_find(self, id, idlen);
     s_peer_t *p = ASSAY_NEW(s_peer_t);
     memcpy(p->identity, id, idlen);
     p->idlen = idlen;
@@ -376,15 +380,14 @@ static void s_on_ready(assay_broker_t *self, const uint8_t *id, size_t idlen,
     if (p->hb_ms < self->heartbeat_min_ms) p->hb_ms = self->heartbeat_min_ms;
     if (p->hb_ms > self->heartbeat_max_ms) p->hb_ms = self->heartbeat_max_ms;
     if (old) {
-        /* one worker, one registration: the new one replaces the old and takes
-         * over what is outstanding there (nothing goes back to the queue) */
+        /* READY again on the same connection (repeated while WELCOME was on its
+         * way, or new slots): the worker still runs what it was sent, so the new
+         * registration takes it over and nothing goes back to the queue */
         s_adopt_t a = {old, p};
         assay_imap_each(self->flights, s_adopt_flight, &a);
-        p->draining = old->draining;
         p->done = old->done;
         p->failed = old->failed;
-        log_info("broker", "worker %s registered again (%s connection): %zu tasks carried over",
-                 p->name, old->idlen == idlen && !memcmp(old->identity, id, idlen) ? "same" : "new",
+        log_info("broker", "worker %s registered again: %zu tasks carried over", p->name,
                  s_peer_outstanding(self, p));
         assay_imap_del(self->peers_by_key, old->key);
         for (size_t i = 0; i < self->npeers; i++)

@@ -57,6 +57,8 @@ typedef struct {
     uint32_t busy[ASSAY_PROTO_MAX_KINDS]; /* attempts running per kind */
     s_run_t *running[S_RUN_BUCKETS];     /* the attempts running, by (id, attempt) */
     uint64_t declined, duplicates;
+    uint64_t rejected_logged; /* rejects counted when the last warning was written */
+    int64_t rejected_log_ms;
     uint32_t heartbeat_ms;
     uint32_t liveness;
     uint32_t lease_grace_ms; /* WELCOME lg */
@@ -528,8 +530,20 @@ int main(int argc, char **argv)
                 w.last_recv_ms = assay_clock_ms();
                 w.reconnect_at = 0; /* the broker is back on this connection */
                 if (r != 0) {
-                    log_warn("worker", "dropped a malformed message from the broker: %s",
-                             assay_strerror(r));
+                    /* counted by reason in the stats; a warning at most every 10 s */
+                    uint64_t total = w.stats.bad_frames + w.stats.bad_tag + w.stats.bad_version +
+                                     w.stats.bad_command + w.stats.oversized +
+                                     w.stats.truncated + w.stats.malformed;
+                    int64_t t = assay_clock_ms();
+                    if (!w.rejected_log_ms || t - w.rejected_log_ms >= 10000) {
+                        log_warn("worker",
+                                 "dropped a malformed message from the broker: %s (%llu dropped "
+                                 "since the last warning)",
+                                 assay_strerror(r),
+                                 (unsigned long long)(total - w.rejected_logged));
+                        w.rejected_log_ms = t ? t : 1;
+                        w.rejected_logged = total;
+                    }
                     continue;
                 }
                 s_on_message(&w, &m);

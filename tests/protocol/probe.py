@@ -166,6 +166,24 @@ def s_ready_twice():
     note("one registration per worker name")
 
 
+def s_ready_keeps():
+    """§4.6: READY again on the same connection keeps the attempts outstanding there"""
+    a = Peer()
+    a.register("again", {"noop": 1})
+    t = a.expect(pw.TASK, 30)
+    a.register("again", {"noop": 1})
+    a.quiet(1.5)  # its one credit is still used by t: no second TASK
+    a.send(pw.RESULT, {"id": t["id"], "at": t["at"], "out": '{"kept":true}', "us": 1})
+    until("task %d done" % t["id"], lambda: task_row(t["id"]).startswith("done"))
+    row = task_row(t["id"])
+    if int(row.split(" ")[1]) != t["at"]:
+        die("task %d was retried by the second READY: %s" % (t["id"], row))
+    a.send(pw.DISCONNECT, {"why": "done"})
+    a.send(pw.DISCONNECT, {"why": "bye"})
+    a.close()
+    note("READY again kept task %d: %s" % (t["id"], row))
+
+
 def s_wrong_direction():
     """§6: WELCOME / TASK from a worker are counted by reason; the log stays short"""
     n = int(ARGS.get("count", 3000))
@@ -349,7 +367,7 @@ def s_heartbeat_n():
     note("HEARTBEAT n exported")
 
 
-SCENARIOS = {"welcome": s_welcome, "ready_twice": s_ready_twice,
+SCENARIOS = {"welcome": s_welcome, "ready_twice": s_ready_twice, "ready_keeps": s_ready_keeps,
              "wrong_direction": s_wrong_direction, "unregistered": s_unregistered,
              "bad_version": s_bad_version, "not_holder": s_not_holder,
              "bad_output": s_bad_output, "declined": s_declined, "drain": s_drain,
