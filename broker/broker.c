@@ -123,7 +123,7 @@ struct assay_broker {
     uint64_t ratelimited;
     assay_retry_policy_t retry;
     uint64_t rng;
-    uint32_t heartbeat_ms;              /* default interval, and the loop's tick */
+    uint32_t heartbeat_ms;                       /* default interval, and the loop's tick */
     uint32_t heartbeat_min_ms, heartbeat_max_ms; /* bounds of a worker's proposal */
     uint32_t liveness;
     long claim_max;
@@ -136,7 +136,7 @@ struct assay_broker {
     assay_proto_stats_t proto;
     assay_store_stats_t st;
     uint64_t dispatched, unknown_peer_msgs, declined;
-    uint64_t rejected[S_REJ__COUNT]; /* broker-side reasons; decode ones live in proto */
+    uint64_t rejected[S_REJ__COUNT];   /* broker-side reasons; decode ones live in proto */
     uint64_t rej_logged[S_REJ__COUNT]; /* count when the last warning was written */
     int64_t rej_log_ms[S_REJ__COUNT];
     int64_t next_expire_ms;
@@ -257,8 +257,8 @@ static int s_send(assay_broker_t *self, s_peer_t *p, const void *identity, size_
 
 static uint64_t s_dec_count(const assay_proto_stats_t *st, int r)
 {
-    const uint64_t dec[] = {st->bad_frames,  st->bad_tag,   st->bad_version, st->bad_command,
-                            st->oversized,   st->truncated, st->malformed};
+    const uint64_t dec[] = {st->bad_frames, st->bad_tag,   st->bad_version, st->bad_command,
+                            st->oversized,  st->truncated, st->malformed};
     return dec[r];
 }
 
@@ -350,7 +350,8 @@ static void s_adopt_flight(uint64_t key, void *value, void *arg)
 
 static void s_peer_free(s_peer_t *p)
 {
-    for (uint32_t k = 0; k < p->ncredits; k++) free(p->credits[k].kind);
+    for (uint32_t k = 0; k < p->ncredits; k++)
+        free(p->credits[k].kind);
     free(p->name);
     free(p);
 }
@@ -421,7 +422,9 @@ static void s_on_ready(assay_broker_t *self, const uint8_t *id, size_t idlen,
     w.u.welcome.broker = self->id;
     w.u.welcome.lease_grace_ms = S_LEASE_GRACE_MS;
     s_send(self, p, id, idlen, &w);
-    if (!old) log_info("broker", "worker %s ready (%u kinds, heartbeat %u ms)", p->name, p->ncredits, p->hb_ms);
+    if (!old)
+        log_info("broker", "worker %s ready (%u kinds, heartbeat %u ms)", p->name, p->ncredits,
+                 p->hb_ms);
     self->next_workers_ms = 0; /* record the fleet change soon */
 }
 
@@ -498,7 +501,8 @@ static void s_on_fail(assay_broker_t *self, s_peer_t *p, assay_msg_fail_t *f)
          * attempt. Only the holder can decline; from anyone else it means nothing */
         if (!p || !s_flight(self, f->id, f->attempt)) {
             char detail[256];
-            snprintf(detail, sizeof detail, "declined FAIL for task %llu attempt %u, not outstanding there",
+            snprintf(detail, sizeof detail,
+                     "declined FAIL for task %llu attempt %u, not outstanding there",
                      (unsigned long long)f->id, f->attempt);
             s_reject(self, S_REJ_NOT_HOLDER, name, detail);
             return;
@@ -544,8 +548,10 @@ static void s_on_message(assay_broker_t *self, const uint8_t *id, size_t idlen, 
         self->reports++;
         break;
     case ASSAY_CMD_HEARTBEAT:
-        if (p) p->running = m->u.heartbeat.inflight;
-        else s_reject(self, S_REJ_UNREGISTERED, "an unregistered peer", "HEARTBEAT before READY");
+        if (p)
+            p->running = m->u.heartbeat.inflight;
+        else
+            s_reject(self, S_REJ_UNREGISTERED, "an unregistered peer", "HEARTBEAT before READY");
         break;
     case ASSAY_CMD_DISCONNECT:
         if (!p) {
@@ -664,7 +670,8 @@ static long s_read_messages(assay_broker_t *self, int max)
              * DISCONNECT body every version keeps */
             if (r == ASSAY_EVERSION) {
                 char why[96];
-                snprintf(why, sizeof why, "unsupported protocol version: this broker speaks version %d",
+                snprintf(why, sizeof why,
+                         "unsupported protocol version: this broker speaks version %d",
                          ASSAY_PROTO_VERSION);
                 s_ask(self, id, idlen, why);
             }
@@ -1064,7 +1071,8 @@ assay_broker_t *assay_broker_new(const assay_config_t *cfg, char *err, size_t er
     self->heartbeat_max_ms =
         (uint32_t)assay_config_get_long(cfg, "broker.heartbeat_max_ms", self->heartbeat_ms);
     if (self->heartbeat_min_ms < 1) self->heartbeat_min_ms = 1;
-    if (self->heartbeat_max_ms < self->heartbeat_min_ms) self->heartbeat_max_ms = self->heartbeat_min_ms;
+    if (self->heartbeat_max_ms < self->heartbeat_min_ms)
+        self->heartbeat_max_ms = self->heartbeat_min_ms;
     self->liveness = (uint32_t)assay_config_get_long(cfg, "broker.liveness", 5);
     self->claim_max = assay_config_get_long(cfg, "broker.claim_max", 8000);
     self->drain_ms = assay_config_get_long(cfg, "broker.drain_ms", 2000);
@@ -1338,7 +1346,8 @@ static int s_metrics_start(assay_broker_t *self, char *err, size_t errlen)
     assay_metrics_declare(m, "assay_proto_messages_total", ASSAY_METRIC_COUNTER,
                           "well-formed messages received", NULL, 0);
     assay_metrics_declare(m, "assay_proto_rejected_total", ASSAY_METRIC_COUNTER,
-                          "messages rejected or ignored, by reason (PROTOCOL.md section 6)", NULL, 0);
+                          "messages rejected or ignored, by reason (PROTOCOL.md section 6)", NULL,
+                          0);
     assay_metrics_declare(m, "assay_broker_declined_total", ASSAY_METRIC_COUNTER,
                           "attempts a worker declined without starting them, handed back uncounted",
                           NULL, 0);
@@ -1385,12 +1394,14 @@ static void s_metrics_publish(assay_broker_t *self, int64_t now, int force)
     assay_metrics_set(m, "assay_proto_messages_total", "", (double)self->proto.ok);
     char labels[256];
     for (int r = 0; r < S_REJ__COUNT; r++)
-        assay_metrics_set(m, "assay_proto_rejected_total",
-                          assay_metrics_labels(labels, sizeof labels, "reason", s_rej_names[r], NULL),
-                          (double)s_rej_count(self, r));
+        assay_metrics_set(
+            m, "assay_proto_rejected_total",
+            assay_metrics_labels(labels, sizeof labels, "reason", s_rej_names[r], NULL),
+            (double)s_rej_count(self, r));
     assay_metrics_set(m, "assay_broker_declined_total", "", (double)self->declined);
     double running = 0;
-    for (size_t i = 0; i < self->npeers; i++) running += self->peers[i]->running;
+    for (size_t i = 0; i < self->npeers; i++)
+        running += self->peers[i]->running;
     assay_metrics_set(m, "assay_broker_worker_running", "", running);
     assay_curve_zap_stats_t zs;
     assay_curve_zap_stats(self->zap, &zs);

@@ -55,7 +55,7 @@ typedef struct {
     assay_slot_t slots[ASSAY_PROTO_MAX_KINDS];
     uint32_t nslots;
     uint32_t busy[ASSAY_PROTO_MAX_KINDS]; /* attempts running per kind */
-    s_run_t *running[S_RUN_BUCKETS];     /* the attempts running, by (id, attempt) */
+    s_run_t *running[S_RUN_BUCKETS];      /* the attempts running, by (id, attempt) */
     uint64_t declined, duplicates;
     uint64_t rejected_logged; /* rejects counted when the last warning was written */
     int64_t rejected_log_ms;
@@ -143,7 +143,8 @@ static s_run_t **s_run_slot(s_worker_t *w, uint64_t id, uint32_t attempt)
 {
     uint64_t h = (id * UINT64_C(0x9E3779B97F4A7C15)) ^ attempt;
     s_run_t **pp = &w->running[(h >> 20) % S_RUN_BUCKETS];
-    while (*pp && ((*pp)->id != id || (*pp)->attempt != attempt)) pp = &(*pp)->next;
+    while (*pp && ((*pp)->id != id || (*pp)->attempt != attempt))
+        pp = &(*pp)->next;
     return pp;
 }
 
@@ -251,7 +252,8 @@ static void s_on_task(s_worker_t *w, const assay_msg_task_t *t)
         return;
     }
     uint32_t kind = 0;
-    while (kind < w->nslots && strcmp(w->slots[kind].kind, t->kind) != 0) kind++;
+    while (kind < w->nslots && strcmp(w->slots[kind].kind, t->kind) != 0)
+        kind++;
     if (kind == w->nslots) {
         char why[256];
         snprintf(why, sizeof why, "kind \"%.64s\" not offered by this worker", t->kind);
@@ -300,7 +302,8 @@ static void s_on_message(s_worker_t *w, assay_msg_t *m)
         w->lease_grace_ms = m->u.welcome.lease_grace_ms;
         w->reconnect_ms = 250;
         w->registered = 1;
-        log_info("worker", "registered with broker %s (heartbeat %u ms, liveness %u, lease grace %u ms)",
+        log_info("worker",
+                 "registered with broker %s (heartbeat %u ms, liveness %u, lease grace %u ms)",
                  m->u.welcome.broker ? m->u.welcome.broker : "?", w->heartbeat_ms, w->liveness,
                  w->lease_grace_ms);
         break;
@@ -532,8 +535,8 @@ int main(int argc, char **argv)
                 if (r != 0) {
                     /* counted by reason in the stats; a warning at most every 10 s */
                     uint64_t total = w.stats.bad_frames + w.stats.bad_tag + w.stats.bad_version +
-                                     w.stats.bad_command + w.stats.oversized +
-                                     w.stats.truncated + w.stats.malformed;
+                                     w.stats.bad_command + w.stats.oversized + w.stats.truncated +
+                                     w.stats.malformed;
                     int64_t t = assay_clock_ms();
                     if (!w.rejected_log_ms || t - w.rejected_log_ms >= 10000) {
                         log_warn("worker",

@@ -54,7 +54,8 @@ static void s_sample(int cmd, int full, assay_msg_t *m)
         break;
     case ASSAY_CMD_FAIL:
         m->u.fail = (assay_msg_fail_t){
-            9, 2, 1, "endpoint returned 429", full ? 30000 : 0, full ? "llm-a" : NULL, 55, full ? 1 : 0};
+            9,  2,           1, "endpoint returned 429", full ? 30000 : 0, full ? "llm-a" : NULL,
+            55, full ? 1 : 0};
         break;
     case ASSAY_CMD_HEARTBEAT:
         m->u.heartbeat.inflight = full ? 17 : 0;
@@ -213,6 +214,11 @@ typedef struct {
     size_t said_len; /* "body (N bytes)" */
 } s_example_t;
 
+static const char s_w2b[] = "W\xe2\x86\x92" /* W→B */
+                            "B ";
+static const char s_b2w[] = "B\xe2\x86\x92" /* B→W */
+                            "W ";
+
 /* reads every example block of the document: a header line "W→B NAME  tag .. cmd ..
  * body (N bytes)", then indented lines of hex bytes */
 static size_t s_read_examples(s_example_t *ex, size_t max)
@@ -228,14 +234,15 @@ static size_t s_read_examples(s_example_t *ex, size_t max)
         unsigned t[4], c;
         size_t said;
         char name[16];
-        if ((!strncmp(line, "W\xe2\x86\x92" "B ", 6) || !strncmp(line, "B\xe2\x86\x92" "W ", 6)) &&
+        if ((!strncmp(line, s_w2b, 6) || !strncmp(line, s_b2w, 6)) &&
             sscanf(line + 6, "%15s tag %x %x %x %x cmd %x body (%zu bytes)", name, &t[0], &t[1],
                    &t[2], &t[3], &c, &said) == 7) {
             assert_true(n < max);
             cur = &ex[n++];
             memset(cur, 0, sizeof *cur);
             snprintf(cur->name, sizeof cur->name, "%s", name);
-            for (int i = 0; i < 4; i++) cur->tag[i] = (unsigned char)t[i];
+            for (int i = 0; i < 4; i++)
+                cur->tag[i] = (unsigned char)t[i];
             cur->cmd = (unsigned char)c;
             cur->said_len = said;
             continue;
@@ -248,7 +255,8 @@ static size_t s_read_examples(s_example_t *ex, size_t max)
                 assert_true(cur->len < sizeof cur->body);
                 cur->body[cur->len++] = (unsigned char)v;
                 p += used;
-                while (*p == ' ') p++;
+                while (*p == ' ')
+                    p++;
             }
             continue;
         }
@@ -322,31 +330,40 @@ static void test_optional_zero_keys(void **state)
     m.cmd = ASSAY_CMD_FAIL;
     m.u.fail = (assay_msg_fail_t){5, 1, 1, "x", 0, NULL, 0, 0};
     s_encode(&m, &e);
-    assert_null(memmem(e.body, e.len, "\xa2" "dr", 3));
+    assert_null(memmem(e.body, e.len,
+                       "\xa2"
+                       "dr",
+                       3));
     assert_int_equal(s_decode_body(ASSAY_CMD_FAIL, e.body, e.len, &d, NULL), 0);
     assert_int_equal(d.u.fail.declined, 0);
     assay_msg_release(&d);
     free(e.body);
     m.u.fail.declined = 1;
     s_encode(&m, &e);
-    assert_non_null(memmem(e.body, e.len, "\xa2" "dr\xc3", 4));
+    assert_non_null(memmem(e.body, e.len,
+                           "\xa2"
+                           "dr\xc3",
+                           4));
     assert_int_equal(s_decode_body(ASSAY_CMD_FAIL, e.body, e.len, &d, NULL), 0);
     assert_int_equal(d.u.fail.declined, 1);
     assay_msg_release(&d);
     free(e.body);
     /* dr must be a bool, like every bool */
-    const unsigned char bad[] = {0x86, 0xa2, 'i', 'd', 0x05, 0xa2, 'a', 't', 0x01, 0xa2, 'r', 't', 0xc3,
-                                 0xa3, 'w', 'h', 'y', 0xa1, 'x', 0xa2, 'u', 's', 0x00, 0xa2, 'd', 'r', 0x01};
+    const unsigned char bad[] = {0x86, 0xa2, 'i', 'd',  0x05, 0xa2, 'a', 't', 0x01,
+                                 0xa2, 'r',  't', 0xc3, 0xa3, 'w',  'h', 'y', 0xa1,
+                                 'x',  0xa2, 'u', 's',  0x00, 0xa2, 'd', 'r', 0x01};
     assay_proto_stats_t st = {0};
-    assert_int_equal(s_decode_body(ASSAY_CMD_FAIL, bad, sizeof bad, &d, &st),
-                     ASSAY_EPROTO);
+    assert_int_equal(s_decode_body(ASSAY_CMD_FAIL, bad, sizeof bad, &d, &st), ASSAY_EPROTO);
     assert_int_equal(st.malformed, 1);
 
     memset(&m, 0, sizeof m);
     m.cmd = ASSAY_CMD_WELCOME;
     m.u.welcome = (assay_msg_welcome_t){1000, 5, "b", 0};
     s_encode(&m, &e);
-    assert_null(memmem(e.body, e.len, "\xa2" "lg", 3));
+    assert_null(memmem(e.body, e.len,
+                       "\xa2"
+                       "lg",
+                       3));
     free(e.body);
     m.u.welcome.lease_grace_ms = 30000;
     s_encode(&m, &e);
