@@ -555,8 +555,10 @@ static void s_on_message(assay_broker_t *self, const uint8_t *id, size_t idlen, 
         break;
     case ASSAY_CMD_DISCONNECT:
         if (!p) {
-            /* nothing to forget; not answered (it is leaving) */
-            s_reject(self, S_REJ_UNREGISTERED, "an unregistered peer", "DISCONNECT");
+            /* nothing to forget, and not answered (it is leaving). Counted, not
+             * logged: a worker whose registration ended with its first DISCONNECT
+             * sends a second one on its way out */
+            self->rejected[S_REJ_UNREGISTERED]++;
             return;
         }
         /* whatever its reason: send it nothing more. What it still runs stays
@@ -1070,7 +1072,8 @@ assay_broker_t *assay_broker_new(const assay_config_t *cfg, char *err, size_t er
         (uint32_t)assay_config_get_long(cfg, "broker.heartbeat_min_ms", self->heartbeat_ms);
     self->heartbeat_max_ms =
         (uint32_t)assay_config_get_long(cfg, "broker.heartbeat_max_ms", self->heartbeat_ms);
-    if (self->heartbeat_min_ms < 1) self->heartbeat_min_ms = 1;
+    /* the loop ticks at half the shortest interval: keep it from spinning */
+    if (self->heartbeat_min_ms < 50) self->heartbeat_min_ms = 50;
     if (self->heartbeat_max_ms < self->heartbeat_min_ms)
         self->heartbeat_max_ms = self->heartbeat_min_ms;
     self->liveness = (uint32_t)assay_config_get_long(cfg, "broker.liveness", 5);
