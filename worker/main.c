@@ -57,6 +57,8 @@ typedef struct {
     uint32_t busy[ASSAY_PROTO_MAX_KINDS]; /* attempts running per kind */
     s_run_t *running[S_RUN_BUCKETS];      /* the attempts running, by (id, attempt) */
     uint64_t declined, duplicates;
+    uint64_t wrong_direction; /* READY / RESULT / FAIL received from the broker */
+    int64_t wrong_log_ms;
     uint64_t rejected_logged; /* rejects counted when the last warning was written */
     int64_t rejected_log_ms;
     uint32_t heartbeat_ms;
@@ -323,8 +325,17 @@ static void s_on_message(s_worker_t *w, assay_msg_t *m)
         if (!w->draining && assay_clock_ms() - w->last_ready_ms >= (int64_t)w->heartbeat_ms)
             s_send_ready(w);
         break;
-    default:
-        log_warn("worker", "unexpected %s from broker ignored", assay_cmd_name(m->cmd));
+    default: {
+        /* READY, RESULT, FAIL: worker-to-broker commands. Counted; a warning at
+         * most every 10 s */
+        int64_t t = assay_clock_ms();
+        w->wrong_direction++;
+        if (!w->wrong_log_ms || t - w->wrong_log_ms >= 10000) {
+            log_warn("worker", "unexpected %s from broker ignored (%llu so far)",
+                     assay_cmd_name(m->cmd), (unsigned long long)w->wrong_direction);
+            w->wrong_log_ms = t ? t : 1;
+        }
+    }
     }
 }
 
@@ -706,7 +717,7 @@ static void s_metrics_publish(s_worker_t *w)
     } rej[] = {{"bad_frames", w->stats.bad_frames}, {"bad_tag", w->stats.bad_tag},
                {"bad_version", w->stats.bad_version}, {"bad_command", w->stats.bad_command},
                {"oversized", w->stats.oversized},     {"truncated", w->stats.truncated},
-               {"malformed", w->stats.malformed}};
+               {"malformed", w->stats.malformed},     {"wrong_direction", w->wrong_direction}};
     char labels[128];
     for (size_t i = 0; i < sizeof rej / sizeof rej[0]; i++)
         assay_metrics_set(m, "assay_proto_rejected_total",

@@ -4,7 +4,8 @@
 # Python worker): WELCOME taken; the same (id, at) twice answered once; a TASK
 # beyond its slots or of a kind it did not advertise declined (FAIL rt, dr) without
 # running; outputs are JSON objects; SIGTERM drains (DISCONNECT, crossing TASK
-# declined, running task reported, last DISCONNECT). No database needed.
+# declined, running task reported, last DISCONNECT); 50 RESULTs sent to the worker
+# are counted by reason with one log line. No database needed.
 # Needs python3-zmq and python3-msgpack (exit 77 without them).
 # timeout: 90
 set -euo pipefail
@@ -27,17 +28,22 @@ cleanup() {
 trap cleanup EXIT
 "$BIN/assay" keygen --out "$TMP/broker" >/dev/null
 "$BIN/assay" keygen --out "$TMP/worker" >/dev/null
-port=""
-for p in $(shuf -i 20000-32000 -n 100); do
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
-done
-ep="tcp://127.0.0.1:$port"
+free() {
+  local p
+  for p in $(shuf -i 20000-32000 -n 100); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  return 1
+}
+ep="tcp://127.0.0.1:$(free)"
+mport=$(free)
 export ASSAY_CONFIG=/dev/null ASSAY_WORKER_KEY_FILE=$TMP/worker.key \
        ASSAY_WORKER_BROKER_PUBLIC_KEY=$TMP/broker.pub ASSAY_WORKER_HEARTBEAT_MS=700
 $PY "$ROOT/tests/protocol/fakebroker.py" --bind "$ep" --secret-key-file "$TMP/broker.key" \
-  --worker-pid-file "$TMP/worker.pid" &
+  --worker-pid-file "$TMP/worker.pid" --worker-metrics "127.0.0.1:$mport" &
 FPID=$!
-"$BIN/assay-worker" --broker "$ep" --name fake-w --slots noop=1 >"$TMP/worker.log" 2>&1 &
+ASSAY_WORKER_METRICS=127.0.0.1:$mport \
+  "$BIN/assay-worker" --broker "$ep" --name fake-w --slots noop=1 >"$TMP/worker.log" 2>&1 &
 WPID=$!
 echo "$WPID" >"$TMP/worker.pid"
 rc=0
@@ -49,4 +55,6 @@ wrc=0
 wait "$WPID" || wrc=$?
 WPID=""
 [ "$wrc" -eq 0 ] || { echo "FAIL: the worker exited $wrc" >&2; exit 1; }
+lines=$(grep -c "unexpected RESULT" "$TMP/worker.log" || true)
+[ "$lines" -le 1 ] || { echo "FAIL: 50 wrong-direction messages wrote $lines log lines" >&2; exit 1; }
 echo "protocol_worker: the C worker follows the worker-side rules"

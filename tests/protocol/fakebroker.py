@@ -9,8 +9,11 @@ worker register and checks the worker's side of the contract:
   §5    a RESULT's output is a JSON object
   §4.7  on SIGTERM: DISCONNECT first, a TASK that crosses it is declined, the running
         task still reports, then a last DISCONNECT
+  §6    worker-to-broker commands sent to the worker are dropped and counted
+        (assay_proto_rejected_total{reason="wrong_direction"} on its /metrics)
 
     fakebroker.py --bind ENDPOINT --secret-key-file F --worker-pid-file F
+                  --worker-metrics HOST:PORT
 
 The worker must run with --slots noop=1. Exits 0 when every rule holds, 1 naming
 the rule otherwise, 77 without python3-zmq/msgpack.
@@ -19,6 +22,7 @@ import os
 import signal
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pyworker as pw  # noqa: E402 (exits 77 without zmq/msgpack)
@@ -87,6 +91,25 @@ def main(argv):
         die("the worker must run with --slots noop=1, READY says %r" % ready["s"])
     r.send(pw.WELCOME, {"hb": 500, "l": 20, "b": "fake", "lg": 30000})
     note("registered %s (proposed hb %d)" % (ready["w"], ready["hb"]))
+
+    # §6: commands only a worker sends, sent to the worker: dropped and counted
+    for i in range(50):
+        r.send(pw.RESULT, {"id": 900 + i, "at": 1, "out": "{}", "us": 1})
+    series = 'assay_proto_rejected_total{reason="wrong_direction"}'
+    end = time.monotonic() + 15
+    while True:
+        try:
+            with urllib.request.urlopen("http://%s/metrics" % args["--worker-metrics"],
+                                        timeout=5) as m:
+                lines = [x for x in m.read().decode().split("\n") if x.startswith(series + " ")]
+        except OSError:
+            lines = []
+        if lines and float(lines[0].split()[1]) == 50:
+            break
+        if time.monotonic() > end:
+            die("the worker did not count 50 wrong-direction messages: %r" % lines)
+        time.sleep(0.1)
+    note("50 wrong-direction messages counted by the worker")
 
     # §4.8: the same attempt twice, one answer; beyond the slots and an unknown kind
     # are declined without running
