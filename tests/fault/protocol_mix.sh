@@ -6,7 +6,10 @@
 #   - a Python worker frozen (SIGSTOP) past the liveness window, then SIGCONT: the
 #     broker declared it dead and re-queued its tasks; it notices the silence,
 #     reconnects, registers again, and its late reports are ignored or stored once,
-#   - a second kill -9 of the active broker.
+#   - a second kill -9 of the active broker,
+#   - and all along py2 misbehaves (--misbehave): it never answers 0.2 % of its
+#     tasks (the broker's lease, to + lg = 2 s + 30 s, takes them back), answers 2 %
+#     twice (the second is stale) and sends a malformed RESULT before 1 %.
 # At the end, from SQL: lost = tasks not done + items without a done task,
 # duplicated = output rows beyond one per task + items with two done tasks,
 # stuck = tasks still pending or leased. Prints `lost=0 duplicated=0 stuck=0`.
@@ -31,7 +34,7 @@ awk -v n="$N" 'BEGIN { for (i = 1; i <= n; i++) printf "{\"id\":\"m%d\",\"questi
   >"$IT_TMP/items.jsonl"
 cat >"$IT_TMP/spec.json" <<JSON
 {"name": "mix", "stages": [{"name": "echo", "kind": "noop", "max_attempts": 20,
- "timeout_s": 30, "params": {"echo": true, "delay_ms": $DELAY_MS}}]}
+ "timeout_s": 2, "params": {"echo": true, "delay_ms": $DELAY_MS}}]}
 JSON
 
 PORT=$(free_port)
@@ -78,8 +81,10 @@ wait_active
 spawn_broker
 PYPIDS=()
 for k in 1 2; do
+  extra=()
+  [ "$k" -eq 2 ] && extra=(--misbehave drop=0.002,dup=0.02,garbage=0.01 --seed 7)
   $PY "$IT_ROOT/tests/protocol/pyworker.py" --broker "$ASSAY_BROKER" --name "py$k" \
-    --slots noop=12 --hb 500 >>"$IT_TMP/pyworker-$k.log" 2>&1 &
+    --slots noop=12 --hb 500 "${extra[@]}" >>"$IT_TMP/pyworker-$k.log" 2>&1 &
   PYPIDS[$k]=$!
   IT_PIDS+=("$!")
 done
@@ -123,9 +128,9 @@ kill_active
 running || fail "job finished before every fault happened: make it longer"
 faults_s=$(($(date +%s) - START))
 
-for i in $(seq 1 2400); do running || break; sleep 0.1; done
+for i in $(seq 1 3000); do running || break; sleep 0.1; done
 stuck=$(sql "SELECT count(*) FROM tasks WHERE job_id = $job AND state IN ('pending', 'leased')")
-running && fail "job $job not done 240 s after the faults ($(done_count) of $N done, stuck=$stuck)"
+running && fail "job $job not done 300 s after the faults ($(done_count) of $N done, stuck=$stuck)"
 elapsed=$(($(date +%s) - START))
 
 tasks=$(sql "SELECT count(*) FROM tasks WHERE job_id = $job")
@@ -142,9 +147,17 @@ lost=$((lost + items_lost + no_output + (N - tasks > 0 ? N - tasks : 0)))
 duplicated=$((dup_outputs + dup_items + (tasks - N > 0 ? tasks - N : 0)))
 by=$(sql "SELECT string_agg(worker || '=' || n, ' ' ORDER BY worker) FROM
           (SELECT worker, count(*) n FROM task_outputs WHERE job_id = $job GROUP BY worker) w")
+for k in 1 2; do kill -0 "${PYPIDS[$k]}" 2>/dev/null || fail "Python worker py$k died"; done
+# py2's own account of its misbehaviour, and what the brokers made of it
+kill -TERM "${PYPIDS[2]}"
+wait "${PYPIDS[2]}" || fail "py2 exited $? after SIGTERM"
+stats=$(sed -n 's/.*stopping: //p' "$IT_TMP/pyworker-2.log" | tail -n 1)
+expired=$(cat "$IT_TMP"/broker-*.log | sed -n 's/.* \([0-9]*\) attempts outlived their lease.*/\1/p' |
+          awk '{s += $1} END {print s + 0}')
+malformed=$(grep -c "rejected (malformed)" "$IT_TMP"/broker-*.log | awk -F: '{s += $2} END {print s + 0}')
+echo "py2: $stats; broker: $expired attempts expired by lease, malformed warnings in $malformed log lines"
 echo "tasks=$tasks outputs_by_worker: $by"
 echo "brokers_started=$NBROKERS faults_within=${faults_s}s elapsed=${elapsed}s"
 echo "lost=$lost duplicated=$duplicated stuck=$stuck"
 [ "$lost" -eq 0 ] && [ "$duplicated" -eq 0 ] && [ "$stuck" -eq 0 ] ||
   fail "lost=$lost duplicated=$duplicated stuck=$stuck"
-for k in 1 2; do kill -0 "${PYPIDS[$k]}" 2>/dev/null || fail "Python worker py$k died"; done

@@ -15,7 +15,9 @@ Options: --hb MS (the heartbeat interval proposed in READY, default 1000),
 --key-file F and --broker-key F-or-Z85 (CurveZMQ; default from the environment
 variables ASSAY_WORKER_KEY_FILE / ASSAY_WORKER_BROKER_PUBLIC_KEY, none = plain
 TCP), --bad-output array|scalar|invalid (answer with an output that is not a
-JSON object, to test the broker's rule), --log FILE.
+JSON object, to test the broker's rule), --misbehave drop=P,dup=P,garbage=P (for
+fault tests: with probability P per finished task, never report it, report it
+twice, or send a malformed message first; --seed N makes it repeatable).
 
 --self-test checks the codec against the worked examples of PROTOCOL.md §9 byte
 for byte (decode each body, compare with the JSON shown, encode it again) and
@@ -25,6 +27,7 @@ Needs python3-zmq and python3-msgpack; exits 77 when they are missing.
 """
 import json
 import os
+import random
 import re
 import signal
 import sys
@@ -303,9 +306,10 @@ class Worker:
         self.proposed_hb = args["hb"]
         self.drain_s = args["drain_s"]
         self.bad_output = args["bad_output"]
+        self.misbehave = args["misbehave"]
+        self.rng = random.Random(args["seed"])
         self.key_file = args["key_file"]
         self.broker_key = args["broker_key"]
-        self.log = args["log"]
         self.ctx = zmq.Context()
         self.sock = None
         # §4.3: liveness 3 and the proposed interval until WELCOME says otherwise
@@ -324,7 +328,8 @@ class Worker:
         self.last_ready = 0
         self.last_recv = now_ms()
         self.last_send = 0
-        self.stats = {"done": 0, "failed": 0, "declined": 0, "ignored": 0, "rejected": 0}
+        self.stats = {"done": 0, "failed": 0, "declined": 0, "ignored": 0, "rejected": 0,
+                      "dropped": 0, "duplicated": 0, "garbage": 0}
 
     def say(self, text):
         sys.stderr.write("[%s] pyworker %s: %s\n" % (time.strftime("%H:%M:%S"), self.name, text))
@@ -454,8 +459,23 @@ class Worker:
                     text = "42"
                 elif self.bad_output == "invalid":
                     text = "{\"echo\":"
+                if self.misbehave and self.rng.random() < self.misbehave.get("drop", 0):
+                    # never answered: the broker's lease (to + lg) takes it back
+                    self.stats["dropped"] += 1
+                    continue
+                if self.misbehave and self.registered and \
+                        self.rng.random() < self.misbehave.get("garbage", 0):
+                    # a RESULT whose body is not MessagePack: dropped and counted
+                    self.stats["garbage"] += 1
+                    self.sock.send_multipart([b"ASY" + bytes([VERSION]), bytes([RESULT]),
+                                              bytes([0x84, 0xc1]) + os.urandom(6)])
                 self.stats["done"] += 1
-                self.report(RESULT, {"id": r["id"], "at": r["at"], "out": text, "us": us})
+                msg = {"id": r["id"], "at": r["at"], "out": text, "us": us}
+                self.report(RESULT, msg)
+                if self.misbehave and self.rng.random() < self.misbehave.get("dup", 0):
+                    # the same RESULT again: stale, ignored and counted
+                    self.stats["duplicated"] += 1
+                    self.report(RESULT, msg)
 
     def next_wake(self):
         t = now_ms()
@@ -595,8 +615,9 @@ def main(argv):
         return self_test(argv[2])
     args = {"broker": os.environ.get("ASSAY_BROKER", "tcp://127.0.0.1:5555"),
             "name": "py:%d" % os.getpid(), "slots": {"noop": 4}, "hb": 1000, "drain_s": 30,
-            "bad_output": None, "key_file": os.environ.get("ASSAY_WORKER_KEY_FILE"),
-            "broker_key": os.environ.get("ASSAY_WORKER_BROKER_PUBLIC_KEY"), "log": None}
+            "bad_output": None, "misbehave": None, "seed": os.getpid(),
+            "key_file": os.environ.get("ASSAY_WORKER_KEY_FILE"),
+            "broker_key": os.environ.get("ASSAY_WORKER_BROKER_PUBLIC_KEY")}
     i = 1
     while i < len(argv):
         a = argv[i]
@@ -618,6 +639,20 @@ def main(argv):
             if v not in ("array", "scalar", "invalid"):
                 raise SystemExit("pyworker: --bad-output: expected array, scalar or invalid")
             args["bad_output"] = v
+        elif a == "--misbehave":
+            mis = {}
+            for tok in v.split(","):
+                k, _, p = tok.partition("=")
+                try:
+                    mis[k] = float(p)
+                except ValueError:
+                    mis[k] = -1
+                if k not in ("drop", "dup", "garbage") or not 0 <= mis[k] <= 1:
+                    raise SystemExit("pyworker: --misbehave \"%s\": expected drop=P, dup=P or "
+                                     "garbage=P with P from 0 to 1" % tok)
+            args["misbehave"] = mis
+        elif a == "--seed":
+            args["seed"] = int(v)
         elif a == "--key-file":
             args["key_file"] = v
         elif a == "--broker-key":
