@@ -23,6 +23,34 @@
 #include <zmq.h>
 
 #define S_MAX_IDENTITY 255
+/* an attempt stays outstanding at its worker for its timeout plus this (sent in
+ * WELCOME as `lg`); then the broker ends it as a failed attempt. It must stay
+ * below the database lease (timeout + 60 s from the lease write, store.c) minus
+ * the 30 s a claimed task may wait in the queue, so the broker, not the
+ * database sweep, is what ends an attempt whose worker went quiet */
+#define S_LEASE_GRACE_MS 30000
+/* rate limit of the warnings about rejected / ignored messages, per reason */
+#define S_REJECT_LOG_MS 10000
+
+/* why a message was rejected or ignored (assay_proto_rejected_total{reason});
+ * the first seven are the decoder's (assay_proto_stats_t) */
+enum {
+    S_REJ_BAD_FRAMES,
+    S_REJ_BAD_TAG,
+    S_REJ_BAD_VERSION,
+    S_REJ_BAD_COMMAND,
+    S_REJ_OVERSIZED,
+    S_REJ_TRUNCATED,
+    S_REJ_MALFORMED,
+    S_REJ_WRONG_DIRECTION, /* WELCOME or TASK sent by a worker */
+    S_REJ_UNREGISTERED,    /* HEARTBEAT / DISCONNECT from an identity with no registration */
+    S_REJ_NOT_HOLDER,      /* RESULT / FAIL for an attempt outstanding at another connection */
+    S_REJ_BAD_OUTPUT,      /* RESULT whose output is not a JSON object (recorded as a FAIL) */
+    S_REJ__COUNT
+};
+static const char *const s_rej_names[S_REJ__COUNT] = {
+    "bad_frames", "bad_tag",         "bad_version",  "bad_command", "oversized", "truncated",
+    "malformed",  "wrong_direction", "unregistered", "not_holder",  "bad_output"};
 
 typedef struct {
     char *kind;
@@ -39,7 +67,9 @@ typedef struct {
     uint32_t ncredits;
     int64_t last_recv_ms;
     int64_t last_send_ms;
-    int draining;
+    uint32_t hb_ms;   /* the heartbeat interval agreed in WELCOME */
+    uint32_t running; /* `n` of its last HEARTBEAT */
+    int draining;     /* sent DISCONNECT: gets no more TASKs */
     uint64_t done, failed;
 } s_peer_t;
 
@@ -93,7 +123,8 @@ struct assay_broker {
     uint64_t ratelimited;
     assay_retry_policy_t retry;
     uint64_t rng;
-    uint32_t heartbeat_ms;
+    uint32_t heartbeat_ms;                       /* default interval, and the loop's tick */
+    uint32_t heartbeat_min_ms, heartbeat_max_ms; /* bounds of a worker's proposal */
     uint32_t liveness;
     long claim_max;
     long drain_ms; /* on SIGTERM: how long running tasks get to report */
@@ -104,7 +135,11 @@ struct assay_broker {
     int64_t next_jobs_ms, next_sweep_ms, next_stats_ms, next_finish_ms, next_workers_ms;
     assay_proto_stats_t proto;
     assay_store_stats_t st;
-    uint64_t dispatched, unknown_peer_msgs;
+    uint64_t dispatched, unknown_peer_msgs, declined;
+    uint64_t rejected[S_REJ__COUNT];   /* broker-side reasons; decode ones live in proto */
+    uint64_t rej_logged[S_REJ__COUNT]; /* count when the last warning was written */
+    int64_t rej_log_ms[S_REJ__COUNT];
+    int64_t next_expire_ms;
     uint64_t reports; /* results and failures received */
     int64_t last_flush_ms;
     int finish_hint; /* claims came back short: look for finished jobs once all is written */
@@ -156,6 +191,10 @@ static assay_ratelimit_t *s_limit(assay_broker_t *self, const char *endpoint)
 /* the reason s_peer_remove is given for a worker that went silent: the one way a
  * worker leaves without a word, i.e. the way a worker that crashed leaves */
 #define S_WHY_SILENT "heartbeat missed"
+/* ... and for one whose name registers again on a new connection: the process was
+ * restarted (a supervisor brings a crashed worker back under its fixed name within
+ * the liveness window) or lost its link; either way its tasks died with it */
+#define S_WHY_REPLACED "registered again on a new connection"
 
 static void s_release_flight(assay_broker_t *self, s_flight_t *f, const char *reason, int died)
 {
@@ -188,16 +227,26 @@ static void s_collect_flights(uint64_t key, void *value, void *arg)
     c->ids[c->n++] = key;
 }
 
+static void s_peer_free(s_peer_t *p);
+
+static size_t s_peer_outstanding(assay_broker_t *self, s_peer_t *p)
+{
+    s_collect_t c = {self, p, NULL, 0, 0};
+    assay_imap_each(self->flights, s_collect_flights, &c);
+    free(c.ids);
+    return c.n;
+}
+
 static void s_peer_remove(assay_broker_t *self, s_peer_t *p, const char *why)
 {
     s_collect_t c = {self, p, NULL, 0, 0};
     assay_imap_each(self->flights, s_collect_flights, &c);
     char reason[256];
     snprintf(reason, sizeof reason, "worker %s lost (%s)", p->name, why);
-    /* a worker that went silent while it was not draining may have been killed by
-     * what it ran: each of its tasks counts a worker death (poison detection). A
-     * goodbye, a new READY or a drain is a live worker, not a death */
-    int died = !p->draining && strcmp(why, S_WHY_SILENT) == 0;
+    /* a worker that went silent, or came back as a new connection, while it was
+     * not draining may have been killed by what it ran: each of its tasks counts a
+     * worker death (poison detection). A goodbye or a drain is a live worker */
+    int died = !p->draining && (strcmp(why, S_WHY_SILENT) == 0 || strcmp(why, S_WHY_REPLACED) == 0);
     for (size_t i = 0; i < c.n; i++) {
         s_flight_t *f = assay_imap_del(self->flights, c.ids[i]);
         s_release_flight(self, f, reason, died);
@@ -212,9 +261,7 @@ static void s_peer_remove(assay_broker_t *self, s_peer_t *p, const char *why)
             self->peers[i] = self->peers[--self->npeers];
             break;
         }
-    for (uint32_t k = 0; k < p->ncredits; k++) free(p->credits[k].kind);
-    free(p->name);
-    free(p);
+    s_peer_free(p);
 }
 
 static int s_send(assay_broker_t *self, s_peer_t *p, const void *identity, size_t idlen,
@@ -228,12 +275,119 @@ static int s_send(assay_broker_t *self, s_peer_t *p, const void *identity, size_
     return rc;
 }
 
+/* ---- rejected and ignored messages ---- */
+
+static uint64_t s_dec_count(const assay_proto_stats_t *st, int r)
+{
+    const uint64_t dec[] = {st->bad_frames, st->bad_tag,   st->bad_version, st->bad_command,
+                            st->oversized,  st->truncated, st->malformed};
+    return dec[r];
+}
+
+static uint64_t s_rej_count(const assay_broker_t *self, int r)
+{
+    return r < S_REJ_WRONG_DIRECTION ? s_dec_count(&self->proto, r) : self->rejected[r];
+}
+
+/* one warning per reason at most every S_REJECT_LOG_MS, saying how many more
+ * came since the last one, so a flood cannot fill the log */
+static void s_reject_log(assay_broker_t *self, int r, const char *who, const char *what)
+{
+    int64_t now = assay_clock_ms();
+    uint64_t n = s_rej_count(self, r);
+    if (self->rej_log_ms[r] && now - self->rej_log_ms[r] < S_REJECT_LOG_MS) return;
+    uint64_t unlogged = n > self->rej_logged[r] + 1 ? n - self->rej_logged[r] - 1 : 0;
+    if (unlogged)
+        log_warn("broker", "message from %s rejected (%s): %s; %llu more since the last warning",
+                 who, s_rej_names[r], what, (unsigned long long)unlogged);
+    else
+        log_warn("broker", "message from %s rejected (%s): %s", who, s_rej_names[r], what);
+    self->rej_log_ms[r] = now ? now : 1;
+    self->rej_logged[r] = n;
+}
+
+static void s_reject(assay_broker_t *self, int r, const char *who, const char *what)
+{
+    self->rejected[r]++;
+    s_reject_log(self, r, who, what);
+}
+
+/* the one answer to a peer that is not registered (or speaks another version):
+ * DISCONNECT, at most once a second per identity, since every message it sent
+ * before its READY (or with its version) would otherwise be answered */
+static void s_ask(assay_broker_t *self, const uint8_t *id, size_t idlen, const char *why)
+{
+    int64_t now = assay_clock_ms();
+    uint64_t key = s_identity_key(id, idlen);
+    intptr_t last = (intptr_t)assay_imap_get(self->asked, key);
+    if (last && now - last < 1000) return;
+    if (assay_imap_size(self->asked) > 4096) {
+        assay_imap_destroy(&self->asked);
+        self->asked = assay_imap_new();
+    }
+    assay_imap_put(self->asked, key, (void *)(intptr_t)(now ? now : 1));
+    assay_msg_t d = {.cmd = ASSAY_CMD_DISCONNECT};
+    d.u.disconnect.reason = (char *)why;
+    s_send(self, NULL, id, idlen, &d);
+}
+
+/* ---- registration ---- */
+
+static size_t s_peer_outstanding(assay_broker_t *self, s_peer_t *p);
+
+/* a registration of the worker called name on another identity than id */
+static s_peer_t *s_peer_named(assay_broker_t *self, const char *name, const uint8_t *id,
+                              size_t idlen)
+{
+    for (size_t i = 0; i < self->npeers; i++) {
+        s_peer_t *p = self->peers[i];
+        if (!strcmp(p->name, name) && (p->idlen != idlen || memcmp(p->identity, id, idlen) != 0))
+            return p;
+    }
+    return NULL;
+}
+
+typedef struct {
+    s_peer_t *from, *to;
+} s_adopt_t;
+
+/* an attempt outstanding at the previous registration stays outstanding at the
+ * new one: the worker still runs it and reports it on the new connection */
+static void s_adopt_flight(uint64_t key, void *value, void *arg)
+{
+    (void)key;
+    s_adopt_t *a = arg;
+    s_flight_t *f = value;
+    if (f->peer != a->from) return;
+    const char *kind = f->credit >= 0 ? a->from->credits[f->credit].kind : NULL;
+    f->peer = a->to;
+    f->credit = -1;
+    for (uint32_t k = 0; kind && k < a->to->ncredits; k++)
+        if (!strcmp(a->to->credits[k].kind, kind)) {
+            f->credit = (int)k;
+            a->to->credits[k].inflight++;
+            break;
+        }
+}
+
+static void s_peer_free(s_peer_t *p)
+{
+    for (uint32_t k = 0; k < p->ncredits; k++)
+        free(p->credits[k].kind);
+    free(p->name);
+    free(p);
+}
+
 static void s_on_ready(assay_broker_t *self, const uint8_t *id, size_t idlen,
                        const assay_msg_ready_t *r)
 {
-    s_peer_t *p = s_peer_find(self, id, idlen);
-    if (p) s_peer_remove(self, p, "registered again");
-    p = ASSAY_NEW(s_peer_t);
+    /* the same name on another connection: the worker reconnected (it closes a
+     * socket only when it gave the broker up for dead), so that connection is
+     * dead: what was sent there is lost or will be reported late (§4.6) */
+    s_peer_t *named = s_peer_named(self, r->worker, id, idlen);
+    if (named) s_peer_remove(self, named, S_WHY_REPLACED);
+    s_peer_t *old = s_peer_find(self, id, idlen);
+    s_peer_t *p = ASSAY_NEW(s_peer_t);
     memcpy(p->identity, id, idlen);
     p->idlen = idlen;
     p->key = s_identity_key(id, idlen);
@@ -244,9 +398,32 @@ static void s_on_ready(assay_broker_t *self, const uint8_t *id, size_t idlen,
     }
     p->ncredits = r->nslots < ASSAY_PROTO_MAX_KINDS ? r->nslots : ASSAY_PROTO_MAX_KINDS;
     p->last_recv_ms = assay_clock_ms();
+    /* the proposed interval, within the broker's bounds */
+    p->hb_ms = r->heartbeat_ms;
+    if (p->hb_ms < self->heartbeat_min_ms) p->hb_ms = self->heartbeat_min_ms;
+    if (p->hb_ms > self->heartbeat_max_ms) p->hb_ms = self->heartbeat_max_ms;
+    if (old) {
+        /* READY again on the same connection (repeated while WELCOME was on its
+         * way, or new slots): the worker still runs what it was sent, so the new
+         * registration takes it over and nothing goes back to the queue */
+        s_adopt_t a = {old, p};
+        assay_imap_each(self->flights, s_adopt_flight, &a);
+        p->done = old->done;
+        p->failed = old->failed;
+        log_info("broker", "worker %s registered again: %zu tasks carried over", p->name,
+                 s_peer_outstanding(self, p));
+        assay_imap_del(self->peers_by_key, old->key);
+        for (size_t i = 0; i < self->npeers; i++)
+            if (self->peers[i] == old) {
+                self->peers[i] = p;
+                break;
+            }
+        s_peer_free(old);
+    } else {
+        self->peers = assay_realloc(self->peers, (self->npeers + 1) * sizeof *self->peers);
+        self->peers[self->npeers++] = p;
+    }
     assay_imap_put(self->peers_by_key, p->key, p);
-    self->peers = assay_realloc(self->peers, (self->npeers + 1) * sizeof *self->peers);
-    self->peers[self->npeers++] = p;
     /* the kinds this worker runs become claimable */
     for (uint32_t i = 0; i < p->ncredits; i++) {
         int found = 0;
@@ -262,11 +439,14 @@ static void s_on_ready(assay_broker_t *self, const uint8_t *id, size_t idlen,
         }
     }
     assay_msg_t w = {.cmd = ASSAY_CMD_WELCOME};
-    w.u.welcome.heartbeat_ms = self->heartbeat_ms;
+    w.u.welcome.heartbeat_ms = p->hb_ms;
     w.u.welcome.liveness = self->liveness;
     w.u.welcome.broker = self->id;
+    w.u.welcome.lease_grace_ms = S_LEASE_GRACE_MS;
     s_send(self, p, id, idlen, &w);
-    log_info("broker", "worker %s ready (%u kinds)", p->name, p->ncredits);
+    if (!old)
+        log_info("broker", "worker %s ready (%u kinds, heartbeat %u ms)", p->name, p->ncredits,
+                 p->hb_ms);
     s_stall_served(self, p);
     self->next_workers_ms = 0; /* record the fleet change soon */
 }
@@ -285,11 +465,33 @@ static void s_stall_served(assay_broker_t *self, const s_peer_t *p)
             }
 }
 
-static void s_credit_return(assay_broker_t *self, s_peer_t *p, uint64_t id, uint32_t attempt)
+/* the attempt (id, attempt) when it is outstanding here, else NULL */
+static s_flight_t *s_flight(assay_broker_t *self, uint64_t id, uint32_t attempt)
 {
     s_flight_t *f = assay_imap_get(self->flights, id);
-    if (!f || f->attempt != attempt) return;
-    if (p && f->peer != p) return;
+    return f && f->attempt == attempt ? f : NULL;
+}
+
+/* a RESULT or FAIL for an attempt outstanding at another connection than the
+ * sender's is dropped: only the holder reports it (and gets its credit back).
+ * Returns 1 when the message must be dropped (it was counted) */
+static int s_not_holder(assay_broker_t *self, s_peer_t *p, uint64_t id, uint32_t attempt,
+                        const char *what)
+{
+    s_flight_t *f = s_flight(self, id, attempt);
+    if (!f || f->peer == p) return 0;
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s for task %llu attempt %u, which is outstanding at %s", what,
+             (unsigned long long)id, attempt, f->peer ? f->peer->name : "another worker");
+    s_reject(self, S_REJ_NOT_HOLDER, p ? p->name : "an unregistered peer", detail);
+    return 1;
+}
+
+/* the credit of an attempt returns only to the worker that holds it */
+static void s_credit_return(assay_broker_t *self, s_peer_t *p, uint64_t id, uint32_t attempt)
+{
+    s_flight_t *f = s_flight(self, id, attempt);
+    if (!f || !p || f->peer != p) return;
     assay_imap_del(self->flights, id);
     if (f->peer && f->credit >= 0 && f->peer->credits[f->credit].inflight > 0)
         f->peer->credits[f->credit].inflight--;
@@ -300,7 +502,10 @@ static void s_credit_return(assay_broker_t *self, s_peer_t *p, uint64_t id, uint
 static void s_on_result(assay_broker_t *self, s_peer_t *p, assay_msg_result_t *r)
 {
     const char *name = p ? p->name : "unregistered";
-    /* never let one bad output poison a whole batch: validate before queuing */
+    if (s_not_holder(self, p, r->id, r->attempt, "RESULT")) return;
+    /* never let one bad output poison a whole batch: validate before queuing.
+     * Storage merges outputs into records, so an output must be an object;
+     * anything else ends the attempt as a permanent failure (PROTOCOL.md §5) */
     json_error_t jerr;
     json_t *out = json_loadb(r->output, r->output_len, 0, &jerr);
     if (!json_is_object(out)) {
@@ -308,6 +513,10 @@ static void s_on_result(assay_broker_t *self, s_peer_t *p, assay_msg_result_t *r
         snprintf(reason, sizeof reason, "worker sent an output that is not a JSON object: %s",
                  out ? "wrong type" : jerr.text);
         assay_store_add_fail(self->store, r->id, r->attempt, 0, 0, reason, name);
+        char detail[320];
+        snprintf(detail, sizeof detail, "task %llu attempt %u: %s", (unsigned long long)r->id,
+                 r->attempt, reason);
+        s_reject(self, S_REJ_BAD_OUTPUT, name, detail);
         if (p) p->failed++;
     } else {
         s_flight_t *f = assay_imap_get(self->flights, r->id);
@@ -323,6 +532,23 @@ static void s_on_result(assay_broker_t *self, s_peer_t *p, assay_msg_result_t *r
 static void s_on_fail(assay_broker_t *self, s_peer_t *p, assay_msg_fail_t *f)
 {
     const char *name = p ? p->name : "unregistered";
+    if (s_not_holder(self, p, f->id, f->attempt, "FAIL")) return;
+    if (f->declined) {
+        /* the worker never started it: hand the task back without counting an
+         * attempt. Only the holder can decline; from anyone else it means nothing */
+        if (!p || !s_flight(self, f->id, f->attempt)) {
+            char detail[256];
+            snprintf(detail, sizeof detail,
+                     "declined FAIL for task %llu attempt %u, not outstanding there",
+                     (unsigned long long)f->id, f->attempt);
+            s_reject(self, S_REJ_NOT_HOLDER, name, detail);
+            return;
+        }
+        assay_store_add_release(self->store, f->id, f->attempt);
+        self->declined++;
+        s_credit_return(self, p, f->id, f->attempt);
+        return;
+    }
     uint32_t delay = f->retryable ? assay_retry_delay_ms(&self->retry, f->attempt,
                                                          f->retry_after_ms, &self->rng)
                                   : 0;
@@ -359,40 +585,44 @@ static void s_on_message(assay_broker_t *self, const uint8_t *id, size_t idlen, 
         self->reports++;
         break;
     case ASSAY_CMD_HEARTBEAT:
+        if (p)
+            p->running = m->u.heartbeat.inflight;
+        else
+            s_reject(self, S_REJ_UNREGISTERED, "an unregistered peer", "HEARTBEAT before READY");
         break;
     case ASSAY_CMD_DISCONNECT:
-        if (p) {
-            const char *why = m->u.disconnect.reason ? m->u.disconnect.reason : "";
-            if (strcmp(why, "draining") == 0) {
-                p->draining = 1;
-                log_info("broker", "worker %s is draining", p->name);
-            } else {
-                s_peer_remove(self, p, "disconnected");
-            }
+        if (!p) {
+            /* nothing to forget, and not answered (it is leaving). Counted, not
+             * logged: a worker whose registration ended with its first DISCONNECT
+             * sends a second one on its way out */
+            self->rejected[S_REJ_UNREGISTERED]++;
+            return;
+        }
+        /* whatever its reason: send it nothing more. What it still runs stays
+         * outstanding there until reported; with nothing outstanding, or on a
+         * second DISCONNECT, the registration ends (PROTOCOL.md §4.7) */
+        if (p->draining || s_peer_outstanding(self, p) == 0) {
+            s_peer_remove(self, p, "disconnected");
+        } else {
+            p->draining = 1;
+            log_info("broker", "worker %s is draining (%s): %zu tasks still running", p->name,
+                     m->u.disconnect.reason ? m->u.disconnect.reason : "no reason given",
+                     s_peer_outstanding(self, p));
         }
         return;
-    default:
-        log_warn("broker", "unexpected %s from a worker ignored", assay_cmd_name(m->cmd));
+    default: {
+        /* WELCOME or TASK: commands only the broker sends */
+        char detail[64];
+        snprintf(detail, sizeof detail, "%s is a broker-to-worker command", assay_cmd_name(m->cmd));
+        s_reject(self, S_REJ_WRONG_DIRECTION, p ? p->name : "an unregistered peer", detail);
         return;
+    }
     }
     if (!p) {
         /* a worker we do not know (we restarted): its result was still taken above;
          * ask it to register so it gets work again */
         self->unknown_peer_msgs++;
-        /* at most once a second per identity: every message a worker sent before
-         * its READY would otherwise be answered */
-        int64_t now = assay_clock_ms();
-        uint64_t key = s_identity_key(id, idlen);
-        intptr_t last = (intptr_t)assay_imap_get(self->asked, key);
-        if (last && now - last < 1000) return;
-        if (assay_imap_size(self->asked) > 4096) {
-            assay_imap_destroy(&self->asked);
-            self->asked = assay_imap_new();
-        }
-        assay_imap_put(self->asked, key, (void *)(intptr_t)(now ? now : 1));
-        assay_msg_t d = {.cmd = ASSAY_CMD_DISCONNECT};
-        d.u.disconnect.reason = "unknown worker: send READY";
-        s_send(self, NULL, id, idlen, &d);
+        s_ask(self, id, idlen, "unknown worker: send READY");
     }
 }
 
@@ -462,12 +692,28 @@ static long s_read_messages(assay_broker_t *self, int max)
         uint8_t id[S_MAX_IDENTITY];
         size_t idlen = sizeof id;
         assay_msg_t m;
+        assay_proto_stats_t was = self->proto;
         int r = assay_proto_recv(self->sock, id, &idlen, &m, &self->proto, ZMQ_DONTWAIT);
         if (r == ASSAY_EAGAIN || r == ASSAY_EIO) break;
         if (r != 0) {
+            if (r == ASSAY_EINVAL) continue; /* an identity longer than ZeroMQ allows */
             s_peer_t *p = s_peer_find(self, id, idlen);
-            log_debug("broker", "dropped a malformed message from %s: %s",
-                      p ? p->name : "an unknown peer", assay_strerror(r));
+            /* any traffic counts as liveness, a rejected message too (§4.4) */
+            if (p) p->last_recv_ms = assay_clock_ms();
+            int reason = S_REJ_MALFORMED;
+            for (int c = 0; c < S_REJ_WRONG_DIRECTION; c++)
+                if (s_dec_count(&self->proto, c) != s_dec_count(&was, c)) reason = c;
+            s_reject_log(self, reason, p ? p->name : "an unknown peer", assay_strerror(r));
+            /* the one rejected message that is answered: a version this broker does
+             * not speak (§7); the DISCONNECT is in version 1, whose framing and
+             * DISCONNECT body every version keeps */
+            if (r == ASSAY_EVERSION) {
+                char why[96];
+                snprintf(why, sizeof why,
+                         "unsupported protocol version: this broker speaks version %d",
+                         ASSAY_PROTO_VERSION);
+                s_ask(self, id, idlen, why);
+            }
             continue;
         }
         s_on_message(self, id, idlen, &m);
@@ -642,12 +888,14 @@ static void s_dispatch(assay_broker_t *self, int64_t now)
                 f->stage_id = t->stage_id;
                 f->peer = p;
                 f->credit = (int)k;
-                f->deadline_ms = t->lease_deadline_ms;
+                /* the one lease rule (§5): to + lg from sending the TASK */
+                f->deadline_ms = now + (int64_t)t->timeout_ms + S_LEASE_GRACE_MS;
                 f->limit = limit;
                 s_flight_t *old = assay_imap_put(self->flights, t->id, f);
                 if (old) {
                     /* the same task id in flight twice means its old lease lapsed */
-                    if (old->peer && old->peer->credits[old->credit].inflight > 0)
+                    if (old->peer && old->credit >= 0 &&
+                        old->peer->credits[old->credit].inflight > 0)
                         old->peer->credits[old->credit].inflight--;
                     s_flight_end(old);
                     free(old);
@@ -787,20 +1035,42 @@ static void s_stall_check(assay_broker_t *self)
 static void s_timers(assay_broker_t *self, int64_t now)
 {
     /* liveness and heartbeats */
-    int64_t dead_after = (int64_t)self->heartbeat_ms * self->liveness;
     for (size_t i = 0; i < self->npeers;) {
         s_peer_t *p = self->peers[i];
-        if (now - p->last_recv_ms > dead_after) {
+        if (now - p->last_recv_ms > (int64_t)p->hb_ms * self->liveness) {
             s_peer_remove(self, p, S_WHY_SILENT);
             continue;
         }
-        if (now - p->last_send_ms >= (int64_t)self->heartbeat_ms) {
+        if (now - p->last_send_ms >= (int64_t)p->hb_ms) {
             assay_msg_t h = {.cmd = ASSAY_CMD_HEARTBEAT};
             s_send(self, p, p->identity, p->idlen, &h);
         }
         i++;
     }
     if (self->db_down) return;
+    if (now >= self->next_expire_ms) {
+        /* attempts past their lease (to + lg after the TASK): the worker is alive
+         * but never reported. The credit returns and the attempt ends as a
+         * retryable failure, both at once (§5) */
+        self->next_expire_ms = now + 1000;
+        s_expired_t e = {self, now, NULL, 0, 0};
+        assay_imap_each(self->flights, s_find_expired, &e);
+        for (size_t i = 0; i < e.n; i++) {
+            s_flight_t *f = assay_imap_del(self->flights, e.ids[i]);
+            if (f->peer && f->credit >= 0 && f->peer->credits[f->credit].inflight > 0)
+                f->peer->credits[f->credit].inflight--;
+            s_flight_end(f);
+            uint32_t delay = assay_retry_delay_ms(&self->retry, f->attempt, 0, &self->rng);
+            assay_store_add_fail(self->store, f->id, f->attempt, 1, delay,
+                                 "lease expired: no report within the timeout plus the grace",
+                                 f->peer ? f->peer->name : "?");
+            free(f);
+        }
+        free(e.ids);
+        self->leases_expired += e.n;
+        if (e.n)
+            log_warn("broker", "%zu attempts outlived their lease and go back to pending", e.n);
+    }
     if (now >= self->next_jobs_ms || self->jobs_dirty) {
         self->jobs_dirty = 0;
         self->next_jobs_ms = now + 2000;
@@ -825,17 +1095,7 @@ static void s_timers(assay_broker_t *self, int64_t now)
     }
     if (now >= self->next_sweep_ms) {
         self->next_sweep_ms = now + 10000;
-        /* in-flight tasks past their lease: the worker is alive but stuck */
-        s_expired_t e = {self, now, NULL, 0, 0};
-        assay_imap_each(self->flights, s_find_expired, &e);
-        for (size_t i = 0; i < e.n; i++) {
-            s_flight_t *f = assay_imap_del(self->flights, e.ids[i]);
-            if (f->peer && f->peer->credits[f->credit].inflight > 0)
-                f->peer->credits[f->credit].inflight--;
-            s_flight_end(f);
-            free(f);
-        }
-        free(e.ids);
+        /* the database's own lease: a backstop for attempts no broker holds */
         uint64_t expired = 0;
         if (assay_store_expire_leases(self->store, 5, &expired) != 0)
             self->db_down = 1;
@@ -905,6 +1165,17 @@ assay_broker_t *assay_broker_new(const assay_config_t *cfg, char *err, size_t er
     self->cfg = cfg;
     self->bind = assay_strdup(assay_config_get(cfg, "broker.bind", "tcp://127.0.0.1:5555"));
     self->heartbeat_ms = (uint32_t)assay_config_get_long(cfg, "broker.heartbeat_ms", 1000);
+    if (self->heartbeat_ms < 1) self->heartbeat_ms = 1;
+    /* a worker's proposed interval is used within these bounds; by default both
+     * are heartbeat_ms, so the broker imposes its own */
+    self->heartbeat_min_ms =
+        (uint32_t)assay_config_get_long(cfg, "broker.heartbeat_min_ms", self->heartbeat_ms);
+    self->heartbeat_max_ms =
+        (uint32_t)assay_config_get_long(cfg, "broker.heartbeat_max_ms", self->heartbeat_ms);
+    /* the loop ticks at half the shortest interval: keep it from spinning */
+    if (self->heartbeat_min_ms < 50) self->heartbeat_min_ms = 50;
+    if (self->heartbeat_max_ms < self->heartbeat_min_ms)
+        self->heartbeat_max_ms = self->heartbeat_min_ms;
     self->liveness = (uint32_t)assay_config_get_long(cfg, "broker.liveness", 5);
     self->claim_max = assay_config_get_long(cfg, "broker.claim_max", 8000);
     self->drain_ms = assay_config_get_long(cfg, "broker.drain_ms", 2000);
@@ -954,9 +1225,7 @@ void assay_broker_destroy(assay_broker_t **self_p)
         s_peer_t *p = self->peers[0];
         assay_imap_del(self->peers_by_key, p->key);
         self->peers[0] = self->peers[--self->npeers];
-        for (uint32_t k = 0; k < p->ncredits; k++) free(p->credits[k].kind);
-        free(p->name);
-        free(p);
+        s_peer_free(p);
     }
     free(self->peers);
     assay_imap_each(self->flights, s_free_flight, NULL);
@@ -1070,7 +1339,7 @@ int assay_broker_run(assay_broker_t *self, volatile sig_atomic_t *stop)
                                    {NULL, assay_store_side_fd(self->store), ZMQ_POLLIN, 0}};
         int nitems = (!self->db_down && items[1].fd >= 0) ? 2 : 1;
         if (nitems == 2 && items[2].fd >= 0) nitems = 3;
-        long timeout = self->heartbeat_ms / 2;
+        long timeout = self->heartbeat_min_ms / 2;
         if (assay_store_pending(self->store) || self->jobs_dirty) timeout = 0;
         /* work to claim, or a job that may just have ended: no waiting */
         if (!self->db_down && (s_any_claim_need(self, now) || s_settled(self))) timeout = 0;
@@ -1193,7 +1462,13 @@ static int s_metrics_start(assay_broker_t *self, char *err, size_t errlen)
     assay_metrics_declare(m, "assay_proto_messages_total", ASSAY_METRIC_COUNTER,
                           "well-formed messages received", NULL, 0);
     assay_metrics_declare(m, "assay_proto_rejected_total", ASSAY_METRIC_COUNTER,
-                          "messages dropped as malformed, by reason", NULL, 0);
+                          "messages rejected or ignored, by reason (PROTOCOL.md section 6)", NULL,
+                          0);
+    assay_metrics_declare(m, "assay_broker_declined_total", ASSAY_METRIC_COUNTER,
+                          "attempts a worker declined without starting them, handed back uncounted",
+                          NULL, 0);
+    assay_metrics_declare(m, "assay_broker_worker_running", ASSAY_METRIC_GAUGE,
+                          "tasks the workers say they run (HEARTBEAT n), summed", NULL, 0);
     assay_metrics_declare(m, "assay_curve_auth_total", ASSAY_METRIC_COUNTER,
                           "CurveZMQ handshakes by result (denied = key not allowed)", NULL, 0);
     assay_metrics_declare(m, "assay_curve_allowed_keys", ASSAY_METRIC_GAUGE,
@@ -1238,18 +1513,17 @@ static void s_metrics_publish(assay_broker_t *self, int64_t now, int force)
     assay_metrics_set(m, "assay_broker_unknown_peer_messages_total", "",
                       (double)self->unknown_peer_msgs);
     assay_metrics_set(m, "assay_proto_messages_total", "", (double)self->proto.ok);
-    const struct {
-        const char *reason;
-        uint64_t n;
-    } rej[] = {{"bad_frames", self->proto.bad_frames}, {"bad_tag", self->proto.bad_tag},
-               {"bad_version", self->proto.bad_version}, {"bad_command", self->proto.bad_command},
-               {"oversized", self->proto.oversized},     {"truncated", self->proto.truncated},
-               {"malformed", self->proto.malformed}};
     char labels[256];
-    for (size_t i = 0; i < sizeof rej / sizeof rej[0]; i++)
-        assay_metrics_set(m, "assay_proto_rejected_total",
-                          assay_metrics_labels(labels, sizeof labels, "reason", rej[i].reason, NULL),
-                          (double)rej[i].n);
+    for (int r = 0; r < S_REJ__COUNT; r++)
+        assay_metrics_set(
+            m, "assay_proto_rejected_total",
+            assay_metrics_labels(labels, sizeof labels, "reason", s_rej_names[r], NULL),
+            (double)s_rej_count(self, r));
+    assay_metrics_set(m, "assay_broker_declined_total", "", (double)self->declined);
+    double running = 0;
+    for (size_t i = 0; i < self->npeers; i++)
+        running += self->peers[i]->running;
+    assay_metrics_set(m, "assay_broker_worker_running", "", running);
     assay_curve_zap_stats_t zs;
     assay_curve_zap_stats(self->zap, &zs);
     assay_metrics_set(m, "assay_curve_auth_total", "result=\"allowed\"", (double)zs.allowed);

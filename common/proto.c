@@ -41,6 +41,7 @@ typedef enum {
 enum {
     S_REQ = 1,      /* the key must be present */
     S_NONEMPTY = 2, /* the string must not be empty */
+    S_OMIT0 = 4,    /* optional; the encoder leaves it out when it is 0 / false */
 };
 
 typedef struct {
@@ -71,6 +72,7 @@ static const s_field_t s_fields_welcome[] = {
     S_F("hb", S_U32, S_REQ, 1, welcome.heartbeat_ms),
     S_F("l", S_U32, S_REQ, 1, welcome.liveness),
     S_F("b", S_STR, S_REQ | S_NONEMPTY, 0, welcome.broker),
+    S_F("lg", S_U32, S_OMIT0, 0, welcome.lease_grace_ms),
 };
 static const s_field_t s_fields_task[] = {
     S_F("id", S_U64, S_REQ, 0, task.id),
@@ -94,6 +96,7 @@ static const s_field_t s_fields_fail[] = {
     S_F("ra", S_U32, 0, 0, fail.retry_after_ms),
     S_F("ep", S_OPTSTR, 0, 0, fail.endpoint),
     S_F("us", S_U64, S_REQ, 0, fail.elapsed_us),
+    S_F("dr", S_BOOL, S_OMIT0, 0, fail.declined),
 };
 static const s_field_t s_fields_heartbeat[] = {
     S_F("n", S_U32, S_REQ, 0, heartbeat.inflight),
@@ -249,7 +252,12 @@ static int s_check_field(const assay_msg_t *msg, const s_field_t *f, size_t *siz
 /* true when the encoder writes this field (optional strings are left out when NULL) */
 static bool s_field_present(const assay_msg_t *msg, const s_field_t *f)
 {
-    return f->type != S_OPTSTR || *S_CAT(msg, f->off, char *) != NULL;
+    if (f->type == S_OPTSTR) return *S_CAT(msg, f->off, char *) != NULL;
+    if (f->flags & S_OMIT0) {
+        if (f->type == S_BOOL) return *S_CAT(msg, f->off, uint8_t) != 0;
+        if (f->type == S_U32) return *S_CAT(msg, f->off, uint32_t) != 0;
+    }
+    return true;
 }
 
 static void s_pack_field(msgpack_packer *pk, const assay_msg_t *msg, const s_field_t *f)

@@ -52,6 +52,7 @@ typedef struct {
     uint32_t heartbeat_ms; /* interval both sides use from now on */
     uint32_t liveness;     /* missed intervals before the peer counts as dead */
     char *broker;          /* broker instance id */
+    uint32_t lease_grace_ms; /* an attempt expires to + this after its TASK; 0 = not told */
 } assay_msg_welcome_t;
 
 typedef struct {
@@ -81,6 +82,8 @@ typedef struct {
     uint32_t retry_after_ms; /* 0 = let the broker's backoff decide */
     char *endpoint;          /* endpoint that pushed back (429), or NULL */
     uint64_t elapsed_us;
+    uint8_t declined; /* 1 = the worker never started the attempt (draining, no slot,
+                         kind not offered): handed back without counting an attempt */
 } assay_msg_fail_t;
 
 typedef struct {

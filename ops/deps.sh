@@ -9,7 +9,7 @@ pkgs=(build-essential cmake pkg-config git ca-certificates openssl
       libzmq3-dev libmsgpack-dev libpq-dev libcurl4-openssl-dev libssl-dev
       libjansson-dev libmicrohttpd-dev libcmocka-dev postgresql postgresql-contrib)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(libcmocka-dev clang python3 python3-yaml systemd procps iproute2 curl bc jq chromium)
+  pkgs+=(libcmocka-dev clang python3 python3-yaml python3-zmq python3-msgpack systemd procps iproute2 curl bc jq chromium)
 fi
 
 missing=()

@@ -28,6 +28,15 @@
 #include <zmq.h>
 
 #define S_MAX_POLL 4096
+#define S_RUN_BUCKETS 4096
+
+/* an attempt this worker runs: (id, attempt) and the index of its kind */
+typedef struct s_run {
+    uint64_t id;
+    uint32_t attempt;
+    uint32_t kind;
+    struct s_run *next;
+} s_run_t;
 
 static volatile sig_atomic_t s_stop = 0;
 
@@ -45,8 +54,16 @@ typedef struct {
     char name[256];
     assay_slot_t slots[ASSAY_PROTO_MAX_KINDS];
     uint32_t nslots;
+    uint32_t busy[ASSAY_PROTO_MAX_KINDS]; /* attempts running per kind */
+    s_run_t *running[S_RUN_BUCKETS];      /* the attempts running, by (id, attempt) */
+    uint64_t declined, duplicates;
+    uint64_t wrong_direction; /* READY / RESULT / FAIL received from the broker */
+    int64_t wrong_log_ms;
+    uint64_t rejected_logged; /* rejects counted when the last warning was written */
+    int64_t rejected_log_ms;
     uint32_t heartbeat_ms;
     uint32_t liveness;
+    uint32_t lease_grace_ms; /* WELCOME lg */
     int64_t last_recv_ms;
     int64_t last_send_ms;
     int64_t reconnect_ms; /* current backoff */
@@ -122,18 +139,57 @@ static void s_connect(s_worker_t *w)
     s_send_ready(w);
 }
 
+/* ---- the attempts running (PROTOCOL.md §4.8) ---- */
+
+static s_run_t **s_run_slot(s_worker_t *w, uint64_t id, uint32_t attempt)
+{
+    uint64_t h = (id * UINT64_C(0x9E3779B97F4A7C15)) ^ attempt;
+    s_run_t **pp = &w->running[(h >> 20) % S_RUN_BUCKETS];
+    while (*pp && ((*pp)->id != id || (*pp)->attempt != attempt))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static void s_run_add(s_worker_t *w, uint64_t id, uint32_t attempt, uint32_t kind)
+{
+    s_run_t **pp = s_run_slot(w, id, attempt);
+    if (*pp) return;
+    s_run_t *r = ASSAY_NEW(s_run_t);
+    r->id = id;
+    r->attempt = attempt;
+    r->kind = kind;
+    *pp = r;
+    w->busy[kind]++;
+}
+
+static void s_run_del(s_worker_t *w, uint64_t id, uint32_t attempt)
+{
+    s_run_t **pp = s_run_slot(w, id, attempt);
+    s_run_t *r = *pp;
+    if (!r) return;
+    *pp = r->next;
+    if (w->busy[r->kind] > 0) w->busy[r->kind]--;
+    free(r);
+}
+
 static void s_on_done(const assay_exec_result_t *r, void *arg)
 {
     s_worker_t *w = arg;
+    s_run_del(w, r->id, r->attempt);
     s_metrics_task(w, r);
     assay_msg_t m;
     memset(&m, 0, sizeof m);
     char *text = NULL;
-    if (r->ok) {
+    const char *bad = NULL; /* why an output cannot be sent */
+    if (r->ok && !json_is_object(r->output)) {
+        /* the broker stores objects only (PROTOCOL.md §5): fail it here */
+        bad = "handler output is not a JSON object";
+    } else if (r->ok) {
         text = json_dumps(r->output, JSON_COMPACT | JSON_REAL_PRECISION(10));
-        if (text && strlen(text) + 1024 > ASSAY_PROTO_MAX_BODY) {
+        if (!text || strlen(text) + 1024 > ASSAY_PROTO_MAX_BODY) {
             free(text);
             text = NULL;
+            bad = "output larger than the protocol's message limit";
         }
     }
     if (r->ok && text) {
@@ -149,8 +205,7 @@ static void s_on_done(const assay_exec_result_t *r, void *arg)
         m.u.fail.id = r->id;
         m.u.fail.attempt = r->attempt;
         m.u.fail.retryable = r->ok ? 0 : (uint8_t)r->retryable;
-        m.u.fail.reason = (char *)(r->ok ? "output larger than the protocol's message limit"
-                                         : r->reason);
+        m.u.fail.reason = (char *)(r->ok ? bad : r->reason);
         m.u.fail.retry_after_ms = r->retry_after_ms;
         m.u.fail.endpoint = (char *)r->endpoint;
         m.u.fail.elapsed_us = (uint64_t)r->elapsed_us;
@@ -172,10 +227,43 @@ static void s_fail_task(s_worker_t *w, const assay_msg_task_t *t, int retryable,
     s_send(w, &m);
 }
 
+/* a TASK this worker does not start: declined, so it costs the task no attempt */
+static void s_decline_task(s_worker_t *w, const assay_msg_task_t *t, const char *why)
+{
+    assay_msg_t m = {.cmd = ASSAY_CMD_FAIL};
+    m.u.fail.id = t->id;
+    m.u.fail.attempt = t->attempt;
+    m.u.fail.retryable = 1;
+    m.u.fail.declined = 1;
+    m.u.fail.reason = (char *)why;
+    s_send(w, &m);
+    w->declined++;
+    log_debug("worker", "task %llu attempt %u declined: %s", (unsigned long long)t->id, t->attempt,
+              why);
+}
+
 static void s_on_task(s_worker_t *w, const assay_msg_task_t *t)
 {
+    if (*s_run_slot(w, t->id, t->attempt)) {
+        /* the same attempt again (a new broker resent it): the running one answers */
+        w->duplicates++;
+        return;
+    }
     if (w->draining) {
-        s_fail_task(w, t, 1, "worker is shutting down");
+        s_decline_task(w, t, "worker is shutting down");
+        return;
+    }
+    uint32_t kind = 0;
+    while (kind < w->nslots && strcmp(w->slots[kind].kind, t->kind) != 0)
+        kind++;
+    if (kind == w->nslots) {
+        char why[256];
+        snprintf(why, sizeof why, "kind \"%.64s\" not offered by this worker", t->kind);
+        s_decline_task(w, t, why);
+        return;
+    }
+    if (w->busy[kind] >= w->slots[kind].slots) {
+        s_decline_task(w, t, "no free slot for this kind");
         return;
     }
     json_error_t jerr;
@@ -195,12 +283,15 @@ static void s_on_task(s_worker_t *w, const assay_msg_task_t *t)
         s_fail_task(w, t, 0, "task params are not a JSON object");
         return;
     }
+    /* registered before the start: the callback may run inside it */
+    s_run_add(w, t->id, t->attempt, kind);
     int rc = assay_exec_start(w->exec, t->id, t->attempt, t->kind, input, params, t->timeout_ms,
                               NULL);
     if (rc != 0) {
+        s_run_del(w, t->id, t->attempt);
         char why[256];
-        snprintf(why, sizeof why, "this worker cannot run kind \"%s\"", t->kind);
-        s_fail_task(w, t, 1, why);
+        snprintf(why, sizeof why, "this worker cannot run kind \"%.64s\"", t->kind);
+        s_decline_task(w, t, why);
     }
 }
 
@@ -210,10 +301,13 @@ static void s_on_message(s_worker_t *w, assay_msg_t *m)
     case ASSAY_CMD_WELCOME:
         if (m->u.welcome.heartbeat_ms >= 50) w->heartbeat_ms = m->u.welcome.heartbeat_ms;
         if (m->u.welcome.liveness >= 2) w->liveness = m->u.welcome.liveness;
+        w->lease_grace_ms = m->u.welcome.lease_grace_ms;
         w->reconnect_ms = 250;
         w->registered = 1;
-        log_info("worker", "registered with broker %s (heartbeat %u ms)",
-                 m->u.welcome.broker ? m->u.welcome.broker : "?", w->heartbeat_ms);
+        log_info("worker",
+                 "registered with broker %s (heartbeat %u ms, liveness %u, lease grace %u ms)",
+                 m->u.welcome.broker ? m->u.welcome.broker : "?", w->heartbeat_ms, w->liveness,
+                 w->lease_grace_ms);
         break;
     case ASSAY_CMD_TASK:
         s_on_task(w, &m->u.task);
@@ -231,8 +325,17 @@ static void s_on_message(s_worker_t *w, assay_msg_t *m)
         if (!w->draining && assay_clock_ms() - w->last_ready_ms >= (int64_t)w->heartbeat_ms)
             s_send_ready(w);
         break;
-    default:
-        log_warn("worker", "unexpected %s from broker ignored", assay_cmd_name(m->cmd));
+    default: {
+        /* READY, RESULT, FAIL: worker-to-broker commands. Counted; a warning at
+         * most every 10 s */
+        int64_t t = assay_clock_ms();
+        w->wrong_direction++;
+        if (!w->wrong_log_ms || t - w->wrong_log_ms >= 10000) {
+            log_warn("worker", "unexpected %s from broker ignored (%llu so far)",
+                     assay_cmd_name(m->cmd), (unsigned long long)w->wrong_direction);
+            w->wrong_log_ms = t ? t : 1;
+        }
+    }
     }
 }
 
@@ -441,8 +544,20 @@ int main(int argc, char **argv)
                 w.last_recv_ms = assay_clock_ms();
                 w.reconnect_at = 0; /* the broker is back on this connection */
                 if (r != 0) {
-                    log_warn("worker", "dropped a malformed message from the broker: %s",
-                             assay_strerror(r));
+                    /* counted by reason in the stats; a warning at most every 10 s */
+                    uint64_t total = w.stats.bad_frames + w.stats.bad_tag + w.stats.bad_version +
+                                     w.stats.bad_command + w.stats.oversized + w.stats.truncated +
+                                     w.stats.malformed;
+                    int64_t t = assay_clock_ms();
+                    if (!w.rejected_log_ms || t - w.rejected_log_ms >= 10000) {
+                        log_warn("worker",
+                                 "dropped a malformed message from the broker: %s (%llu dropped "
+                                 "since the last warning)",
+                                 assay_strerror(r),
+                                 (unsigned long long)(total - w.rejected_logged));
+                        w.rejected_log_ms = t ? t : 1;
+                        w.rejected_logged = total;
+                    }
                     continue;
                 }
                 s_on_message(&w, &m);
@@ -474,9 +589,9 @@ int main(int argc, char **argv)
             s_send(&w, &m);
         }
     }
-    log_info("worker", "stopping: %llu done, %llu failed, %d handed back",
+    log_info("worker", "stopping: %llu done, %llu failed, %llu declined, %d handed back",
              (unsigned long long)w.done, (unsigned long long)w.failed,
-             assay_exec_inflight(w.exec));
+             (unsigned long long)w.declined, assay_exec_inflight(w.exec));
     /* tasks still running are failed (retryable) through the callbacks */
     assay_exec_destroy(&w.exec);
     assay_metrics_destroy(&w.metrics);
@@ -493,6 +608,12 @@ int main(int argc, char **argv)
     zmq_close(w.sock);
     zmq_ctx_term(w.ctx);
     for (uint32_t i = 0; i < w.nslots; i++) free(w.slots[i].kind);
+    for (size_t b = 0; b < S_RUN_BUCKETS; b++)
+        while (w.running[b]) {
+            s_run_t *r = w.running[b];
+            w.running[b] = r->next;
+            free(r);
+        }
     free(w.endpoint);
     assay_config_destroy(&cfg);
     return 0;
@@ -596,7 +717,7 @@ static void s_metrics_publish(s_worker_t *w)
     } rej[] = {{"bad_frames", w->stats.bad_frames}, {"bad_tag", w->stats.bad_tag},
                {"bad_version", w->stats.bad_version}, {"bad_command", w->stats.bad_command},
                {"oversized", w->stats.oversized},     {"truncated", w->stats.truncated},
-               {"malformed", w->stats.malformed}};
+               {"malformed", w->stats.malformed},     {"wrong_direction", w->wrong_direction}};
     char labels[128];
     for (size_t i = 0; i < sizeof rej / sizeof rej[0]; i++)
         assay_metrics_set(m, "assay_proto_rejected_total",

@@ -37,7 +37,7 @@ static void s_sample(int cmd, int full, assay_msg_t *m)
         m->u.ready = (assay_msg_ready_t){1, "node7:4242", 1000, s_slots, full ? 3 : 0};
         break;
     case ASSAY_CMD_WELCOME:
-        m->u.welcome = (assay_msg_welcome_t){2500, 3, "broker-a1"};
+        m->u.welcome = (assay_msg_welcome_t){2500, 3, "broker-a1", full ? 30000 : 0};
         break;
     case ASSAY_CMD_TASK:
         m->u.task.id = full ? UINT64_C(18446744073709551615) : 42;
@@ -54,7 +54,8 @@ static void s_sample(int cmd, int full, assay_msg_t *m)
         break;
     case ASSAY_CMD_FAIL:
         m->u.fail = (assay_msg_fail_t){
-            9, 2, 1, "endpoint returned 429", full ? 30000 : 0, full ? "llm-a" : NULL, 55};
+            9,  2,           1, "endpoint returned 429", full ? 30000 : 0, full ? "llm-a" : NULL,
+            55, full ? 1 : 0};
         break;
     case ASSAY_CMD_HEARTBEAT:
         m->u.heartbeat.inflight = full ? 17 : 0;
@@ -202,29 +203,80 @@ static void test_decoded_fields(void **state)
     free(e.body);
 }
 
-/* every body shown in the worked example of common/PROTOCOL.md, byte for byte */
-static void s_hex(const char *hex, unsigned char *out, size_t *len)
+/* ---- the worked examples of common/PROTOCOL.md §9, byte for byte ---- */
+
+typedef struct {
+    char name[16];          /* command name on the header line */
+    unsigned char tag[4];   /* from the header line */
+    unsigned char cmd;      /* from the header line */
+    unsigned char body[96]; /* the hex lines */
+    size_t len;
+    size_t said_len; /* "body (N bytes)" */
+} s_example_t;
+
+static const char s_w2b[] = "W\xe2\x86\x92" /* W→B */
+                            "B ";
+static const char s_b2w[] = "B\xe2\x86\x92" /* B→W */
+                            "W ";
+
+/* reads every example block of the document: a header line "W→B NAME  tag .. cmd ..
+ * body (N bytes)", then indented lines of hex bytes */
+static size_t s_read_examples(s_example_t *ex, size_t max)
 {
-    *len = 0;
-    for (const char *p = hex; *p; p++) {
-        if (*p == ' ') continue;
-        unsigned v;
-        assert_int_equal(sscanf(p, "%2x", &v), 1);
-        out[(*len)++] = (unsigned char)v;
-        p++;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/common/PROTOCOL.md", ASSAY_SOURCE_DIR);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[512];
+    size_t n = 0;
+    s_example_t *cur = NULL;
+    while (fgets(line, sizeof line, f)) {
+        unsigned t[4], c;
+        size_t said;
+        char name[16];
+        if ((!strncmp(line, s_w2b, 6) || !strncmp(line, s_b2w, 6)) &&
+            sscanf(line + 6, "%15s tag %x %x %x %x cmd %x body (%zu bytes)", name, &t[0], &t[1],
+                   &t[2], &t[3], &c, &said) == 7) {
+            assert_true(n < max);
+            cur = &ex[n++];
+            memset(cur, 0, sizeof *cur);
+            snprintf(cur->name, sizeof cur->name, "%s", name);
+            for (int i = 0; i < 4; i++)
+                cur->tag[i] = (unsigned char)t[i];
+            cur->cmd = (unsigned char)c;
+            cur->said_len = said;
+            continue;
+        }
+        if (cur && !strncmp(line, "    ", 4) && line[4] != '=') {
+            const char *p = line + 4;
+            unsigned v;
+            int used;
+            while (sscanf(p, "%2x%n", &v, &used) == 1) {
+                assert_true(cur->len < sizeof cur->body);
+                cur->body[cur->len++] = (unsigned char)v;
+                p += used;
+                while (*p == ' ')
+                    p++;
+            }
+            continue;
+        }
+        cur = NULL;
     }
+    fclose(f);
+    return n;
 }
 
 static void test_worked_example(void **state)
 {
     (void)state;
+    /* the messages of §9, in the order they appear there */
     assay_slot_t slots[] = {{"noop", 4}};
-    assay_msg_t m[7];
+    assay_msg_t m[9];
     memset(m, 0, sizeof(m));
     m[0].cmd = ASSAY_CMD_READY;
     m[0].u.ready = (assay_msg_ready_t){1, "n1:77", 1000, slots, 1};
     m[1].cmd = ASSAY_CMD_WELCOME;
-    m[1].u.welcome = (assay_msg_welcome_t){2000, 3, "b1"};
+    m[1].u.welcome = (assay_msg_welcome_t){2000, 3, "b1", 30000};
     m[2].cmd = ASSAY_CMD_TASK;
     m[2].u.task = (assay_msg_task_t){42, 1, "noop", "{\"x\":1}", 7, "{}", 2, 30000};
     m[3].cmd = ASSAY_CMD_HEARTBEAT;
@@ -232,33 +284,93 @@ static void test_worked_example(void **state)
     m[4].cmd = ASSAY_CMD_RESULT;
     m[4].u.result = (assay_msg_result_t){42, 1, "{\"ok\":true}", 11, 1500};
     m[5].cmd = ASSAY_CMD_FAIL;
-    m[5].u.fail = (assay_msg_fail_t){43, 2, 1, "HTTP 429", 5000, "sim", 800};
+    m[5].u.fail = (assay_msg_fail_t){43, 2, 1, "HTTP 429", 5000, "sim", 800, 0};
     m[6].cmd = ASSAY_CMD_DISCONNECT;
-    m[6].u.disconnect.reason = "shutdown";
-    static const char *const hex[7] = {
-        "84 a1 76 01 a1 77 a5 6e 31 3a 37 37 a2 68 62 cd 03 e8 a1 73 81 a4 6e 6f 6f 70 04",
-        "83 a2 68 62 cd 07 d0 a1 6c 03 a1 62 a2 62 31",
-        "86 a2 69 64 2a a2 61 74 01 a1 6b a4 6e 6f 6f 70 a2 69 6e a7 7b 22 78 22 3a 31 7d "
-        "a2 70 61 a2 7b 7d a2 74 6f cd 75 30",
-        "81 a1 6e 01",
-        "84 a2 69 64 2a a2 61 74 01 a3 6f 75 74 ab 7b 22 6f 6b 22 3a 74 72 75 65 7d a2 75 73 "
-        "cd 05 dc",
-        "87 a2 69 64 2b a2 61 74 02 a2 72 74 c3 a3 77 68 79 a8 48 54 54 50 20 34 32 39 a2 72 "
-        "61 cd 13 88 a2 65 70 a3 73 69 6d a2 75 73 cd 03 20",
-        "81 a3 77 68 79 a8 73 68 75 74 64 6f 77 6e",
-    };
-    for (int i = 0; i < 7; i++) {
-        unsigned char expect[64];
-        size_t len;
+    m[6].u.disconnect.reason = "draining";
+    m[7].cmd = ASSAY_CMD_FAIL;
+    m[7].u.fail = (assay_msg_fail_t){44, 1, 1, "worker is shutting down", 0, NULL, 0, 1};
+    m[8].cmd = ASSAY_CMD_DISCONNECT;
+    m[8].u.disconnect.reason = "bye";
+
+    s_example_t ex[16];
+    size_t n = s_read_examples(ex, 16);
+    assert_int_equal(n, 9);
+    for (size_t i = 0; i < n; i++) {
         enc_t e;
-        s_hex(hex[i], expect, &len);
+        assay_msg_t d;
+        assay_proto_stats_t st = {0};
+        /* the header agrees with itself and with the code */
+        assert_string_equal(ex[i].name, assay_cmd_name(m[i].cmd));
+        assert_int_equal(ex[i].cmd, m[i].cmd);
+        assert_int_equal(ex[i].len, ex[i].said_len);
+        /* encoding gives exactly the document's bytes */
         s_encode(&m[i], &e);
-        assert_memory_equal(e.tag, "ASY\x01", 4);
-        assert_int_equal(e.cmd[0], m[i].cmd);
-        assert_int_equal(e.len, len);
-        assert_memory_equal(e.body, expect, len);
+        assert_memory_equal(e.tag, ex[i].tag, 4);
+        assert_int_equal(e.cmd[0], ex[i].cmd);
+        assert_int_equal(e.len, ex[i].len);
+        assert_memory_equal(e.body, ex[i].body, ex[i].len);
         free(e.body);
+        /* and decoding the document's bytes gives the message back */
+        const void *frames[3] = {ex[i].tag, &ex[i].cmd, ex[i].body};
+        size_t sizes[3] = {4, 1, ex[i].len};
+        assert_int_equal(assay_proto_decode(frames, sizes, 3, &d, &st), 0);
+        assert_true(assay_msg_equal(&d, &m[i]));
+        assay_msg_release(&d);
     }
+}
+
+/* optional keys with a zero default (WELCOME lg, FAIL dr) are left out when zero,
+ * decode to zero when absent, and round-trip when set */
+static void test_optional_zero_keys(void **state)
+{
+    (void)state;
+    assay_msg_t m, d;
+    enc_t e;
+    memset(&m, 0, sizeof m);
+    m.cmd = ASSAY_CMD_FAIL;
+    m.u.fail = (assay_msg_fail_t){5, 1, 1, "x", 0, NULL, 0, 0};
+    s_encode(&m, &e);
+    assert_null(memmem(e.body, e.len,
+                       "\xa2"
+                       "dr",
+                       3));
+    assert_int_equal(s_decode_body(ASSAY_CMD_FAIL, e.body, e.len, &d, NULL), 0);
+    assert_int_equal(d.u.fail.declined, 0);
+    assay_msg_release(&d);
+    free(e.body);
+    m.u.fail.declined = 1;
+    s_encode(&m, &e);
+    assert_non_null(memmem(e.body, e.len,
+                           "\xa2"
+                           "dr\xc3",
+                           4));
+    assert_int_equal(s_decode_body(ASSAY_CMD_FAIL, e.body, e.len, &d, NULL), 0);
+    assert_int_equal(d.u.fail.declined, 1);
+    assay_msg_release(&d);
+    free(e.body);
+    /* dr must be a bool, like every bool */
+    const unsigned char bad[] = {0x86, 0xa2, 'i', 'd',  0x05, 0xa2, 'a', 't', 0x01,
+                                 0xa2, 'r',  't', 0xc3, 0xa3, 'w',  'h', 'y', 0xa1,
+                                 'x',  0xa2, 'u', 's',  0x00, 0xa2, 'd', 'r', 0x01};
+    assay_proto_stats_t st = {0};
+    assert_int_equal(s_decode_body(ASSAY_CMD_FAIL, bad, sizeof bad, &d, &st), ASSAY_EPROTO);
+    assert_int_equal(st.malformed, 1);
+
+    memset(&m, 0, sizeof m);
+    m.cmd = ASSAY_CMD_WELCOME;
+    m.u.welcome = (assay_msg_welcome_t){1000, 5, "b", 0};
+    s_encode(&m, &e);
+    assert_null(memmem(e.body, e.len,
+                       "\xa2"
+                       "lg",
+                       3));
+    free(e.body);
+    m.u.welcome.lease_grace_ms = 30000;
+    s_encode(&m, &e);
+    assert_int_equal(s_decode_body(ASSAY_CMD_WELCOME, e.body, e.len, &d, NULL), 0);
+    assert_int_equal(d.u.welcome.lease_grace_ms, 30000);
+    assay_msg_release(&d);
+    free(e.body);
 }
 
 /* ---- frame-level rejection ---- */
@@ -463,7 +575,7 @@ static void test_missing_and_wrong_types(void **state)
 {
     (void)state;
     /* keys the decoder may do without */
-    static const char *optional[] = {"ra", "ep", "why@7"};
+    static const char *optional[] = {"ra", "ep", "why@7", "lg", "dr"};
     for (int cmd = 1; cmd <= ASSAY_CMD__MAX; cmd++) {
         assay_msg_t m;
         enc_t e;
@@ -926,7 +1038,7 @@ int main(void)
         cmocka_unit_test(test_trailing),           cmocka_unit_test(test_missing_and_wrong_types),
         cmocka_unit_test(test_string_rules),       cmocka_unit_test(test_slots),
         cmocka_unit_test(test_forward_compatible), cmocka_unit_test(test_random_bytes),
-        cmocka_unit_test(test_send_recv),
+        cmocka_unit_test(test_send_recv),          cmocka_unit_test(test_optional_zero_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
