@@ -56,6 +56,11 @@ typedef struct {
     char *kind;
     uint32_t slots;
     uint32_t inflight;
+    /* the worker declined attempts for lack of a free slot (it still runs work the
+     * broker does not know of, e.g. from a broker before a restart): no TASK of
+     * this kind goes there before hold_until_ms, backing off per decline */
+    uint32_t declines;
+    int64_t hold_until_ms;
 } s_credit_t;
 
 typedef struct {
@@ -526,6 +531,8 @@ static void s_on_result(assay_broker_t *self, s_peer_t *p, assay_msg_result_t *r
         if (p) p->done++;
     }
     json_decref(out);
+    s_flight_t *fl = p ? s_flight(self, r->id, r->attempt) : NULL;
+    if (fl && fl->peer == p && fl->credit >= 0) p->credits[fl->credit].declines = 0;
     s_credit_return(self, p, r->id, r->attempt);
 }
 
@@ -546,6 +553,16 @@ static void s_on_fail(assay_broker_t *self, s_peer_t *p, assay_msg_fail_t *f)
         }
         assay_store_add_release(self->store, f->id, f->attempt);
         self->declined++;
+        s_flight_t *fl = s_flight(self, f->id, f->attempt);
+        if (fl->credit >= 0 && !p->draining) {
+            /* a live worker with no free slot: sending it the next task at once
+             * would only be declined again (a hot loop) */
+            s_credit_t *cr = &p->credits[fl->credit];
+            int64_t cap = (int64_t)p->hb_ms * self->liveness, wait = 100;
+            for (uint32_t i = 0; i < cr->declines && wait < cap; i++) wait *= 2;
+            cr->declines++;
+            cr->hold_until_ms = assay_clock_ms() + (wait < cap ? wait : cap);
+        }
         s_credit_return(self, p, f->id, f->attempt);
         return;
     }
@@ -833,6 +850,7 @@ static void s_dispatch(assay_broker_t *self, int64_t now)
         if (p->draining) continue;
         for (uint32_t k = 0; k < p->ncredits; k++) {
             s_credit_t *cr = &p->credits[k];
+            if (cr->hold_until_ms > now) continue;
             while (cr->inflight < cr->slots) {
                 assay_qtask_t *t = assay_queue_pop(self->queue, cr->kind);
                 if (!t) break;
