@@ -922,6 +922,18 @@ static void s_add_terms_mentions(assay_normalizer_t *nz)
             assay_normalizer_add_example(nz, a.text, &nm, 1);
         }
     }
+    /* the known mentions the terminology carries (chip_cdn_train.jsonl next to its
+     * TSVs): with all their names, which teaches how many names a text gets */
+    size_t ne = assay_terms_example_count(t);
+    const char *names[64];
+    for (size_t i = 0; i < ne; i++) {
+        size_t nn = 0;
+        const char *m = assay_terms_example(t, i, &nn);
+        if (nn > 64) nn = 64;
+        for (size_t j = 0; j < nn; j++)
+            names[j] = assay_terms_example_name(t, i, j);
+        if (m) assay_normalizer_add_example(nz, m, names, nn);
+    }
 }
 
 assay_normalizer_t *assay_normalizer_new(const assay_terms_t *terms,

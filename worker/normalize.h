@@ -72,7 +72,8 @@ typedef struct {
     assay_code_system_t system; /* codes to produce: ASSAY_SYS_CLIN20 (default) or BJV601 */
     int fuzzy;                  /* 1: fuzzy matching of what exact matching leaves (default 1) */
     int atoms;                  /* 1: decompose into atoms (default 1) */
-    int use_terms_mentions;     /* 1: learn from chip_cdn mention aliases of the
+    int use_terms_mentions;     /* 1: learn from the chip_cdn mention aliases and the
+                                 * known mentions (assay_terms_example) of the
                                  * terminology (default 1) */
     double min_confidence;      /* drop entities below (default 0.3) */
     size_t max_entities;        /* per text, 0 = no limit (default 0) */
