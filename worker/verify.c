@@ -35,6 +35,8 @@ void assay_verify_params_default(assay_verify_params_t *p)
     p->threshold = 0.8;
     p->system = ASSAY_SYS_ANY;
     p->linker = NULL;
+    for (int i = 0; i < ASSAY_SYS_COUNT; i++)
+        p->linkers[i] = NULL;
 }
 
 int assay_verify_params_check(const assay_verify_params_t *p, char *err, size_t errlen)
@@ -460,7 +462,34 @@ static const s_word_t s_prefix[] = {W("最可能的诊断是"),
                                     {NULL, 0}};
 static const s_word_t s_suffix[] = {W("可能性大"), W("可能性较大"), W("的可能"), W("可能"),
                                     W("待查"),     W("待排"),       W("待排除"), W("可疑"),
-                                    W("？"),       W("?"),          {NULL, 0}};
+                                    W("查因"),     W("？"),         W("?"),      {NULL, 0}};
+/* which of those words are hedges (the disease is meant, with doubt) and which mark a
+ * work-up still pending (待查 / 查因: the finding is named, its cause is not) */
+static const s_word_t s_hedge_words[] = {W("考虑"), W("可能"), W("疑似"), W("怀疑"), W("待排"),
+                                         W("可疑"), W("？"),   W("?"),    {NULL, 0}};
+static const s_word_t s_pending_words[] = {W("待查"), W("查因"), {NULL, 0}};
+/* laterality words that may open a mention (右膝关节骨关节炎): dropped to link it
+ * when the whole is no name, since standard names are mostly unlateralised */
+static const s_word_t s_lateral[] = {W("双侧"), W("单侧"), W("左侧"), W("右侧"), W("两侧"),
+                                     W("左"),   W("右"),   W("双"),   {NULL, 0}};
+
+static uint8_t s_word_qual(const char *w, size_t wl)
+{
+    for (const s_word_t *h = s_hedge_words; h->s; h++)
+        if (assay_textscan_find(w, wl, h->s, h->len)) return ASSAY_QUAL_HEDGE;
+    for (const s_word_t *h = s_pending_words; h->s; h++)
+        if (assay_textscan_find(w, wl, h->s, h->len)) return ASSAY_QUAL_PENDING;
+    return 0;
+}
+
+/* a state after the disease or its treatment: 术后, 状态, 史 (kept in the atom) */
+static uint8_t s_postop_qual(const char *s, size_t len)
+{
+    static const s_word_t w[] = {W("术后"), W("状态"), W("病史"), {NULL, 0}};
+    for (const s_word_t *x = w; x->s; x++)
+        if (assay_textscan_find(s, len, x->s, x->len)) return ASSAY_QUAL_POSTOP;
+    return 0;
+}
 
 static int s_starts(const char *s, size_t len, const s_word_t *w, size_t *wl)
 {
@@ -475,8 +504,15 @@ static int s_ends(const char *s, size_t len, const s_word_t *w, size_t *wl)
     return *wl <= len && s[len - 1] == w->s[*wl - 1] && memcmp(s + len - *wl, w->s, *wl) == 0;
 }
 
-/* trim space, leading list marks ("1." "①"), filler prefixes and suffixes */
+/* trim space, leading list marks ("1." "①"), filler prefixes and suffixes; *qual
+ * (may be NULL) gets the ASSAY_QUAL_* bits of the words trimmed */
+static void s_trim_atom_q(const char **s, size_t *len, uint8_t *qual);
 static void s_trim_atom(const char **s, size_t *len)
+{
+    s_trim_atom_q(s, len, NULL);
+}
+
+static void s_trim_atom_q(const char **s, size_t *len, uint8_t *qual)
 {
     for (int again = 1; again && *len > 0;) {
         again = 0;
@@ -501,6 +537,7 @@ static void s_trim_atom(const char **s, size_t *len)
         size_t wl;
         for (const s_word_t *w = s_prefix; w->s; w++)
             if (s_starts(*s, *len, w, &wl) && wl < *len) {
+                if (qual) *qual |= s_word_qual(w->s, w->len);
                 *s += wl;
                 *len -= wl;
                 again = 1;
@@ -509,6 +546,7 @@ static void s_trim_atom(const char **s, size_t *len)
         if (again) continue;
         for (const s_word_t *w = s_suffix; w->s; w++)
             if (s_ends(*s, *len, w, &wl) && wl < *len) {
+                if (qual) *qual |= s_word_qual(w->s, w->len);
                 *len -= wl;
                 again = 1;
                 break;
@@ -562,16 +600,18 @@ static int s_is_filler(const char *s, size_t len)
 
 /* add s as an atom; cands (n_cands of them) when the caller already looked it up,
  * else NULL */
-static void s_add_atom(const assay_terms_t *terms, assay_code_system_t sys, const char *s,
-                       size_t len, const assay_term_id_t *cands, size_t n_cands,
-                       assay_verify_atom_t *out, size_t max, size_t *n)
+static void s_add_atom_q(const assay_terms_t *terms, assay_code_system_t sys, const char *s,
+                         size_t len, const assay_term_id_t *cands, size_t n_cands, uint8_t qual,
+                         assay_verify_atom_t *out, size_t max, size_t *n)
 {
-    if (!cands) s_trim_atom(&s, &len);
+    if (!cands) s_trim_atom_q(&s, &len, &qual);
     if (assay_textscan_count(s, len) < 2 || *n >= max || s_is_filler(s, len)) return;
     assay_verify_atom_t *a = &out[*n];
     memset(a, 0, sizeof *a);
     a->text = s;
     a->len = (uint32_t)len;
+    a->qual = (uint8_t)(qual | s_postop_qual(s, len));
+    a->ev_rival = ASSAY_TERM_NONE;
     a->best = -1;
     a->best_own = a->best_other = ASSAY_TERM_NONE;
     if (cands) {
@@ -583,8 +623,13 @@ static void s_add_atom(const assay_terms_t *terms, assay_code_system_t sys, cons
     (*n)++;
 }
 
-/* one punctuation-delimited segment: the whole of it when it names a concept, else
- * its parts around conjunctions, else the segment as an unlinked atom */
+static void s_add_atom(const assay_terms_t *terms, assay_code_system_t sys, const char *s,
+                       size_t len, const assay_term_id_t *cands, size_t n_cands,
+                       assay_verify_atom_t *out, size_t max, size_t *n)
+{
+    s_add_atom_q(terms, sys, s, len, cands, n_cands, 0, out, max, n);
+}
+
 /* an unlinked segment through the fuzzy linker: its entities become atoms (with
  * their span of the segment); 0 when it finds none */
 static size_t s_fuzzy(const assay_terms_t *terms, const assay_verify_params_t *p,
@@ -621,13 +666,26 @@ static void s_segment(const assay_terms_t *terms, const assay_verify_params_t *p
     assay_code_system_t sys = p->system;
     const char *t = s;
     size_t tl = len;
-    s_trim_atom(&t, &tl);
+    uint8_t qual = 0;
+    s_trim_atom_q(&t, &tl, &qual);
     if (tl == 0) return;
     assay_term_id_t c[ASSAY_VERIFY_MAX_CANDS];
     size_t nc = s_lookup(terms, sys, t, tl, c, ASSAY_VERIFY_MAX_CANDS);
     if (nc || depth > 3) {
-        s_add_atom(terms, sys, t, tl, c, nc, out, max, n);
+        s_add_atom_q(terms, sys, t, tl, c, nc, qual, out, max, n);
         return;
+    }
+    /* 右膝关节骨关节炎: the name without its laterality */
+    for (const s_word_t *w = s_lateral; w->s; w++) {
+        size_t wl;
+        if (!s_starts(t, tl, w, &wl) || assay_textscan_count(t + wl, tl - wl) < 2) continue;
+        nc = s_lookup(terms, sys, t + wl, tl - wl, c, ASSAY_VERIFY_MAX_CANDS);
+        if (nc) {
+            s_add_atom_q(terms, sys, t, tl, c, nc, (uint8_t)(qual | ASSAY_QUAL_LATERALITY), out,
+                         max, n);
+            return;
+        }
+        break;
     }
     /* not a name as a whole: its parts between weak boundaries */
     for (size_t i = 0; i < tl;) {
@@ -655,7 +713,7 @@ static void s_segment(const assay_terms_t *terms, const assay_verify_params_t *p
         }
     }
     if (s_fuzzy(terms, p, ents, t, tl, out, max, n) > 0) return;
-    s_add_atom(terms, sys, t, tl, c, 0, out, max, n);
+    s_add_atom_q(terms, sys, t, tl, c, 0, qual, out, max, n);
 }
 
 size_t assay_verify_atoms(const assay_terms_t *terms, const assay_verify_params_t *p,
@@ -663,6 +721,19 @@ size_t assay_verify_atoms(const assay_terms_t *terms, const assay_verify_params_
 {
     size_t n = 0, start = 0, i = 0;
     if (!text) return 0;
+    {
+        /* a whole text that is one name (standard names may hold 、 and ,) */
+        const char *t = text;
+        size_t tl = len;
+        uint8_t qual = 0;
+        s_trim_atom_q(&t, &tl, &qual);
+        assay_term_id_t c[ASSAY_VERIFY_MAX_CANDS];
+        size_t nc = tl ? s_lookup(terms, p->system, t, tl, c, ASSAY_VERIFY_MAX_CANDS) : 0;
+        if (nc) {
+            s_add_atom_q(terms, p->system, t, tl, c, nc, qual, out, max, &n);
+            if (n) return n;
+        }
+    }
     /* only the fuzzy linker needs a (growable) entity list */
     assay_entities_t ebuf = ASSAY_ENTITIES_INIT, *ents = p->linker ? &ebuf : NULL;
     while (i < len && n < max) {
@@ -1052,6 +1123,142 @@ static void s_atom_pair(s_ctx_t *cx, const assay_verify_atom_t *g, const assay_v
     }
 }
 
+/* ------------------------------------------------ normaliser evidence */
+
+#define S_EV_FLOOR 0.02f /* below this confidence a candidate says nothing */
+#define S_EV_RIVAL 0.5f  /* the gold is named unless a sibling has twice its confidence */
+#define S_EV_BASE 0.85f  /* the similarity of a gold the normaliser names */
+#define S_EV_LOW 0.75f   /* the most a gold the normaliser does not name gets from it */
+
+/* the 3-character category of x (x itself above it) */
+static assay_term_id_t s_category(const assay_terms_t *terms, assay_term_id_t x)
+{
+    for (int guard = 0; guard < 8 && x != ASSAY_TERM_NONE; guard++) {
+        if (assay_terms_level(terms, x) <= ASSAY_LEVEL_CATEGORY) return x;
+        x = assay_terms_parent(terms, x);
+    }
+    return x;
+}
+
+/* 1 when concept e is a sibling of gold concept g: the same category, another
+ * standard name, neither subsuming the other */
+static int s_is_sibling(const assay_terms_t *terms, assay_term_id_t g, assay_term_id_t e)
+{
+    if (g == e || strcmp(assay_terms_name(terms, g), assay_terms_name(terms, e)) == 0) return 0;
+    assay_term_id_t cg = s_category(terms, g), ce = s_category(terms, e);
+    if (cg == ASSAY_TERM_NONE || cg != ce) return 0;
+    if (assay_terms_level(terms, cg) != ASSAY_LEVEL_CATEGORY) return 0;
+    return !assay_terms_is_ancestor(terms, g, e) && !assay_terms_is_ancestor(terms, e, g);
+}
+
+/* the code system whose normaliser judges gold atom a: bj_v601 when one of its
+ * names is a bj_v601 standard name and that normaliser exists, else clin2.0 */
+static int s_ev_system(const assay_terms_t *terms, const assay_verify_params_t *p,
+                       const assay_verify_atom_t *a)
+{
+    if (p->linkers[ASSAY_SYS_BJV601]) {
+        for (size_t i = 0; i < a->n_cands; i++) {
+            if (assay_terms_system(terms, a->cands[i]) == ASSAY_SYS_BJV601)
+                return ASSAY_SYS_BJV601;
+            assay_name_hit_t h[8];
+            size_t n = assay_terms_find_name(terms, assay_terms_name(terms, a->cands[i]),
+                                             ASSAY_SYS_BJV601, h, 8);
+            for (size_t k = 0; k < n && k < 8; k++)
+                if (h[k].alias == UINT32_MAX &&
+                    assay_terms_system(terms, h[k].concept) == ASSAY_SYS_BJV601)
+                    return ASSAY_SYS_BJV601;
+        }
+    }
+    if (p->linkers[ASSAY_SYS_CLIN20]) return ASSAY_SYS_CLIN20;
+    return p->linkers[ASSAY_SYS_BJV601] ? ASSAY_SYS_BJV601 : -1;
+}
+
+/* the normaliser as evidence for the gold atoms that the exact comparison left
+ * short of a perfect match (see assay_verify_params_t.linkers) */
+static void s_evidence(const assay_terms_t *terms, const assay_verify_params_t *p,
+                       const char *response, size_t rlen, assay_verify_result_t *out)
+{
+    assay_entities_t ents[ASSAY_SYS_COUNT];
+    int have[ASSAY_SYS_COUNT] = {0};
+    for (size_t g = 0; g < out->n_gold; g++) {
+        assay_verify_atom_t *ga = &out->gold[g];
+        ga->ev_before = ga->sim;
+        if (ga->sim >= 0.999f || ga->n_cands == 0 || !response || rlen == 0) continue;
+        int sys = s_ev_system(terms, p, ga);
+        if (sys < 0) continue;
+        if (!have[sys]) {
+            assay_entities_init(&ents[sys]);
+            have[sys] = 1;
+            if (assay_normalize_text(p->linkers[sys], response, rlen, &ents[sys]) < 0)
+                ents[sys].n = 0;
+        }
+        const assay_entities_t *e = &ents[sys];
+        size_t hit = SIZE_MAX;
+        for (size_t k = 0; k < e->n && hit == SIZE_MAX; k++)
+            for (size_t c = 0; c < ga->n_cands; c++)
+                if (e->items[k].concept == ga->cands[c] ||
+                    strcmp(e->items[k].name, assay_terms_name(terms, ga->cands[c])) == 0) {
+                    hit = k;
+                    break;
+                }
+        /* the best sibling of the gold ranked above it (entities come best first) */
+        size_t rival = SIZE_MAX, upto = hit == SIZE_MAX ? e->n : hit;
+        for (size_t k = 0; k < upto && rival == SIZE_MAX; k++) {
+            if (e->items[k].confidence < S_EV_FLOOR) break;
+            for (size_t c = 0; c < ga->n_cands; c++)
+                if (s_is_sibling(terms, ga->cands[c], e->items[k].concept)) {
+                    rival = k;
+                    break;
+                }
+        }
+        if (rival != SIZE_MAX) {
+            ga->ev_rival = e->items[rival].concept;
+            ga->ev_rival_conf = e->items[rival].confidence;
+        }
+        if (hit == SIZE_MAX) {
+            ga->ev = ASSAY_EV_ABSENT;
+            continue;
+        }
+        float conf = e->items[hit].confidence;
+        ga->ev_conf = conf;
+        float rc = rival != SIZE_MAX ? ga->ev_rival_conf : 0;
+        /* the gold's share of the evidence between it and its best sibling */
+        float q = conf + rc > 0 ? conf / (conf + rc) : 0;
+        if (conf < S_EV_FLOOR || conf < S_EV_RIVAL * rc) {
+            ga->ev = ASSAY_EV_OUTRANKED;
+            /* graded, below any acceptance: a ranking signal only */
+            float low = S_EV_LOW * q * (conf < S_EV_FLOOR ? conf / S_EV_FLOOR : 1);
+            if (low > ga->sim) {
+                ga->ev_before = ga->sim;
+                ga->sim = low;
+                ga->ev = ASSAY_EV_OUTRANKED | 0x80;
+            }
+            continue;
+        }
+        ga->ev = ASSAY_EV_NAMED;
+        float sim = S_EV_BASE + (1 - S_EV_BASE) * q;
+        if (sim <= ga->sim) continue;
+        ga->sim = sim;
+        ga->best_own = e->items[hit].concept;
+        ga->best_other = e->items[hit].concept;
+        /* the answer atoms the entity spans said the gold, too */
+        size_t es = e->items[hit].start, ee = e->items[hit].end;
+        for (size_t a = 0; a < out->n_pred; a++) {
+            assay_verify_atom_t *pa = &out->pred[a];
+            size_t as = (size_t)(pa->text - response), ae = as + pa->len;
+            if (pa->text < response || as >= rlen) continue;
+            if (as < ee && es < ae && pa->sim < sim) {
+                pa->sim = sim;
+                pa->best = (int8_t)g;
+                pa->best_own = pa->best_other = e->items[hit].concept;
+                ga->best = (int8_t)a;
+            }
+        }
+    }
+    for (int i = 0; i < ASSAY_SYS_COUNT; i++)
+        if (have[i]) assay_entities_release(&ents[i]);
+}
+
 static void s_codes_atoms(const assay_terms_t *terms, const assay_verify_params_t *p,
                           const char *const *codes, size_t n_codes, assay_verify_atom_t *out,
                           size_t max, size_t *n)
@@ -1075,6 +1282,7 @@ static void s_codes_atoms(const assay_terms_t *terms, const assay_verify_params_
         a->from_code = 1;
         a->best = -1;
         a->best_own = a->best_other = ASSAY_TERM_NONE;
+        a->ev_rival = ASSAY_TERM_NONE;
     }
 }
 
@@ -1148,6 +1356,12 @@ int assay_verify_text(const assay_terms_t *terms, const assay_verify_params_t *p
             gn++;
         }
     }
+    s_evidence(terms, p, response, rlen, out);
+    for (size_t g = 0; g < out->n_gold; g++) {
+        assay_verify_atom_t *ga = &out->gold[g];
+        if (ga->ev == ASSAY_EV_NAMED || (ga->ev & 0x80)) rsum += ga->sim - ga->ev_before;
+        ga->ev &= 0x7F;
+    }
     /* precision over the answer's entities: when some atoms link, the unlinked
      * ones are the prose around them (依据, 建议复查) and do not count */
     size_t plinked = 0, pn_count = 0;
@@ -1204,6 +1418,25 @@ static json_t *s_atoms_json(const assay_terms_t *terms, const assay_verify_atom_
             json_array_append_new(codes, json_string(assay_terms_code(terms, a->cands[k])));
         json_t *o = json_pack("{s:s%, s:o, s:b}", "text", a->text, (size_t)a->len, "codes", codes,
                               "from_code", a->from_code);
+        if (a->qual) {
+            json_t *q = json_array();
+            if (a->qual & ASSAY_QUAL_HEDGE) json_array_append_new(q, json_string("hedge"));
+            if (a->qual & ASSAY_QUAL_PENDING) json_array_append_new(q, json_string("pending_workup"));
+            if (a->qual & ASSAY_QUAL_POSTOP) json_array_append_new(q, json_string("post_treatment"));
+            if (a->qual & ASSAY_QUAL_LATERALITY)
+                json_array_append_new(q, json_string("laterality_dropped"));
+            json_object_set_new(o, "qualifiers", q);
+        }
+        if (a->ev != ASSAY_EV_NONE) {
+            static const char *const evn[] = {"none", "named", "outranked_by_sibling", "absent"};
+            json_t *ev = json_pack("{s:s, s:o}", "normalizer", evn[a->ev & 3], "confidence",
+                                   s_num_or_null(a->ev_conf));
+            if (a->ev_rival != ASSAY_TERM_NONE) {
+                json_object_set_new(ev, "sibling", s_concept_json(terms, a->ev_rival));
+                json_object_set_new(ev, "sibling_confidence", s_num_or_null(a->ev_rival_conf));
+            }
+            json_object_set_new(o, "evidence", ev);
+        }
         if (a->best >= 0) {
             json_object_set_new(o, "match", json_integer(a->best));
             json_object_set_new(o, "sim", s_num_or_null(a->sim));

@@ -80,6 +80,13 @@ typedef struct {
      * concurrent checks only read it. About a hundred times slower than exact
      * lookups, so it is an opt-in. */
     assay_normalizer_t *linker;
+    /* the full normaliser per code system (index ASSAY_SYS_CLIN20 / ASSAY_SYS_BJV601;
+     * NULL: none), used as evidence: when the exact comparison leaves a gold atom
+     * short of a perfect match, the whole answer is normalised in the gold's system
+     * and the gold counts as named when the normaliser ranks it high and no sibling
+     * of the gold (same ICD category, neither ancestor nor descendant) above it.
+     * Borrowed and prepared, like linker. */
+    assay_normalizer_t *linkers[ASSAY_SYS_COUNT];
 } assay_verify_params_t;
 
 /* defaults: w_path 0.55, w_graph 0.15, w_term 0.3, w_precision 0.2, threshold 0.8,
@@ -110,9 +117,26 @@ unsigned assay_verify_mcq_extract(const char *text, size_t len, const char *cons
                                   size_t n_options, assay_mcq_how_t *how);
 
 /* one atom: a span of the input text and the concepts it maps to */
+/* what an atom's wording says besides its disease (assay_verify_atom_t.qual) */
+#define ASSAY_QUAL_HEDGE 0x01      /* 考虑 / 可能 / 疑似 / 待排: counted as the disease */
+#define ASSAY_QUAL_PENDING 0x02    /* 待查 / 查因: a work-up of the finding */
+#define ASSAY_QUAL_POSTOP 0x04     /* 术后 / 状态 / 史: a state after the disease */
+#define ASSAY_QUAL_LATERALITY 0x08 /* 左 / 右 / 双侧 / 单侧 dropped to link it */
+
+/* how the normaliser's evidence decided an atom (assay_verify_atom_t.ev) */
+#define ASSAY_EV_NONE 0      /* not consulted (exact match, or no normaliser) */
+#define ASSAY_EV_NAMED 1     /* the normaliser ranks the gold first in its category */
+#define ASSAY_EV_OUTRANKED 2 /* a sibling of the gold ranks above it */
+#define ASSAY_EV_ABSENT 3    /* the gold is not among the normaliser's candidates */
+
 typedef struct {
     const char *text; /* points into the answer or gold text (not NUL-terminated) */
     uint32_t len;
+    uint8_t qual; /* ASSAY_QUAL_* */
+    uint8_t ev;   /* gold atoms: ASSAY_EV_* */
+    float ev_conf, ev_rival_conf; /* the gold's and the best sibling's confidence */
+    float ev_before;              /* the similarity before the evidence */
+    assay_term_id_t ev_rival;     /* that sibling (ASSAY_TERM_NONE: none) */
     uint8_t n_cands;
     uint8_t from_code; /* 1 when it came from gold_codes, not from text */
     uint8_t fuzzy;     /* 1 when the fuzzy linker chose its concept */
