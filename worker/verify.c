@@ -605,7 +605,12 @@ static void s_add_atom_q(const assay_terms_t *terms, assay_code_system_t sys, co
                          assay_verify_atom_t *out, size_t max, size_t *n)
 {
     if (!cands) s_trim_atom_q(&s, &len, &qual);
-    if (assay_textscan_count(s, len) < 2 || *n >= max || s_is_filler(s, len)) return;
+    /* one character is an atom only when it is a name (痣, 癌) */
+    if (*n >= max || len == 0 || s_is_filler(s, len)) return;
+    assay_term_id_t one[1];
+    if (assay_textscan_count(s, len) < 2 &&
+        !(cands ? n_cands > 0 : s_lookup(terms, sys, s, len, one, 1) > 0))
+        return;
     assay_verify_atom_t *a = &out[*n];
     memset(a, 0, sizeof *a);
     a->text = s;
@@ -1151,6 +1156,29 @@ static int s_is_sibling(const assay_terms_t *terms, assay_term_id_t g, assay_ter
     return !assay_terms_is_ancestor(terms, g, e) && !assay_terms_is_ancestor(terms, e, g);
 }
 
+/* 1 when rival's name lies inside gold's name (错构瘤 in 肺错构瘤) and the answer
+ * holds at least half of the characters the gold adds to it: the answer supports
+ * the gold's more specific wording, so the more general sibling does not outrank it */
+static int s_specialises(const assay_terms_t *terms, assay_term_id_t gold, assay_term_id_t rival,
+                         const char *resp, size_t rlen)
+{
+    const char *g = assay_terms_name(terms, gold), *r = assay_terms_name(terms, rival);
+    size_t gl = strlen(g), rl = strlen(r);
+    const char *at = rl ? assay_textscan_find(g, gl, r, rl) : NULL;
+    if (!at || rl == gl) return 0;
+    size_t extra = 0, found = 0;
+    for (int side = 0; side < 2; side++) {
+        const char *b = side ? at + rl : g, *e = side ? g + gl : at;
+        for (size_t i = 0; b + i < e;) {
+            size_t st = i;
+            assay_textscan_next(b, (size_t)(e - b), &i);
+            extra++;
+            found += assay_textscan_find(resp, rlen, b + st, i - st) != NULL;
+        }
+    }
+    return extra > 0 && found * 2 >= extra;
+}
+
 /* the code system whose normaliser judges gold atom a: bj_v601 when one of its
  * names is a bj_v601 standard name and that normaliser exists, else clin2.0 */
 static int s_ev_system(const assay_terms_t *terms, const assay_verify_params_t *p,
@@ -1171,6 +1199,86 @@ static int s_ev_system(const assay_terms_t *terms, const assay_verify_params_t *
     }
     if (p->linkers[ASSAY_SYS_CLIN20]) return ASSAY_SYS_CLIN20;
     return p->linkers[ASSAY_SYS_BJV601] ? ASSAY_SYS_BJV601 : -1;
+}
+
+#define S_CT_MIN 0.3f   /* the least surface similarity the contrast accepts */
+#define S_CT_MAXSIB 512 /* siblings compared at most */
+
+/* the words of an answer atom without a leading laterality word */
+static void s_unlateral(const char **s, size_t *len)
+{
+    for (const s_word_t *w = s_lateral; w->s; w++) {
+        size_t wl;
+        if (s_starts(*s, *len, w, &wl) && wl < *len) {
+            *s += wl;
+            *len -= wl;
+            return;
+        }
+    }
+}
+
+/* the highest surface similarity of text to a concept below root (root included)
+ * other than the gold, its ancestors and descendants, and names equal to its */
+static float s_best_sibling(const assay_terms_t *terms, assay_term_id_t root, assay_term_id_t gold,
+                            const char *text, size_t len, float best, size_t *budget)
+{
+    if (*budget == 0) return best;
+    (*budget)--;
+    if (root != gold && !assay_terms_is_ancestor(terms, root, gold) &&
+        !assay_terms_is_ancestor(terms, gold, root) &&
+        assay_terms_level(terms, root) > ASSAY_LEVEL_CATEGORY &&
+        strcmp(assay_terms_name(terms, root), assay_terms_name(terms, gold)) != 0) {
+        const char *nm = assay_terms_name(terms, root);
+        float d = (float)assay_textscan_similarity(text, len, nm, strlen(nm));
+        if (d > best) best = d;
+    }
+    size_t k = assay_terms_child_count(terms, root);
+    for (size_t i = 0; i < k; i++)
+        best = s_best_sibling(terms, assay_terms_child(terms, root, i), gold, text, len, best,
+                              budget);
+    return best;
+}
+
+/* category contrast: a gold atom the normaliser did not name still counts as
+ * said when an answer atom that links to nothing exactly is closer in surface to
+ * the gold's name than to any sibling's in its ICD category (and close enough) */
+static void s_contrast(const assay_terms_t *terms, assay_verify_result_t *out)
+{
+    for (size_t g = 0; g < out->n_gold; g++) {
+        assay_verify_atom_t *ga = &out->gold[g];
+        if (ga->ev != ASSAY_EV_ABSENT && (ga->ev & 0x7F) != ASSAY_EV_OUTRANKED) continue;
+        for (size_t c = 0; c < ga->n_cands; c++) {
+            assay_term_id_t gc = ga->cands[c], cat = s_category(terms, gc);
+            if (cat == ASSAY_TERM_NONE || assay_terms_level(terms, cat) != ASSAY_LEVEL_CATEGORY)
+                continue;
+            const char *gn = assay_terms_name(terms, gc);
+            for (size_t a = 0; a < out->n_pred; a++) {
+                assay_verify_atom_t *pa = &out->pred[a];
+                if (pa->n_cands > 0 && !(pa->qual & ASSAY_QUAL_LATERALITY)) continue;
+                const char *t = pa->text;
+                size_t tl = pa->len;
+                s_unlateral(&t, &tl);
+                float dg = (float)assay_textscan_similarity(t, tl, gn, strlen(gn));
+                if (dg < S_CT_MIN) continue;
+                size_t budget = S_CT_MAXSIB;
+                float ds = s_best_sibling(terms, cat, gc, t, tl, 0, &budget);
+                if (dg <= ds) continue;
+                float sim = 0.8f + 0.2f * (dg - ds);
+                if (sim > 0.84f) sim = 0.84f; /* below what the normaliser's naming gives */
+                if (sim <= ga->sim) continue;
+                if (!(ga->ev & 0x80)) ga->ev_before = ga->sim;
+                ga->sim = sim;
+                ga->ev = ASSAY_EV_CONTRAST | 0x80;
+                ga->best = (int8_t)a;
+                ga->best_own = gc;
+                if (pa->sim < sim) {
+                    pa->sim = sim;
+                    pa->best = (int8_t)g;
+                    pa->best_own = pa->best_other = gc;
+                }
+            }
+        }
+    }
 }
 
 /* the normaliser as evidence for the gold atoms that the exact comparison left
@@ -1206,7 +1314,8 @@ static void s_evidence(const assay_terms_t *terms, const assay_verify_params_t *
         for (size_t k = 0; k < upto && rival == SIZE_MAX; k++) {
             if (e->items[k].confidence < S_EV_FLOOR) break;
             for (size_t c = 0; c < ga->n_cands; c++)
-                if (s_is_sibling(terms, ga->cands[c], e->items[k].concept)) {
+                if (s_is_sibling(terms, ga->cands[c], e->items[k].concept) &&
+                    !s_specialises(terms, ga->cands[c], e->items[k].concept, response, rlen)) {
                     rival = k;
                     break;
                 }
@@ -1257,6 +1366,7 @@ static void s_evidence(const assay_terms_t *terms, const assay_verify_params_t *
     }
     for (int i = 0; i < ASSAY_SYS_COUNT; i++)
         if (have[i]) assay_entities_release(&ents[i]);
+    s_contrast(terms, out);
 }
 
 static void s_codes_atoms(const assay_terms_t *terms, const assay_verify_params_t *p,
@@ -1428,8 +1538,10 @@ static json_t *s_atoms_json(const assay_terms_t *terms, const assay_verify_atom_
             json_object_set_new(o, "qualifiers", q);
         }
         if (a->ev != ASSAY_EV_NONE) {
-            static const char *const evn[] = {"none", "named", "outranked_by_sibling", "absent"};
-            json_t *ev = json_pack("{s:s, s:o}", "normalizer", evn[a->ev & 3], "confidence",
+            static const char *const evn[] = {"none", "named", "outranked_by_sibling", "absent",
+                                              "closest_in_category"};
+            json_t *ev = json_pack("{s:s, s:o}", "normalizer", evn[a->ev <= 4 ? a->ev : 0],
+                                   "confidence",
                                    s_num_or_null(a->ev_conf));
             if (a->ev_rival != ASSAY_TERM_NONE) {
                 json_object_set_new(ev, "sibling", s_concept_json(terms, a->ev_rival));

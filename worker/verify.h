@@ -128,6 +128,8 @@ unsigned assay_verify_mcq_extract(const char *text, size_t len, const char *cons
 #define ASSAY_EV_NAMED 1     /* the normaliser ranks the gold first in its category */
 #define ASSAY_EV_OUTRANKED 2 /* a sibling of the gold ranks above it */
 #define ASSAY_EV_ABSENT 3    /* the gold is not among the normaliser's candidates */
+#define ASSAY_EV_CONTRAST 4  /* not named, but an unlinked answer atom is closer in surface
+                              * to the gold than to any sibling in its category */
 
 typedef struct {
     const char *text; /* points into the answer or gold text (not NUL-terminated) */
