@@ -1246,7 +1246,7 @@ static void s_contrast(const assay_terms_t *terms, assay_verify_result_t *out)
 {
     for (size_t g = 0; g < out->n_gold; g++) {
         assay_verify_atom_t *ga = &out->gold[g];
-        if (ga->ev != ASSAY_EV_ABSENT && (ga->ev & 0x7F) != ASSAY_EV_OUTRANKED) continue;
+        if ((ga->ev & 0x7F) != ASSAY_EV_ABSENT && (ga->ev & 0x7F) != ASSAY_EV_OUTRANKED) continue;
         for (size_t c = 0; c < ga->n_cands; c++) {
             assay_term_id_t gc = ga->cands[c], cat = s_category(terms, gc);
             if (cat == ASSAY_TERM_NONE || assay_terms_level(terms, cat) != ASSAY_LEVEL_CATEGORY)
@@ -1259,10 +1259,27 @@ static void s_contrast(const assay_terms_t *terms, assay_verify_result_t *out)
                 size_t tl = pa->len;
                 s_unlateral(&t, &tl);
                 float dg = (float)assay_textscan_similarity(t, tl, gn, strlen(gn));
-                if (dg < S_CT_MIN) continue;
+                if (dg < S_CT_MIN) {
+                    float low = 0.5f * dg * dg;
+                    if (low > ga->sim) {
+                        if (!(ga->ev & 0x80)) ga->ev_before = ga->sim;
+                        ga->sim = low;
+                        ga->ev |= 0x80;
+                    }
+                    continue;
+                }
                 size_t budget = S_CT_MAXSIB;
                 float ds = s_best_sibling(terms, cat, gc, t, tl, 0, &budget);
-                if (dg <= ds) continue;
+                if (dg <= ds) {
+                    /* graded, below any acceptance: a ranking signal only */
+                    float low = 0.5f * dg * (ds > 0 ? dg / ds : 1);
+                    if (low > ga->sim) {
+                        if (!(ga->ev & 0x80)) ga->ev_before = ga->sim;
+                        ga->sim = low;
+                        ga->ev |= 0x80;
+                    }
+                    continue;
+                }
                 float sim = 0.8f + 0.2f * (dg - ds);
                 if (sim > 0.84f) sim = 0.84f; /* below what the normaliser's naming gives */
                 if (sim <= ga->sim) continue;
@@ -1326,6 +1343,23 @@ static void s_evidence(const assay_terms_t *terms, const assay_verify_params_t *
         }
         if (hit == SIZE_MAX) {
             ga->ev = ASSAY_EV_ABSENT;
+            /* graded, below any acceptance: how close in the hierarchy the
+             * normaliser's best readings of the answer come to the gold */
+            float low = 0;
+            for (size_t k = 0; k < e->n && k < 3; k++) {
+                if (e->items[k].confidence < S_EV_FLOOR) break;
+                for (size_t c = 0; c < ga->n_cands; c++) {
+                    /* a sibling reading speaks against the gold as much as for it */
+                    float w = s_is_sibling(terms, ga->cands[c], e->items[k].concept) ? 0.2f : 0.5f;
+                    float pth = w * s_path_sim(terms, e->items[k].concept, ga->cands[c]);
+                    if (pth > low) low = pth;
+                }
+            }
+            if (low > ga->sim) {
+                ga->ev_before = ga->sim;
+                ga->sim = low;
+                ga->ev |= 0x80;
+            }
             continue;
         }
         float conf = e->items[hit].confidence;
