@@ -12,6 +12,8 @@
  *    sample      {"answer": "...", "reasoning": "..."}: the sample (or "response" /
  *                "prediction" offline, see worker/sample_text.h)
  *  Params: w_path, w_graph, w_term, w_precision, threshold (default 0.8),
+ *  min_precision (default 0.34: a free-text answer is correct only when at least
+ *  that share of the diseases it names match the gold),
  *  system ("any" | "clin2.0" | "bj_v601": code system for name lookups),
  *  link ("full", the default: names and aliases, then, for a gold atom that is not
  *  matched exactly, the full normaliser of the gold's code system as evidence
@@ -70,6 +72,7 @@ static int s_params(assay_task_t *task, assay_verify_params_t *p, char *err, siz
     p->w_term = assay_param_num(task, "w_term", p->w_term);
     p->w_precision = assay_param_num(task, "w_precision", p->w_precision);
     p->threshold = assay_param_num(task, "threshold", p->threshold);
+    p->min_precision = assay_param_num(task, "min_precision", p->min_precision);
     const char *sys = assay_param_str(task, "system", "any");
     if (strcmp(sys, "any") == 0)
         p->system = ASSAY_SYS_ANY;

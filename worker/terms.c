@@ -425,8 +425,8 @@ int assay_terms_read_tsv(const char *dir, assay_terms_file_t f, assay_terms_row_
                     chr++;
                 }
             }
-            s_err(err, errlen, "%s:%zu:%zu: invalid UTF-8 (field %zu, character %zu)", fname, line,
-                  col, col, chr);
+            s_err(err, errlen, "%s:%zu:%zu: invalid UTF-8 at character %zu of the field", fname,
+                  line, col, chr);
             rc = ASSAY_EPARSE;
             break;
         }
@@ -949,7 +949,7 @@ static int s_resolve_parents(assay_terms_builder_t *b, char *err, size_t errlen)
         if (c->file != ASSAY_TERMS_ICD10 || !c->parent_code) continue;
         c->parent = s_code_find_sys(b, c->system, s_bstr(b, c->parent_code));
         if (c->parent == S_NONE || c->parent == i) {
-            s_err(err, errlen, "%s:%u: field \"parent_code\": unknown parent code \"%s\"",
+            s_err(err, errlen, "%s:%u:2: field \"parent_code\": unknown parent code \"%s\"",
                   s_files[c->file].file, c->line, s_bstr(b, c->parent_code));
             return ASSAY_EPARSE;
         }
@@ -1100,7 +1100,7 @@ assay_terms_t *assay_terms_builder_finish(assay_terms_builder_t **self_p, char *
             d++;
         }
         if (d > 64) {
-            s_err(err, errlen, "%s:%u: field \"parent_code\": the parent chain of \"%s\" loops",
+            s_err(err, errlen, "%s:%u:2: field \"parent_code\": the parent chain of \"%s\" loops",
                   s_files[b->concepts[i].file].file, b->concepts[i].line, s_bstr(b, cs[i].code));
             goto fail;
         }

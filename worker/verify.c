@@ -33,6 +33,7 @@ void assay_verify_params_default(assay_verify_params_t *p)
     p->w_term = 0.3;
     p->w_precision = 0.2;
     p->threshold = 0.8;
+    p->min_precision = 0.34;
     p->system = ASSAY_SYS_ANY;
     p->linker = NULL;
     for (int i = 0; i < ASSAY_SYS_COUNT; i++)
@@ -48,7 +49,8 @@ int assay_verify_params_check(const assay_verify_params_t *p, char *err, size_t 
              {"w_graph", p->w_graph, 0, 1e6},
              {"w_term", p->w_term, 0, 1e6},
              {"w_precision", p->w_precision, 0, 1},
-             {"threshold", p->threshold, 0, 1}};
+             {"threshold", p->threshold, 0, 1},
+             {"min_precision", p->min_precision, 0, 1}};
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
         if (!(r[i].v >= r[i].lo && r[i].v <= r[i].hi)) {
             snprintf(err, errlen, "parameter \"%s\" is %g: expected a number in [%g, %g]",
@@ -587,6 +589,26 @@ static size_t s_lookup(const assay_terms_t *terms, assay_code_system_t sys, cons
     return n;
 }
 
+/* an ICD code written as the answer ("J15.900", "I21"): its concept (1) or 0 */
+static size_t s_code(const assay_terms_t *terms, assay_code_system_t sys, const char *s,
+                     size_t len, assay_term_id_t *out)
+{
+    if (len < 3 || len > 24 || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')) ||
+        !(s[1] >= '0' && s[1] <= '9'))
+        return 0;
+    char code[32];
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x80 || ch == ' ') return 0;
+        code[i] = (char)ch;
+    }
+    code[len] = '\0';
+    assay_term_id_t c = assay_terms_find_code(terms, sys, code);
+    if (c == ASSAY_TERM_NONE) return 0;
+    out[0] = c;
+    return 1;
+}
+
 /* a whole segment that is only a filler word ("诊断", "可能") */
 static int s_is_filler(const char *s, size_t len)
 {
@@ -676,6 +698,10 @@ static void s_segment(const assay_terms_t *terms, const assay_verify_params_t *p
     if (tl == 0) return;
     assay_term_id_t c[ASSAY_VERIFY_MAX_CANDS];
     size_t nc = s_lookup(terms, sys, t, tl, c, ASSAY_VERIFY_MAX_CANDS);
+    if (!nc && (nc = s_code(terms, sys, t, tl, c)) > 0) {
+        s_add_atom_q(terms, sys, t, tl, c, nc, (uint8_t)(qual | ASSAY_QUAL_CODE), out, max, n);
+        return;
+    }
     if (nc || depth > 3) {
         s_add_atom_q(terms, sys, t, tl, c, nc, qual, out, max, n);
         return;
@@ -1521,7 +1547,8 @@ int assay_verify_text(const assay_terms_t *terms, const assay_verify_params_t *p
     out->score = (1 - p->w_precision) * out->recall + p->w_precision * out->precision;
     if (out->score > 1) out->score = 1;
     if (out->score < 0) out->score = 0;
-    out->correct = out->score >= p->threshold;
+    /* a list of many diseases that happens to hold the gold is no correct answer */
+    out->correct = out->score >= p->threshold && out->precision >= p->min_precision;
     out->term_sim = ts / (double)out->n_gold;
     out->path_sim = pn ? ps / (double)pn : -1;
     out->graph_sim = gn ? gs / (double)gn : -1;
@@ -1569,6 +1596,7 @@ static json_t *s_atoms_json(const assay_terms_t *terms, const assay_verify_atom_
             if (a->qual & ASSAY_QUAL_POSTOP) json_array_append_new(q, json_string("post_treatment"));
             if (a->qual & ASSAY_QUAL_LATERALITY)
                 json_array_append_new(q, json_string("laterality_dropped"));
+            if (a->qual & ASSAY_QUAL_CODE) json_array_append_new(q, json_string("icd_code"));
             json_object_set_new(o, "qualifiers", q);
         }
         if (a->ev != ASSAY_EV_NONE) {
@@ -1621,8 +1649,9 @@ static json_t *s_codes_json(const assay_terms_t *terms, const assay_verify_atom_
 json_t *assay_verify_explain(const assay_terms_t *terms, const assay_verify_params_t *p,
                              const assay_verify_result_t *r)
 {
-    json_t *w = json_pack("{s:f, s:f, s:f, s:f}", "w_path", p->w_path, "w_graph", p->w_graph,
-                          "w_term", p->w_term, "w_precision", p->w_precision);
+    json_t *w = json_pack("{s:f, s:f, s:f, s:f, s:f}", "w_path", p->w_path, "w_graph", p->w_graph,
+                          "w_term", p->w_term, "w_precision", p->w_precision, "min_precision",
+                          p->min_precision);
     json_t *o;
     if (r->kind == ASSAY_VERIFY_MCQ) {
         o = json_pack("{s:s, s:o, s:o, s:s, s:o, s:o}", "method", "option_letters", "gold",

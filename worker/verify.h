@@ -73,7 +73,8 @@ int assay_verify_kind_parse(const char *s, assay_verify_kind_t *out);
 typedef struct {
     double w_path, w_graph, w_term; /* similarity weights (>= 0, not all 0) */
     double w_precision;             /* share of precision in the score, 0..1 */
-    double threshold;               /* `correct` when score >= threshold */
+    double threshold;               /* `correct` when score >= threshold ... */
+    double min_precision;           /* ... and precision >= min_precision (free text) */
     assay_code_system_t system;     /* code system for name lookups (ASSAY_SYS_ANY) */
     /* optional fuzzy linker for text that exact names leave unlinked (NULL: exact
      * names only). Borrowed; it must be prepared (assay_normalizer_prepare) so
@@ -90,7 +91,8 @@ typedef struct {
 } assay_verify_params_t;
 
 /* defaults: w_path 0.55, w_graph 0.15, w_term 0.3, w_precision 0.2, threshold 0.8,
- * system any, no fuzzy linker */
+ * min_precision 0.34 (an answer naming the gold among three or more other diseases
+ * is not correct), system any, no fuzzy linker, no normalisers */
 void assay_verify_params_default(assay_verify_params_t *p);
 /* check ranges; 0 or ASSAY_EINVAL with the offending parameter named in err */
 int assay_verify_params_check(const assay_verify_params_t *p, char *err, size_t errlen);
@@ -122,6 +124,7 @@ unsigned assay_verify_mcq_extract(const char *text, size_t len, const char *cons
 #define ASSAY_QUAL_PENDING 0x02    /* 待查 / 查因: a work-up of the finding */
 #define ASSAY_QUAL_POSTOP 0x04     /* 术后 / 状态 / 史: a state after the disease */
 #define ASSAY_QUAL_LATERALITY 0x08 /* 左 / 右 / 双侧 / 单侧 dropped to link it */
+#define ASSAY_QUAL_CODE 0x10       /* an ICD code rather than a name */
 
 /* how the normaliser's evidence decided an atom (assay_verify_atom_t.ev) */
 #define ASSAY_EV_NONE 0      /* not consulted (exact match, or no normaliser) */
