@@ -770,7 +770,17 @@ size_t assay_verify_atoms(const assay_terms_t *terms, const assay_verify_params_
     while (i < len && n < max) {
         size_t at = i;
         uint32_t cp = assay_textscan_next(text, len, &i);
-        if (s_seg_break(cp)) {
+        int brk = s_seg_break(cp);
+        if (!brk && assay_textscan_is_space(cp)) {
+            /* "1.肺炎 2.高血压": a space before list numbering */
+            size_t j = i;
+            while (j < len && text[j] >= '0' && text[j] <= '9')
+                j++;
+            if (j > i && j < len &&
+                (text[j] == '.' || text[j] == ')' || (unsigned char)text[j] == 0xE3))
+                brk = 1;
+        }
+        if (brk) {
             /* a '.' inside a code or a number ("I25.1", "37.5") does not cut */
             if (cp == '.' && i < len && at > 0 && (unsigned char)text[i] < 0x80 &&
                 (unsigned char)text[at - 1] < 0x80 && text[i] != ' ')
