@@ -292,7 +292,10 @@ static int s_escalate(assay_task_t *task, const json_t *in, const assay_sample_t
     json_object_set_new(ctx, "gold", json_string(gold ? gold : ""));
     const json_t *q = json_object_get(in, "question");
     if (!json_is_string(q)) q = json_object_get(in, "text");
-    if (json_is_string(q)) json_object_set(ctx, "question", (json_t *)q);
+    if (json_is_string(q))
+        json_object_set(ctx, "question", (json_t *)q);
+    else /* the judge sees that there is none rather than a blank */
+        json_object_set_new(ctx, "question", json_string("（未提供题目）"));
     json_t *sample = json_object();
     json_object_set_new(sample, "answer", json_stringn(st->answer, st->answer_len));
     json_object_set_new(sample, "reasoning",
