@@ -752,7 +752,12 @@ size_t assay_verify_atoms(const assay_terms_t *terms, const assay_verify_params_
 {
     size_t n = 0, start = 0, i = 0;
     if (!text) return 0;
-    {
+    int has_break = 0;
+    for (size_t k = 0; k < len && !has_break;) {
+        uint32_t cp = assay_textscan_next(text, len, &k);
+        has_break = s_seg_break(cp) && cp != '.';
+    }
+    if (has_break) {
         /* a whole text that is one name (standard names may hold 、 and ,) */
         const char *t = text;
         size_t tl = len;
