@@ -506,6 +506,51 @@ static int s_ends(const char *s, size_t len, const s_word_t *w, size_t *wl)
     return *wl <= len && s[len - 1] == w->s[*wl - 1] && memcmp(s + len - *wl, w->s, *wl) == 0;
 }
 
+static int s_opener(uint32_t cp)
+{
+    return cp == '(' || cp == 0xFF08 || cp == '[' || cp == 0x3010 || cp == 0x3014;
+}
+
+static int s_closer(uint32_t cp)
+{
+    return cp == ')' || cp == 0xFF09 || cp == ']' || cp == 0x3011 || cp == 0x3015;
+}
+
+static int s_has_opener(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len;)
+        if (s_opener(assay_textscan_next(s, len, &i))) return 1;
+    return 0;
+}
+
+/* s without its bracketed parts (drop = 1: 神经源性膀胱(功能不良) → 神经源性膀胱) or
+ * without the brackets only (drop = 0: 睑(缘)炎 → 睑缘炎), into out; its length,
+ * 0 when s has no brackets or out is too small */
+static size_t s_unbracket(const char *s, size_t len, int drop, char *out, size_t cap)
+{
+    size_t n = 0;
+    int depth = 0, any = 0;
+    for (size_t i = 0; i < len;) {
+        size_t at = i;
+        uint32_t cp = assay_textscan_next(s, len, &i);
+        if (s_opener(cp)) {
+            depth++;
+            any = 1;
+            continue;
+        }
+        if (s_closer(cp)) {
+            if (depth > 0) depth--;
+            any = 1;
+            continue;
+        }
+        if (drop && depth > 0) continue;
+        if (n + (i - at) >= cap) return 0;
+        memcpy(out + n, s + at, i - at);
+        n += i - at;
+    }
+    return any ? n : 0;
+}
+
 /* trim space, leading list marks ("1." "①"), filler prefixes and suffixes; *qual
  * (may be NULL) gets the ASSAY_QUAL_* bits of the words trimmed */
 static void s_trim_atom_q(const char **s, size_t *len, uint8_t *qual);
@@ -531,7 +576,8 @@ static void s_trim_atom_q(const char **s, size_t *len, uint8_t *qual)
         }
         size_t b;
         cp = assay_textscan_prev(*s, *len, &b);
-        if (assay_textscan_is_space(cp) || assay_textscan_is_punct(cp)) {
+        if ((assay_textscan_is_space(cp) || assay_textscan_is_punct(cp)) &&
+            !(s_closer(cp) && s_has_opener(*s, b))) { /* 肩关节脱位[盂肱关节脱位] keeps ] */
             *len = b;
             again = 1;
             continue;
@@ -705,6 +751,16 @@ static void s_segment(const assay_terms_t *terms, const assay_verify_params_t *p
     if (nc || depth > 3) {
         s_add_atom_q(terms, sys, t, tl, c, nc, qual, out, max, n);
         return;
+    }
+    /* a qualifier or a spelling in brackets: 神经源性膀胱(功能不良), 睑(缘)炎 */
+    if (s_has_opener(t, tl)) {
+        char v[S_NAME_MAX];
+        for (int drop = 1; drop >= 0; drop--) {
+            size_t vl = s_unbracket(t, tl, drop, v, sizeof v);
+            if (vl < 2 || !(nc = s_lookup(terms, sys, v, vl, c, ASSAY_VERIFY_MAX_CANDS))) continue;
+            s_add_atom_q(terms, sys, t, tl, c, nc, qual, out, max, n);
+            return;
+        }
     }
     /* 右膝关节骨关节炎: the name without its laterality */
     for (const s_word_t *w = s_lateral; w->s; w++) {

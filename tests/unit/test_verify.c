@@ -320,6 +320,14 @@ static void test_phrasing(void **state)
     /* word order of a combination */
     assert_true(s_check(t, &p, "2型糖尿病合并高血压", "高血压合并2型糖尿病", &r));
     assert_true(r.score >= 0.99);
+    /* brackets: part of a standard name, a qualifier, or a spelling */
+    assert_true(s_check(t, &p, "急性阑尾炎伴穿孔[穿孔性阑尾炎]", "急性阑尾炎伴穿孔[穿孔性阑尾炎]", &r));
+    assert_int_equal(r.n_gold, 1);
+    assert_true(r.score >= 0.99);
+    assert_true(s_check(t, &p, "急性阑尾炎", "急性阑尾炎(化脓性)", &r));
+    assert_int_equal(r.n_pred, 1);
+    assert_true(s_check(t, &p, "细菌性肺炎", "细(菌)性肺炎", &r));
+    assert_int_equal(r.n_pred, 1);
     /* an ICD code as the answer */
     assert_true(s_check(t, &p, "细菌性肺炎", "J15.900", &r));
     assert_true(r.pred[0].qual & ASSAY_QUAL_CODE);
