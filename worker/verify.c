@@ -1231,6 +1231,7 @@ static void s_atom_pair(s_ctx_t *cx, const assay_verify_atom_t *g, const assay_v
 #define S_EV_RIVAL 0.5f  /* the gold is named unless a sibling has twice its confidence */
 #define S_EV_BASE 0.85f  /* the similarity of a gold the normaliser names */
 #define S_EV_LOW 0.75f   /* the most a gold the normaliser does not name gets from it */
+#define S_EV_MAX_BYTES 4096
 
 /* the 3-character category of x (x itself above it) */
 static assay_term_id_t s_category(const assay_terms_t *terms, assay_term_id_t x)
@@ -1387,6 +1388,7 @@ static void s_contrast(const assay_terms_t *terms, assay_verify_result_t *out)
                 ga->best_own = gc;
                 if (pa->sim < sim) {
                     pa->sim = sim;
+                    pa->ev = ASSAY_EV_CONTRAST;
                     pa->best = (int8_t)g;
                     pa->best_own = pa->best_other = gc;
                 }
@@ -1402,6 +1404,22 @@ static void s_evidence(const assay_terms_t *terms, const assay_verify_params_t *
 {
     assay_entities_t ents[ASSAY_SYS_COUNT];
     int have[ASSAY_SYS_COUNT] = {0};
+    /* the part of the answer its atoms come from, at most S_EV_MAX_BYTES of it: a
+     * long answer (reasoning and all) costs the normaliser no more than that */
+    size_t lo = rlen, hi = 0;
+    for (size_t a = 0; a < out->n_pred; a++) {
+        const assay_verify_atom_t *pa = &out->pred[a];
+        if (!response || pa->text < response || pa->text >= response + rlen) continue;
+        size_t as = (size_t)(pa->text - response);
+        if (as < lo) lo = as;
+        if (as + pa->len > hi) hi = as + pa->len;
+    }
+    if (lo >= hi) return;
+    if (hi - lo > S_EV_MAX_BYTES) {
+        hi = lo + S_EV_MAX_BYTES;
+        while (hi > lo && ((unsigned char)response[hi] & 0xC0) == 0x80)
+            hi--;
+    }
     for (size_t g = 0; g < out->n_gold; g++) {
         assay_verify_atom_t *ga = &out->gold[g];
         ga->ev_before = ga->sim;
@@ -1411,7 +1429,7 @@ static void s_evidence(const assay_terms_t *terms, const assay_verify_params_t *
         if (!have[sys]) {
             assay_entities_init(&ents[sys]);
             have[sys] = 1;
-            if (assay_normalize_text(p->linkers[sys], response, rlen, &ents[sys]) < 0)
+            if (assay_normalize_text(p->linkers[sys], response + lo, hi - lo, &ents[sys]) < 0)
                 ents[sys].n = 0;
         }
         const assay_entities_t *e = &ents[sys];
@@ -1482,13 +1500,14 @@ static void s_evidence(const assay_terms_t *terms, const assay_verify_params_t *
         ga->best_own = e->items[hit].concept;
         ga->best_other = e->items[hit].concept;
         /* the answer atoms the entity spans said the gold, too */
-        size_t es = e->items[hit].start, ee = e->items[hit].end;
+        size_t es = lo + e->items[hit].start, ee = lo + e->items[hit].end;
         for (size_t a = 0; a < out->n_pred; a++) {
             assay_verify_atom_t *pa = &out->pred[a];
             size_t as = (size_t)(pa->text - response), ae = as + pa->len;
             if (pa->text < response || as >= rlen) continue;
             if (as < ee && es < ae && pa->sim < sim) {
                 pa->sim = sim;
+                pa->ev = ASSAY_EV_NAMED;
                 pa->best = (int8_t)g;
                 pa->best_own = pa->best_other = e->items[hit].concept;
                 ga->best = (int8_t)a;
@@ -1607,9 +1626,10 @@ int assay_verify_text(const assay_terms_t *terms, const assay_verify_params_t *p
      * ones are the prose around them (依据, 建议复查) and do not count */
     size_t plinked = 0, pn_count = 0;
     for (size_t a = 0; a < out->n_pred; a++)
-        plinked += out->pred[a].n_cands > 0;
+        plinked += out->pred[a].n_cands > 0 || out->pred[a].ev != ASSAY_EV_NONE;
     for (size_t a = 0; a < out->n_pred; a++) {
-        if (plinked > 0 && out->pred[a].n_cands == 0) continue;
+        /* an atom the normaliser's evidence tied to a gold is an entity, too */
+        if (plinked > 0 && out->pred[a].n_cands == 0 && out->pred[a].ev == ASSAY_EV_NONE) continue;
         psum += out->pred[a].sim > 0 ? out->pred[a].sim : 0;
         pn_count++;
     }
@@ -1650,7 +1670,8 @@ static json_t *s_concept_json(const assay_terms_t *terms, assay_term_id_t c)
                      "name", assay_terms_name(terms, c));
 }
 
-static json_t *s_atoms_json(const assay_terms_t *terms, const assay_verify_atom_t *atoms, size_t n)
+static json_t *s_atoms_json(const assay_terms_t *terms, const assay_verify_atom_t *atoms, size_t n,
+                            int gold)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -1670,7 +1691,12 @@ static json_t *s_atoms_json(const assay_terms_t *terms, const assay_verify_atom_
             if (a->qual & ASSAY_QUAL_CODE) json_array_append_new(q, json_string("icd_code"));
             json_object_set_new(o, "qualifiers", q);
         }
-        if (a->ev != ASSAY_EV_NONE) {
+        if (!gold && a->ev != ASSAY_EV_NONE) {
+            /* an answer atom tied to a gold by the evidence, not by a name */
+            json_object_set_new(o, "evidence",
+                                json_string(a->ev == ASSAY_EV_CONTRAST ? "closest_in_category"
+                                                                       : "normalizer"));
+        } else if (a->ev != ASSAY_EV_NONE) {
             static const char *const evn[] = {"none", "named", "outranked_by_sibling", "absent",
                                               "closest_in_category"};
             json_t *ev = json_pack("{s:s, s:o}", "normalizer", evn[a->ev <= 4 ? a->ev : 0],
@@ -1731,8 +1757,8 @@ json_t *assay_verify_explain(const assay_terms_t *terms, const assay_verify_para
                       json_array());
     } else {
         o = json_pack("{s:s, s:{s:o, s:o}, s:{s:o, s:o}}", "method", "atoms", "atoms", "gold",
-                      s_atoms_json(terms, r->gold, r->n_gold), "answer",
-                      s_atoms_json(terms, r->pred, r->n_pred), "codes", "gold",
+                      s_atoms_json(terms, r->gold, r->n_gold, 1), "answer",
+                      s_atoms_json(terms, r->pred, r->n_pred, 0), "codes", "gold",
                       s_codes_json(terms, r->gold, r->n_gold), "answer",
                       s_codes_json(terms, r->pred, r->n_pred));
     }

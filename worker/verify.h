@@ -138,7 +138,8 @@ typedef struct {
     const char *text; /* points into the answer or gold text (not NUL-terminated) */
     uint32_t len;
     uint8_t qual; /* ASSAY_QUAL_* */
-    uint8_t ev;   /* gold atoms: ASSAY_EV_* */
+    uint8_t ev;   /* ASSAY_EV_*: for a gold atom how the evidence decided it; for an
+                   * answer atom, NAMED / CONTRAST when the evidence tied it to a gold */
     float ev_conf, ev_rival_conf; /* the gold's and the best sibling's confidence */
     float ev_before;              /* the similarity before the evidence */
     assay_term_id_t ev_rival;     /* that sibling (ASSAY_TERM_NONE: none) */
