@@ -11,7 +11,8 @@
  *    3. links what exact matching leaves uncovered by fuzzy matching: character
  *       bigram candidates from an inverted index over standard names, and the
  *       nearest known mentions (physician-written mentions with their standard
- *       names: the chip_cdn aliases of the terminology plus any added examples),
+ *       names: the chip_cdn aliases and the known mentions of the terminology, see
+ *       assay_terms_example(), plus any added examples),
  *       which vote for their standard names;
  *    4. decomposes a term into atoms where that explains it better (site + head:
  *       上呼吸道 + 感染, 乳腺 + 恶性肿瘤 for 乳腺癌), heads and their cues being

@@ -1277,6 +1277,14 @@ static int s_specialises(const assay_terms_t *terms, assay_term_id_t gold, assay
     return extra > 0 && found * 2 >= extra;
 }
 
+/* 1 when concept e is another disease than gold concept g: neither the same
+ * concept or name, nor one subsuming the other */
+static int s_other_disease(const assay_terms_t *terms, assay_term_id_t g, assay_term_id_t e)
+{
+    if (g == e || strcmp(assay_terms_name(terms, g), assay_terms_name(terms, e)) == 0) return 0;
+    return !assay_terms_is_ancestor(terms, g, e) && !assay_terms_is_ancestor(terms, e, g);
+}
+
 /* the code system whose normaliser judges gold atom a: bj_v601 when one of its
  * names is a bj_v601 standard name and that normaliser exists, else clin2.0 */
 static int s_ev_system(const assay_terms_t *terms, const assay_verify_params_t *p,
@@ -1441,20 +1449,48 @@ static void s_evidence(const assay_terms_t *terms, const assay_verify_params_t *
                     hit = k;
                     break;
                 }
-        /* the best sibling of the gold ranked above it (entities come best first) */
+        /* the best rival ranked above the gold (entities come best first): a sibling
+         * of it, or any other disease read from the same words */
         size_t rival = SIZE_MAX, upto = hit == SIZE_MAX ? e->n : hit;
         for (size_t k = 0; k < upto && rival == SIZE_MAX; k++) {
             if (e->items[k].confidence < S_EV_FLOOR) break;
-            for (size_t c = 0; c < ga->n_cands; c++)
-                if (s_is_sibling(terms, ga->cands[c], e->items[k].concept) &&
-                    !s_specialises(terms, ga->cands[c], e->items[k].concept, response, rlen)) {
+            int same_words = hit != SIZE_MAX && e->items[k].start < e->items[hit].end &&
+                             e->items[hit].start < e->items[k].end;
+            for (size_t c = 0; c < ga->n_cands; c++) {
+                assay_term_id_t x = e->items[k].concept;
+                if ((s_is_sibling(terms, ga->cands[c], x) ||
+                     (same_words && s_other_disease(terms, ga->cands[c], x))) &&
+                    !s_specialises(terms, ga->cands[c], x, response, rlen)) {
                     rival = k;
                     break;
                 }
+            }
         }
         if (rival != SIZE_MAX) {
             ga->ev_rival = e->items[rival].concept;
             ga->ev_rival_conf = e->items[rival].confidence;
+        }
+        /* words the answer names exactly as another disease are that disease: the
+         * normaliser's reading of them as the gold does not count */
+        if (hit != SIZE_MAX) {
+            size_t es = lo + e->items[hit].start, ee = lo + e->items[hit].end;
+            for (size_t a = 0; a < out->n_pred; a++) {
+                const assay_verify_atom_t *pa = &out->pred[a];
+                if (pa->n_cands == 0 || (pa->qual & ASSAY_QUAL_LATERALITY) || pa->fuzzy) continue;
+                if (pa->text < response || pa->text >= response + rlen) continue;
+                size_t as = (size_t)(pa->text - response), ae = as + pa->len;
+                if (!(as < ee && es < ae)) continue;
+                int agrees = 0;
+                for (size_t i = 0; i < pa->n_cands && !agrees; i++)
+                    for (size_t c = 0; c < ga->n_cands && !agrees; c++)
+                        agrees = !s_other_disease(terms, ga->cands[c], pa->cands[i]);
+                if (!agrees) {
+                    ga->ev_rival = pa->cands[0];
+                    ga->ev_rival_conf = 1;
+                    rival = SIZE_MAX - 1; /* vetoed */
+                    break;
+                }
+            }
         }
         if (hit == SIZE_MAX) {
             ga->ev = ASSAY_EV_ABSENT;
@@ -1480,6 +1516,7 @@ static void s_evidence(const assay_terms_t *terms, const assay_verify_params_t *
         float conf = e->items[hit].confidence;
         ga->ev_conf = conf;
         float rc = rival != SIZE_MAX ? ga->ev_rival_conf : 0;
+        if (rival == SIZE_MAX - 1) rc = 1.0f / S_EV_RIVAL + conf; /* an exact other name */
         /* the gold's share of the evidence between it and its best sibling */
         float q = conf + rc > 0 ? conf / (conf + rc) : 0;
         if (conf < S_EV_FLOOR || conf < S_EV_RIVAL * rc) {

@@ -39,11 +39,35 @@
  *  naming many extra diseases. Atoms linked by the fuzzy linker score at least
  *  their string similarity, since a fuzzy link may be wrong.
  *
+ *  Phrasing.  Atoms are read for meaning before they are looked up: a leading
+ *  laterality word (左/右/双侧/单侧...) is dropped when the whole is no name;
+ *  hedges (考虑/可能/疑似/待排, "?") count as the disease, work-up statuses (待查/
+ *  查因) as the finding they qualify, and both are recorded (ASSAY_QUAL_*) with
+ *  post-treatment states (术后/状态/病史); brackets that close in the text belong to
+ *  it (肩关节脱位[盂肱关节脱位]), a bracketed qualifier or spelling is tried
+ *  without them; an ICD code written as the answer links to its concept; "A合并B"
+ *  and "B合并A" give the same atoms.
+ *
+ *  Evidence.  With normalisers (params.linkers, the handler's default link=full),
+ *  a gold atom that the exact comparison leaves short of a perfect match is judged
+ *  by the normaliser of its code system on the answer (typos, site words, synonyms
+ *  learned from the terminology's aliases and known mentions): named (similarity
+ *  0.85..1) when the normaliser gives it confidence >= 0.02 and no sibling of it
+ *  (same 3-character category, neither ancestor nor descendant, another name;
+ *  a more general sibling whose name lies inside the gold's, when the answer holds
+ *  what the gold adds, does not count) at least twice that; otherwise an answer atom
+ *  that links to nothing may still name it when its surface is closer to the
+ *  gold's name than to every sibling's in the category (0.8..0.84). Golds neither
+ *  way get graded scores below acceptance (hierarchy closeness of the normaliser's
+ *  readings, surface contrast) so the score still ranks.
+ *
  *  For multiple choice `correct` needs the exact set of letters; for free text it
- *  is score >= threshold.
+ *  is score >= threshold and precision >= min_precision (an answer listing the gold
+ *  among many diseases is not correct).
  *
  *  Everything is deterministic, and a check allocates nothing (but with the fuzzy
- *  linker, and for the JSON explanation): a result is a caller-owned struct with
+ *  linker or the normalisers, and for the JSON explanation): a result is a
+ *  caller-owned struct with
  *  fixed-capacity arrays whose atom strings point into the inputs.
  *  The terminology is read-only, so threads may verify concurrently.
  */

@@ -407,6 +407,49 @@ static void test_evidence(void **state)
     assay_normalizer_destroy(&nz);
 }
 
+/* an answer that names another disease exactly is that disease, whatever weak
+ * reading of its words the normaliser also offers (on the sample terminology the
+ * normaliser, with few known mentions, gives every name a little confidence) */
+static void test_evidence_exact_other(void **state)
+{
+    (void)state;
+    char err[512];
+    assay_terms_t *t = assay_terms_load_dir(ASSAY_SOURCE_DIR "/ops/sample/terms", err, sizeof err);
+    assert_non_null(t);
+    assay_normalize_opts_t o;
+    assay_normalize_opts_default(&o);
+    o.min_confidence = 0;
+    o.max_entities = 32;
+    assay_normalizer_t *nz[ASSAY_SYS_COUNT] = {NULL};
+    assay_verify_params_t p;
+    assay_verify_params_default(&p);
+    for (int sys = ASSAY_SYS_CLIN20; sys <= ASSAY_SYS_BJV601; sys++) {
+        o.system = (assay_code_system_t)sys;
+        nz[sys] = assay_normalizer_new(t, &o, err, sizeof err);
+        assert_non_null(nz[sys]);
+        assay_normalizer_prepare(nz[sys]);
+        p.linkers[sys] = nz[sys];
+    }
+    static const char *const names[] = {"尿路感染", "急性上呼吸道感染", "急性阑尾炎", "急性胰腺炎",
+                                        "急性胃肠炎", "甲状腺功能亢进症", "甲状腺功能减退症"};
+    size_t n = sizeof names / sizeof names[0], wrong = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            assay_verify_result_t r;
+            char ans[128];
+            snprintf(ans, sizeof ans, "诊断：%s", names[j]);
+            s_check(t, &p, names[i], ans, &r);
+            if (r.correct != (i == j)) {
+                fprintf(stderr, "gold %s answer %s: score %.3f\n", names[i], ans, r.score);
+                wrong++;
+            }
+        }
+    assert_int_equal(wrong, 0);
+    for (int sys = 0; sys < ASSAY_SYS_COUNT; sys++)
+        assay_normalizer_destroy(&nz[sys]);
+    assay_terms_destroy(&t);
+}
+
 /* answers of every odd kind get a score and an explanation */
 static void test_odd_answers(void **state)
 {
@@ -651,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_shotgun),
         cmocka_unit_test(test_evidence),
         cmocka_unit_test(test_odd_answers),
+        cmocka_unit_test(test_evidence_exact_other),
         cmocka_unit_test(test_garbage_input),
         cmocka_unit_test(test_random_bytes),
     };
