@@ -1449,17 +1449,13 @@ static void s_evidence(const assay_terms_t *terms, const assay_verify_params_t *
                     hit = k;
                     break;
                 }
-        /* the best rival ranked above the gold (entities come best first): a sibling
-         * of it, or any other disease read from the same words */
+        /* the best sibling of the gold ranked above it (entities come best first) */
         size_t rival = SIZE_MAX, upto = hit == SIZE_MAX ? e->n : hit;
         for (size_t k = 0; k < upto && rival == SIZE_MAX; k++) {
             if (e->items[k].confidence < S_EV_FLOOR) break;
-            int same_words = hit != SIZE_MAX && e->items[k].start < e->items[hit].end &&
-                             e->items[hit].start < e->items[k].end;
             for (size_t c = 0; c < ga->n_cands; c++) {
                 assay_term_id_t x = e->items[k].concept;
-                if ((s_is_sibling(terms, ga->cands[c], x) ||
-                     (same_words && s_other_disease(terms, ga->cands[c], x))) &&
+                if (s_is_sibling(terms, ga->cands[c], x) &&
                     !s_specialises(terms, ga->cands[c], x, response, rlen)) {
                     rival = k;
                     break;
@@ -1470,8 +1466,10 @@ static void s_evidence(const assay_terms_t *terms, const assay_verify_params_t *
             ga->ev_rival = e->items[rival].concept;
             ga->ev_rival_conf = e->items[rival].confidence;
         }
-        /* words the answer names exactly as another disease are that disease: the
-         * normaliser's reading of them as the gold does not count */
+        /* words the answer names exactly as another disease rival the gold with the
+         * normaliser's own confidence in that disease (absent: no contest): a weak
+         * reading of them as the gold does not count, a synonym coded twice that the
+         * known mentions tie to the gold still can */
         if (hit != SIZE_MAX) {
             size_t es = lo + e->items[hit].start, ee = lo + e->items[hit].end;
             for (size_t a = 0; a < out->n_pred; a++) {
@@ -1484,11 +1482,19 @@ static void s_evidence(const assay_terms_t *terms, const assay_verify_params_t *
                 for (size_t i = 0; i < pa->n_cands && !agrees; i++)
                     for (size_t c = 0; c < ga->n_cands && !agrees; c++)
                         agrees = !s_other_disease(terms, ga->cands[c], pa->cands[i]);
-                if (!agrees) {
+                if (agrees) continue;
+                float xc = -1;
+                for (size_t k = 0; k < e->n; k++)
+                    for (size_t i = 0; i < pa->n_cands; i++)
+                        if ((e->items[k].concept == pa->cands[i] ||
+                             strcmp(e->items[k].name, assay_terms_name(terms, pa->cands[i])) == 0) &&
+                            e->items[k].confidence > xc)
+                            xc = e->items[k].confidence;
+                if (xc < 0) xc = 1; /* not among the normaliser's readings at all */
+                if (rival == SIZE_MAX || xc > ga->ev_rival_conf) {
                     ga->ev_rival = pa->cands[0];
-                    ga->ev_rival_conf = 1;
-                    rival = SIZE_MAX - 1; /* vetoed */
-                    break;
+                    ga->ev_rival_conf = xc;
+                    rival = SIZE_MAX - 1; /* an exact other name */
                 }
             }
         }
@@ -1516,7 +1522,7 @@ static void s_evidence(const assay_terms_t *terms, const assay_verify_params_t *
         float conf = e->items[hit].confidence;
         ga->ev_conf = conf;
         float rc = rival != SIZE_MAX ? ga->ev_rival_conf : 0;
-        if (rival == SIZE_MAX - 1) rc = 1.0f / S_EV_RIVAL + conf; /* an exact other name */
+
         /* the gold's share of the evidence between it and its best sibling */
         float q = conf + rc > 0 ? conf / (conf + rc) : 0;
         if (conf < S_EV_FLOOR || conf < S_EV_RIVAL * rc) {
