@@ -181,6 +181,22 @@ static void s_mcq(assay_task_t *task, const json_t *in, const assay_verify_param
     assay_task_done(task, out);
 }
 
+/* with a terminology configured, the normalisers are built before the first task
+ * (the worker calls setup before it connects): preparing them takes seconds on a
+ * full terminology, which inside a task would stall the worker's event loop */
+static int s_setup(assay_runtime_t *rt, void **state, char *err, size_t errlen)
+{
+    *state = NULL;
+    const char *terms = assay_runtime_setting(rt, "terms", NULL);
+    if (!terms || !*terms) return 0; /* mcq items need none */
+    if (!assay_runtime_shared(rt, "verify.evidence.clin2.0", s_load_evidence_clin, s_free_linker,
+                              err, errlen) ||
+        !assay_runtime_shared(rt, "verify.evidence.bj_v601", s_load_evidence_bj, s_free_linker,
+                              err, errlen))
+        return ASSAY_ECONFIG;
+    return 0;
+}
+
 /* ---- escalation to an LLM outcome judge ------------------------------------------ */
 
 /* one escalated check: the rule result waits for the judge's */
@@ -468,7 +484,7 @@ static void s_run(void *state, assay_task_t *task)
 const assay_handler_t assay_task_verify = {
     .kind = "verify",
     .summary = "score a sampled answer against the gold answer through the terminology",
-    .setup = NULL,
+    .setup = s_setup,
     .teardown = NULL,
     .run = s_run,
 };
