@@ -643,6 +643,16 @@ const char *assay_match_kind_name(assay_match_kind_t kind)
     }
 }
 
+size_t assay_normalizer_known_mentions(const assay_normalizer_t *self)
+{
+    return self ? self->n_ex : 0;
+}
+
+int assay_normalizer_learned(const assay_normalizer_t *self)
+{
+    return self && self->n_ex >= S_MIN_EXAMPLES;
+}
+
 assay_code_system_t assay_normalizer_system(const assay_normalizer_t *self)
 {
     return self->opts.system;

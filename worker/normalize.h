@@ -128,6 +128,12 @@ typedef struct {
 } assay_span_t;
 size_t assay_normalize_split(const char *text, size_t len, assay_span_t *out, size_t max);
 
+/* the known mentions the normaliser learned from, and whether they were enough
+ * to train its model (with fewer its confidences come from fixed weights and rank
+ * candidates without being calibrated) */
+size_t assay_normalizer_known_mentions(const assay_normalizer_t *self);
+int assay_normalizer_learned(const assay_normalizer_t *self);
+
 /* the system the normaliser links to */
 assay_code_system_t assay_normalizer_system(const assay_normalizer_t *self);
 const assay_terms_t *assay_normalizer_terms(const assay_normalizer_t *self);

@@ -42,7 +42,8 @@
  *  A judge that fails or answers unreadably leaves the rule's result, with
  *  "judge_error". Judgments are cached like generated samples: an input
  *  "cached_judge" object (a previous output's "judge") whose cache_key matches the
- *  request is reused without a call.
+ *  request, or a judgment this worker process received for the same key (the last
+ *  1,024), is reused without a call ("cached": true).
  */
 #include "common/error.h"
 #include "common/log.h"
@@ -57,7 +58,6 @@
 #include "worker/normalize.h"
 #include "worker/verify.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +199,48 @@ static int s_setup(assay_runtime_t *rt, void **state, char *err, size_t errlen)
 
 /* ---- escalation to an LLM outcome judge ------------------------------------------ */
 
+/* the judgments this process has received, by cache key: a retried or repeated
+ * check is not paid for twice (bounded; the oldest entry is replaced) */
+#define S_JCACHE 1024
+typedef struct {
+    char key[S_JCACHE][65];
+    json_t *judge[S_JCACHE];
+    size_t next;
+} s_jcache_t;
+
+static void *s_jcache_new(assay_runtime_t *rt, char *err, size_t errlen)
+{
+    (void)rt;
+    (void)err;
+    (void)errlen;
+    return assay_calloc(1, sizeof(s_jcache_t));
+}
+
+static void s_jcache_free(void *obj)
+{
+    s_jcache_t *c = obj;
+    for (size_t i = 0; c && i < S_JCACHE; i++)
+        json_decref(c->judge[i]);
+    free(c);
+}
+
+static const json_t *s_jcache_get(const s_jcache_t *c, const char *key)
+{
+    for (size_t i = 0; c && i < S_JCACHE; i++)
+        if (c->judge[i] && strcmp(c->key[i], key) == 0) return c->judge[i];
+    return NULL;
+}
+
+static void s_jcache_put(s_jcache_t *c, const char *key, const json_t *judge)
+{
+    if (!c) return;
+    size_t i = c->next;
+    c->next = (c->next + 1) % S_JCACHE;
+    json_decref(c->judge[i]);
+    snprintf(c->key[i], sizeof c->key[i], "%s", key);
+    c->judge[i] = json_deep_copy(judge);
+}
+
 /* one escalated check: the rule result waits for the judge's */
 typedef struct {
     assay_task_t *task;
@@ -206,6 +248,7 @@ typedef struct {
     char key[65]; /* the judgment's cache key */
     const char *endpoint;
     double threshold;
+    s_jcache_t *cache;
 } s_esc_t;
 
 /* the final output: the judge decided (judge != NULL) or the rule did */
@@ -250,6 +293,7 @@ static void s_esc_done(const assay_llm_outcome_t *o, void *arg)
                           0);
     double sc = r.score;
     assay_judge_reply_release(&r);
+    s_jcache_put(e->cache, e->key, j);
     s_esc_finish(e, j, sc, NULL);
 }
 
@@ -278,7 +322,7 @@ static int s_band(assay_task_t *task, double *lo, double *hi, char *err, size_t 
 /* hand a rule score in the band to the outcome judge named by "escalate_endpoint";
  * 1 when the task will finish later (or has failed), 0 when the rule decides now */
 static int s_escalate(assay_task_t *task, const json_t *in, const assay_sample_text_t *st,
-                      const char *gold, double threshold, json_t *out)
+                      const char *gold, json_t *out)
 {
     const char *ep_name = assay_param_str(task, "escalate_endpoint", NULL);
     if (!ep_name || !*ep_name) return 0;
@@ -338,9 +382,13 @@ static int s_escalate(assay_task_t *task, const json_t *in, const assay_sample_t
     e->out = out;
     e->endpoint = ep->name;
     e->threshold = json_number_value(json_object_get(out, "threshold"));
-    (void)threshold;
-    /* a judgment already paid for: the input's "cached_judge" with the same key */
+    /* a judgment already paid for: the input's "cached_judge" with the same key, or
+     * one this process received */
+    e->cache = assay_runtime_shared(assay_task_runtime(task), "verify.judgments", s_jcache_new,
+                                    s_jcache_free, err, sizeof err);
     const json_t *cj = json_object_get(in, "cached_judge");
+    const char *ik = json_string_value(json_object_get(cj, "cache_key"));
+    if (!ik || strcmp(ik, e->key) != 0) cj = s_jcache_get(e->cache, e->key);
     const char *ck = json_string_value(json_object_get(cj, "cache_key"));
     const json_t *cs = json_object_get(cj, "score");
     if (ck && strcmp(ck, e->key) == 0 && json_is_number(cs) && json_number_value(cs) >= 0 &&
@@ -477,7 +525,7 @@ static void s_run(void *state, assay_task_t *task)
         json_pack("{s:f, s:b, s:f, s:o, s:s, s:s}", "score", r.score, "correct", r.correct,
                   "threshold", p.threshold, "explain", assay_verify_explain(terms, &p, &r),
                   "terms_version", assay_terms_version(terms), "answer_source", st.source);
-    if (s_escalate(task, in, &st, gold, p.threshold, out)) return;
+    if (s_escalate(task, in, &st, gold, out)) return;
     assay_task_done(task, out);
 }
 

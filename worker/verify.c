@@ -1525,7 +1525,9 @@ static void s_evidence(const assay_terms_t *terms, const assay_verify_params_t *
 
         /* the gold's share of the evidence between it and its best sibling */
         float q = conf + rc > 0 ? conf / (conf + rc) : 0;
-        if (conf < S_EV_FLOOR || conf < S_EV_RIVAL * rc) {
+        /* an untrained normaliser's confidences rank but are not calibrated: they
+         * never name a gold on their own */
+        if (conf < S_EV_FLOOR || conf < S_EV_RIVAL * rc || !assay_normalizer_learned(p->linkers[sys])) {
             ga->ev = ASSAY_EV_OUTRANKED;
             /* graded, below any acceptance: a ranking signal only */
             float low = S_EV_LOW * q * (conf < S_EV_FLOOR ? conf / S_EV_FLOOR : 1);

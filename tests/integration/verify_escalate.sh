@@ -4,8 +4,9 @@
 # to the outcome judge (simllm's rule: an answer holding the gold scores >= 0.7,
 # another <= 0.4); the output keeps both results and says which decided. A score
 # outside the band is the rule's. A judgment passed back as "cached_judge" with a
-# matching key is reused without a call; an unreachable judge leaves the rule's
-# result with the reason; a malformed band is refused.
+# matching key, or one the process already received, is reused without a call; an
+# unreachable judge leaves the rule's result with the reason; a malformed band is
+# refused.
 # timeout: 120
 source "$(dirname "$0")/llm_lib.bash"
 ASSAY=$BUILD/bin/assay
@@ -69,6 +70,17 @@ assert r['score'] == r['judge']['score'], r
 "
 expect "no model call for a cached judgment" test "$(sim_stat OK requests)" = "$calls_before"
 expect "the first run called the judge once" test "$calls" -ge 1
+
+# the same check twice in one process: the second judgment is the process's cached one
+calls_before=$(sim_stat OK requests)
+{ head -n 1 "$TMP/in.jsonl"; head -n 1 "$TMP/in.jsonl"; } |
+    verify "$URL" --param escalate_endpoint=sim --param 'escalate_band=[0,0.99]' --concurrency 1 |
+    check "a judgment this process received is reused" "
+a, b = rows
+assert a['judge']['cached'] is False and b['judge']['cached'] is True, (a['judge'], b['judge'])
+assert a['judge']['cache_key'] == b['judge']['cache_key'] and a['score'] == b['score'], (a, b)
+"
+expect "one model call for two identical checks" test "$(sim_stat OK requests)" = "$((calls_before + 1))"
 
 # an unreachable judge: the rule decides, the reason is kept, the task succeeds
 verify "http://127.0.0.1:9/v1" --param escalate_endpoint=sim --param 'escalate_band=[0,0.99]' \
