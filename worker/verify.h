@@ -52,7 +52,10 @@
  *  a gold atom that the exact comparison leaves short of a perfect match is judged
  *  by the normaliser of its code system on the answer (typos, site words, synonyms
  *  learned from the terminology's aliases and known mentions): named (similarity
- *  0.85..1) when the normaliser gives it confidence >= 0.02 and no sibling of it
+ *  0.85..1) when the normaliser has learned a model (assay_normalizer_learned: an
+ *  untrained one's confidences are not calibrated), gives the gold confidence
+ *  >= 0.02, words the answer names exactly as another disease do not get at least
+ *  twice that from it, and no sibling of it
  *  (same 3-character category, neither ancestor nor descendant, another name;
  *  a more general sibling whose name lies inside the gold's, when the answer holds
  *  what the gold adds, does not count) at least twice that; otherwise an answer atom
