@@ -643,6 +643,16 @@ const char *assay_match_kind_name(assay_match_kind_t kind)
     }
 }
 
+size_t assay_normalizer_known_mentions(const assay_normalizer_t *self)
+{
+    return self ? self->n_ex : 0;
+}
+
+int assay_normalizer_learned(const assay_normalizer_t *self)
+{
+    return self && self->n_ex >= S_MIN_EXAMPLES;
+}
+
 assay_code_system_t assay_normalizer_system(const assay_normalizer_t *self)
 {
     return self->opts.system;
@@ -921,6 +931,18 @@ static void s_add_terms_mentions(assay_normalizer_t *nz)
             const char *nm = assay_terms_name(t, id);
             assay_normalizer_add_example(nz, a.text, &nm, 1);
         }
+    }
+    /* the known mentions the terminology carries (chip_cdn_train.jsonl next to its
+     * TSVs): with all their names, which teaches how many names a text gets */
+    size_t ne = assay_terms_example_count(t);
+    const char *names[64];
+    for (size_t i = 0; i < ne; i++) {
+        size_t nn = 0;
+        const char *m = assay_terms_example(t, i, &nn);
+        if (nn > 64) nn = 64;
+        for (size_t j = 0; j < nn; j++)
+            names[j] = assay_terms_example_name(t, i, j);
+        if (m) assay_normalizer_add_example(nz, m, names, nn);
     }
 }
 
@@ -1378,16 +1400,25 @@ static void s_fuzzy(const assay_normalizer_t *nz, const uint32_t *cp, size_t b, 
             if (sc->lcount[l]++ == 0) sc->ltouched[sc->n_ltouched++] = l;
         }
     }
-    s_fz_t *fz = assay_malloc((sc->n_ltouched + 1) * sizeof *fz);
+    /* the S_FUZZY_POOL best by s_fz_count_cmp, in its order: a bounded insertion
+     * (a full sort of every touched label was most of a call's time) */
+    s_fz_t *fz = assay_malloc((S_FUZZY_POOL + 1) * sizeof *fz);
+    size_t nf = 0;
     for (size_t i = 0; i < sc->n_ltouched; i++) {
-        fz[i].label = sc->ltouched[i];
-        fz[i].count = sc->lcount[sc->ltouched[i]];
-        fz[i].nbig = nz->labels[sc->ltouched[i]].nbig;
-        sc->lcount[sc->ltouched[i]] = 0;
+        s_fz_t x;
+        x.label = sc->ltouched[i];
+        x.count = sc->lcount[x.label];
+        x.nbig = nz->labels[x.label].nbig;
+        x.dice = 0;
+        sc->lcount[x.label] = 0;
+        if (nf == S_FUZZY_POOL && s_fz_count_cmp(&x, &fz[nf - 1]) >= 0) continue;
+        size_t k = nf < S_FUZZY_POOL ? nf++ : nf - 1;
+        while (k > 0 && s_fz_count_cmp(&x, &fz[k - 1]) < 0) {
+            fz[k] = fz[k - 1];
+            k--;
+        }
+        fz[k] = x;
     }
-    size_t nf = sc->n_ltouched;
-    s_sort(fz, nf, sizeof *fz, s_fz_count_cmp);
-    if (nf > S_FUZZY_POOL) nf = S_FUZZY_POOL;
     uint64_t *lb = NULL;
     size_t lb_cap = 0;
     for (size_t i = 0; i < nf; i++) {

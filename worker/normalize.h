@@ -11,7 +11,8 @@
  *    3. links what exact matching leaves uncovered by fuzzy matching: character
  *       bigram candidates from an inverted index over standard names, and the
  *       nearest known mentions (physician-written mentions with their standard
- *       names: the chip_cdn aliases of the terminology plus any added examples),
+ *       names: the chip_cdn aliases and the known mentions of the terminology, see
+ *       assay_terms_example(), plus any added examples),
  *       which vote for their standard names;
  *    4. decomposes a term into atoms where that explains it better (site + head:
  *       上呼吸道 + 感染, 乳腺 + 恶性肿瘤 for 乳腺癌), heads and their cues being
@@ -72,7 +73,8 @@ typedef struct {
     assay_code_system_t system; /* codes to produce: ASSAY_SYS_CLIN20 (default) or BJV601 */
     int fuzzy;                  /* 1: fuzzy matching of what exact matching leaves (default 1) */
     int atoms;                  /* 1: decompose into atoms (default 1) */
-    int use_terms_mentions;     /* 1: learn from chip_cdn mention aliases of the
+    int use_terms_mentions;     /* 1: learn from the chip_cdn mention aliases and the
+                                 * known mentions (assay_terms_example) of the
                                  * terminology (default 1) */
     double min_confidence;      /* drop entities below (default 0.3) */
     size_t max_entities;        /* per text, 0 = no limit (default 0) */
@@ -125,6 +127,12 @@ typedef struct {
     size_t start, end;
 } assay_span_t;
 size_t assay_normalize_split(const char *text, size_t len, assay_span_t *out, size_t max);
+
+/* the known mentions the normaliser learned from, and whether they were enough
+ * to train its model (with fewer its confidences come from fixed weights and rank
+ * candidates without being calibrated) */
+size_t assay_normalizer_known_mentions(const assay_normalizer_t *self);
+int assay_normalizer_learned(const assay_normalizer_t *self);
 
 /* the system the normaliser links to */
 assay_code_system_t assay_normalizer_system(const assay_normalizer_t *self);

@@ -8,10 +8,11 @@
  *  directory or a snapshot, see assay_terms_shared); one normaliser per code system
  *  is built on first use and kept for the life of the process.
  *
- *  The runtime setting "normalize_examples" may name a JSONL file of known mentions
- *  ({"text", "normalized": [standard names]}, e.g. chip_cdn_train.jsonl): the linker
- *  learns from them in addition to the terminology's chip_cdn aliases, which makes a
- *  large difference on physician-written text (see tests/bench/cdn_eval.sh).
+ *  The linker learns by default from the terminology's known mentions (its chip_cdn
+ *  aliases, and chip_cdn_train.jsonl / known_mentions.jsonl found next to its TSVs,
+ *  which a snapshot carries; see tests/bench/cdn_eval.sh). The runtime setting
+ *  "normalize_examples" may name one more JSONL file of known mentions ({"text",
+ *  "normalized": [standard names]}) to learn from as well.
  */
 #include "worker/normalize.h"
 #include "worker/runtime.h"

@@ -12,10 +12,15 @@
  *    sample      {"answer": "...", "reasoning": "..."}: the sample (or "response" /
  *                "prediction" offline, see worker/sample_text.h)
  *  Params: w_path, w_graph, w_term, w_precision, threshold (default 0.8),
+ *  min_precision (default 0.34: a free-text answer is correct only when at least
+ *  that share of the diseases it names match the gold),
  *  system ("any" | "clin2.0" | "bj_v601": code system for name lookups),
- *  link ("exact", the default: names and aliases; "fuzzy": what exact names leave
- *  unlinked goes through the normaliser of worker/normalize.h, built once per
- *  process — about 30 times slower per check).
+ *  link ("full", the default: names and aliases, then, for a gold atom that is not
+ *  matched exactly, the full normaliser of the gold's code system as evidence
+ *  (see assay_verify_params_t.linkers), built once per process from the
+ *  terminology and its known mentions; "exact": names and aliases only, the fast
+ *  path; "fuzzy": what exact names leave unlinked goes through the normaliser as
+ *  atoms).
  *  Output:
  *    score          0..1
  *    correct        score >= threshold (mcq: the exact letters)
@@ -27,8 +32,25 @@
  *                   "sample.reasoning" when an mcq answer named no option and the
  *                   letters were found at the end of the reasoning)
  *  mcq items need no terminology; case/open items need one (--terms DIR|SNAPSHOT).
+ *
+ *  Escalation (case/open): with param escalate_endpoint (an endpoint name), a rule
+ *  score inside escalate_band ([low, high], default [0.4, 0.8]) is handed to the
+ *  LLM outcome judge (template judge_outcome, temperature 0, worker/judge.h reads
+ *  the reply). The output then keeps the rule's result in "rule" {score, correct},
+ *  the judge's in "judge" {score, comment, endpoint, model, cache_key, cached},
+ *  "score"/"correct" become the judge's, and "decided_by" says "judge" or "rule".
+ *  A judge that fails or answers unreadably leaves the rule's result, with
+ *  "judge_error". Judgments are cached like generated samples: an input
+ *  "cached_judge" object (a previous output's "judge") whose cache_key matches the
+ *  request, or a judgment this worker process received for the same key (the last
+ *  1,024), is reused without a call ("cached": true).
  */
 #include "common/error.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "worker/judge.h"
+#include "worker/llm.h"
+#include "worker/llmkit.h"
 #include "worker/runtime.h"
 #include "worker/sample_text.h"
 #include "worker/task.h"
@@ -37,6 +59,7 @@
 #include "worker/verify.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define S_MAX_CODES 16
@@ -49,6 +72,7 @@ static int s_params(assay_task_t *task, assay_verify_params_t *p, char *err, siz
     p->w_term = assay_param_num(task, "w_term", p->w_term);
     p->w_precision = assay_param_num(task, "w_precision", p->w_precision);
     p->threshold = assay_param_num(task, "threshold", p->threshold);
+    p->min_precision = assay_param_num(task, "min_precision", p->min_precision);
     const char *sys = assay_param_str(task, "system", "any");
     if (strcmp(sys, "any") == 0)
         p->system = ASSAY_SYS_ANY;
@@ -74,6 +98,33 @@ static void s_free_linker(void *obj)
 {
     assay_normalizer_t *nz = obj;
     assay_normalizer_destroy(&nz);
+}
+
+/* the full normaliser of one code system as evidence (link=full), every candidate
+ * kept so the verifier sees the ranking; shared by the process */
+static void *s_load_evidence(assay_runtime_t *rt, assay_code_system_t sys, char *err,
+                             size_t errlen)
+{
+    const assay_terms_t *terms = assay_terms_shared(rt, err, errlen);
+    if (!terms) return NULL;
+    assay_normalize_opts_t o;
+    assay_normalize_opts_default(&o);
+    o.system = sys;
+    o.min_confidence = 0;
+    o.max_entities = 32;
+    assay_normalizer_t *nz = assay_normalizer_new(terms, &o, err, errlen);
+    if (nz) assay_normalizer_prepare(nz);
+    return nz;
+}
+
+static void *s_load_evidence_clin(assay_runtime_t *rt, char *err, size_t errlen)
+{
+    return s_load_evidence(rt, ASSAY_SYS_CLIN20, err, errlen);
+}
+
+static void *s_load_evidence_bj(assay_runtime_t *rt, char *err, size_t errlen)
+{
+    return s_load_evidence(rt, ASSAY_SYS_BJV601, err, errlen);
 }
 
 static void s_mcq(assay_task_t *task, const json_t *in, const assay_verify_params_t *p,
@@ -128,6 +179,237 @@ static void s_mcq(assay_task_t *task, const json_t *in, const assay_verify_param
         p->threshold, "explain", assay_verify_explain(NULL, p, &r), "terms_version",
         terms ? json_string(assay_terms_version(terms)) : json_null(), "answer_source", source);
     assay_task_done(task, out);
+}
+
+/* with a terminology configured, the normalisers are built before the first task
+ * (the worker calls setup before it connects): preparing them takes seconds on a
+ * full terminology, which inside a task would stall the worker's event loop */
+static int s_setup(assay_runtime_t *rt, void **state, char *err, size_t errlen)
+{
+    *state = NULL;
+    const char *terms = assay_runtime_setting(rt, "terms", NULL);
+    if (!terms || !*terms) return 0; /* mcq items need none */
+    if (!assay_runtime_shared(rt, "verify.evidence.clin2.0", s_load_evidence_clin, s_free_linker,
+                              err, errlen) ||
+        !assay_runtime_shared(rt, "verify.evidence.bj_v601", s_load_evidence_bj, s_free_linker,
+                              err, errlen))
+        return ASSAY_ECONFIG;
+    return 0;
+}
+
+/* ---- escalation to an LLM outcome judge ------------------------------------------ */
+
+/* the judgments this process has received, by cache key: a retried or repeated
+ * check is not paid for twice (bounded; the oldest entry is replaced) */
+#define S_JCACHE 1024
+typedef struct {
+    char key[S_JCACHE][65];
+    json_t *judge[S_JCACHE];
+    size_t next;
+} s_jcache_t;
+
+static void *s_jcache_new(assay_runtime_t *rt, char *err, size_t errlen)
+{
+    (void)rt;
+    (void)err;
+    (void)errlen;
+    return assay_calloc(1, sizeof(s_jcache_t));
+}
+
+static void s_jcache_free(void *obj)
+{
+    s_jcache_t *c = obj;
+    for (size_t i = 0; c && i < S_JCACHE; i++)
+        json_decref(c->judge[i]);
+    free(c);
+}
+
+static const json_t *s_jcache_get(const s_jcache_t *c, const char *key)
+{
+    for (size_t i = 0; c && i < S_JCACHE; i++)
+        if (c->judge[i] && strcmp(c->key[i], key) == 0) return c->judge[i];
+    return NULL;
+}
+
+static void s_jcache_put(s_jcache_t *c, const char *key, const json_t *judge)
+{
+    if (!c) return;
+    size_t i = c->next;
+    c->next = (c->next + 1) % S_JCACHE;
+    json_decref(c->judge[i]);
+    snprintf(c->key[i], sizeof c->key[i], "%s", key);
+    c->judge[i] = json_deep_copy(judge);
+}
+
+/* one escalated check: the rule result waits for the judge's */
+typedef struct {
+    assay_task_t *task;
+    json_t *out;  /* the rule's output, completed when the judge answers */
+    char key[65]; /* the judgment's cache key */
+    const char *endpoint;
+    double threshold;
+    s_jcache_t *cache;
+} s_esc_t;
+
+/* the final output: the judge decided (judge != NULL) or the rule did */
+static void s_esc_finish(s_esc_t *e, json_t *judge, double jscore, const char *why)
+{
+    json_t *out = e->out;
+    json_t *rule = json_pack("{s:O, s:O}", "score", json_object_get(out, "score"), "correct",
+                             json_object_get(out, "correct"));
+    json_object_set_new(out, "rule", rule);
+    if (judge) {
+        json_object_set_new(out, "judge", judge);
+        json_object_set_new(out, "score", json_real(jscore));
+        json_object_set_new(out, "correct", json_boolean(jscore >= e->threshold));
+        json_object_set_new(out, "decided_by", json_string("judge"));
+    } else {
+        json_object_set_new(out, "judge_error", json_string(why));
+        json_object_set_new(out, "decided_by", json_string("rule"));
+    }
+    assay_task_done(e->task, out);
+    free(e);
+}
+
+static void s_esc_done(const assay_llm_outcome_t *o, void *arg)
+{
+    s_esc_t *e = arg;
+    if (o->status.verdict != ASSAY_LLM_OK) {
+        /* the rule stands; the failure is recorded, the task is not lost */
+        log_info("verify", "outcome judge \"%s\": %s", e->endpoint, o->status.reason);
+        s_esc_finish(e, NULL, 0, o->status.reason);
+        return;
+    }
+    const char *reply = o->result.nchoices > 0 ? o->result.choices[0].content : "";
+    assay_judge_reply_t r;
+    char err[400];
+    if (assay_judge_parse(reply, strlen(reply), &r, err, sizeof err) < 0) {
+        s_esc_finish(e, NULL, 0, err);
+        return;
+    }
+    json_t *j = json_pack("{s:f, s:s, s:s, s:s, s:s, s:b}", "score", r.score, "comment",
+                          r.comment, "endpoint", e->endpoint, "model",
+                          *o->result.model ? o->result.model : "", "cache_key", e->key, "cached",
+                          0);
+    double sc = r.score;
+    assay_judge_reply_release(&r);
+    s_jcache_put(e->cache, e->key, j);
+    s_esc_finish(e, j, sc, NULL);
+}
+
+/* the band [lo, hi] of the "escalate_band" parameter; 0, or -1 with err */
+static int s_band(assay_task_t *task, double *lo, double *hi, char *err, size_t errlen)
+{
+    const json_t *b = json_object_get(assay_task_params(task), "escalate_band");
+    if (!b) b = json_object_get(assay_runtime_params(assay_task_runtime(task)), "escalate_band");
+    *lo = 0.4;
+    *hi = 0.8;
+    if (!b) return 0;
+    if (!json_is_array(b) || json_array_size(b) != 2 ||
+        !json_is_number(json_array_get(b, 0)) || !json_is_number(json_array_get(b, 1)) ||
+        !(json_number_value(json_array_get(b, 0)) >= 0) ||
+        !(json_number_value(json_array_get(b, 1)) <= 1) ||
+        json_number_value(json_array_get(b, 0)) > json_number_value(json_array_get(b, 1))) {
+        snprintf(err, errlen,
+                 "parameter \"escalate_band\": expected [low, high] with 0 <= low <= high <= 1");
+        return -1;
+    }
+    *lo = json_number_value(json_array_get(b, 0));
+    *hi = json_number_value(json_array_get(b, 1));
+    return 0;
+}
+
+/* hand a rule score in the band to the outcome judge named by "escalate_endpoint";
+ * 1 when the task will finish later (or has failed), 0 when the rule decides now */
+static int s_escalate(assay_task_t *task, const json_t *in, const assay_sample_text_t *st,
+                      const char *gold, json_t *out)
+{
+    const char *ep_name = assay_param_str(task, "escalate_endpoint", NULL);
+    if (!ep_name || !*ep_name) return 0;
+    char err[512];
+    double lo, hi;
+    if (s_band(task, &lo, &hi, err, sizeof err) < 0) {
+        json_decref(out);
+        assay_task_fail(task, 0, "%s", err);
+        return 1;
+    }
+    double score = json_number_value(json_object_get(out, "score"));
+    if (score < lo || score > hi) {
+        json_object_set_new(out, "decided_by", json_string("rule"));
+        return 0;
+    }
+    assay_llmkit_t *kit = assay_llmkit_shared(assay_task_runtime(task), err, sizeof err);
+    assay_endpoint_t *ep = kit ? assay_endpoints_get(kit->endpoints, ep_name, err, sizeof err)
+                               : NULL;
+    const assay_prompt_t *prompt =
+        ep ? assay_prompts_get(kit->prompts, "judge_outcome", err, sizeof err) : NULL;
+    if (!prompt) {
+        json_decref(out);
+        assay_task_fail(task, 0, "parameter \"escalate_endpoint\": %s", err);
+        return 1;
+    }
+    json_t *ctx = json_deep_copy(in);
+    json_object_set_new(ctx, "gold", json_string(gold ? gold : ""));
+    const json_t *q = json_object_get(in, "question");
+    if (!json_is_string(q)) q = json_object_get(in, "text");
+    if (json_is_string(q))
+        json_object_set(ctx, "question", (json_t *)q);
+    else /* the judge sees that there is none rather than a blank */
+        json_object_set_new(ctx, "question", json_string("（未提供题目）"));
+    json_t *sample = json_object();
+    json_object_set_new(sample, "answer", json_stringn(st->answer, st->answer_len));
+    json_object_set_new(sample, "reasoning",
+                        st->reasoning && st->reasoning_len
+                            ? json_stringn(st->reasoning, st->reasoning_len)
+                            : json_string("（未提供推理过程）"));
+    json_object_set_new(ctx, "sample", sample);
+    json_t *messages = assay_prompt_render(prompt, ctx, err, sizeof err);
+    json_decref(ctx);
+    if (!messages) {
+        json_decref(out);
+        assay_task_fail(task, 0, "verify: outcome judge template: %s", err);
+        return 1;
+    }
+    assay_llm_params_t lp;
+    assay_llm_params_init(&lp);
+    lp.temperature = 0;
+    json_t *kp = json_pack("{s:f, s:s}", "temperature", 0.0, "template_hash",
+                           assay_prompt_hash(prompt));
+    s_esc_t *e = ASSAY_NEW(s_esc_t);
+    assay_llm_cache_key(ep->model, messages, kp, 0, e->key);
+    json_decref(kp);
+    e->task = task;
+    e->out = out;
+    e->endpoint = ep->name;
+    e->threshold = json_number_value(json_object_get(out, "threshold"));
+    /* a judgment already paid for: the input's "cached_judge" with the same key, or
+     * one this process received */
+    e->cache = assay_runtime_shared(assay_task_runtime(task), "verify.judgments", s_jcache_new,
+                                    s_jcache_free, err, sizeof err);
+    const json_t *cj = json_object_get(in, "cached_judge");
+    const char *ik = json_string_value(json_object_get(cj, "cache_key"));
+    if (!ik || strcmp(ik, e->key) != 0) cj = s_jcache_get(e->cache, e->key);
+    const char *ck = json_string_value(json_object_get(cj, "cache_key"));
+    const json_t *cs = json_object_get(cj, "score");
+    if (ck && strcmp(ck, e->key) == 0 && json_is_number(cs) && json_number_value(cs) >= 0 &&
+        json_number_value(cs) <= 1) {
+        json_t *j = json_deep_copy(cj);
+        json_object_set_new(j, "cached", json_true());
+        json_decref(messages);
+        s_esc_finish(e, j, json_number_value(cs), NULL);
+        return 1;
+    }
+    json_t *req = assay_llm_request_json(ep, messages, &lp);
+    json_decref(messages);
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    int rc = assay_llm_call(kit->llm, ep, body, strlen(body), 0, s_esc_done, e);
+    free(body);
+    if (rc != 0) {
+        s_esc_finish(e, NULL, 0, assay_strerror(rc));
+        return 1;
+    }
+    return 1;
 }
 
 static void s_run(void *state, assay_task_t *task)
@@ -206,8 +488,19 @@ static void s_run(void *state, assay_task_t *task)
         assay_task_fail(task, 0, "could not load the terminology: %s", err);
         return;
     }
-    const char *link = assay_param_str(task, "link", "exact");
-    if (strcmp(link, "fuzzy") == 0) {
+    const char *link = assay_param_str(task, "link", "full");
+    if (strcmp(link, "full") == 0) {
+        assay_runtime_t *rt = assay_task_runtime(task);
+        p.linkers[ASSAY_SYS_CLIN20] = assay_runtime_shared(
+            rt, "verify.evidence.clin2.0", s_load_evidence_clin, s_free_linker, err, sizeof err);
+        if (p.linkers[ASSAY_SYS_CLIN20])
+            p.linkers[ASSAY_SYS_BJV601] = assay_runtime_shared(
+                rt, "verify.evidence.bj_v601", s_load_evidence_bj, s_free_linker, err, sizeof err);
+        if (!p.linkers[ASSAY_SYS_CLIN20] || !p.linkers[ASSAY_SYS_BJV601]) {
+            assay_task_fail(task, 1, "could not build the normaliser: %s", err);
+            return;
+        }
+    } else if (strcmp(link, "fuzzy") == 0) {
         p.linker = assay_runtime_shared(assay_task_runtime(task), "verify.linker", s_load_linker,
                                         s_free_linker, err, sizeof err);
         if (!p.linker) {
@@ -215,7 +508,8 @@ static void s_run(void *state, assay_task_t *task)
             return;
         }
     } else if (strcmp(link, "exact") != 0) {
-        assay_task_fail(task, 0, "parameter \"link\" is \"%s\": expected exact or fuzzy", link);
+        assay_task_fail(task, 0, "parameter \"link\" is \"%s\": expected full, exact or fuzzy",
+                        link);
         return;
     }
     assay_verify_result_t r;
@@ -231,13 +525,14 @@ static void s_run(void *state, assay_task_t *task)
         json_pack("{s:f, s:b, s:f, s:o, s:s, s:s}", "score", r.score, "correct", r.correct,
                   "threshold", p.threshold, "explain", assay_verify_explain(terms, &p, &r),
                   "terms_version", assay_terms_version(terms), "answer_source", st.source);
+    if (s_escalate(task, in, &st, gold, out)) return;
     assay_task_done(task, out);
 }
 
 const assay_handler_t assay_task_verify = {
     .kind = "verify",
     .summary = "score a sampled answer against the gold answer through the terminology",
-    .setup = NULL,
+    .setup = s_setup,
     .teardown = NULL,
     .run = s_run,
 };

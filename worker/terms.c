@@ -6,6 +6,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@ enum {
     SEC_KGIN,
     SEC_KGHASH,
     SEC_LABELS,
+    SEC_EXAMPLES,
     SEC_COUNT
 };
 
@@ -119,6 +121,10 @@ struct assay_terms {
     size_t kghash_n;
     const uint32_t *labels;
     size_t n_labels;
+    const uint32_t *examples; /* flat: mention, n_names, name × n_names (string offsets) */
+    size_t examples_n;        /* u32 words */
+    size_t n_examples;
+    uint32_t *example_at; /* word index of each known mention (built when attached) */
 };
 
 /* ----------------------------------------------------------------- helpers */
@@ -407,7 +413,20 @@ int assay_terms_read_tsv(const char *dir, assay_terms_file_t f, assay_terms_row_
         if (eol > p && eol[-1] == '\r') eol--;
         *eol = '\0';
         if (!assay_utf8_valid(p, (size_t)(eol - p))) {
-            s_err(err, errlen, "%s:%zu: invalid UTF-8", fname, line);
+            /* the field and character where the bad byte is */
+            size_t col = 1, chr = 1, good = 0;
+            for (size_t k = 1; k <= (size_t)(eol - p) && k <= good + 4; k++)
+                if (assay_utf8_valid(p, k)) good = k; /* the longest valid prefix */
+            for (size_t k = 0; k < good; k++) {
+                if (p[k] == '\t') {
+                    col++;
+                    chr = 1;
+                } else if (((unsigned char)p[k] & 0xC0) != 0x80) {
+                    chr++;
+                }
+            }
+            s_err(err, errlen, "%s:%zu:%zu: invalid UTF-8 at character %zu of the field", fname,
+                  line, col, chr);
             rc = ASSAY_EPARSE;
             break;
         }
@@ -429,16 +448,16 @@ int assay_terms_read_tsv(const char *dir, assay_terms_file_t f, assay_terms_row_
             break;
         }
         if (nf != ncols) {
-            s_err(err, errlen, "%s:%zu: expected %zu tab-separated fields, found %zu", fname, line,
-                  ncols, nf);
+            s_err(err, errlen, "%s:%zu:%zu: expected %zu tab-separated fields, found %zu", fname,
+                  line, (nf < ncols ? nf : ncols) + 1, ncols, nf);
             rc = ASSAY_EPARSE;
             break;
         }
         if (line == 1) {
             for (size_t i = 0; i < ncols; i++) {
                 if (strcmp(fields[i], s_files[f].header[i]) != 0) {
-                    s_err(err, errlen, "%s:1: header field %zu is \"%s\", expected \"%s\"", fname,
-                          i + 1, fields[i], s_files[f].header[i]);
+                    s_err(err, errlen, "%s:1:%zu: header field %zu is \"%s\", expected \"%s\"",
+                          fname, i + 1, i + 1, fields[i], s_files[f].header[i]);
                     rc = ASSAY_EPARSE;
                     goto out;
                 }
@@ -554,6 +573,8 @@ struct assay_terms_builder {
     size_t n_edges, cap_edges;
     int stage; /* highest concept file seen, to enforce the order */
     int parents_resolved;
+    uint32_t *examples; /* known mentions, flat as in SEC_EXAMPLES */
+    size_t n_examples_words, cap_examples_words, n_examples;
 };
 
 #define S_GROW(arr, n, cap)                                                                        \
@@ -587,6 +608,7 @@ void assay_terms_builder_destroy(assay_terms_builder_t **self_p)
     free(b->codeslots);
     free(b->aliases);
     free(b->labels);
+    free(b->examples);
     free(b->nodes);
     free(b->nodeslots);
     free(b->edges);
@@ -927,7 +949,7 @@ static int s_resolve_parents(assay_terms_builder_t *b, char *err, size_t errlen)
         if (c->file != ASSAY_TERMS_ICD10 || !c->parent_code) continue;
         c->parent = s_code_find_sys(b, c->system, s_bstr(b, c->parent_code));
         if (c->parent == S_NONE || c->parent == i) {
-            s_err(err, errlen, "%s:%u: field \"parent_code\": unknown parent code \"%s\"",
+            s_err(err, errlen, "%s:%u:2: field \"parent_code\": unknown parent code \"%s\"",
                   s_files[c->file].file, c->line, s_bstr(b, c->parent_code));
             return ASSAY_EPARSE;
         }
@@ -1078,7 +1100,7 @@ assay_terms_t *assay_terms_builder_finish(assay_terms_builder_t **self_p, char *
             d++;
         }
         if (d > 64) {
-            s_err(err, errlen, "%s:%u: field \"parent_code\": the parent chain of \"%s\" loops",
+            s_err(err, errlen, "%s:%u:2: field \"parent_code\": the parent chain of \"%s\" loops",
                   s_files[b->concepts[i].file].file, b->concepts[i].line, s_bstr(b, cs[i].code));
             goto fail;
         }
@@ -1284,6 +1306,7 @@ assay_terms_t *assay_terms_builder_finish(assay_terms_builder_t **self_p, char *
         s_image_section(&im, SEC_KGIN, kgin, ne * sizeof *kgin);
         s_image_section(&im, SEC_KGHASH, kghash, kghash_n * sizeof(uint32_t));
         s_image_section(&im, SEC_LABELS, b->labels, b->n_labels * sizeof(uint32_t));
+        s_image_section(&im, SEC_EXAMPLES, b->examples, b->n_examples_words * sizeof(uint32_t));
         while (im.img.len % 8)
             assay_buf_addc(&im.img, '\0');
         s_header_t *h = (s_header_t *)im.img.data;
@@ -1324,6 +1347,159 @@ fail:
     return t;
 }
 
+/* ------------------------------------------------------- known mentions */
+
+static const char *s_str(const assay_terms_t *t, uint32_t off);
+
+int assay_terms_builder_add_example(assay_terms_builder_t *self, const char *mention,
+                                    const char *const *names, size_t n_names, const char *where,
+                                    char *err, size_t errlen)
+{
+    if (!mention || !*mention) {
+        s_err(err, errlen, "%s: field \"text\": expected a non-empty mention", where);
+        return ASSAY_EINVAL;
+    }
+    if (n_names == 0) return 0; /* nothing to learn */
+    if (n_names > 1024) {
+        s_err(err, errlen, "%s: field \"normalized\": %zu names (expected at most 1024)", where,
+              n_names);
+        return ASSAY_EINVAL;
+    }
+    size_t need = self->n_examples_words + 2 + n_names;
+    if (need > self->cap_examples_words) {
+        size_t cap = self->cap_examples_words ? self->cap_examples_words * 2 : 4096;
+        while (cap < need)
+            cap *= 2;
+        self->examples = assay_realloc(self->examples, cap * sizeof(uint32_t));
+        self->cap_examples_words = cap;
+    }
+    uint32_t *w = self->examples + self->n_examples_words;
+    w[0] = s_intern(&self->st, mention);
+    w[1] = (uint32_t)n_names;
+    for (size_t i = 0; i < n_names; i++)
+        w[2 + i] = s_intern(&self->st, names[i] ? names[i] : "");
+    self->n_examples_words = need;
+    self->n_examples++;
+    return 0;
+}
+
+static const char *const s_example_files[] = {"chip_cdn_train.jsonl", "known_mentions.jsonl",
+                                              NULL};
+
+const char *const *assay_terms_example_files(void)
+{
+    return s_example_files;
+}
+
+/* the column (1-based, in characters) of byte offset off within line */
+static size_t s_column(const char *line, size_t off)
+{
+    size_t col = 1;
+    for (size_t i = 0; i < off && line[i]; i++)
+        if (((unsigned char)line[i] & 0xC0) != 0x80) col++;
+    return col;
+}
+
+int assay_terms_read_examples(const char *path, const char *fname, assay_terms_builder_t *b,
+                              size_t *added, char *err, size_t errlen)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int rc = s_read_file(path, &data, &len, err, errlen);
+    if (rc < 0) return rc;
+    size_t line = 0, kept = 0;
+    char *p = data, *end = data + len;
+    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;
+    while (p < end && rc == 0) {
+        line++;
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *eol = nl ? nl : end;
+        char *next = nl ? nl + 1 : end;
+        if (eol > p && eol[-1] == '\r') eol--;
+        *eol = '\0';
+        size_t ll = (size_t)(eol - p);
+        const char *q = p;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (*q == '\0') { /* blank lines are allowed */
+            p = next;
+            continue;
+        }
+        json_error_t je;
+        json_t *o = json_loadb(p, ll, 0, &je);
+        if (!o) {
+            s_err(err, errlen, "%s:%zu:%d: invalid JSON: %s", fname, line,
+                  je.column > 0 ? je.column : 1, je.text);
+            rc = ASSAY_EPARSE;
+            break;
+        }
+        const json_t *jt = json_object_get(o, "text");
+        const json_t *jn = json_object_get(o, "normalized");
+        if (!jn) jn = json_object_get(o, "names");
+        if (!json_is_object(o) || !json_is_string(jt) || !json_is_array(jn)) {
+            const char *what = !json_is_object(o) ? NULL : !json_is_string(jt) ? "text" : "normalized";
+            const char *at = what ? strstr(p, what) : NULL;
+            s_err(err, errlen,
+                  "%s:%zu:%zu: expected an object {\"text\": mention, \"normalized\": [standard "
+                  "names]}%s%s%s",
+                  fname, line, at ? s_column(p, (size_t)(at - p)) - 1 : (size_t)1,
+                  what ? " (field \"" : "", what ? what : "", what ? "\" missing or mistyped)" : "");
+            json_decref(o);
+            rc = ASSAY_EPARSE;
+            break;
+        }
+        const char *names[64];
+        size_t nn = 0;
+        for (size_t i = 0; i < json_array_size(jn) && nn < 64; i++) {
+            const json_t *v = json_array_get(jn, i);
+            if (!json_is_string(v)) {
+                const char *at = strstr(p, "normalized");
+                if (!at) at = strstr(p, "names");
+                s_err(err, errlen, "%s:%zu:%zu: field \"normalized[%zu]\": expected a string",
+                      fname, line, at ? s_column(p, (size_t)(at - p)) : (size_t)1, i);
+                rc = ASSAY_EPARSE;
+                break;
+            }
+            if (json_string_length(v) > 0) names[nn++] = json_string_value(v);
+        }
+        char where[160];
+        snprintf(where, sizeof where, "%s:%zu", fname, line);
+        if (rc == 0 && json_string_length(jt) > 0 && nn > 0) {
+            rc = assay_terms_builder_add_example(b, json_string_value(jt), names, nn, where, err,
+                                                 errlen);
+            if (rc == 0) kept++;
+        }
+        json_decref(o);
+        p = next;
+    }
+    free(data);
+    if (added) *added = kept;
+    return rc;
+}
+
+size_t assay_terms_example_count(const assay_terms_t *self)
+{
+    return self ? self->n_examples : 0;
+}
+
+const char *assay_terms_example(const assay_terms_t *self, size_t i, size_t *n_names)
+{
+    if (!self || i >= self->n_examples) {
+        if (n_names) *n_names = 0;
+        return NULL;
+    }
+    size_t w = self->example_at[i];
+    if (n_names) *n_names = self->examples[w + 1];
+    return s_str(self, self->examples[w]);
+}
+
+const char *assay_terms_example_name(const assay_terms_t *self, size_t i, size_t j)
+{
+    if (!self || i >= self->n_examples) return "";
+    size_t w = self->example_at[i];
+    return j < self->examples[w + 1] ? s_str(self, self->examples[w + 2 + j]) : "";
+}
+
 /* ----------------------------------------------------- loading and opening */
 
 typedef struct {
@@ -1336,16 +1512,55 @@ static int s_load_row(void *arg, assay_terms_file_t f, size_t line, char **field
     s_load_ctx_t *ctx = arg;
     char where[96];
     snprintf(where, sizeof where, "%s:%zu", s_files[f].file, line);
-    return assay_terms_builder_add(ctx->b, f, (const char *const *)fields, nfields, where, err,
-                                   errlen);
+    int rc = assay_terms_builder_add(ctx->b, f, (const char *const *)fields, nfields, where, err,
+                                     errlen);
+    /* name the column too: `file:line:column: field "F": ...` */
+    size_t wl = strlen(where);
+    if (rc < 0 && err && errlen && strncmp(err, where, wl) == 0 && err[wl] == ':' &&
+        strncmp(err + wl, ": field \"", 9) == 0) {
+        const char *fname = err + wl + 9;
+        for (size_t i = 0; i < s_files[f].ncols; i++) {
+            size_t hl = strlen(s_files[f].header[i]);
+            if (strncmp(fname, s_files[f].header[i], hl) == 0 && fname[hl] == '"') {
+                char *rest = assay_strdup(err + wl);
+                snprintf(err, errlen, "%s:%zu%s", where, i + 1, rest);
+                free(rest);
+                break;
+            }
+        }
+    }
+    return rc;
 }
 
+static assay_terms_t *s_load_dir(const char *dir, int examples, char *err, size_t errlen);
+
 assay_terms_t *assay_terms_load_dir(const char *dir, char *err, size_t errlen)
+{
+    return s_load_dir(dir, 1, err, errlen);
+}
+
+assay_terms_t *assay_terms_load_tsv(const char *dir, char *err, size_t errlen)
+{
+    return s_load_dir(dir, 0, err, errlen);
+}
+
+static assay_terms_t *s_load_dir(const char *dir, int examples, char *err, size_t errlen)
 {
     s_load_ctx_t ctx = {assay_terms_builder_new()};
     for (int f = 0; f < ASSAY_TERMS_FILE_COUNT; f++) {
         int rc = assay_terms_read_tsv(dir, (assay_terms_file_t)f, s_load_row, &ctx, err, errlen);
         if (rc == ASSAY_ENOTFOUND && f >= ASSAY_TERMS_KG_NODES) continue; /* optional graph */
+        if (rc < 0) {
+            assay_terms_builder_destroy(&ctx.b);
+            return NULL;
+        }
+    }
+    /* known mentions (mention → standard names) found next to the TSVs */
+    for (const char *const *fn = s_example_files; examples && *fn; fn++) {
+        char *path = assay_sprintf("%s/%s", dir, *fn);
+        int rc = assay_terms_read_examples(path, *fn, ctx.b, NULL, err, errlen);
+        free(path);
+        if (rc == ASSAY_ENOTFOUND) continue;
         if (rc < 0) {
             assay_terms_builder_destroy(&ctx.b);
             return NULL;
@@ -1392,6 +1607,7 @@ static int s_attach(assay_terms_t *t, char *err, size_t errlen)
                                               sizeof(s_kgedge_t),
                                               sizeof(s_kgedge_t),
                                               4,
+                                              4,
                                               4};
     for (int s = 0; s < SEC_COUNT; s++) {
         uint64_t off = h->sect[s].off, size = h->sect[s].size;
@@ -1427,6 +1643,8 @@ static int s_attach(assay_terms_t *t, char *err, size_t errlen)
     t->kghash_n = CNT(SEC_KGHASH, uint32_t);
     t->labels = SEC(SEC_LABELS, uint32_t);
     t->n_labels = CNT(SEC_LABELS, uint32_t);
+    t->examples = SEC(SEC_EXAMPLES, uint32_t);
+    t->examples_n = CNT(SEC_EXAMPLES, uint32_t);
 #undef SEC
 #undef CNT
     const char *bad = NULL;
@@ -1474,6 +1692,29 @@ static int s_attach(assay_terms_t *t, char *err, size_t errlen)
         if (t->kgout[i].node >= nn || t->kgin[i].node >= nn || t->kgout[i].relation >= nl ||
             t->kgin[i].relation >= nl || t->kgout[i].source >= nl || t->kgin[i].source >= nl)
             bad = "graph edges";
+    }
+    /* known mentions: every record inside the section, every string in the pool */
+    t->n_examples = 0;
+    for (size_t i = 0; !bad && i < t->examples_n;) {
+        if (i + 2 > t->examples_n || t->examples[i] >= ns ||
+            t->examples[i + 1] > t->examples_n - i - 2) {
+            bad = "known mentions";
+            break;
+        }
+        size_t k = t->examples[i + 1];
+        for (size_t j = 0; j < k; j++)
+            if (t->examples[i + 2 + j] >= ns) bad = "known mentions";
+        i += 2 + k;
+        t->n_examples++;
+    }
+    free(t->example_at);
+    t->example_at = NULL;
+    if (!bad && t->n_examples) {
+        t->example_at = assay_malloc(t->n_examples * sizeof(uint32_t));
+        for (size_t i = 0, k = 0; k < t->n_examples; k++) {
+            t->example_at[k] = (uint32_t)i;
+            i += 2 + t->examples[i + 1];
+        }
     }
     if (bad) {
         s_err(err, errlen, "damaged terminology snapshot: invalid %s", bad);
@@ -1599,6 +1840,7 @@ void assay_terms_destroy(assay_terms_t **self_p)
         munmap(t->image, t->size);
     else
         free(t->image);
+    free(t->example_at);
     free(t);
     *self_p = NULL;
 }
@@ -1618,6 +1860,7 @@ void assay_terms_stats(const assay_terms_t *self, assay_terms_stats_t *out)
     out->names = self->n_names;
     out->kg_nodes = self->n_kgnodes;
     out->kg_edges = self->n_kgedges;
+    out->examples = self->n_examples;
     out->strings_bytes = self->str_size;
     out->image_bytes = self->size;
     out->mapped = self->mapped;

@@ -58,6 +58,8 @@
  *                         normalised name
  *               LABELS    u32 string offsets of the label vocabulary (node types,
  *                         relations, alias types, sources), indexed by label id
+ *               EXAMPLES  known mentions, u32 words: mention, n, then n standard
+ *                         names (string offsets), one record after the other
  *    Any change to a record layout or a section bumps ASSAY_TERMS_FORMAT_VERSION.
  *
  *  Version.  assay_terms_version() is "t1-" + the first 16 hex digits of the
@@ -75,7 +77,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ASSAY_TERMS_FORMAT_VERSION 1
+#define ASSAY_TERMS_FORMAT_VERSION 2
 #define ASSAY_TERMS_VERSION_MAX 80
 
 typedef struct assay_terms assay_terms_t;
@@ -162,6 +164,7 @@ typedef struct {
     size_t names; /* entries of the name index */
     size_t kg_nodes;
     size_t kg_edges;
+    size_t examples; /* known mentions (mention → standard names) */
     size_t strings_bytes;
     size_t image_bytes;
     int mapped; /* 1 when opened from a snapshot with mmap */
@@ -170,9 +173,16 @@ typedef struct {
 /* ---------------------------------------------------------------- loading */
 
 /* load the five TSV files from dir (kg_* files are optional: an absent file means
- * an empty graph). Returns NULL and writes `FILE:LINE: field "F": what was wrong`
- * (or the reason a file could not be read) into err on failure. */
+ * an empty graph), and the known mentions of the optional JSONL files named by
+ * assay_terms_example_files() (chip_cdn_train.jsonl, known_mentions.jsonl: one
+ * {"text": mention, "normalized": [standard names]} per line, "names" accepted
+ * for "normalized"), which the normaliser and the verifier learn from by default.
+ * Returns NULL and writes `FILE:LINE:COLUMN: what was wrong` (COLUMN: the 1-based
+ * tab-separated field of a TSV, the character of a JSONL line), or the reason a
+ * file could not be read, into err on failure. */
 assay_terms_t *assay_terms_load_dir(const char *dir, char *err, size_t errlen);
+/* the same without the known mentions (the rows the database stores) */
+assay_terms_t *assay_terms_load_tsv(const char *dir, char *err, size_t errlen);
 /* map a snapshot file read-only; validates the header, section bounds and every
  * stored offset so a damaged file is an error, never a crash */
 assay_terms_t *assay_terms_open_snapshot(const char *path, char *err, size_t errlen);
@@ -243,6 +253,20 @@ void assay_terms_builder_destroy(assay_terms_builder_t **self_p);
 int assay_terms_builder_add(assay_terms_builder_t *self, assay_terms_file_t f,
                             const char *const *fields, size_t nfields, const char *where, char *err,
                             size_t errlen);
+/* add a known mention: a physician-written mention and the standard names it was
+ * normalised to (names need not exist: users of the examples skip unknown ones).
+ * 0, or ASSAY_EINVAL with `where: ...` in err for an empty mention */
+int assay_terms_builder_add_example(assay_terms_builder_t *self, const char *mention,
+                                    const char *const *names, size_t n_names, const char *where,
+                                    char *err, size_t errlen);
+/* read a JSONL file of known mentions into b (fname names it in errors). *added
+ * (may be NULL) gets the number kept. 0, ASSAY_ENOTFOUND when the file does not
+ * exist, ASSAY_EIO, or ASSAY_EPARSE with `FNAME:LINE:COLUMN: ...` in err */
+int assay_terms_read_examples(const char *path, const char *fname, assay_terms_builder_t *b,
+                              size_t *added, char *err, size_t errlen);
+/* the NULL-terminated names of the known-mention files a terminology directory may hold */
+const char *const *assay_terms_example_files(void);
+
 /* build the image; the builder is consumed (destroyed, *self_p nulled) either way */
 assay_terms_t *assay_terms_builder_finish(assay_terms_builder_t **self_p, char *err, size_t errlen);
 
@@ -343,6 +367,12 @@ size_t assay_terms_concepts_for_kg(const assay_terms_t *self, assay_term_id_t no
 size_t assay_terms_name_entry_count(const assay_terms_t *self);
 int assay_terms_name_entry(const assay_terms_t *self, size_t i, const char **key,
                            assay_name_hit_t *hit);
+
+/* known mentions carried by the terminology (see assay_terms_load_dir): mention i
+ * (NULL past the end) with *n_names its number of standard names, and name j of it */
+size_t assay_terms_example_count(const assay_terms_t *self);
+const char *assay_terms_example(const assay_terms_t *self, size_t i, size_t *n_names);
+const char *assay_terms_example_name(const assay_terms_t *self, size_t i, size_t j);
 
 /* the label vocabulary (node types, relations, alias types, sources) */
 size_t assay_terms_label_count(const assay_terms_t *self);

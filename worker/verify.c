@@ -33,8 +33,11 @@ void assay_verify_params_default(assay_verify_params_t *p)
     p->w_term = 0.3;
     p->w_precision = 0.2;
     p->threshold = 0.8;
+    p->min_precision = 0.34;
     p->system = ASSAY_SYS_ANY;
     p->linker = NULL;
+    for (int i = 0; i < ASSAY_SYS_COUNT; i++)
+        p->linkers[i] = NULL;
 }
 
 int assay_verify_params_check(const assay_verify_params_t *p, char *err, size_t errlen)
@@ -46,7 +49,8 @@ int assay_verify_params_check(const assay_verify_params_t *p, char *err, size_t 
              {"w_graph", p->w_graph, 0, 1e6},
              {"w_term", p->w_term, 0, 1e6},
              {"w_precision", p->w_precision, 0, 1},
-             {"threshold", p->threshold, 0, 1}};
+             {"threshold", p->threshold, 0, 1},
+             {"min_precision", p->min_precision, 0, 1}};
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
         if (!(r[i].v >= r[i].lo && r[i].v <= r[i].hi)) {
             snprintf(err, errlen, "parameter \"%s\" is %g: expected a number in [%g, %g]",
@@ -460,7 +464,34 @@ static const s_word_t s_prefix[] = {W("最可能的诊断是"),
                                     {NULL, 0}};
 static const s_word_t s_suffix[] = {W("可能性大"), W("可能性较大"), W("的可能"), W("可能"),
                                     W("待查"),     W("待排"),       W("待排除"), W("可疑"),
-                                    W("？"),       W("?"),          {NULL, 0}};
+                                    W("查因"),     W("？"),         W("?"),      {NULL, 0}};
+/* which of those words are hedges (the disease is meant, with doubt) and which mark a
+ * work-up still pending (待查 / 查因: the finding is named, its cause is not) */
+static const s_word_t s_hedge_words[] = {W("考虑"), W("可能"), W("疑似"), W("怀疑"), W("待排"),
+                                         W("可疑"), W("？"),   W("?"),    {NULL, 0}};
+static const s_word_t s_pending_words[] = {W("待查"), W("查因"), {NULL, 0}};
+/* laterality words that may open a mention (右膝关节骨关节炎): dropped to link it
+ * when the whole is no name, since standard names are mostly unlateralised */
+static const s_word_t s_lateral[] = {W("双侧"), W("单侧"), W("左侧"), W("右侧"), W("两侧"),
+                                     W("左"),   W("右"),   W("双"),   {NULL, 0}};
+
+static uint8_t s_word_qual(const char *w, size_t wl)
+{
+    for (const s_word_t *h = s_hedge_words; h->s; h++)
+        if (assay_textscan_find(w, wl, h->s, h->len)) return ASSAY_QUAL_HEDGE;
+    for (const s_word_t *h = s_pending_words; h->s; h++)
+        if (assay_textscan_find(w, wl, h->s, h->len)) return ASSAY_QUAL_PENDING;
+    return 0;
+}
+
+/* a state after the disease or its treatment: 术后, 状态, 史 (kept in the atom) */
+static uint8_t s_postop_qual(const char *s, size_t len)
+{
+    static const s_word_t w[] = {W("术后"), W("状态"), W("病史"), {NULL, 0}};
+    for (const s_word_t *x = w; x->s; x++)
+        if (assay_textscan_find(s, len, x->s, x->len)) return ASSAY_QUAL_POSTOP;
+    return 0;
+}
 
 static int s_starts(const char *s, size_t len, const s_word_t *w, size_t *wl)
 {
@@ -475,8 +506,60 @@ static int s_ends(const char *s, size_t len, const s_word_t *w, size_t *wl)
     return *wl <= len && s[len - 1] == w->s[*wl - 1] && memcmp(s + len - *wl, w->s, *wl) == 0;
 }
 
-/* trim space, leading list marks ("1." "①"), filler prefixes and suffixes */
+static int s_opener(uint32_t cp)
+{
+    return cp == '(' || cp == 0xFF08 || cp == '[' || cp == 0x3010 || cp == 0x3014;
+}
+
+static int s_closer(uint32_t cp)
+{
+    return cp == ')' || cp == 0xFF09 || cp == ']' || cp == 0x3011 || cp == 0x3015;
+}
+
+static int s_has_opener(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len;)
+        if (s_opener(assay_textscan_next(s, len, &i))) return 1;
+    return 0;
+}
+
+/* s without its bracketed parts (drop = 1: 神经源性膀胱(功能不良) → 神经源性膀胱) or
+ * without the brackets only (drop = 0: 睑(缘)炎 → 睑缘炎), into out; its length,
+ * 0 when s has no brackets or out is too small */
+static size_t s_unbracket(const char *s, size_t len, int drop, char *out, size_t cap)
+{
+    size_t n = 0;
+    int depth = 0, any = 0;
+    for (size_t i = 0; i < len;) {
+        size_t at = i;
+        uint32_t cp = assay_textscan_next(s, len, &i);
+        if (s_opener(cp)) {
+            depth++;
+            any = 1;
+            continue;
+        }
+        if (s_closer(cp)) {
+            if (depth > 0) depth--;
+            any = 1;
+            continue;
+        }
+        if (drop && depth > 0) continue;
+        if (n + (i - at) >= cap) return 0;
+        memcpy(out + n, s + at, i - at);
+        n += i - at;
+    }
+    return any ? n : 0;
+}
+
+/* trim space, leading list marks ("1." "①"), filler prefixes and suffixes; *qual
+ * (may be NULL) gets the ASSAY_QUAL_* bits of the words trimmed */
+static void s_trim_atom_q(const char **s, size_t *len, uint8_t *qual);
 static void s_trim_atom(const char **s, size_t *len)
+{
+    s_trim_atom_q(s, len, NULL);
+}
+
+static void s_trim_atom_q(const char **s, size_t *len, uint8_t *qual)
 {
     for (int again = 1; again && *len > 0;) {
         again = 0;
@@ -493,7 +576,8 @@ static void s_trim_atom(const char **s, size_t *len)
         }
         size_t b;
         cp = assay_textscan_prev(*s, *len, &b);
-        if (assay_textscan_is_space(cp) || assay_textscan_is_punct(cp)) {
+        if ((assay_textscan_is_space(cp) || assay_textscan_is_punct(cp)) &&
+            !(s_closer(cp) && s_has_opener(*s, b))) { /* 肩关节脱位[盂肱关节脱位] keeps ] */
             *len = b;
             again = 1;
             continue;
@@ -501,6 +585,7 @@ static void s_trim_atom(const char **s, size_t *len)
         size_t wl;
         for (const s_word_t *w = s_prefix; w->s; w++)
             if (s_starts(*s, *len, w, &wl) && wl < *len) {
+                if (qual) *qual |= s_word_qual(w->s, w->len);
                 *s += wl;
                 *len -= wl;
                 again = 1;
@@ -509,6 +594,7 @@ static void s_trim_atom(const char **s, size_t *len)
         if (again) continue;
         for (const s_word_t *w = s_suffix; w->s; w++)
             if (s_ends(*s, *len, w, &wl) && wl < *len) {
+                if (qual) *qual |= s_word_qual(w->s, w->len);
                 *len -= wl;
                 again = 1;
                 break;
@@ -549,6 +635,26 @@ static size_t s_lookup(const assay_terms_t *terms, assay_code_system_t sys, cons
     return n;
 }
 
+/* an ICD code written as the answer ("J15.900", "I21"): its concept (1) or 0 */
+static size_t s_code(const assay_terms_t *terms, assay_code_system_t sys, const char *s,
+                     size_t len, assay_term_id_t *out)
+{
+    if (len < 3 || len > 24 || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')) ||
+        !(s[1] >= '0' && s[1] <= '9'))
+        return 0;
+    char code[32];
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x80 || ch == ' ') return 0;
+        code[i] = (char)ch;
+    }
+    code[len] = '\0';
+    assay_term_id_t c = assay_terms_find_code(terms, sys, code);
+    if (c == ASSAY_TERM_NONE) return 0;
+    out[0] = c;
+    return 1;
+}
+
 /* a whole segment that is only a filler word ("诊断", "可能") */
 static int s_is_filler(const char *s, size_t len)
 {
@@ -562,16 +668,23 @@ static int s_is_filler(const char *s, size_t len)
 
 /* add s as an atom; cands (n_cands of them) when the caller already looked it up,
  * else NULL */
-static void s_add_atom(const assay_terms_t *terms, assay_code_system_t sys, const char *s,
-                       size_t len, const assay_term_id_t *cands, size_t n_cands,
-                       assay_verify_atom_t *out, size_t max, size_t *n)
+static void s_add_atom_q(const assay_terms_t *terms, assay_code_system_t sys, const char *s,
+                         size_t len, const assay_term_id_t *cands, size_t n_cands, uint8_t qual,
+                         assay_verify_atom_t *out, size_t max, size_t *n)
 {
-    if (!cands) s_trim_atom(&s, &len);
-    if (assay_textscan_count(s, len) < 2 || *n >= max || s_is_filler(s, len)) return;
+    if (!cands) s_trim_atom_q(&s, &len, &qual);
+    /* one character is an atom only when it is a name (痣, 癌) */
+    if (*n >= max || len == 0 || s_is_filler(s, len)) return;
+    assay_term_id_t one[1];
+    if (assay_textscan_count(s, len) < 2 &&
+        !(cands ? n_cands > 0 : s_lookup(terms, sys, s, len, one, 1) > 0))
+        return;
     assay_verify_atom_t *a = &out[*n];
     memset(a, 0, sizeof *a);
     a->text = s;
     a->len = (uint32_t)len;
+    a->qual = (uint8_t)(qual | s_postop_qual(s, len));
+    a->ev_rival = ASSAY_TERM_NONE;
     a->best = -1;
     a->best_own = a->best_other = ASSAY_TERM_NONE;
     if (cands) {
@@ -583,8 +696,13 @@ static void s_add_atom(const assay_terms_t *terms, assay_code_system_t sys, cons
     (*n)++;
 }
 
-/* one punctuation-delimited segment: the whole of it when it names a concept, else
- * its parts around conjunctions, else the segment as an unlinked atom */
+static void s_add_atom(const assay_terms_t *terms, assay_code_system_t sys, const char *s,
+                       size_t len, const assay_term_id_t *cands, size_t n_cands,
+                       assay_verify_atom_t *out, size_t max, size_t *n)
+{
+    s_add_atom_q(terms, sys, s, len, cands, n_cands, 0, out, max, n);
+}
+
 /* an unlinked segment through the fuzzy linker: its entities become atoms (with
  * their span of the segment); 0 when it finds none */
 static size_t s_fuzzy(const assay_terms_t *terms, const assay_verify_params_t *p,
@@ -621,13 +739,40 @@ static void s_segment(const assay_terms_t *terms, const assay_verify_params_t *p
     assay_code_system_t sys = p->system;
     const char *t = s;
     size_t tl = len;
-    s_trim_atom(&t, &tl);
+    uint8_t qual = 0;
+    s_trim_atom_q(&t, &tl, &qual);
     if (tl == 0) return;
     assay_term_id_t c[ASSAY_VERIFY_MAX_CANDS];
     size_t nc = s_lookup(terms, sys, t, tl, c, ASSAY_VERIFY_MAX_CANDS);
-    if (nc || depth > 3) {
-        s_add_atom(terms, sys, t, tl, c, nc, out, max, n);
+    if (!nc && (nc = s_code(terms, sys, t, tl, c)) > 0) {
+        s_add_atom_q(terms, sys, t, tl, c, nc, (uint8_t)(qual | ASSAY_QUAL_CODE), out, max, n);
         return;
+    }
+    if (nc || depth > 3) {
+        s_add_atom_q(terms, sys, t, tl, c, nc, qual, out, max, n);
+        return;
+    }
+    /* a qualifier or a spelling in brackets: 神经源性膀胱(功能不良), 睑(缘)炎 */
+    if (s_has_opener(t, tl)) {
+        char v[S_NAME_MAX];
+        for (int drop = 1; drop >= 0; drop--) {
+            size_t vl = s_unbracket(t, tl, drop, v, sizeof v);
+            if (vl < 2 || !(nc = s_lookup(terms, sys, v, vl, c, ASSAY_VERIFY_MAX_CANDS))) continue;
+            s_add_atom_q(terms, sys, t, tl, c, nc, qual, out, max, n);
+            return;
+        }
+    }
+    /* 右膝关节骨关节炎: the name without its laterality */
+    for (const s_word_t *w = s_lateral; w->s; w++) {
+        size_t wl;
+        if (!s_starts(t, tl, w, &wl) || assay_textscan_count(t + wl, tl - wl) < 2) continue;
+        nc = s_lookup(terms, sys, t + wl, tl - wl, c, ASSAY_VERIFY_MAX_CANDS);
+        if (nc) {
+            s_add_atom_q(terms, sys, t, tl, c, nc, (uint8_t)(qual | ASSAY_QUAL_LATERALITY), out,
+                         max, n);
+            return;
+        }
+        break;
     }
     /* not a name as a whole: its parts between weak boundaries */
     for (size_t i = 0; i < tl;) {
@@ -655,7 +800,7 @@ static void s_segment(const assay_terms_t *terms, const assay_verify_params_t *p
         }
     }
     if (s_fuzzy(terms, p, ents, t, tl, out, max, n) > 0) return;
-    s_add_atom(terms, sys, t, tl, c, 0, out, max, n);
+    s_add_atom_q(terms, sys, t, tl, c, 0, qual, out, max, n);
 }
 
 size_t assay_verify_atoms(const assay_terms_t *terms, const assay_verify_params_t *p,
@@ -663,12 +808,40 @@ size_t assay_verify_atoms(const assay_terms_t *terms, const assay_verify_params_
 {
     size_t n = 0, start = 0, i = 0;
     if (!text) return 0;
+    int has_break = 0;
+    for (size_t k = 0; k < len && !has_break;) {
+        uint32_t cp = assay_textscan_next(text, len, &k);
+        has_break = s_seg_break(cp) && cp != '.';
+    }
+    if (has_break) {
+        /* a whole text that is one name (standard names may hold 、 and ,) */
+        const char *t = text;
+        size_t tl = len;
+        uint8_t qual = 0;
+        s_trim_atom_q(&t, &tl, &qual);
+        assay_term_id_t c[ASSAY_VERIFY_MAX_CANDS];
+        size_t nc = tl ? s_lookup(terms, p->system, t, tl, c, ASSAY_VERIFY_MAX_CANDS) : 0;
+        if (nc) {
+            s_add_atom_q(terms, p->system, t, tl, c, nc, qual, out, max, &n);
+            if (n) return n;
+        }
+    }
     /* only the fuzzy linker needs a (growable) entity list */
     assay_entities_t ebuf = ASSAY_ENTITIES_INIT, *ents = p->linker ? &ebuf : NULL;
     while (i < len && n < max) {
         size_t at = i;
         uint32_t cp = assay_textscan_next(text, len, &i);
-        if (s_seg_break(cp)) {
+        int brk = s_seg_break(cp);
+        if (!brk && assay_textscan_is_space(cp)) {
+            /* "1.肺炎 2.高血压": a space before list numbering */
+            size_t j = i;
+            while (j < len && text[j] >= '0' && text[j] <= '9')
+                j++;
+            if (j > i && j < len &&
+                (text[j] == '.' || text[j] == ')' || (unsigned char)text[j] == 0xE3))
+                brk = 1;
+        }
+        if (brk) {
             /* a '.' inside a code or a number ("I25.1", "37.5") does not cut */
             if (cp == '.' && i < len && at > 0 && (unsigned char)text[i] < 0x80 &&
                 (unsigned char)text[at - 1] < 0x80 && text[i] != ' ')
@@ -1052,6 +1225,345 @@ static void s_atom_pair(s_ctx_t *cx, const assay_verify_atom_t *g, const assay_v
     }
 }
 
+/* ------------------------------------------------ normaliser evidence */
+
+#define S_EV_FLOOR 0.02f /* below this confidence a candidate says nothing */
+#define S_EV_RIVAL 0.5f  /* the gold is named unless a sibling has twice its confidence */
+#define S_EV_BASE 0.85f  /* the similarity of a gold the normaliser names */
+#define S_EV_LOW 0.75f   /* the most a gold the normaliser does not name gets from it */
+#define S_EV_MAX_BYTES 4096
+
+/* the 3-character category of x (x itself above it) */
+static assay_term_id_t s_category(const assay_terms_t *terms, assay_term_id_t x)
+{
+    for (int guard = 0; guard < 8 && x != ASSAY_TERM_NONE; guard++) {
+        if (assay_terms_level(terms, x) <= ASSAY_LEVEL_CATEGORY) return x;
+        x = assay_terms_parent(terms, x);
+    }
+    return x;
+}
+
+/* 1 when concept e is a sibling of gold concept g: the same category, another
+ * standard name, neither subsuming the other */
+static int s_is_sibling(const assay_terms_t *terms, assay_term_id_t g, assay_term_id_t e)
+{
+    if (g == e || strcmp(assay_terms_name(terms, g), assay_terms_name(terms, e)) == 0) return 0;
+    assay_term_id_t cg = s_category(terms, g), ce = s_category(terms, e);
+    if (cg == ASSAY_TERM_NONE || cg != ce) return 0;
+    if (assay_terms_level(terms, cg) != ASSAY_LEVEL_CATEGORY) return 0;
+    return !assay_terms_is_ancestor(terms, g, e) && !assay_terms_is_ancestor(terms, e, g);
+}
+
+/* 1 when rival's name lies inside gold's name (错构瘤 in 肺错构瘤) and the answer
+ * holds at least half of the characters the gold adds to it: the answer supports
+ * the gold's more specific wording, so the more general sibling does not outrank it */
+static int s_specialises(const assay_terms_t *terms, assay_term_id_t gold, assay_term_id_t rival,
+                         const char *resp, size_t rlen)
+{
+    const char *g = assay_terms_name(terms, gold), *r = assay_terms_name(terms, rival);
+    size_t gl = strlen(g), rl = strlen(r);
+    const char *at = rl ? assay_textscan_find(g, gl, r, rl) : NULL;
+    if (!at || rl == gl) return 0;
+    size_t extra = 0, found = 0;
+    for (int side = 0; side < 2; side++) {
+        const char *b = side ? at + rl : g, *e = side ? g + gl : at;
+        for (size_t i = 0; b + i < e;) {
+            size_t st = i;
+            assay_textscan_next(b, (size_t)(e - b), &i);
+            extra++;
+            found += assay_textscan_find(resp, rlen, b + st, i - st) != NULL;
+        }
+    }
+    return extra > 0 && found * 2 >= extra;
+}
+
+/* 1 when concept e is another disease than gold concept g: neither the same
+ * concept or name, nor one subsuming the other */
+static int s_other_disease(const assay_terms_t *terms, assay_term_id_t g, assay_term_id_t e)
+{
+    if (g == e || strcmp(assay_terms_name(terms, g), assay_terms_name(terms, e)) == 0) return 0;
+    return !assay_terms_is_ancestor(terms, g, e) && !assay_terms_is_ancestor(terms, e, g);
+}
+
+/* the code system whose normaliser judges gold atom a: bj_v601 when one of its
+ * names is a bj_v601 standard name and that normaliser exists, else clin2.0 */
+static int s_ev_system(const assay_terms_t *terms, const assay_verify_params_t *p,
+                       const assay_verify_atom_t *a)
+{
+    if (p->linkers[ASSAY_SYS_BJV601]) {
+        for (size_t i = 0; i < a->n_cands; i++) {
+            if (assay_terms_system(terms, a->cands[i]) == ASSAY_SYS_BJV601)
+                return ASSAY_SYS_BJV601;
+            assay_name_hit_t h[8];
+            size_t n = assay_terms_find_name(terms, assay_terms_name(terms, a->cands[i]),
+                                             ASSAY_SYS_BJV601, h, 8);
+            for (size_t k = 0; k < n && k < 8; k++)
+                if (h[k].alias == UINT32_MAX &&
+                    assay_terms_system(terms, h[k].concept) == ASSAY_SYS_BJV601)
+                    return ASSAY_SYS_BJV601;
+        }
+    }
+    if (p->linkers[ASSAY_SYS_CLIN20]) return ASSAY_SYS_CLIN20;
+    return p->linkers[ASSAY_SYS_BJV601] ? ASSAY_SYS_BJV601 : -1;
+}
+
+#define S_CT_MIN 0.3f   /* the least surface similarity the contrast accepts */
+#define S_CT_MAXSIB 512 /* siblings compared at most */
+
+/* the words of an answer atom without a leading laterality word */
+static void s_unlateral(const char **s, size_t *len)
+{
+    for (const s_word_t *w = s_lateral; w->s; w++) {
+        size_t wl;
+        if (s_starts(*s, *len, w, &wl) && wl < *len) {
+            *s += wl;
+            *len -= wl;
+            return;
+        }
+    }
+}
+
+/* the highest surface similarity of text to a concept below root (root included)
+ * other than the gold, its ancestors and descendants, and names equal to its */
+static float s_best_sibling(const assay_terms_t *terms, assay_term_id_t root, assay_term_id_t gold,
+                            const char *text, size_t len, float best, size_t *budget)
+{
+    if (*budget == 0) return best;
+    (*budget)--;
+    if (root != gold && !assay_terms_is_ancestor(terms, root, gold) &&
+        !assay_terms_is_ancestor(terms, gold, root) &&
+        assay_terms_level(terms, root) > ASSAY_LEVEL_CATEGORY &&
+        strcmp(assay_terms_name(terms, root), assay_terms_name(terms, gold)) != 0) {
+        const char *nm = assay_terms_name(terms, root);
+        float d = (float)assay_textscan_similarity(text, len, nm, strlen(nm));
+        if (d > best) best = d;
+    }
+    size_t k = assay_terms_child_count(terms, root);
+    for (size_t i = 0; i < k; i++)
+        best = s_best_sibling(terms, assay_terms_child(terms, root, i), gold, text, len, best,
+                              budget);
+    return best;
+}
+
+/* category contrast: a gold atom the normaliser did not name still counts as
+ * said when an answer atom that links to nothing exactly is closer in surface to
+ * the gold's name than to any sibling's in its ICD category (and close enough) */
+static void s_contrast(const assay_terms_t *terms, assay_verify_result_t *out)
+{
+    for (size_t g = 0; g < out->n_gold; g++) {
+        assay_verify_atom_t *ga = &out->gold[g];
+        if ((ga->ev & 0x7F) != ASSAY_EV_ABSENT && (ga->ev & 0x7F) != ASSAY_EV_OUTRANKED) continue;
+        for (size_t c = 0; c < ga->n_cands; c++) {
+            assay_term_id_t gc = ga->cands[c], cat = s_category(terms, gc);
+            if (cat == ASSAY_TERM_NONE || assay_terms_level(terms, cat) != ASSAY_LEVEL_CATEGORY)
+                continue;
+            const char *gn = assay_terms_name(terms, gc);
+            for (size_t a = 0; a < out->n_pred; a++) {
+                assay_verify_atom_t *pa = &out->pred[a];
+                if (pa->n_cands > 0 && !(pa->qual & ASSAY_QUAL_LATERALITY)) continue;
+                const char *t = pa->text;
+                size_t tl = pa->len;
+                s_unlateral(&t, &tl);
+                float dg = (float)assay_textscan_similarity(t, tl, gn, strlen(gn));
+                if (dg < S_CT_MIN) {
+                    float low = 0.5f * dg * dg;
+                    if (low > ga->sim) {
+                        if (!(ga->ev & 0x80)) ga->ev_before = ga->sim;
+                        ga->sim = low;
+                        ga->ev |= 0x80;
+                    }
+                    continue;
+                }
+                size_t budget = S_CT_MAXSIB;
+                float ds = s_best_sibling(terms, cat, gc, t, tl, 0, &budget);
+                if (dg <= ds) {
+                    /* graded, below any acceptance: a ranking signal only */
+                    float low = 0.5f * dg * (ds > 0 ? dg / ds : 1);
+                    if (low > ga->sim) {
+                        if (!(ga->ev & 0x80)) ga->ev_before = ga->sim;
+                        ga->sim = low;
+                        ga->ev |= 0x80;
+                    }
+                    continue;
+                }
+                float sim = 0.8f + 0.2f * (dg - ds);
+                if (sim > 0.84f) sim = 0.84f; /* below what the normaliser's naming gives */
+                if (sim <= ga->sim) continue;
+                if (!(ga->ev & 0x80)) ga->ev_before = ga->sim;
+                ga->sim = sim;
+                ga->ev = ASSAY_EV_CONTRAST | 0x80;
+                ga->best = (int8_t)a;
+                ga->best_own = gc;
+                if (pa->sim < sim) {
+                    pa->sim = sim;
+                    pa->ev = ASSAY_EV_CONTRAST;
+                    pa->best = (int8_t)g;
+                    pa->best_own = pa->best_other = gc;
+                }
+            }
+        }
+    }
+}
+
+/* the normaliser as evidence for the gold atoms that the exact comparison left
+ * short of a perfect match (see assay_verify_params_t.linkers) */
+static void s_evidence(const assay_terms_t *terms, const assay_verify_params_t *p,
+                       const char *response, size_t rlen, assay_verify_result_t *out)
+{
+    assay_entities_t ents[ASSAY_SYS_COUNT];
+    int have[ASSAY_SYS_COUNT] = {0};
+    /* the part of the answer its atoms come from, at most S_EV_MAX_BYTES of it: a
+     * long answer (reasoning and all) costs the normaliser no more than that */
+    size_t lo = rlen, hi = 0;
+    for (size_t a = 0; a < out->n_pred; a++) {
+        const assay_verify_atom_t *pa = &out->pred[a];
+        if (!response || pa->text < response || pa->text >= response + rlen) continue;
+        size_t as = (size_t)(pa->text - response);
+        if (as < lo) lo = as;
+        if (as + pa->len > hi) hi = as + pa->len;
+    }
+    if (lo >= hi) return;
+    if (hi - lo > S_EV_MAX_BYTES) {
+        hi = lo + S_EV_MAX_BYTES;
+        while (hi > lo && ((unsigned char)response[hi] & 0xC0) == 0x80)
+            hi--;
+    }
+    for (size_t g = 0; g < out->n_gold; g++) {
+        assay_verify_atom_t *ga = &out->gold[g];
+        ga->ev_before = ga->sim;
+        if (ga->sim >= 0.999f || ga->n_cands == 0 || !response || rlen == 0) continue;
+        int sys = s_ev_system(terms, p, ga);
+        if (sys < 0) continue;
+        if (!have[sys]) {
+            assay_entities_init(&ents[sys]);
+            have[sys] = 1;
+            if (assay_normalize_text(p->linkers[sys], response + lo, hi - lo, &ents[sys]) < 0)
+                ents[sys].n = 0;
+        }
+        const assay_entities_t *e = &ents[sys];
+        size_t hit = SIZE_MAX;
+        for (size_t k = 0; k < e->n && hit == SIZE_MAX; k++)
+            for (size_t c = 0; c < ga->n_cands; c++)
+                if (e->items[k].concept == ga->cands[c] ||
+                    strcmp(e->items[k].name, assay_terms_name(terms, ga->cands[c])) == 0) {
+                    hit = k;
+                    break;
+                }
+        /* the best sibling of the gold ranked above it (entities come best first) */
+        size_t rival = SIZE_MAX, upto = hit == SIZE_MAX ? e->n : hit;
+        for (size_t k = 0; k < upto && rival == SIZE_MAX; k++) {
+            if (e->items[k].confidence < S_EV_FLOOR) break;
+            for (size_t c = 0; c < ga->n_cands; c++) {
+                assay_term_id_t x = e->items[k].concept;
+                if (s_is_sibling(terms, ga->cands[c], x) &&
+                    !s_specialises(terms, ga->cands[c], x, response, rlen)) {
+                    rival = k;
+                    break;
+                }
+            }
+        }
+        if (rival != SIZE_MAX) {
+            ga->ev_rival = e->items[rival].concept;
+            ga->ev_rival_conf = e->items[rival].confidence;
+        }
+        /* words the answer names exactly as another disease rival the gold with the
+         * normaliser's own confidence in that disease (absent: no contest): a weak
+         * reading of them as the gold does not count, a synonym coded twice that the
+         * known mentions tie to the gold still can */
+        if (hit != SIZE_MAX) {
+            size_t es = lo + e->items[hit].start, ee = lo + e->items[hit].end;
+            for (size_t a = 0; a < out->n_pred; a++) {
+                const assay_verify_atom_t *pa = &out->pred[a];
+                if (pa->n_cands == 0 || (pa->qual & ASSAY_QUAL_LATERALITY) || pa->fuzzy) continue;
+                if (pa->text < response || pa->text >= response + rlen) continue;
+                size_t as = (size_t)(pa->text - response), ae = as + pa->len;
+                if (!(as < ee && es < ae)) continue;
+                int agrees = 0;
+                for (size_t i = 0; i < pa->n_cands && !agrees; i++)
+                    for (size_t c = 0; c < ga->n_cands && !agrees; c++)
+                        agrees = !s_other_disease(terms, ga->cands[c], pa->cands[i]);
+                if (agrees) continue;
+                float xc = -1;
+                for (size_t k = 0; k < e->n; k++)
+                    for (size_t i = 0; i < pa->n_cands; i++)
+                        if ((e->items[k].concept == pa->cands[i] ||
+                             strcmp(e->items[k].name, assay_terms_name(terms, pa->cands[i])) == 0) &&
+                            e->items[k].confidence > xc)
+                            xc = e->items[k].confidence;
+                if (xc < 0) xc = 1; /* not among the normaliser's readings at all */
+                if (rival == SIZE_MAX || xc > ga->ev_rival_conf) {
+                    ga->ev_rival = pa->cands[0];
+                    ga->ev_rival_conf = xc;
+                    rival = SIZE_MAX - 1; /* an exact other name */
+                }
+            }
+        }
+        if (hit == SIZE_MAX) {
+            ga->ev = ASSAY_EV_ABSENT;
+            /* graded, below any acceptance: how close in the hierarchy the
+             * normaliser's best readings of the answer come to the gold */
+            float low = 0;
+            for (size_t k = 0; k < e->n && k < 3; k++) {
+                if (e->items[k].confidence < S_EV_FLOOR) break;
+                for (size_t c = 0; c < ga->n_cands; c++) {
+                    /* a sibling reading speaks against the gold as much as for it */
+                    float w = s_is_sibling(terms, ga->cands[c], e->items[k].concept) ? 0.2f : 0.5f;
+                    float pth = w * s_path_sim(terms, e->items[k].concept, ga->cands[c]);
+                    if (pth > low) low = pth;
+                }
+            }
+            if (low > ga->sim) {
+                ga->ev_before = ga->sim;
+                ga->sim = low;
+                ga->ev |= 0x80;
+            }
+            continue;
+        }
+        float conf = e->items[hit].confidence;
+        ga->ev_conf = conf;
+        float rc = rival != SIZE_MAX ? ga->ev_rival_conf : 0;
+
+        /* the gold's share of the evidence between it and its best sibling */
+        float q = conf + rc > 0 ? conf / (conf + rc) : 0;
+        /* an untrained normaliser's confidences rank but are not calibrated: they
+         * never name a gold on their own */
+        if (conf < S_EV_FLOOR || conf < S_EV_RIVAL * rc || !assay_normalizer_learned(p->linkers[sys])) {
+            ga->ev = ASSAY_EV_OUTRANKED;
+            /* graded, below any acceptance: a ranking signal only */
+            float low = S_EV_LOW * q * (conf < S_EV_FLOOR ? conf / S_EV_FLOOR : 1);
+            if (low > ga->sim) {
+                ga->ev_before = ga->sim;
+                ga->sim = low;
+                ga->ev = ASSAY_EV_OUTRANKED | 0x80;
+            }
+            continue;
+        }
+        ga->ev = ASSAY_EV_NAMED;
+        float sim = S_EV_BASE + (1 - S_EV_BASE) * q;
+        if (sim <= ga->sim) continue;
+        ga->sim = sim;
+        ga->best_own = e->items[hit].concept;
+        ga->best_other = e->items[hit].concept;
+        /* the answer atoms the entity spans said the gold, too */
+        size_t es = lo + e->items[hit].start, ee = lo + e->items[hit].end;
+        for (size_t a = 0; a < out->n_pred; a++) {
+            assay_verify_atom_t *pa = &out->pred[a];
+            size_t as = (size_t)(pa->text - response), ae = as + pa->len;
+            if (pa->text < response || as >= rlen) continue;
+            if (as < ee && es < ae && pa->sim < sim) {
+                pa->sim = sim;
+                pa->ev = ASSAY_EV_NAMED;
+                pa->best = (int8_t)g;
+                pa->best_own = pa->best_other = e->items[hit].concept;
+                ga->best = (int8_t)a;
+            }
+        }
+    }
+    for (int i = 0; i < ASSAY_SYS_COUNT; i++)
+        if (have[i]) assay_entities_release(&ents[i]);
+    s_contrast(terms, out);
+}
+
 static void s_codes_atoms(const assay_terms_t *terms, const assay_verify_params_t *p,
                           const char *const *codes, size_t n_codes, assay_verify_atom_t *out,
                           size_t max, size_t *n)
@@ -1075,6 +1587,7 @@ static void s_codes_atoms(const assay_terms_t *terms, const assay_verify_params_
         a->from_code = 1;
         a->best = -1;
         a->best_own = a->best_other = ASSAY_TERM_NONE;
+        a->ev_rival = ASSAY_TERM_NONE;
     }
 }
 
@@ -1148,13 +1661,20 @@ int assay_verify_text(const assay_terms_t *terms, const assay_verify_params_t *p
             gn++;
         }
     }
+    s_evidence(terms, p, response, rlen, out);
+    for (size_t g = 0; g < out->n_gold; g++) {
+        assay_verify_atom_t *ga = &out->gold[g];
+        if (ga->ev == ASSAY_EV_NAMED || (ga->ev & 0x80)) rsum += ga->sim - ga->ev_before;
+        ga->ev &= 0x7F;
+    }
     /* precision over the answer's entities: when some atoms link, the unlinked
      * ones are the prose around them (依据, 建议复查) and do not count */
     size_t plinked = 0, pn_count = 0;
     for (size_t a = 0; a < out->n_pred; a++)
-        plinked += out->pred[a].n_cands > 0;
+        plinked += out->pred[a].n_cands > 0 || out->pred[a].ev != ASSAY_EV_NONE;
     for (size_t a = 0; a < out->n_pred; a++) {
-        if (plinked > 0 && out->pred[a].n_cands == 0) continue;
+        /* an atom the normaliser's evidence tied to a gold is an entity, too */
+        if (plinked > 0 && out->pred[a].n_cands == 0 && out->pred[a].ev == ASSAY_EV_NONE) continue;
         psum += out->pred[a].sim > 0 ? out->pred[a].sim : 0;
         pn_count++;
     }
@@ -1163,7 +1683,8 @@ int assay_verify_text(const assay_terms_t *terms, const assay_verify_params_t *p
     out->score = (1 - p->w_precision) * out->recall + p->w_precision * out->precision;
     if (out->score > 1) out->score = 1;
     if (out->score < 0) out->score = 0;
-    out->correct = out->score >= p->threshold;
+    /* a list of many diseases that happens to hold the gold is no correct answer */
+    out->correct = out->score >= p->threshold && out->precision >= p->min_precision;
     out->term_sim = ts / (double)out->n_gold;
     out->path_sim = pn ? ps / (double)pn : -1;
     out->graph_sim = gn ? gs / (double)gn : -1;
@@ -1194,7 +1715,8 @@ static json_t *s_concept_json(const assay_terms_t *terms, assay_term_id_t c)
                      "name", assay_terms_name(terms, c));
 }
 
-static json_t *s_atoms_json(const assay_terms_t *terms, const assay_verify_atom_t *atoms, size_t n)
+static json_t *s_atoms_json(const assay_terms_t *terms, const assay_verify_atom_t *atoms, size_t n,
+                            int gold)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -1204,6 +1726,33 @@ static json_t *s_atoms_json(const assay_terms_t *terms, const assay_verify_atom_
             json_array_append_new(codes, json_string(assay_terms_code(terms, a->cands[k])));
         json_t *o = json_pack("{s:s%, s:o, s:b}", "text", a->text, (size_t)a->len, "codes", codes,
                               "from_code", a->from_code);
+        if (a->qual) {
+            json_t *q = json_array();
+            if (a->qual & ASSAY_QUAL_HEDGE) json_array_append_new(q, json_string("hedge"));
+            if (a->qual & ASSAY_QUAL_PENDING) json_array_append_new(q, json_string("pending_workup"));
+            if (a->qual & ASSAY_QUAL_POSTOP) json_array_append_new(q, json_string("post_treatment"));
+            if (a->qual & ASSAY_QUAL_LATERALITY)
+                json_array_append_new(q, json_string("laterality_dropped"));
+            if (a->qual & ASSAY_QUAL_CODE) json_array_append_new(q, json_string("icd_code"));
+            json_object_set_new(o, "qualifiers", q);
+        }
+        if (!gold && a->ev != ASSAY_EV_NONE) {
+            /* an answer atom tied to a gold by the evidence, not by a name */
+            json_object_set_new(o, "evidence",
+                                json_string(a->ev == ASSAY_EV_CONTRAST ? "closest_in_category"
+                                                                       : "normalizer"));
+        } else if (a->ev != ASSAY_EV_NONE) {
+            static const char *const evn[] = {"none", "named", "outranked_by_sibling", "absent",
+                                              "closest_in_category"};
+            json_t *ev = json_pack("{s:s, s:o}", "normalizer", evn[a->ev <= 4 ? a->ev : 0],
+                                   "confidence",
+                                   s_num_or_null(a->ev_conf));
+            if (a->ev_rival != ASSAY_TERM_NONE) {
+                json_object_set_new(ev, "sibling", s_concept_json(terms, a->ev_rival));
+                json_object_set_new(ev, "sibling_confidence", s_num_or_null(a->ev_rival_conf));
+            }
+            json_object_set_new(o, "evidence", ev);
+        }
         if (a->best >= 0) {
             json_object_set_new(o, "match", json_integer(a->best));
             json_object_set_new(o, "sim", s_num_or_null(a->sim));
@@ -1242,8 +1791,9 @@ static json_t *s_codes_json(const assay_terms_t *terms, const assay_verify_atom_
 json_t *assay_verify_explain(const assay_terms_t *terms, const assay_verify_params_t *p,
                              const assay_verify_result_t *r)
 {
-    json_t *w = json_pack("{s:f, s:f, s:f, s:f}", "w_path", p->w_path, "w_graph", p->w_graph,
-                          "w_term", p->w_term, "w_precision", p->w_precision);
+    json_t *w = json_pack("{s:f, s:f, s:f, s:f, s:f}", "w_path", p->w_path, "w_graph", p->w_graph,
+                          "w_term", p->w_term, "w_precision", p->w_precision, "min_precision",
+                          p->min_precision);
     json_t *o;
     if (r->kind == ASSAY_VERIFY_MCQ) {
         o = json_pack("{s:s, s:o, s:o, s:s, s:o, s:o}", "method", "option_letters", "gold",
@@ -1252,8 +1802,8 @@ json_t *assay_verify_explain(const assay_terms_t *terms, const assay_verify_para
                       json_array());
     } else {
         o = json_pack("{s:s, s:{s:o, s:o}, s:{s:o, s:o}}", "method", "atoms", "atoms", "gold",
-                      s_atoms_json(terms, r->gold, r->n_gold), "answer",
-                      s_atoms_json(terms, r->pred, r->n_pred), "codes", "gold",
+                      s_atoms_json(terms, r->gold, r->n_gold, 1), "answer",
+                      s_atoms_json(terms, r->pred, r->n_pred, 0), "codes", "gold",
                       s_codes_json(terms, r->gold, r->n_gold), "answer",
                       s_codes_json(terms, r->pred, r->n_pred));
     }

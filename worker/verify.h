@@ -39,11 +39,38 @@
  *  naming many extra diseases. Atoms linked by the fuzzy linker score at least
  *  their string similarity, since a fuzzy link may be wrong.
  *
+ *  Phrasing.  Atoms are read for meaning before they are looked up: a leading
+ *  laterality word (左/右/双侧/单侧...) is dropped when the whole is no name;
+ *  hedges (考虑/可能/疑似/待排, "?") count as the disease, work-up statuses (待查/
+ *  查因) as the finding they qualify, and both are recorded (ASSAY_QUAL_*) with
+ *  post-treatment states (术后/状态/病史); brackets that close in the text belong to
+ *  it (肩关节脱位[盂肱关节脱位]), a bracketed qualifier or spelling is tried
+ *  without them; an ICD code written as the answer links to its concept; "A合并B"
+ *  and "B合并A" give the same atoms.
+ *
+ *  Evidence.  With normalisers (params.linkers, the handler's default link=full),
+ *  a gold atom that the exact comparison leaves short of a perfect match is judged
+ *  by the normaliser of its code system on the answer (typos, site words, synonyms
+ *  learned from the terminology's aliases and known mentions): named (similarity
+ *  0.85..1) when the normaliser has learned a model (assay_normalizer_learned: an
+ *  untrained one's confidences are not calibrated), gives the gold confidence
+ *  >= 0.02, words the answer names exactly as another disease do not get at least
+ *  twice that from it, and no sibling of it
+ *  (same 3-character category, neither ancestor nor descendant, another name;
+ *  a more general sibling whose name lies inside the gold's, when the answer holds
+ *  what the gold adds, does not count) at least twice that; otherwise an answer atom
+ *  that links to nothing may still name it when its surface is closer to the
+ *  gold's name than to every sibling's in the category (0.8..0.84). Golds neither
+ *  way get graded scores below acceptance (hierarchy closeness of the normaliser's
+ *  readings, surface contrast) so the score still ranks.
+ *
  *  For multiple choice `correct` needs the exact set of letters; for free text it
- *  is score >= threshold.
+ *  is score >= threshold and precision >= min_precision (an answer listing the gold
+ *  among many diseases is not correct).
  *
  *  Everything is deterministic, and a check allocates nothing (but with the fuzzy
- *  linker, and for the JSON explanation): a result is a caller-owned struct with
+ *  linker or the normalisers, and for the JSON explanation): a result is a
+ *  caller-owned struct with
  *  fixed-capacity arrays whose atom strings point into the inputs.
  *  The terminology is read-only, so threads may verify concurrently.
  */
@@ -73,17 +100,26 @@ int assay_verify_kind_parse(const char *s, assay_verify_kind_t *out);
 typedef struct {
     double w_path, w_graph, w_term; /* similarity weights (>= 0, not all 0) */
     double w_precision;             /* share of precision in the score, 0..1 */
-    double threshold;               /* `correct` when score >= threshold */
+    double threshold;               /* `correct` when score >= threshold ... */
+    double min_precision;           /* ... and precision >= min_precision (free text) */
     assay_code_system_t system;     /* code system for name lookups (ASSAY_SYS_ANY) */
     /* optional fuzzy linker for text that exact names leave unlinked (NULL: exact
      * names only). Borrowed; it must be prepared (assay_normalizer_prepare) so
      * concurrent checks only read it. About a hundred times slower than exact
      * lookups, so it is an opt-in. */
     assay_normalizer_t *linker;
+    /* the full normaliser per code system (index ASSAY_SYS_CLIN20 / ASSAY_SYS_BJV601;
+     * NULL: none), used as evidence: when the exact comparison leaves a gold atom
+     * short of a perfect match, the whole answer is normalised in the gold's system
+     * and the gold counts as named when the normaliser ranks it high and no sibling
+     * of the gold (same ICD category, neither ancestor nor descendant) above it.
+     * Borrowed and prepared, like linker. */
+    assay_normalizer_t *linkers[ASSAY_SYS_COUNT];
 } assay_verify_params_t;
 
 /* defaults: w_path 0.55, w_graph 0.15, w_term 0.3, w_precision 0.2, threshold 0.8,
- * system any, no fuzzy linker */
+ * min_precision 0.34 (an answer naming the gold among three or more other diseases
+ * is not correct), system any, no fuzzy linker, no normalisers */
 void assay_verify_params_default(assay_verify_params_t *p);
 /* check ranges; 0 or ASSAY_EINVAL with the offending parameter named in err */
 int assay_verify_params_check(const assay_verify_params_t *p, char *err, size_t errlen);
@@ -110,9 +146,30 @@ unsigned assay_verify_mcq_extract(const char *text, size_t len, const char *cons
                                   size_t n_options, assay_mcq_how_t *how);
 
 /* one atom: a span of the input text and the concepts it maps to */
+/* what an atom's wording says besides its disease (assay_verify_atom_t.qual) */
+#define ASSAY_QUAL_HEDGE 0x01      /* 考虑 / 可能 / 疑似 / 待排: counted as the disease */
+#define ASSAY_QUAL_PENDING 0x02    /* 待查 / 查因: a work-up of the finding */
+#define ASSAY_QUAL_POSTOP 0x04     /* 术后 / 状态 / 史: a state after the disease */
+#define ASSAY_QUAL_LATERALITY 0x08 /* 左 / 右 / 双侧 / 单侧 dropped to link it */
+#define ASSAY_QUAL_CODE 0x10       /* an ICD code rather than a name */
+
+/* how the normaliser's evidence decided an atom (assay_verify_atom_t.ev) */
+#define ASSAY_EV_NONE 0      /* not consulted (exact match, or no normaliser) */
+#define ASSAY_EV_NAMED 1     /* the normaliser ranks the gold first in its category */
+#define ASSAY_EV_OUTRANKED 2 /* a sibling of the gold ranks above it */
+#define ASSAY_EV_ABSENT 3    /* the gold is not among the normaliser's candidates */
+#define ASSAY_EV_CONTRAST 4  /* not named, but an unlinked answer atom is closer in surface
+                              * to the gold than to any sibling in its category */
+
 typedef struct {
     const char *text; /* points into the answer or gold text (not NUL-terminated) */
     uint32_t len;
+    uint8_t qual; /* ASSAY_QUAL_* */
+    uint8_t ev;   /* ASSAY_EV_*: for a gold atom how the evidence decided it; for an
+                   * answer atom, NAMED / CONTRAST when the evidence tied it to a gold */
+    float ev_conf, ev_rival_conf; /* the gold's and the best sibling's confidence */
+    float ev_before;              /* the similarity before the evidence */
+    assay_term_id_t ev_rival;     /* that sibling (ASSAY_TERM_NONE: none) */
     uint8_t n_cands;
     uint8_t from_code; /* 1 when it came from gold_codes, not from text */
     uint8_t fuzzy;     /* 1 when the fuzzy linker chose its concept */

@@ -20,13 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------ help */
 
 static const char *const s_usage =
     "usage: assay terms load DIR\n"
-    "       assay terms snapshot [--from-dir DIR] -o FILE\n"
-    "       assay terms info FILE|DIR\n"
+    "       assay terms snapshot [--from-dir DIR] [--examples FILE] -o FILE\n"
+    "       assay terms info FILE|DIR [--json]\n"
     "\n"
     "Manage the medical terminology (ICD-10 codes, aliases, knowledge graph).\n"
     "Run `assay terms SUBCOMMAND --help` for details.\n"
@@ -41,7 +42,9 @@ static const char *const s_usage_load =
     "Load the terminology TSV files of DIR (icd10.tsv, icd10_bj_v601.tsv,\n"
     "icd10_synonyms.tsv, and optionally kg_nodes.tsv, kg_edges.tsv) into the\n"
     "terms_* tables. Every file is validated first; an error names the file, line\n"
-    "and field and leaves the database unchanged. The previous version is replaced\n"
+    "and column and leaves the database unchanged. Known mentions (chip_cdn_train.jsonl,\n"
+    "known_mentions.jsonl) are not stored in the database: give them to\n"
+    "`assay terms snapshot --examples FILE`, or snapshot the directory (--from-dir). The previous version is replaced\n"
     "in one transaction and the new one recorded as current in terms_versions.\n"
     "The database is the configuration key \"db\" (environment ASSAY_DB).\n"
     "\n"
@@ -50,22 +53,28 @@ static const char *const s_usage_load =
     "  ASSAY_DB=postgresql://assay@dbhost/assay assay terms load ./terms\n";
 
 static const char *const s_usage_snapshot =
-    "usage: assay terms snapshot [--from-dir DIR] -o FILE\n"
+    "usage: assay terms snapshot [--from-dir DIR] [--examples FILE] -o FILE\n"
     "\n"
     "Write a terminology snapshot: one file that workers map read-only at start\n"
     "(setting \"terms\" / --terms FILE), shared between processes. Built from the\n"
-    "current version in the database, or straight from the TSV files of DIR with\n"
-    "--from-dir. The file is written under a temporary name and renamed.\n"
+    "current version in the database, or straight from the files of DIR with\n"
+    "--from-dir (the TSVs and the known mentions of chip_cdn_train.jsonl and\n"
+    "known_mentions.jsonl there). --examples FILE (repeatable) adds the known\n"
+    "mentions of a JSONL file ({\"text\": mention, \"normalized\": [standard names]}\n"
+    "per line): the normaliser and the verifier learn from them by default. The\n"
+    "file is written under a temporary name and renamed.\n"
     "\n"
     "examples:\n"
     "  assay terms snapshot -o /srv/terms.snap\n"
+    "  assay terms snapshot --examples chip_cdn_train.jsonl -o /srv/terms.snap\n"
     "  assay terms snapshot --from-dir ./terms -o terms.snap\n";
 
 static const char *const s_usage_info =
     "usage: assay terms info FILE|DIR [--json]\n"
     "\n"
     "Open a snapshot file (or load a TSV directory) and print its version, its\n"
-    "counts and the time the open took.\n"
+    "counts (codes, aliases, graph, known mentions: what the normaliser and the\n"
+    "verifier learn from by default) and the time the open took.\n"
     "\n"
     "examples:\n"
     "  assay terms info /srv/terms.snap\n"
@@ -280,10 +289,20 @@ static int s_load(int argc, char **argv, const assay_config_t *cfg)
     int rcode = 1;
     char err[512];
     int64_t t0 = assay_clock_ms();
-    assay_terms_t *terms = assay_terms_load_dir(dir, err, sizeof err);
+    assay_terms_t *terms = assay_terms_load_tsv(dir, err, sizeof err);
     if (!terms) {
         fprintf(stderr, "assay terms load: %s\n", err);
         return 1;
+    }
+    for (const char *const *fn = assay_terms_example_files(); *fn; fn++) {
+        char *p = assay_sprintf("%s/%s", dir, *fn);
+        if (access(p, F_OK) == 0)
+            fprintf(stderr,
+                    "assay terms load: note: the known mentions of \"%s\" are not stored in "
+                    "the database; add them to a snapshot with `assay terms snapshot "
+                    "--examples %s`\n",
+                    p, p);
+        free(p);
     }
     s_load_t L;
     memset(&L, 0, sizeof L);
@@ -398,7 +417,7 @@ static int s_feed(PGconn *db, assay_terms_builder_t *b, assay_terms_file_t f, co
 }
 
 static assay_terms_t *s_from_db(const assay_config_t *cfg, char *dbversion, size_t vlen,
-                                int *unreachable)
+                                int *unreachable, const char *const *examples, size_t n_examples)
 {
     PGconn *db = s_connect(cfg);
     if (!db) {
@@ -439,6 +458,13 @@ static assay_terms_t *s_from_db(const assay_config_t *cfg, char *dbversion, size
                "FROM terms_kg_edges ORDER BY ord") < 0)
         goto out;
     char err[512];
+    for (size_t i = 0; i < n_examples; i++) {
+        size_t added = 0;
+        if (assay_terms_read_examples(examples[i], examples[i], b, &added, err, sizeof err) < 0) {
+            fprintf(stderr, "assay terms snapshot: %s\n", err);
+            goto out;
+        }
+    }
     t = assay_terms_builder_finish(&b, err, sizeof err);
     if (!t) fprintf(stderr, "assay terms snapshot: %s\n", err);
 out:
@@ -448,6 +474,45 @@ out:
     return t;
 }
 
+/* the TSVs and known mentions of dir, then the known mentions of extra files */
+typedef struct {
+    assay_terms_builder_t *b;
+} s_dir_ctx_t;
+
+static int s_dir_row(void *arg, assay_terms_file_t f, size_t line, char **fields, size_t nfields,
+                     char *err, size_t errlen)
+{
+    s_dir_ctx_t *ctx = arg;
+    char where[96];
+    snprintf(where, sizeof where, "%s:%zu", assay_terms_file_name(f), line);
+    return assay_terms_builder_add(ctx->b, f, (const char *const *)fields, nfields, where, err,
+                                   errlen);
+}
+
+static assay_terms_t *s_dir_with_examples(const char *dir, const char *const *examples,
+                                          size_t n_examples, char *err, size_t errlen)
+{
+    s_dir_ctx_t ctx = {assay_terms_builder_new()};
+    for (int f = 0; f < ASSAY_TERMS_FILE_COUNT; f++) {
+        int rc = assay_terms_read_tsv(dir, (assay_terms_file_t)f, s_dir_row, &ctx, err, errlen);
+        if (rc == ASSAY_ENOTFOUND && f >= ASSAY_TERMS_KG_NODES) continue;
+        if (rc < 0) goto fail;
+    }
+    for (const char *const *fn = assay_terms_example_files(); *fn; fn++) {
+        char *p = assay_sprintf("%s/%s", dir, *fn);
+        int rc = assay_terms_read_examples(p, *fn, ctx.b, NULL, err, errlen);
+        free(p);
+        if (rc < 0 && rc != ASSAY_ENOTFOUND) goto fail;
+    }
+    for (size_t i = 0; i < n_examples; i++)
+        if (assay_terms_read_examples(examples[i], examples[i], ctx.b, NULL, err, errlen) < 0)
+            goto fail;
+    return assay_terms_builder_finish(&ctx.b, err, errlen);
+fail:
+    assay_terms_builder_destroy(&ctx.b);
+    return NULL;
+}
+
 static int s_snapshot(int argc, char **argv, const assay_config_t *cfg)
 {
     if (s_wants_help(argc, argv)) {
@@ -455,9 +520,18 @@ static int s_snapshot(int argc, char **argv, const assay_config_t *cfg)
         return 0;
     }
     const char *dir = NULL, *out = NULL;
+    const char *examples[16];
+    size_t n_examples = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--from-dir") == 0 && i + 1 < argc)
             dir = argv[++i];
+        else if (strcmp(argv[i], "--examples") == 0 && i + 1 < argc) {
+            if (n_examples == 16) {
+                fprintf(stderr, "assay terms snapshot: at most 16 --examples files\n");
+                return 2;
+            }
+            examples[n_examples++] = argv[++i];
+        }
         else if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc)
             out = argv[++i];
         else {
@@ -473,13 +547,20 @@ static int s_snapshot(int argc, char **argv, const assay_config_t *cfg)
     char err[512], dbversion[ASSAY_TERMS_VERSION_MAX] = "";
     int64_t t0 = assay_clock_ms();
     int unreachable = 0;
-    assay_terms_t *t = dir ? assay_terms_load_dir(dir, err, sizeof err)
-                           : s_from_db(cfg, dbversion, sizeof dbversion, &unreachable);
+    assay_terms_t *t = NULL;
+    if (dir && n_examples) {
+        /* the directory's files plus the extra known mentions */
+        t = s_dir_with_examples(dir, examples, n_examples, err, sizeof err);
+    } else if (dir) {
+        t = assay_terms_load_dir(dir, err, sizeof err);
+    } else {
+        t = s_from_db(cfg, dbversion, sizeof dbversion, &unreachable, examples, n_examples);
+    }
     if (!t) {
         if (dir) fprintf(stderr, "assay terms snapshot: %s\n", err);
         return unreachable ? 4 : 1;
     }
-    if (*dbversion && strcmp(dbversion, assay_terms_version(t)) != 0)
+    if (*dbversion && !n_examples && strcmp(dbversion, assay_terms_version(t)) != 0)
         fprintf(stderr,
                 "assay terms snapshot: warning: the database records version %s but its "
                 "rows build %s\n",
@@ -529,11 +610,13 @@ static int s_info(int argc, char **argv)
     if (json) {
         printf("{\"version\":\"%s\",\"format\":%d,\"mapped\":%s,\"codes\":%zu,\"clin20\":%zu,"
                "\"bj_v601\":%zu,\"icd10\":%zu,\"aliases\":%zu,\"names\":%zu,\"kg_nodes\":%zu,"
-               "\"kg_edges\":%zu,\"labels\":%zu,\"image_bytes\":%zu,\"open_ms\":%.3f}\n",
+               "\"kg_edges\":%zu,\"labels\":%zu,\"examples\":%zu,\"image_bytes\":%zu,"
+               "\"open_ms\":%.3f}\n",
                assay_terms_version(t), ASSAY_TERMS_FORMAT_VERSION, st.mapped ? "true" : "false",
                st.concepts, st.per_system[ASSAY_SYS_CLIN20], st.per_system[ASSAY_SYS_BJV601],
                st.per_system[ASSAY_SYS_ICD10], st.aliases, st.names, st.kg_nodes, st.kg_edges,
-               assay_terms_label_count(t), (size_t)st.image_bytes, (double)(t1 - t0) / 1000.0);
+               assay_terms_label_count(t), st.examples, (size_t)st.image_bytes,
+               (double)(t1 - t0) / 1000.0);
         assay_terms_destroy(&t);
         return 0;
     }
@@ -546,6 +629,9 @@ static int s_info(int argc, char **argv)
     printf("aliases:      %zu (%zu names indexed)\n", st.aliases, st.names);
     printf("graph:        %zu nodes, %zu edges, %zu labels\n", st.kg_nodes, st.kg_edges,
            assay_terms_label_count(t));
+    printf("known mentions: %zu (mention -> standard names; the normaliser and the verifier "
+           "learn from them by default)\n",
+           st.examples);
     printf("size:         %.1f MB (strings %.1f MB)\n", (double)st.image_bytes / 1048576.0,
            (double)st.strings_bytes / 1048576.0);
     printf("open time:    %.1f ms\n", (double)(t1 - t0) / 1000.0);

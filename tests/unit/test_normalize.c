@@ -295,6 +295,59 @@ static void test_load_examples(void **state)
     assay_normalizer_destroy(&nz);
 }
 
+typedef struct {
+    assay_terms_builder_t *b;
+} s_rows_t;
+
+static int s_row(void *arg, assay_terms_file_t f, size_t line, char **fields, size_t nfields,
+                 char *err, size_t errlen)
+{
+    (void)line;
+    return assay_terms_builder_add(((s_rows_t *)arg)->b, f, (const char *const *)fields, nfields,
+                                   "fixture", err, errlen);
+}
+
+/* the known mentions a terminology carries are learned from by default */
+static void test_terms_examples(void **state)
+{
+    (void)state;
+    char err[512];
+    s_rows_t rows = {assay_terms_builder_new()};
+    for (int f = 0; f < ASSAY_TERMS_FILE_COUNT; f++) {
+        int rc = assay_terms_read_tsv(ASSAY_TEST_DATA "/terms", (assay_terms_file_t)f, s_row, &rows,
+                                      err, sizeof err);
+        assert_true(rc == 0 || (rc == ASSAY_ENOTFOUND && f >= ASSAY_TERMS_KG_NODES));
+    }
+    static const char *const mentions[] = {"心前区压榨痛", "胸骨后压榨样疼痛", "活动后心前区闷痛",
+                                           "劳力性胸骨后压榨痛"};
+    for (size_t i = 0; i < 4; i++) {
+        const char *name = "心绞痛";
+        assert_int_equal(
+            assay_terms_builder_add_example(rows.b, mentions[i], &name, 1, "x", err, sizeof err), 0);
+    }
+    assay_terms_t *t = assay_terms_builder_finish(&rows.b, err, sizeof err);
+    assert_non_null(t);
+    assert_int_equal(assay_terms_example_count(t), 4);
+    const char *text = "心前区压榨痛";
+    assay_entities_t e = ASSAY_ENTITIES_INIT;
+    for (int use = 0; use < 2; use++) {
+        assay_normalize_opts_t o;
+        assay_normalize_opts_default(&o);
+        o.use_terms_mentions = use;
+        o.min_confidence = 0; /* four mentions: the fixed weights give low confidences */
+        assay_normalizer_t *nz = assay_normalizer_new(t, &o, err, sizeof err);
+        assert_non_null(nz);
+        assay_normalize_text(nz, text, strlen(text), &e);
+        int found = 0;
+        for (size_t i = 0; i < e.n; i++)
+            found |= strcmp(e.items[i].name, "心绞痛") == 0;
+        assert_int_equal(found, use); /* only what the terminology taught */
+        assay_normalizer_destroy(&nz);
+    }
+    assay_entities_release(&e);
+    assay_terms_destroy(&t);
+}
+
 static void test_exact_only(void **state)
 {
     const assay_terms_t *t = *state;
@@ -344,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_codes_and_latin), cmocka_unit_test(test_fuzzy),
         cmocka_unit_test(test_learned_atoms),   cmocka_unit_test(test_load_examples),
         cmocka_unit_test(test_exact_only),      cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_terms_examples),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -269,7 +269,7 @@ static void test_version_and_snapshot(void **state)
     FILE *fp = fopen(path, "r+b");
     assert_non_null(fp);
     fseek(fp, 8, SEEK_SET);
-    fputc(2, fp); /* format version */
+    fputc(ASSAY_TERMS_FORMAT_VERSION + 1, fp); /* format version */
     fclose(fp);
     s = assay_terms_open_snapshot(path, err, sizeof err);
     assert_null(s);
@@ -350,32 +350,32 @@ static void test_bad_input(void **state)
     s = assay_sprintf(
         "%sI00-I99\t\tchapter\t循环\t\t\t\tx\nI10\tI00-I99\tcategory\t高血压\t\t\tx\n", hdr);
     assert_string_equal(s_load_bad("icd10.tsv", s, err, sizeof err),
-                        "icd10.tsv:3: expected 8 tab-separated fields, found 7");
+                        "icd10.tsv:3:8: expected 8 tab-separated fields, found 7");
     free(s);
 
     s = assay_sprintf(
         "%sI00-I99\t\tchapter\t循环\t\t\t\tx\nI10\tI00-I99\tdisease\t高血压\t\t\t\tx\n", hdr);
     assert_non_null(strstr(s_load_bad("icd10.tsv", s, err, sizeof err),
-                           "icd10.tsv:3: field \"level\": unknown level \"disease\""));
+                           "icd10.tsv:3:3: field \"level\": unknown level \"disease\""));
     free(s);
 
     s = assay_sprintf(
         "%sI00-I99\t\tchapter\t循环\t\t\t\tx\nI10\tI99-I99\tcategory\t高血压\t\t\t\tx\n", hdr);
     assert_string_equal(s_load_bad("icd10.tsv", s, err, sizeof err),
-                        "icd10.tsv:3: field \"parent_code\": unknown parent code \"I99-I99\"");
+                        "icd10.tsv:3:2: field \"parent_code\": unknown parent code \"I99-I99\"");
     free(s);
 
     s = assay_sprintf("%sI00-I99\t\tchapter\t循环\t\t\t\tx\nI00-I99\t\tchapter\t循环\t\t\t\tx\n",
                       hdr);
     assert_string_equal(s_load_bad("icd10.tsv", s, err, sizeof err),
-                        "icd10.tsv:3: field \"code\": duplicate code \"I00-I99\"");
+                        "icd10.tsv:3:1: field \"code\": duplicate code \"I00-I99\"");
     free(s);
 
     assert_string_equal(s_load_bad("icd10.tsv", "code\tparent\tlevel\n", err, sizeof err),
-                        "icd10.tsv:1: expected 8 tab-separated fields, found 3");
+                        "icd10.tsv:1:4: expected 8 tab-separated fields, found 3");
     assert_non_null(strstr(s_load_bad("icd10.tsv", "", err, sizeof err), "empty file"));
     s = assay_sprintf("%sI00-I99\t\tchapter\t\xe5\x86\t\t\t\tx\n", hdr);
-    assert_string_equal(s_load_bad("icd10.tsv", s, err, sizeof err), "icd10.tsv:2: invalid UTF-8");
+    assert_string_equal(s_load_bad("icd10.tsv", s, err, sizeof err), "icd10.tsv:2:4: invalid UTF-8 at character 1 of the field");
     free(s);
 
     assert_string_equal(
@@ -383,23 +383,23 @@ static void test_bad_input(void **state)
                    "code\tcode_system\tstandard_name\talias\talias_type\tsource\n"
                    "I25.103\tclin3.0\t冠心\t冠心病\tx\ty\n",
                    err, sizeof err),
-        "icd10_synonyms.tsv:2: field \"code_system\": unknown code system \"clin3.0\" (expected "
+        "icd10_synonyms.tsv:2:2: field \"code_system\": unknown code system \"clin3.0\" (expected "
         "clin2.0 or bj_v601)");
     assert_string_equal(s_load_bad("icd10_synonyms.tsv",
                                    "code\tcode_system\tstandard_name\talias\talias_type\tsource\n"
                                    "I25.101\tclin2.0\t冠心\t冠心病\tx\ty\n",
                                    err, sizeof err),
-                        "icd10_synonyms.tsv:2: field \"code\": unknown clin2.0 code \"I25.101\"");
+                        "icd10_synonyms.tsv:2:1: field \"code\": unknown clin2.0 code \"I25.101\"");
     assert_string_equal(s_load_bad("kg_edges.tsv",
                                    "head\trelation\ttail\thead_type\ttail_type\tsource\n"
                                    "冠心病\t\t胸痛\t疾病\t症状\tx\n",
                                    err, sizeof err),
-                        "kg_edges.tsv:2: field \"relation\": empty");
+                        "kg_edges.tsv:2:2: field \"relation\": empty");
     assert_string_equal(s_load_bad("kg_nodes.tsv", "name\tkind\tsource\n", err, sizeof err),
-                        "kg_nodes.tsv:1: header field 2 is \"kind\", expected \"type\"");
+                        "kg_nodes.tsv:1:2: header field 2 is \"kind\", expected \"type\"");
     assert_string_equal(
         s_load_bad("icd10_bj_v601.tsv", "code\tname_zh\nX99.901\t无名\n", err, sizeof err),
-        "icd10_bj_v601.tsv:2: field \"code\": no category or subcategory for "
+        "icd10_bj_v601.tsv:2:1: field \"code\": no category or subcategory for "
         "\"X99.901\" in icd10.tsv");
 
     assay_terms_t *t = assay_terms_load_dir("/nonexistent-dir", err, sizeof err);
@@ -420,6 +420,144 @@ static void test_bad_input(void **state)
                      ASSAY_EPARSE);
     assay_terms_builder_destroy(&b);
     assay_terms_builder_destroy(&b);
+}
+
+/* a copy of the fixture directory plus extra files (name, content pairs, NULL ends) */
+static char *s_fixture_copy(const char *const *extra)
+{
+    char tmpl[] = "/tmp/assay_test_terms_XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    static const char *const files[] = {"icd10.tsv", "icd10_bj_v601.tsv", "icd10_synonyms.tsv",
+                                        "kg_nodes.tsv", "kg_edges.tsv"};
+    for (size_t i = 0; i < 5; i++) {
+        char *src = assay_sprintf("%s/%s", FIXTURE, files[i]);
+        char *dst = assay_sprintf("%s/%s", tmpl, files[i]);
+        FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+        assert_non_null(in);
+        assert_non_null(out);
+        int c;
+        while ((c = fgetc(in)) != EOF)
+            fputc(c, out);
+        fclose(in);
+        fclose(out);
+        free(src);
+        free(dst);
+    }
+    for (size_t i = 0; extra && extra[i]; i += 2) {
+        char *dst = assay_sprintf("%s/%s", tmpl, extra[i]);
+        FILE *out = fopen(dst, "wb");
+        assert_non_null(out);
+        fputs(extra[i + 1], out);
+        fclose(out);
+        free(dst);
+    }
+    return assay_strdup(tmpl);
+}
+
+static void s_rm_dir(char *dir)
+{
+    static const char *const files[] = {"icd10.tsv",    "icd10_bj_v601.tsv",    "icd10_synonyms.tsv",
+                                        "kg_nodes.tsv", "kg_edges.tsv",         "chip_cdn_train.jsonl",
+                                        "snap",         "known_mentions.jsonl", NULL};
+    for (size_t i = 0; files[i]; i++) {
+        char *p = assay_sprintf("%s/%s", dir, files[i]);
+        unlink(p);
+        free(p);
+    }
+    rmdir(dir);
+    free(dir);
+}
+
+/* known mentions next to the TSVs are loaded, counted, kept by snapshots, and
+ * change the version */
+static void test_known_mentions(void **state)
+{
+    const assay_terms_t *plain = *state;
+    assert_int_equal(assay_terms_example_count(plain), 0);
+    const char *extra[] = {"chip_cdn_train.jsonl",
+                           "{\"text\": \"左侧冠心病\", \"normalized\": [\"冠状动脉粥样硬化性心脏病\"]}\n"
+                           "\n"
+                           "{\"text\": \"高血压心脏病\", \"normalized\": [\"高血压\", \"心脏病\"], "
+                           "\"id\": 7}\n",
+                           "known_mentions.jsonl",
+                           "{\"text\": \"心梗\", \"names\": [\"急性心肌梗死\"]}\n"
+                           "{\"text\": \"无名\", \"normalized\": []}\n",
+                           NULL};
+    char *dir = s_fixture_copy(extra);
+    char err[512];
+    assay_terms_t *t = assay_terms_load_dir(dir, err, sizeof err);
+    assert_non_null(t);
+    assert_int_equal(assay_terms_example_count(t), 3); /* the empty one teaches nothing */
+    size_t nn = 0;
+    assert_string_equal(assay_terms_example(t, 1, &nn), "高血压心脏病");
+    assert_int_equal(nn, 2);
+    assert_string_equal(assay_terms_example_name(t, 1, 1), "心脏病");
+    assert_string_equal(assay_terms_example_name(t, 1, 2), "");
+    assert_string_equal(assay_terms_example(t, 2, &nn), "心梗");
+    assert_null(assay_terms_example(t, 3, &nn));
+    assay_terms_stats_t st;
+    assay_terms_stats(t, &st);
+    assert_int_equal(st.examples, 3);
+    assert_string_not_equal(assay_terms_version(t), assay_terms_version(plain));
+    /* without them: the TSV rows only, the same version as the plain fixture */
+    assay_terms_t *rows = assay_terms_load_tsv(dir, err, sizeof err);
+    assert_non_null(rows);
+    assert_int_equal(assay_terms_example_count(rows), 0);
+    assert_string_equal(assay_terms_version(rows), assay_terms_version(plain));
+    assay_terms_destroy(&rows);
+    /* a snapshot carries them */
+    char *snap = assay_sprintf("%s/snap", dir);
+    assert_int_equal(assay_terms_write_snapshot(t, snap, err, sizeof err), 0);
+    assay_terms_t *m = assay_terms_open_snapshot(snap, err, sizeof err);
+    assert_non_null(m);
+    assert_int_equal(assay_terms_example_count(m), 3);
+    assert_string_equal(assay_terms_example(m, 0, &nn), "左侧冠心病");
+    assert_string_equal(assay_terms_example_name(m, 0, 0), "冠状动脉粥样硬化性心脏病");
+    assert_string_equal(assay_terms_version(m), assay_terms_version(t));
+    assay_terms_destroy(&m);
+    assay_terms_destroy(&t);
+    free(snap);
+    s_rm_dir(dir);
+}
+
+/* a malformed known-mention file fails the load with file, line and column */
+static void test_known_mentions_bad(void **state)
+{
+    (void)state;
+    char err[512];
+    const struct {
+        const char *content, *want;
+    } cases[] = {
+        {"{\"text\": \"a\", \"normalized\": [\"b\"]}\n{\"text\": \"c\", \"normalized\": [\"d\"],}\n",
+         "chip_cdn_train.jsonl:2:"},
+        {"{\"text\": \"a\", \"normalized\": \"b\"}\n", "chip_cdn_train.jsonl:1:"},
+        {"{\"text\": \"a\", \"normalized\": [\"b\", 3]}\n", "chip_cdn_train.jsonl:1:"},
+        {"[1, 2]\n", "chip_cdn_train.jsonl:1:1: expected an object"},
+        {"{\"normalized\": [\"b\"]}\n", "chip_cdn_train.jsonl:1:"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *extra[] = {"chip_cdn_train.jsonl", cases[i].content, NULL};
+        char *dir = s_fixture_copy(extra);
+        err[0] = '\0';
+        assay_terms_t *t = assay_terms_load_dir(dir, err, sizeof err);
+        assert_null(t);
+        if (strncmp(err, cases[i].want, strlen(cases[i].want)) != 0)
+            fail_msg("case %zu: \"%s\" does not start with \"%s\"", i, err, cases[i].want);
+        /* line:column: a number after the line */
+        const char *c = err + strlen("chip_cdn_train.jsonl:");
+        while (*c >= '0' && *c <= '9')
+            c++;
+        assert_int_equal(*c, ':');
+        assert_true(c[1] >= '1' && c[1] <= '9');
+        s_rm_dir(dir);
+    }
+    /* the column of a JSON syntax error is where it is */
+    const char *extra[] = {"chip_cdn_train.jsonl", "{\"text\": \"a\" \"normalized\": []}\n", NULL};
+    char *dir = s_fixture_copy(extra);
+    assert_null(assay_terms_load_dir(dir, err, sizeof err));
+    assert_non_null(strstr(err, "chip_cdn_train.jsonl:1:"));
+    assert_non_null(strstr(err, "invalid JSON"));
+    s_rm_dir(dir);
 }
 
 /* random byte flips anywhere in a snapshot: open fails or every query still works */
@@ -518,6 +656,8 @@ int main(void)
         cmocka_unit_test(test_version_and_snapshot),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_snapshot_corruption),
+        cmocka_unit_test(test_known_mentions),
+        cmocka_unit_test(test_known_mentions_bad),
         cmocka_unit_test(test_synthetic),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

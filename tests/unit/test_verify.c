@@ -283,6 +283,229 @@ static void test_fuzzy_linker(void **state)
     assay_normalizer_destroy(&nz);
 }
 
+static int s_check(const assay_terms_t *t, const assay_verify_params_t *p, const char *gold,
+                   const char *resp, assay_verify_result_t *r)
+{
+    assert_int_equal(
+        assay_verify_text(t, p, gold, strlen(gold), NULL, 0, resp, strlen(resp), r), 0);
+    return r->correct;
+}
+
+/* meaning over surface on the exact path: laterality, hedges, work-up and
+ * post-treatment statuses, word order, codes */
+static void test_phrasing(void **state)
+{
+    const assay_terms_t *t = *state;
+    assay_verify_params_t p;
+    assay_verify_params_default(&p);
+    assay_verify_result_t r;
+    /* laterality does not block an unlateralised name */
+    assert_true(s_check(t, &p, "细菌性肺炎", "右侧细菌性肺炎", &r));
+    assert_true(r.pred[0].qual & ASSAY_QUAL_LATERALITY);
+    assert_true(s_check(t, &p, "急性阑尾炎", "左急性阑尾炎", &r));
+    /* ... but a laterality word does not make a sibling the gold */
+    assert_false(s_check(t, &p, "大叶性肺炎", "双侧支气管肺炎", &r));
+    /* hedges count as the disease and are named */
+    assert_true(s_check(t, &p, "急性阑尾炎", "考虑急性阑尾炎", &r));
+    assert_true(r.pred[0].qual & ASSAY_QUAL_HEDGE);
+    assert_true(s_check(t, &p, "急性阑尾炎", "急性阑尾炎可能性大", &r));
+    assert_true(r.pred[0].qual & ASSAY_QUAL_HEDGE);
+    /* a pending work-up of a finding */
+    s_check(t, &p, "呕吐", "呕吐查因", &r);
+    assert_true(r.correct);
+    assert_true(r.pred[0].qual & ASSAY_QUAL_PENDING);
+    assert_false(r.pred[0].qual & ASSAY_QUAL_HEDGE);
+    s_check(t, &p, "急性阑尾炎", "急性阑尾炎术后", &r);
+    assert_true(r.pred[0].qual & ASSAY_QUAL_POSTOP);
+    /* word order of a combination */
+    assert_true(s_check(t, &p, "2型糖尿病合并高血压", "高血压合并2型糖尿病", &r));
+    assert_true(r.score >= 0.99);
+    /* brackets: part of a standard name, a qualifier, or a spelling */
+    assert_true(s_check(t, &p, "急性阑尾炎伴穿孔[穿孔性阑尾炎]", "急性阑尾炎伴穿孔[穿孔性阑尾炎]", &r));
+    assert_int_equal(r.n_gold, 1);
+    assert_true(r.score >= 0.99);
+    assert_true(s_check(t, &p, "急性阑尾炎", "急性阑尾炎(化脓性)", &r));
+    assert_int_equal(r.n_pred, 1);
+    assert_true(s_check(t, &p, "细菌性肺炎", "细(菌)性肺炎", &r));
+    assert_int_equal(r.n_pred, 1);
+    /* an ICD code as the answer */
+    assert_true(s_check(t, &p, "细菌性肺炎", "J15.900", &r));
+    assert_true(r.pred[0].qual & ASSAY_QUAL_CODE);
+    assert_false(s_check(t, &p, "细菌性肺炎", "K35.900", &r));
+    /* the explanation says what was recognised */
+    json_t *ex = assay_verify_explain(t, &p, &r);
+    json_t *q = json_object_get(json_array_get(json_object_get(json_object_get(ex, "atoms"),
+                                                               "answer"),
+                                               0),
+                                "qualifiers");
+    assert_string_equal(json_string_value(json_array_get(q, 0)), "icd_code");
+    json_decref(ex);
+}
+
+/* a list of many diseases that holds the gold is not a correct answer */
+static void test_shotgun(void **state)
+{
+    const assay_terms_t *t = *state;
+    assay_verify_params_t p;
+    assay_verify_params_default(&p);
+    assay_verify_result_t r;
+    const char *ten = "1.肺炎 2.高血压 3.2型糖尿病 4.急性阑尾炎 5.心绞痛 6.呕吐 7.1型糖尿病 "
+                      "8.急性前壁心肌梗死 9.细菌性肺炎 10.冠心病";
+    s_check(t, &p, "急性阑尾炎", ten, &r);
+    assert_false(r.correct);
+    assert_true(r.score > 0 && r.score < 1);
+    assert_true(r.n_pred >= 10);
+    assert_true(r.precision < p.min_precision);
+    /* one extra disease is still a correct answer */
+    assert_true(s_check(t, &p, "急性阑尾炎", "急性阑尾炎；高血压", &r));
+    p.min_precision = 0;
+    assert_true(s_check(t, &p, "急性阑尾炎", ten, &r));
+}
+
+/* the normalisers as evidence (link=full): answers that exact names leave
+ * unlinked are judged by the normaliser of the gold's system, siblings lose */
+static void test_evidence(void **state)
+{
+    const assay_terms_t *t = *state;
+    char err[256];
+    assay_normalize_opts_t o;
+    assay_normalize_opts_default(&o);
+    o.min_confidence = 0;
+    o.max_entities = 32;
+    assay_normalizer_t *nz = assay_normalizer_new(t, &o, err, sizeof err);
+    assert_non_null(nz);
+    assay_normalizer_prepare(nz);
+    assay_verify_params_t p;
+    assay_verify_params_default(&p);
+    assay_verify_result_t r;
+    /* exact path first: unlinked, not accepted */
+    const char *ans = "右下肺大叶性肺炎感染";
+    s_check(t, &p, "大叶性肺炎", ans, &r);
+    double exact = r.score;
+    assert_int_equal(r.gold[0].ev, ASSAY_EV_NONE);
+    p.linkers[ASSAY_SYS_CLIN20] = nz;
+    assert_true(s_check(t, &p, "大叶性肺炎", ans, &r));
+    assert_int_equal(r.gold[0].ev, ASSAY_EV_NAMED);
+    assert_true(r.score > exact);
+    /* its sibling is not accepted for it */
+    assert_false(s_check(t, &p, "支气管肺炎", ans, &r));
+    assert_true(r.gold[0].ev == ASSAY_EV_OUTRANKED || r.gold[0].ev == ASSAY_EV_ABSENT);
+    /* nor an unrelated disease */
+    assert_false(s_check(t, &p, "2型糖尿病", ans, &r));
+    assert_true(r.score < 0.3);
+    /* an exact match never needs the normaliser */
+    s_check(t, &p, "大叶性肺炎", "大叶性肺炎", &r);
+    assert_int_equal(r.gold[0].ev, ASSAY_EV_NONE);
+    /* the explanation names the evidence */
+    s_check(t, &p, "大叶性肺炎", ans, &r);
+    json_t *ex = assay_verify_explain(t, &p, &r);
+    json_t *g0 = json_array_get(json_object_get(json_object_get(ex, "atoms"), "gold"), 0);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(g0, "evidence"), "normalizer")),
+        "named");
+    json_decref(ex);
+    assay_normalizer_destroy(&nz);
+}
+
+/* an answer that names another disease exactly is that disease, whatever weak
+ * reading of its words the normaliser also offers (on the sample terminology the
+ * normaliser, with few known mentions, gives every name a little confidence) */
+static void test_evidence_exact_other(void **state)
+{
+    (void)state;
+    char err[512];
+    assay_terms_t *t = assay_terms_load_dir(ASSAY_SOURCE_DIR "/ops/sample/terms", err, sizeof err);
+    assert_non_null(t);
+    assay_normalize_opts_t o;
+    assay_normalize_opts_default(&o);
+    o.min_confidence = 0;
+    o.max_entities = 32;
+    assay_normalizer_t *nz[ASSAY_SYS_COUNT] = {NULL};
+    assay_verify_params_t p;
+    assay_verify_params_default(&p);
+    for (int sys = ASSAY_SYS_CLIN20; sys <= ASSAY_SYS_BJV601; sys++) {
+        o.system = (assay_code_system_t)sys;
+        nz[sys] = assay_normalizer_new(t, &o, err, sizeof err);
+        assert_non_null(nz[sys]);
+        assay_normalizer_prepare(nz[sys]);
+        p.linkers[sys] = nz[sys];
+    }
+    static const char *const names[] = {"尿路感染", "急性上呼吸道感染", "急性阑尾炎", "急性胰腺炎",
+                                        "急性胃肠炎", "甲状腺功能亢进症", "甲状腺功能减退症"};
+    size_t n = sizeof names / sizeof names[0], wrong = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            assay_verify_result_t r;
+            char ans[128];
+            snprintf(ans, sizeof ans, "诊断：%s", names[j]);
+            s_check(t, &p, names[i], ans, &r);
+            if (r.correct != (i == j)) {
+                fprintf(stderr, "gold %s answer %s: score %.3f\n", names[i], ans, r.score);
+                wrong++;
+            }
+        }
+    assert_int_equal(wrong, 0);
+    /* a disease the terminology does not name: an untrained normaliser (no known
+     * mentions here) ranks candidates but does not name the gold on its own */
+    assert_false(assay_normalizer_learned(nz[ASSAY_SYS_CLIN20]));
+    assay_verify_result_t r;
+    assert_false(s_check(t, &p, "急性阑尾炎", "根据病史、体征及辅助检查，考虑急性胆囊炎。", &r));
+    assert_false(s_check(t, &p, "急性胰腺炎", "诊断：急性肾盂肾炎", &r));
+    for (int sys = 0; sys < ASSAY_SYS_COUNT; sys++)
+        assay_normalizer_destroy(&nz[sys]);
+    assay_terms_destroy(&t);
+}
+
+/* answers of every odd kind get a score and an explanation */
+static void test_odd_answers(void **state)
+{
+    const assay_terms_t *t = *state;
+    char err[256];
+    assay_normalize_opts_t o;
+    assay_normalize_opts_default(&o);
+    o.min_confidence = 0;
+    assay_normalizer_t *nz = assay_normalizer_new(t, &o, err, sizeof err);
+    assert_non_null(nz);
+    assay_normalizer_prepare(nz);
+    size_t n = 10 * 1024;
+    char *big = malloc(n + 1);
+    for (size_t i = 0; i < n; i++)
+        big[i] = "患者咳嗽发热三天，考虑肺炎。"[i % 42];
+    big[n] = '\0';
+    while (n > 0 && ((unsigned char)big[n] & 0xC0) == 0x80)
+        big[n--] = '\0';
+    const char *answers[] = {"",
+                             "   ",
+                             "bacterial pneumonia",
+                             "xi jun xing fei yan",
+                             "1.肺炎 2.高血压 3.2型糖尿病 4.急性阑尾炎 5.心绞痛 6.呕吐 7.1型糖尿病 "
+                             "8.急性前壁心肌梗死 9.细菌性肺炎 10.冠心病",
+                             "J15.900",
+                             "J15",
+                             "Z99.999",
+                             big};
+    for (int link = 0; link < 2; link++) {
+        assay_verify_params_t p;
+        assay_verify_params_default(&p);
+        if (link) p.linkers[ASSAY_SYS_CLIN20] = nz;
+        for (size_t i = 0; i < sizeof answers / sizeof answers[0]; i++) {
+            assay_verify_result_t r;
+            const char *a = answers[i];
+            assert_int_equal(
+                assay_verify_text(t, &p, "细菌性肺炎", strlen("细菌性肺炎"), NULL, 0, a, strlen(a), &r),
+                0);
+            assert_true(r.score >= 0 && r.score <= 1);
+            json_t *ex = assay_verify_explain(t, &p, &r);
+            assert_non_null(ex);
+            assert_non_null(json_object_get(ex, "atoms"));
+            json_decref(ex);
+            if (i < 4) assert_false(r.correct);
+        }
+    }
+    free(big);
+    assay_normalizer_destroy(&nz);
+}
+
 static void test_garbage_input(void **state)
 {
     const assay_terms_t *t = *state;
@@ -473,6 +696,11 @@ int main(void)
         cmocka_unit_test(test_text_fixture),
         cmocka_unit_test(test_codes_and_explain),
         cmocka_unit_test(test_fuzzy_linker),
+        cmocka_unit_test(test_phrasing),
+        cmocka_unit_test(test_shotgun),
+        cmocka_unit_test(test_evidence),
+        cmocka_unit_test(test_odd_answers),
+        cmocka_unit_test(test_evidence_exact_other),
         cmocka_unit_test(test_garbage_input),
         cmocka_unit_test(test_random_bytes),
     };
