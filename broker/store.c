@@ -86,6 +86,7 @@ struct assay_store {
     assay_buf_t virt;
     size_t nvirt, round_virt, round_virt_off;
     int gaps_due; /* look for claimed items without a task before the next claim */
+    int gap_grace_ms; /* how long such a task waits for a late result (recovery grace) */
     /* the side writer: a second connection that writes the results of first-stage
      * tasks of stages that feed nothing (most of a large job's results) while the
      * main one claims and writes the rest; one statement at a time */
@@ -435,6 +436,14 @@ static const char s_release_sql[] =
     "       WHERE t.id = b.id AND t.attempt = b.attempt AND t.state = 'leased' AND j.id = t.job_id"
     "       RETURNING 1) SELECT count(*) FROM u";
 
+/* The id of the first-stage task of job item number seq (job_items.seq comes from
+ * one sequence, so it is unique across jobs): fixed by the item, not drawn from
+ * tasks_id_seq, so a broker that takes over writes a claimed item whose task its
+ * predecessor never wrote under the very id the worker running it holds (its late
+ * result is then stored, not paid for again). Bit 62 keeps these ids apart from the
+ * sequence's. */
+#define S_FIRST_ID(seq) "((1::bigint << 62) | (" seq ")::bigint)"
+
 /* A claim only reads: the lease is written by the next flush (s_lease_sql), unless
  * the task's result, failure or release arrives first, in which case that one
  * write takes the task from pending straight to its outcome. A claimed task is
@@ -452,7 +461,7 @@ static const char s_claim_sql[] =
     /* then the job's next items for its first stage, behind the stage's cursor */
     " pn AS (SELECT q.job_id, q.lim - (SELECT count(*) FROM p WHERE p.job_id = q.job_id) AS lim"
     "        FROM q),"
-    " v AS (SELECT nextval('tasks_id_seq'::regclass) AS id, 1 AS attempt, s.job_id,"
+    " v AS (SELECT " S_FIRST_ID("ji.seq") " AS id, 1 AS attempt, s.job_id,"
     "              s.id AS stage_id, ji.item_id, NULL::jsonb AS input, ji.priority,"
     "              true AS virt, ji.seq"
     "       FROM pn JOIN stages s ON s.job_id = pn.job_id AND s.idx = 0 AND s.kind = $3"
@@ -489,10 +498,16 @@ static const char s_virt_sql[] =
     " SELECT count(*) FROM v";
 
 /* after a broker died: items it claimed (behind the cursor) whose task it never
- * wrote get a pending task */
+ * wrote get a pending task. Like its recovered leases, such a task waits the
+ * recovery grace ($1 ms, capped by the stage's timeout) before it is claimed: it is
+ * probably still running on a worker, whose late result (for a task id no row has)
+ * puts its samples into llm_cache, where this task's claim then finds them */
 static const char s_gaps_sql[] =
-    "WITH g AS (INSERT INTO tasks (job_id, stage_id, item_id, kind, max_attempts, priority)"
-    "           SELECT s.job_id, s.id, ji.item_id, s.kind, s.max_attempts, ji.priority"
+    "WITH g AS (INSERT INTO tasks (id, job_id, stage_id, item_id, kind, max_attempts,"
+    "                              priority, not_before)"
+    "           SELECT " S_FIRST_ID("ji.seq") ", s.job_id, s.id, ji.item_id, s.kind,"
+    "                  s.max_attempts, ji.priority,"
+    "                  now() + make_interval(secs => least($1::integer / 1000.0, s.timeout_s))"
     "           FROM stages s JOIN jobs j ON j.id = s.job_id"
     "           JOIN job_items ji ON ji.job_id = s.job_id AND ji.seq <= s.claimed_seq"
     "           WHERE s.idx = 0 AND s.claimed_seq > 0 AND j.state IN ('running', 'paused')"
@@ -587,7 +602,7 @@ static int s_connect(assay_store_t *self)
         assay_db_prepare(self->db, "release", s_release_sql, 0) != 0 ||
         assay_db_prepare(self->db, "lease", s_lease_sql, 0) != 0 ||
         assay_db_prepare(self->db, "virt", s_virt_sql, 0) != 0 ||
-        assay_db_prepare(self->db, "gaps", s_gaps_sql, 0) != 0 ||
+        assay_db_prepare(self->db, "gaps", s_gaps_sql, 1) != 0 ||
         assay_db_prepare(self->db, "side_guarded", s_side_guarded_sql, 8) != 0 ||
         assay_db_prepare(self->db, "claim", s_claim_sql, 3) != 0) {
         s_err(self, "could not prepare the broker session");
@@ -939,7 +954,8 @@ int assay_store_recover(assay_store_t *self, int grace_ms, uint64_t *requeued, u
                     "        count(*) FILTER (WHERE state = 'dead') FROM u",
                     1, p, "could not recover leases", requeued, dead);
     if (rc != 0) return -1;
-    PGresult *res = assay_db_query_prepared(self->db, "gaps", 0, NULL);
+    self->gap_grace_ms = grace_ms > 0 ? grace_ms : 0;
+    PGresult *res = assay_db_query_prepared(self->db, "gaps", 1, p);
     if (!res) {
         s_err(self, "could not recover claimed items");
         return -1;
@@ -1569,7 +1585,10 @@ int assay_store_flush(assay_store_t *self, assay_store_stats_t *stats,
     if (s_write_round(self, &stored, &total, &created, &dead, &retried, &released, ign, rounds > 0) != 0)
         goto fail;
     if (self->gaps_due) {
-        PGresult *res = assay_db_query_prepared(self->db, "gaps", 0, NULL);
+        char g[16];
+        snprintf(g, sizeof g, "%d", self->gap_grace_ms);
+        const char *gp[] = {g};
+        PGresult *res = assay_db_query_prepared(self->db, "gaps", 1, gp);
         if (!res) goto fail;
         uint64_t gaps = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
