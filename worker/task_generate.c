@@ -85,9 +85,11 @@ static int s_setup(assay_runtime_t *rt, void **state, char *err, size_t errlen)
 
 /* ---- generation ----------------------------------------------------------------- */
 
+/* safe at every stage of s_run: samples, attempts and busy are allocated last,
+ * after the checks that may fail (g->n is set before them) */
 static void s_gen_free(s_gen_t *g)
 {
-    for (int i = 0; i < g->n; i++)
+    for (int i = 0; g->samples && i < g->n; i++)
         json_decref(g->samples[i]);
     free(g->samples);
     free(g->attempts);
@@ -355,6 +357,27 @@ static const char *s_default_template(const json_t *item)
     return "answer_open";
 }
 
+/* The template that asks for what the gold holds: a stage naming the single-answer
+ * MCQ template gets answer_mcq_multi for an item with several answer letters
+ * (multi_answer true, or a gold with more than one letter), and one naming a case
+ * template gets its _multi twin when the gold lists several diagnoses. Returns
+ * tname itself otherwise (or when the stage pinned a template_version, which
+ * names one file). */
+static const char *s_fit_template(const char *tname, const json_t *item, char *buf, size_t buflen)
+{
+    if (!strcmp(tname, "answer_mcq")) {
+        if (assay_prompt_gold_letters(item) > 1) return "answer_mcq_multi";
+        return tname;
+    }
+    if (!strcmp(tname, "answer_case") || !strcmp(tname, "answer_case_clean")) {
+        if (assay_prompt_gold_count(item) > 1) {
+            snprintf(buf, buflen, "%s_multi", tname);
+            return buf;
+        }
+    }
+    return tname;
+}
+
 static void s_run(void *state, assay_task_t *task)
 {
     s_shared_t *sh = state;
@@ -373,6 +396,10 @@ static void s_run(void *state, assay_task_t *task)
         return;
     }
     const char *tname = assay_param_str(task, "template", s_default_template(item));
+    char fitted[160];
+    double tv;
+    if (s_num_param(task, "template_version", &tv) == 0)
+        tname = s_fit_template(tname, item, fitted, sizeof fitted);
     const assay_prompt_t *prompt = assay_prompts_get(sh->prompts, tname, err, sizeof err);
     if (!prompt) {
         assay_task_fail(task, 0, "generate: %s", err);
@@ -486,10 +513,26 @@ static void s_run(void *state, assay_task_t *task)
     s_maybe_finish(g);
 }
 
+/* the parameters this kind accepts (checked by the executor and `assay submit`) */
+static const assay_param_spec_t s_params[] = {
+    {"endpoint", ASSAY_PARAM_STRING, 0, 0, 0, NULL, ASSAY_PARAM_NAMES_ENDPOINT, "the [endpoint.NAME] to call (default: setting endpoint, else sim)"},
+    {"template", ASSAY_PARAM_STRING, 0, 0, 0, NULL, ASSAY_PARAM_NAMES_TEMPLATE, "prompt template (default by item shape)"},
+    {"template_version", ASSAY_PARAM_INT, 1, 1000000, 0, NULL, 0, "fail unless the template file has this version"},
+    {"n", ASSAY_PARAM_INT, 1, 1000, 0, NULL, 0, "samples per item (default 1)"},
+    {"temperature", ASSAY_PARAM_NUMBER, 0, 2, 0, NULL, 0, "sampling temperature"},
+    {"top_p", ASSAY_PARAM_NUMBER, 0, 1, 0, NULL, 0, "nucleus sampling"},
+    {"seed", ASSAY_PARAM_INT, -9000000000000000.0, 9000000000000000.0, 0, NULL, 0, "base seed (a distinct one per sample)"},
+    {"max_tokens", ASSAY_PARAM_INT, 1, 10000000, 0, NULL, 0, "completion token limit"},
+    {"reasoning_effort", ASSAY_PARAM_STRING, 0, 0, 0, "low|medium|high", 0, "o3-style reasoning effort"},
+    {"stream", ASSAY_PARAM_BOOL, 0, 0, 0, NULL, 0, "server-sent events (default: the endpoint's)"},
+    {"max_attempts", ASSAY_PARAM_INT, 1, 20, 0, NULL, 0, "calls per sample or reply before the task fails (default 3)"},
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
+
 const assay_handler_t assay_task_generate = {
     .kind = "generate",
     .summary = "call a model endpoint for n samples of a prompt template (reasoning + answer)",
     .setup = s_setup,
     .teardown = NULL,
     .run = s_run,
+    .params = s_params,
 };

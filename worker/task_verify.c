@@ -34,6 +34,7 @@
 #include "worker/task.h"
 #include "worker/terms.h"
 #include "worker/normalize.h"
+#include "worker/prompt.h"
 #include "worker/verify.h"
 
 #include <stdio.h>
@@ -41,7 +42,7 @@
 
 #define S_MAX_CODES 16
 
-static int s_params(assay_task_t *task, assay_verify_params_t *p, char *err, size_t errlen)
+static int s_read_params(assay_task_t *task, assay_verify_params_t *p, char *err, size_t errlen)
 {
     assay_verify_params_default(p);
     p->w_path = assay_param_num(task, "w_path", p->w_path);
@@ -130,13 +131,16 @@ static void s_mcq(assay_task_t *task, const json_t *in, const assay_verify_param
     assay_task_done(task, out);
 }
 
+static void s_check(assay_task_t *task, const json_t *in, assay_verify_kind_t kind,
+                    assay_verify_params_t *pp, const char *gold, size_t glen);
+
 static void s_run(void *state, assay_task_t *task)
 {
     (void)state;
     const json_t *in = assay_task_input(task);
     char err[512];
     assay_verify_params_t p;
-    if (s_params(task, &p, err, sizeof err) < 0) {
+    if (s_read_params(task, &p, err, sizeof err) < 0) {
         assay_task_fail(task, 0, "%s", err);
         return;
     }
@@ -152,13 +156,74 @@ static void s_run(void *state, assay_task_t *task)
             json_is_object(json_object_get(in, "options")) ? ASSAY_VERIFY_MCQ : ASSAY_VERIFY_CASE;
     }
     const json_t *ja = json_object_get(in, "answer");
-    if (ja && !json_is_string(ja) && !json_is_null(ja)) {
-        assay_task_fail(task, 0, "field \"answer\": expected a string (the gold answer)");
+    /* case records and open questions name their gold as on import */
+    if (kind != ASSAY_VERIFY_MCQ && (!ja || json_is_null(ja))) ja = json_object_get(in, "diagnosis");
+    if (kind != ASSAY_VERIFY_MCQ && (!ja || json_is_null(ja)))
+        ja = json_object_get(in, "reference_answer");
+    if (ja && !json_is_string(ja) && !json_is_null(ja) && !json_is_array(ja)) {
+        assay_task_fail(task, 0,
+                        "field \"answer\": expected a string (the gold answer) or an array of "
+                        "strings (several answers)");
         return;
     }
-    const char *gold = json_is_string(ja) ? json_string_value(ja) : NULL;
-    size_t glen = json_is_string(ja) ? json_string_length(ja) : 0;
+    /* a gold that lists several answers (an array, or a numbered list such as
+     * "1.心房颤动2.高血压病") is compared as a list: one item per line, so each
+     * diagnosis is an atom of its own and recall counts every one of them */
+    size_t i;
+    const json_t *v;
+    json_array_foreach(ja, i, v)
+    {
+        if (!json_is_string(v)) {
+            assay_task_fail(task, 0, "field \"answer[%zu]\": expected a string", i);
+            return;
+        }
+    }
+    assay_buf_t goldbuf = ASSAY_BUF_INIT;
+    if (kind == ASSAY_VERIFY_MCQ) /* letters: "ABD", or ["A", "B", "D"] */
+        json_array_foreach(ja, i, v) assay_buf_add(&goldbuf, json_string_value(v),
+                                                   json_string_length(v));
+    else if (assay_prompt_gold_split(ja, &goldbuf) < 2 && json_is_string(ja))
+        assay_buf_reset(&goldbuf); /* one item: the text as it is */
+    const char *gold = goldbuf.len ? goldbuf.data : json_string_value(ja);
+    size_t glen = goldbuf.len ? goldbuf.len : (json_is_string(ja) ? json_string_length(ja) : 0);
+    s_check(task, in, kind, &p, gold, glen);
+    assay_buf_release(&goldbuf);
+}
 
+/* narrow a case answer to what follows its last "诊断：" / "诊断:" (not
+ * "鉴别诊断："), when something follows it */
+static void s_final_diagnosis(assay_sample_text_t *st)
+{
+    static const char *const marks[] = {"诊断：", "诊断:"};
+    const char *best = NULL;
+    size_t best_len = 0;
+    for (size_t m = 0; m < sizeof marks / sizeof marks[0]; m++) {
+        size_t ml = strlen(marks[m]);
+        for (const char *p = st->answer; p && (size_t)(p - st->answer) + ml <= st->answer_len;) {
+            const char *hit = memmem(p, st->answer_len - (size_t)(p - st->answer), marks[m], ml);
+            if (!hit) break;
+            int differential = hit - st->answer >= 3 && memcmp(hit - 3, "别", 3) == 0;
+            if (!differential && (!best || hit > best)) best = hit, best_len = ml;
+            p = hit + ml;
+        }
+    }
+    if (!best) return;
+    const char *rest = best + best_len;
+    size_t left = st->answer_len - (size_t)(rest - st->answer);
+    size_t k = 0;
+    while (k < left && (rest[k] == ' ' || rest[k] == '\n' || rest[k] == '\r' || rest[k] == '*'))
+        k++;
+    if (k == left) return; /* nothing after it */
+    st->answer = rest;
+    st->answer_len = left;
+}
+
+/* the rest of s_run, with the gold answer as text (a list one item per line) */
+static void s_check(assay_task_t *task, const json_t *in, assay_verify_kind_t kind,
+                    assay_verify_params_t *pp, const char *gold, size_t glen)
+{
+    char err[512];
+    assay_verify_params_t p = *pp;
     assay_sample_text_t st;
     if (assay_sample_text_get(in, &st, err, sizeof err) < 0) {
         assay_task_fail(task, 0, "%s", err);
@@ -174,6 +239,11 @@ static void s_run(void *state, assay_task_t *task)
         s_mcq(task, in, &p, &st, gold);
         return;
     }
+
+    /* a case answer ends with its diagnoses ("诊断：X", or "诊断：" and a numbered
+     * list): when it has that line, the diagnoses are what is checked, not the
+     * differentials discussed before them */
+    if (kind == ASSAY_VERIFY_CASE) s_final_diagnosis(&st);
 
     const char *codes[S_MAX_CODES];
     size_t n_codes = 0;
@@ -234,10 +304,22 @@ static void s_run(void *state, assay_task_t *task)
     assay_task_done(task, out);
 }
 
+/* the parameters this kind accepts (checked by the executor and `assay submit`) */
+static const assay_param_spec_t s_params[] = {
+    {"w_path", ASSAY_PARAM_NUMBER, 0, 1000000, 0, NULL, 0, "weight of the ICD path similarity"},
+    {"w_graph", ASSAY_PARAM_NUMBER, 0, 1000000, 0, NULL, 0, "weight of the knowledge-graph similarity"},
+    {"w_term", ASSAY_PARAM_NUMBER, 0, 1000000, 0, NULL, 0, "weight of the string similarity"},
+    {"w_precision", ASSAY_PARAM_NUMBER, 0, 1, 0, NULL, 0, "share of precision in the score"},
+    {"threshold", ASSAY_PARAM_NUMBER, 0, 1, 0, NULL, 0, "score at which a sample is correct (default 0.8)"},
+    {"system", ASSAY_PARAM_STRING, 0, 0, 0, "any|clin2.0|bj_v601", 0, "code system for name lookups"},
+    {"link", ASSAY_PARAM_STRING, 0, 0, 0, "exact|fuzzy", 0, "how answer text is linked to concepts"},
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
+
 const assay_handler_t assay_task_verify = {
     .kind = "verify",
     .summary = "score a sampled answer against the gold answer through the terminology",
     .setup = NULL,
     .teardown = NULL,
     .run = s_run,
+    .params = s_params,
 };
