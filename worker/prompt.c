@@ -516,7 +516,7 @@ static size_t s_add_item(assay_buf_t *out, const char *s, size_t len)
     return 1;
 }
 
-static size_t s_split_text(const char *s, size_t len, assay_buf_t *out)
+size_t assay_prompt_list_split(const char *s, size_t len, assay_buf_t *out)
 {
     size_t n = 0, start = 0, i = 0;
     unsigned want = 1;
@@ -547,7 +547,7 @@ static size_t s_split_text(const char *s, size_t len, assay_buf_t *out)
 
 size_t assay_prompt_gold_split(const json_t *gold, assay_buf_t *out)
 {
-    if (json_is_string(gold)) return s_split_text(json_string_value(gold), json_string_length(gold), out);
+    if (json_is_string(gold)) return assay_prompt_list_split(json_string_value(gold), json_string_length(gold), out);
     size_t n = 0;
     if (json_is_array(gold)) {
         size_t i;

@@ -69,6 +69,8 @@ size_t assay_prompt_gold_count(const json_t *item);
  * separators outside brackets ("，" "；" "、" newlines); an array gives one item
  * per non-empty string element. Returns how many items were appended. */
 size_t assay_prompt_gold_split(const json_t *gold, assay_buf_t *out);
+/* the same split of len bytes of text (an answer that lists diagnoses) */
+size_t assay_prompt_list_split(const char *text, size_t len, assay_buf_t *out);
 
 /* A process-wide table of templates, each loaded from dir on first use. */
 typedef struct assay_prompts assay_prompts_t;

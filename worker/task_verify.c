@@ -218,6 +218,10 @@ static void s_final_diagnosis(assay_sample_text_t *st)
     st->answer_len = left;
 }
 
+static void s_check_text(assay_task_t *task, const json_t *in, assay_verify_kind_t kind,
+                         assay_verify_params_t *pp, const char *gold, size_t glen,
+                         const assay_sample_text_t *stp);
+
 /* the rest of s_run, with the gold answer as text (a list one item per line) */
 static void s_check(assay_task_t *task, const json_t *in, assay_verify_kind_t kind,
                     assay_verify_params_t *pp, const char *gold, size_t glen)
@@ -243,7 +247,27 @@ static void s_check(assay_task_t *task, const json_t *in, assay_verify_kind_t ki
     /* a case answer ends with its diagnoses ("诊断：X", or "诊断：" and a numbered
      * list): when it has that line, the diagnoses are what is checked, not the
      * differentials discussed before them */
-    if (kind == ASSAY_VERIFY_CASE) s_final_diagnosis(&st);
+    assay_buf_t listed = ASSAY_BUF_INIT;
+    if (kind == ASSAY_VERIFY_CASE) {
+        s_final_diagnosis(&st);
+        /* "1. 冠心病 2. 2型糖尿病" on one line: one diagnosis per line */
+        if (assay_prompt_list_split(st.answer, st.answer_len, &listed) > 1) {
+            st.answer = listed.data;
+            st.answer_len = listed.len;
+        }
+    }
+    s_check_text(task, in, kind, &p, gold, glen, &st);
+    assay_buf_release(&listed);
+}
+
+/* the free-text check of s_check */
+static void s_check_text(assay_task_t *task, const json_t *in, assay_verify_kind_t kind,
+                         assay_verify_params_t *pp, const char *gold, size_t glen,
+                         const assay_sample_text_t *stp)
+{
+    char err[512];
+    assay_verify_params_t p = *pp;
+    assay_sample_text_t st = *stp;
 
     const char *codes[S_MAX_CODES];
     size_t n_codes = 0;
