@@ -348,6 +348,39 @@ json_t *assay_prompt_render(const assay_prompt_t *self, const json_t *item, char
     return msgs;
 }
 
+int assay_prompt_missing_field(const assay_prompt_t *self, const json_t *item, char *field,
+                               size_t fieldlen)
+{
+    for (int i = 0; i < self->nmsgs; i++) {
+        for (const char *p = self->msgs[i].text; (p = strstr(p, "{{")) != NULL;) {
+            const char *close = strstr(p + 2, "}}"); /* checked at parse time */
+            const char *f = p + 2;
+            while (*f == ' ')
+                f++;
+            const char *fe = close;
+            while (fe > f && fe[-1] == ' ')
+                fe--;
+            p = close + 2;
+            if (fe > f && fe[-1] == '?') continue;
+            const json_t *v = s_lookup(item, f, (size_t)(fe - f));
+            if (!v || json_is_null(v)) {
+                snprintf(field, fieldlen, "%.*s", (int)(fe - f), f);
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+#ifndef ASSAY_PROMPTS_DIR
+#define ASSAY_PROMPTS_DIR "ops/prompts"
+#endif
+
+const char *assay_prompts_default_dir(void)
+{
+    return ASSAY_PROMPTS_DIR;
+}
+
 /* ---- table ----------------------------------------------------------------------- */
 
 struct assay_prompts {
@@ -563,6 +596,25 @@ size_t assay_prompt_gold_split(const json_t *gold, assay_buf_t *out)
         }
     }
     return n;
+}
+
+const char *assay_prompt_default_name(const json_t *item)
+{
+    if (json_is_object(json_object_get(item, "options"))) return "answer_mcq";
+    if (json_object_get(item, "text") && !json_object_get(item, "question")) return "answer_case";
+    return "answer_open";
+}
+
+const char *assay_prompt_fit_name(const char *tname, const json_t *item, char *buf,
+                                  size_t buflen)
+{
+    if (!strcmp(tname, "answer_mcq")) return assay_prompt_gold_letters(item) > 1 ? "answer_mcq_multi" : tname;
+    if ((!strcmp(tname, "answer_case") || !strcmp(tname, "answer_case_clean")) &&
+        assay_prompt_gold_count(item) > 1) {
+        snprintf(buf, buflen, "%s_multi", tname);
+        return buf;
+    }
+    return tname;
 }
 
 size_t assay_prompt_gold_count(const json_t *item)

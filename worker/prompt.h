@@ -72,6 +72,25 @@ size_t assay_prompt_gold_split(const json_t *gold, assay_buf_t *out);
 /* the same split of len bytes of text (an answer that lists diagnoses) */
 size_t assay_prompt_list_split(const char *text, size_t len, assay_buf_t *out);
 
+/* the template generate uses for an item when its stage names none: answer_mcq
+ * for options, answer_case for a case record (text without question), else
+ * answer_open */
+const char *assay_prompt_default_name(const json_t *item);
+/* The template that asks for what the gold holds: answer_mcq becomes
+ * answer_mcq_multi for an item with several answer letters
+ * (assay_prompt_gold_letters > 1), answer_case and answer_case_clean their _multi
+ * twins when the gold lists several diagnoses (assay_prompt_gold_count > 1).
+ * Returns tname itself otherwise, or a name written into buf. */
+const char *assay_prompt_fit_name(const char *tname, const json_t *item, char *buf,
+                                  size_t buflen);
+
+/* the first field the template needs (a placeholder without '?') that item lacks
+ * or holds as null, copied into field; 0 when the item has them all, 1 when not */
+int assay_prompt_missing_field(const assay_prompt_t *self, const json_t *item, char *field,
+                               size_t fieldlen);
+/* where templates are read unless worker.prompts_dir says otherwise (compiled in) */
+const char *assay_prompts_default_dir(void);
+
 /* A process-wide table of templates, each loaded from dir on first use. */
 typedef struct assay_prompts assay_prompts_t;
 assay_prompts_t *assay_prompts_new(const char *dir);

@@ -2,9 +2,15 @@
  *  call an endpoint for n samples, and return each sample with its reasoning,
  *  answer, raw response, tokens, latency, cost and lineage.
  *
- *  Params: endpoint (default: setting "endpoint", else "sim"), template (default by
- *  item shape: options -> answer_mcq, text without question -> answer_case, else
- *  answer_open), template_version (optional: fail if the file has another), n
+ *  Params (declared in s_params below; the executor refuses others): endpoint
+ *  (default: setting "endpoint", else "sim"), template (default by item shape:
+ *  options -> answer_mcq, text without question -> answer_case, else answer_open;
+ *  then fitted to the gold: answer_mcq becomes answer_mcq_multi for an item with
+ *  several answer letters or multi_answer true, answer_case / answer_case_clean
+ *  their _multi twin when the gold lists several diagnoses, see
+ *  assay_prompt_fit_name; the output's "template" names the file used),
+ *  template_version (optional: fail if the file has another; it pins the named
+ *  file, so no fitting), n
  *  (1..1000, default 1), temperature, top_p, seed, max_tokens, reasoning_effort,
  *  stream (default: the endpoint's), max_attempts (per sample, default 3).
  *
@@ -350,34 +356,6 @@ static int s_num_param(const assay_task_t *task, const char *key, double *out)
     return 1;
 }
 
-static const char *s_default_template(const json_t *item)
-{
-    if (json_is_object(json_object_get(item, "options"))) return "answer_mcq";
-    if (json_object_get(item, "text") && !json_object_get(item, "question")) return "answer_case";
-    return "answer_open";
-}
-
-/* The template that asks for what the gold holds: a stage naming the single-answer
- * MCQ template gets answer_mcq_multi for an item with several answer letters
- * (multi_answer true, or a gold with more than one letter), and one naming a case
- * template gets its _multi twin when the gold lists several diagnoses. Returns
- * tname itself otherwise (or when the stage pinned a template_version, which
- * names one file). */
-static const char *s_fit_template(const char *tname, const json_t *item, char *buf, size_t buflen)
-{
-    if (!strcmp(tname, "answer_mcq")) {
-        if (assay_prompt_gold_letters(item) > 1) return "answer_mcq_multi";
-        return tname;
-    }
-    if (!strcmp(tname, "answer_case") || !strcmp(tname, "answer_case_clean")) {
-        if (assay_prompt_gold_count(item) > 1) {
-            snprintf(buf, buflen, "%s_multi", tname);
-            return buf;
-        }
-    }
-    return tname;
-}
-
 static void s_run(void *state, assay_task_t *task)
 {
     s_shared_t *sh = state;
@@ -395,11 +373,11 @@ static void s_run(void *state, assay_task_t *task)
         assay_task_fail(task, 0, "generate: %s", err);
         return;
     }
-    const char *tname = assay_param_str(task, "template", s_default_template(item));
+    const char *tname = assay_param_str(task, "template", assay_prompt_default_name(item));
     char fitted[160];
     double tv;
     if (s_num_param(task, "template_version", &tv) == 0)
-        tname = s_fit_template(tname, item, fitted, sizeof fitted);
+        tname = assay_prompt_fit_name(tname, item, fitted, sizeof fitted);
     const assay_prompt_t *prompt = assay_prompts_get(sh->prompts, tname, err, sizeof err);
     if (!prompt) {
         assay_task_fail(task, 0, "generate: %s", err);
