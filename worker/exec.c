@@ -506,7 +506,7 @@ int assay_exec_start(assay_exec_t *self, uint64_t id, uint32_t attempt, const ch
                      json_t *input, json_t *params, uint32_t timeout_ms, void *user)
 {
     char err[512];
-    s_kind_t *k = s_kind(self, kind);
+    s_kind_t *k = kind ? s_kind(self, kind) : NULL;
     if (!k || assay_exec_prepare(self, kind, err, sizeof err) != 0 || !json_is_object(input)) {
         json_decref(input);
         json_decref(params);
