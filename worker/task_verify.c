@@ -190,32 +190,70 @@ static void s_run(void *state, assay_task_t *task)
     assay_buf_release(&goldbuf);
 }
 
-/* narrow a case answer to what follows its last "诊断：" / "诊断:" (not
- * "鉴别诊断："), when something follows it */
-static void s_final_diagnosis(assay_sample_text_t *st)
+#define S_MAX_MARKS 64
+
+/* the start of the line holding text[at] */
+static size_t s_line_start(const char *text, size_t at)
+{
+    while (at > 0 && text[at - 1] != '\n')
+        at--;
+    return at;
+}
+
+/* A case answer ends with its diagnoses: "诊断：X", "诊断：" and a numbered list, or
+ * one line per diagnosis ("主要诊断：A" / "次要诊断：B"). When it has such lines
+ * (a "诊断：" or "诊断:" not preceded by 鉴别), what follows the markers of the last
+ * run of consecutive marker lines, and everything after the last marker, is what
+ * is checked -- not the differentials discussed before. Written into out; 0 when
+ * the answer has no such line (or nothing follows it). */
+static int s_final_diagnosis(const assay_sample_text_t *st, assay_buf_t *out)
 {
     static const char *const marks[] = {"诊断：", "诊断:"};
-    const char *best = NULL;
-    size_t best_len = 0;
-    for (size_t m = 0; m < sizeof marks / sizeof marks[0]; m++) {
-        size_t ml = strlen(marks[m]);
-        for (const char *p = st->answer; p && (size_t)(p - st->answer) + ml <= st->answer_len;) {
-            const char *hit = memmem(p, st->answer_len - (size_t)(p - st->answer), marks[m], ml);
-            if (!hit) break;
-            int differential = hit - st->answer >= 3 && memcmp(hit - 3, "别", 3) == 0;
-            if (!differential && (!best || hit > best)) best = hit, best_len = ml;
-            p = hit + ml;
+    size_t at[S_MAX_MARKS], end[S_MAX_MARKS], n = 0;
+    const char *t = st->answer;
+    size_t len = st->answer_len;
+    for (size_t i = 0; i + 4 <= len && n < S_MAX_MARKS;) {
+        size_t ml = 0;
+        for (size_t m = 0; m < sizeof marks / sizeof marks[0] && !ml; m++) {
+            size_t l = strlen(marks[m]);
+            if (i + l <= len && memcmp(t + i, marks[m], l) == 0) ml = l;
         }
+        if (!ml) {
+            i++;
+            continue;
+        }
+        if (!(i >= 3 && memcmp(t + i - 3, "别", 3) == 0)) {
+            at[n] = i;
+            end[n] = i + ml;
+            n++;
+        }
+        i += ml;
     }
-    if (!best) return;
-    const char *rest = best + best_len;
-    size_t left = st->answer_len - (size_t)(rest - st->answer);
+    if (n == 0) return 0;
+    /* the last run of marker lines: walk back while the previous marker sits on
+     * the line just before */
+    size_t first = n - 1;
+    while (first > 0) {
+        size_t ls = s_line_start(t, at[first]);
+        if (ls == 0 || s_line_start(t, ls - 1) > at[first - 1] || at[first - 1] >= ls) break;
+        first--;
+    }
+    for (size_t k = first; k < n; k++) {
+        size_t from = end[k];
+        size_t to = k + 1 < n ? s_line_start(t, at[k + 1]) : len;
+        if (to < from) to = from; /* two markers on one line: the later one counts */
+        if (out->len) assay_buf_addc(out, '\n');
+        assay_buf_add(out, t + from, to - from);
+    }
     size_t k = 0;
-    while (k < left && (rest[k] == ' ' || rest[k] == '\n' || rest[k] == '\r' || rest[k] == '*'))
+    while (k < out->len && (out->data[k] == ' ' || out->data[k] == '\n' || out->data[k] == '\r' ||
+                            out->data[k] == '*'))
         k++;
-    if (k == left) return; /* nothing after it */
-    st->answer = rest;
-    st->answer_len = left;
+    if (k == out->len) {
+        assay_buf_reset(out);
+        return 0;
+    }
+    return 1;
 }
 
 static void s_check_text(assay_task_t *task, const json_t *in, assay_verify_kind_t kind,
@@ -247,9 +285,12 @@ static void s_check(assay_task_t *task, const json_t *in, assay_verify_kind_t ki
     /* a case answer ends with its diagnoses ("诊断：X", or "诊断：" and a numbered
      * list): when it has that line, the diagnoses are what is checked, not the
      * differentials discussed before them */
-    assay_buf_t listed = ASSAY_BUF_INIT;
+    assay_buf_t final = ASSAY_BUF_INIT, listed = ASSAY_BUF_INIT;
     if (kind == ASSAY_VERIFY_CASE) {
-        s_final_diagnosis(&st);
+        if (s_final_diagnosis(&st, &final)) {
+            st.answer = final.data;
+            st.answer_len = final.len;
+        }
         /* "1. 冠心病 2. 2型糖尿病" on one line: one diagnosis per line */
         if (assay_prompt_list_split(st.answer, st.answer_len, &listed) > 1) {
             st.answer = listed.data;
@@ -258,6 +299,7 @@ static void s_check(assay_task_t *task, const json_t *in, assay_verify_kind_t ki
     }
     s_check_text(task, in, kind, &p, gold, glen, &st);
     assay_buf_release(&listed);
+    assay_buf_release(&final);
 }
 
 /* the free-text check of s_check */

@@ -371,6 +371,16 @@ static void test_verify_lists(void **state)
     assert_true(one > 0.2 && one < 0.6);
     assert_false(json_is_true(json_object_get(t.out, "correct")));
     json_decref(t.out);
+    /* one line per diagnosis, each with its own marker */
+    snprintf(in, sizeof in,
+             "{\"kind\":\"case\",\"answer\":\"%s\",\"prediction\":\"考虑肺炎可能。\\n主要诊断："
+             "冠心病\\n次要诊断：2型糖尿病\\n其他诊断：高血压\"}",
+             gold);
+    t = s_run(w, VERIFY, in, NULL);
+    assert_int_equal(t.done, 1);
+    if (json_real_value(json_object_get(t.out, "score")) < 0.9)
+        fail_msg("marker lines: score %g", json_real_value(json_object_get(t.out, "score")));
+    json_decref(t.out);
     /* a gold given as an array works the same */
     t = s_run(w, VERIFY,
               "{\"kind\":\"case\",\"answer\":[\"冠状动脉粥样硬化性心脏病\",\"2型糖尿病\"],"
