@@ -6,9 +6,11 @@
 #include "worker/handlers.h"
 #include "worker/prompt.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int s_int_field(const json_t *obj, const char *key, long lo, long hi, const char *where,
                        char *err, size_t errlen)
@@ -246,6 +248,24 @@ static int s_check_endpoint(const assay_config_t *cfg, const char *name, const c
 {
     s_ep_seek_t k = {name, 0, ASSAY_BUF_INIT};
     assay_config_sections(cfg, "endpoint.", s_ep_section, &k);
+    /* and those defined by the environment alone (ASSAY_ENDPOINT_NAME_BASE_URL) */
+    for (char **e = environ; *e; e++) {
+        static const char pre[] = "ASSAY_ENDPOINT_", post[] = "_BASE_URL=";
+        const char *eq = strchr(*e, '=');
+        size_t pl = sizeof pre - 1, ql = sizeof post - 1;
+        if (!eq || strncmp(*e, pre, pl) != 0 || (size_t)(eq + 1 - *e) < pl + ql + 1 ||
+            strncmp(eq + 1 - ql, post, ql) != 0)
+            continue;
+        char lower[128];
+        size_t n = (size_t)(eq + 1 - ql - (*e + pl));
+        if (n >= sizeof lower) continue;
+        for (size_t j = 0; j < n; j++)
+            lower[j] = (char)tolower((unsigned char)(*e)[pl + j]);
+        lower[n] = '\0';
+        if (k.names.data && strstr(k.names.data, lower)) continue; /* listed by its section */
+        if (k.names.len) assay_buf_adds(&k.names, ", ");
+        assay_buf_adds(&k.names, lower);
+    }
     char full[300];
     snprintf(full, sizeof full, "endpoint.%s.base_url", name);
     if (!k.found && assay_config_get(cfg, full, NULL)) k.found = 1;
