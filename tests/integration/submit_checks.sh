@@ -5,7 +5,7 @@
 # endpoint the configuration does not define, a template the prompts directory
 # lacks, items without the fields the stages read (mcq options or gold answer),
 # and a non-integer item priority. Each message names file, line (for items) and
-# field. A dry run leaves no trace: no job id is used (the next real submit gets
+# field. The shipped pipelines pass with the shipped sample items. A dry run leaves no trace: no job id is used (the next real submit gets
 # id 1), no item is stored.
 # timeout: 120
 set -euo pipefail
@@ -98,4 +98,16 @@ run 0 submit --spec "$IT_TMP/good.json" --dataset items --dry-run --json
 jq -e '.items == 2' "$IT_TMP/out" >/dev/null || fail "dry run output: $(cat "$IT_TMP/out")"
 [ "$(sql "SELECT count(*) FROM items")/$(sql "SELECT last_value FROM jobs_id_seq")" = 2/1 ] ||
   fail "dry runs changed items or the job sequence"
+
+# ------------------------------------------------------------ shipped pipelines pass
+for e in POLICY TEACHER JUDGE; do
+  export "ASSAY_ENDPOINT_${e}_BASE_URL=http://127.0.0.1:9/v1" "ASSAY_ENDPOINT_${e}_MODEL=m"
+done
+for pair in demo_mcq:exam_mcq verifiable_mcq:exam_mcq judged_mcq:exam_mcq demo_cases:cases \
+            demo_open:health_questions nonverifiable_open:health_questions; do
+  run 0 submit --spec "$IT_ROOT/ops/pipelines/${pair%%:*}.json" \
+    --input "$IT_ROOT/ops/sample/${pair#*:}.jsonl" --dataset "ship_${pair%%:*}" --dry-run
+done
+[ "$(sql "SELECT count(*) FROM items")/$(sql "SELECT last_value FROM jobs_id_seq")" = 2/1 ] ||
+  fail "dry runs of the shipped pipelines changed something"
 echo "submit_checks: ok"
