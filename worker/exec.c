@@ -228,15 +228,30 @@ static int s_one_of(const char *allowed, const char *s)
     return 0;
 }
 
+/* how many bytes of s (len bytes) to keep for at most max bytes without cutting a
+ * UTF-8 sequence: a reason must stay valid UTF-8 (it becomes JSON and a text
+ * column) */
+static int s_utf8_cut(const char *s, size_t len, size_t max)
+{
+    if (len <= max) return (int)len;
+    size_t n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return (int)n;
+}
+
 static void s_describe(const json_t *v, char *out, size_t outlen)
 {
     if (json_is_string(v)) {
-        snprintf(out, outlen, "\"%.60s%s\"", json_string_value(v),
-                 json_string_length(v) > 60 ? "..." : "");
+        const char *s = json_string_value(v);
+        size_t len = strlen(s);
+        snprintf(out, outlen, "\"%.*s%s\"", s_utf8_cut(s, len, 60), s, len > 60 ? "..." : "");
         return;
     }
     char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-    snprintf(out, outlen, "%.60s%s", t ? t : "?", t && strlen(t) > 60 ? "..." : "");
+    size_t len = t ? strlen(t) : 0;
+    snprintf(out, outlen, "%.*s%s", t ? s_utf8_cut(t, len, 60) : 1, t ? t : "?",
+             len > 60 ? "..." : "");
     free(t);
 }
 
@@ -310,8 +325,9 @@ int assay_exec_check_params(const char *kind, const json_t *params, int settings
                 if (names.len) assay_buf_adds(&names, ", ");
                 assay_buf_adds(&names, p->name);
             }
-            snprintf(err, errlen, "unknown parameter \"%.80s\" for kind %s (accepted: %s)", key,
-                     h->kind, names.len ? names.data : "none");
+            snprintf(err, errlen, "unknown parameter \"%.*s\" for kind %s (accepted: %s)",
+                     s_utf8_cut(key, strlen(key), 80), key, h->kind,
+                     names.len ? names.data : "none");
             assay_buf_release(&names);
             return ASSAY_EINVAL;
         }
@@ -396,7 +412,10 @@ static void s_fail(assay_task_t *task, int retryable, const char *endpoint, uint
     }
     task->finished = 1;
     char reason[1024];
-    vsnprintf(reason, sizeof reason, fmt, ap);
+    int n = vsnprintf(reason, sizeof reason, fmt, ap);
+    /* a long reason is cut at a character boundary: it must stay valid UTF-8 (it
+     * becomes a JSON string and a text column) */
+    if (n >= (int)sizeof reason) reason[s_utf8_cut(reason, sizeof reason - 1, sizeof reason - 4)] = '\0';
     assay_exec_result_t r = {0};
     r.retryable = retryable;
     r.reason = reason;

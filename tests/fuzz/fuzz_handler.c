@@ -21,10 +21,12 @@
  *  most 5. The terminology is ops/sample/terms and the prompts ops/prompts.
  *
  *  Checked on every input: the executor reports the task exactly once, a success
- *  carries an output object, a failure a non-empty reason; no sanitizer report.
+ *  carries an output object that serialises, a failure a non-empty reason in valid
+ *  UTF-8; no sanitizer report.
  */
 #include "common/config.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "worker/exec.h"
 
 #include <arpa/inet.h>
@@ -152,6 +154,14 @@ static void s_on_done(const assay_exec_result_t *r, void *arg)
     }
     if (r->ok && !json_is_object(r->output)) s_die("a success without an output object");
     if (!r->ok && (!r->reason || !*r->reason)) s_die("a failure without a reason");
+    /* the reason becomes a JSON string and a Postgres text column */
+    if (!r->ok && !assay_utf8_valid(r->reason, strlen(r->reason)))
+        s_die("a failure reason that is not valid UTF-8");
+    if (r->ok) { /* what the worker sends must serialise */
+        char *o = json_dumps(r->output, JSON_COMPACT);
+        if (!o) s_die("an output that cannot be serialised");
+        free(o);
+    }
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

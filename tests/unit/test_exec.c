@@ -213,6 +213,33 @@ static void test_hostile_inputs(void **state)
     assay_config_destroy(&cfg);
 }
 
+/* a reason cut at the executor's limit stays valid UTF-8 (it becomes JSON and a
+ * Postgres text column, where a broken sequence fails the whole write) */
+static void test_long_reason_utf8(void **state)
+{
+    (void)state;
+    s_seen_t s = {0};
+    assay_exec_t *e = assay_exec_new(NULL, NULL, s_done, &s);
+    assay_buf_t in = ASSAY_BUF_INIT;
+    for (int pad = 0; pad < 3; pad++) { /* every alignment of the cut */
+        assay_buf_reset(&in);
+        assay_buf_adds(&in, "{\"kind\":\"mcq\",\"options\":{\"A\":\"x\",\"B\":\"y\"},"
+                            "\"prediction\":\"A\",\"answer\":\"");
+        for (int i = 0; i <= pad; i++)
+            assay_buf_adds(&in, "Z");
+        for (int i = 0; i < 700; i++)
+            assay_buf_adds(&in, "诊");
+        assay_buf_adds(&in, "\"}");
+        s_task(e, &s, "verify", in.data, NULL);
+        assert_false(s.ok);
+        assert_true(strlen(s.reason) < 1024 && strlen(s.reason) > 900);
+        if (!assay_utf8_valid(s.reason, strlen(s.reason)))
+            fail_msg("reason is not valid UTF-8 (%zu bytes)", strlen(s.reason));
+    }
+    assay_buf_release(&in);
+    assay_exec_destroy(&e);
+}
+
 /* a prompts directory with one template, for seeing which file generate opens */
 static void s_write(const char *path, const char *text)
 {
@@ -346,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_runtime_params),      cmocka_unit_test(test_hostile_inputs),
         cmocka_unit_test(test_generate_fits_template),
         cmocka_unit_test(test_shipped_multi_templates), cmocka_unit_test(test_gold_split),
+        cmocka_unit_test(test_long_reason_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
