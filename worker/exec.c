@@ -403,6 +403,9 @@ void assay_task_done(assay_task_t *task, json_t *output)
 }
 
 static void s_fail(assay_task_t *task, int retryable, const char *endpoint, uint32_t retry_after,
+                   const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void s_fail(assay_task_t *task, int retryable, const char *endpoint, uint32_t retry_after,
                    const char *fmt, va_list ap)
 {
     if (task->finished) {
