@@ -240,6 +240,25 @@ static int s_utf8_cut(const char *s, size_t len, size_t max)
     return (int)n;
 }
 
+/* replace every byte that does not start a valid UTF-8 sequence with '?', in place:
+ * a handler's reason may quote a remote reply cut at a byte count */
+static void s_utf8_scrub(char *s)
+{
+    for (size_t i = 0; s[i];) {
+        unsigned char c = (unsigned char)s[i];
+        size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        size_t have = 0;
+        while (have < n && s[i + have])
+            have++;
+        if (n && have == n && assay_utf8_valid(s + i, n)) {
+            i += n;
+        } else {
+            s[i] = '?';
+            i++;
+        }
+    }
+}
+
 static void s_describe(const json_t *v, char *out, size_t outlen)
 {
     if (json_is_string(v)) {
@@ -416,9 +435,11 @@ static void s_fail(assay_task_t *task, int retryable, const char *endpoint, uint
     task->finished = 1;
     char reason[1024];
     int n = vsnprintf(reason, sizeof reason, fmt, ap);
-    /* a long reason is cut at a character boundary: it must stay valid UTF-8 (it
-     * becomes a JSON string and a text column) */
+    /* the reason must be valid UTF-8 (it becomes a JSON string and a text column):
+     * a long one is cut at a character boundary, and a broken sequence a handler
+     * quoted (a remote reply cut at a byte count) becomes '?' */
     if (n >= (int)sizeof reason) reason[s_utf8_cut(reason, sizeof reason - 1, sizeof reason - 4)] = '\0';
+    s_utf8_scrub(reason);
     assay_exec_result_t r = {0};
     r.retryable = retryable;
     r.reason = reason;
