@@ -3,13 +3,15 @@
  *  the real executor (worker/exec.h), exactly as assay-worker and `assay run` run
  *  it: parameter checks, setup, run, timers, HTTP, completion.
  *
- *  An input is up to three parts separated by a line "%%":
+ *  An input is parts separated by a line "%%":
  *
  *      {"question": ..., "options": ...}     the task input (JSON)
  *      %%
  *      {"n": 2, "template": "answer_mcq"}    the task params (JSON; may be absent)
  *      %%
- *      {"choices": [...]}                    the body every model call receives
+ *      {"choices": [...]}                    the body model calls receive
+ *      %%
+ *      ...                                   more bodies: call k gets body k mod count
  *
  *  Kinds that call an endpoint need no network: the endpoints "sim" (plain), "r1",
  *  "o3" (n choices per call) and "sse" (server-sent events) point at a one-thread
@@ -55,10 +57,14 @@ static assay_exec_t *s_exec;
 static int s_reports;
 static int s_listen_fd = -1;
 
-/* the reply the server sends, swapped per input under the lock */
+/* the replies the server sends (call k gets reply k mod count), set per input
+ * under the lock */
+#define S_MAX_REPLIES 8
 static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *s_reply;
-static size_t s_reply_len;
+static char *s_replies[S_MAX_REPLIES];
+static size_t s_reply_lens[S_MAX_REPLIES];
+static int s_nreplies;
+static unsigned s_calls;
 
 static void s_die(const char *what)
 {
@@ -93,15 +99,18 @@ static void s_serve_one(int fd)
     int sse = memmem(buf, head ? head : have, "\"stream\":true", 13) != NULL ||
               (head && memmem(buf + head, have - head, "\"stream\":true", 13) != NULL);
     pthread_mutex_lock(&s_lock);
+    int k = s_nreplies ? (int)(s_calls++ % (unsigned)s_nreplies) : 0;
+    const char *reply = s_nreplies ? s_replies[k] : "";
+    size_t reply_len = s_nreplies ? s_reply_lens[k] : 0;
     char hdr[256];
     int hl = snprintf(hdr, sizeof hdr,
                       "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                       "Connection: close\r\n\r\n",
-                      sse ? "text/event-stream" : "application/json", s_reply_len);
+                      sse ? "text/event-stream" : "application/json", reply_len);
     ssize_t w = write(fd, hdr, (size_t)hl);
     size_t off = 0;
-    while (w >= 0 && off < s_reply_len) {
-        w = write(fd, s_reply + off, s_reply_len - off);
+    while (w >= 0 && off < reply_len) {
+        w = write(fd, reply + off, reply_len - off);
         if (w > 0) off += (size_t)w;
     }
     pthread_mutex_unlock(&s_lock);
@@ -235,7 +244,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t off = 0, il, pl, rl;
     const char *in = s_part(data, size, &off, &il);
     const char *pa = s_part(data, size, &off, &pl);
-    const char *re = s_part(data, size, &off, &rl);
     json_error_t jerr;
     json_t *input = json_loadb(in, il, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(input)) {
@@ -258,10 +266,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_object_set_new(params, "max_attempts", json_integer(1));
     }
     pthread_mutex_lock(&s_lock);
-    free(s_reply);
-    s_reply = malloc(rl ? rl : 1);
-    memcpy(s_reply, re, rl);
-    s_reply_len = rl;
+    for (int i = 0; i < s_nreplies; i++)
+        free(s_replies[i]);
+    s_nreplies = 0;
+    s_calls = 0;
+    while (off < size && s_nreplies < S_MAX_REPLIES) {
+        const char *re = s_part(data, size, &off, &rl);
+        s_replies[s_nreplies] = malloc(rl ? rl : 1);
+        memcpy(s_replies[s_nreplies], re, rl);
+        s_reply_lens[s_nreplies++] = rl;
+    }
     pthread_mutex_unlock(&s_lock);
 
     s_reports = 0;
