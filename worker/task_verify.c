@@ -212,7 +212,7 @@ static int s_final_diagnosis(const assay_sample_text_t *st, assay_buf_t *out)
     size_t at[S_MAX_MARKS], end[S_MAX_MARKS], n = 0;
     const char *t = st->answer;
     size_t len = st->answer_len;
-    for (size_t i = 0; i + 4 <= len && n < S_MAX_MARKS;) {
+    for (size_t i = 0; i + 4 <= len;) {
         size_t ml = 0;
         for (size_t m = 0; m < sizeof marks / sizeof marks[0] && !ml; m++) {
             size_t l = strlen(marks[m]);
@@ -223,6 +223,11 @@ static int s_final_diagnosis(const assay_sample_text_t *st, assay_buf_t *out)
             continue;
         }
         if (!(i >= 3 && memcmp(t + i - 3, "别", 3) == 0)) {
+            if (n == S_MAX_MARKS) { /* keep the last ones: those are the conclusion */
+                memmove(at, at + 1, (n - 1) * sizeof at[0]);
+                memmove(end, end + 1, (n - 1) * sizeof end[0]);
+                n--;
+            }
             at[n] = i;
             end[n] = i + ml;
             n++;
