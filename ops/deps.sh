@@ -9,7 +9,9 @@ pkgs=(build-essential cmake pkg-config git ca-certificates openssl
       libzmq3-dev libmsgpack-dev libpq-dev libcurl4-openssl-dev libssl-dev
       libjansson-dev libmicrohttpd-dev libcmocka-dev postgresql postgresql-contrib)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(libcmocka-dev clang python3 python3-yaml python3-zmq python3-msgpack systemd procps iproute2 curl bc jq chromium)
+  # clang and libclang-rt-dev (libFuzzer and the sanitizer runtimes) build the
+  # fuzz targets: tests/fuzz/run_fuzz.sh and the ctest test fuzz.smoke
+  pkgs+=(libcmocka-dev clang libclang-rt-dev python3 python3-yaml python3-zmq python3-msgpack systemd procps iproute2 curl bc jq chromium)
 fi
 
 missing=()

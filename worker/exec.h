@@ -10,6 +10,7 @@
 #define ASSAY_EXEC_H
 
 #include "common/config.h"
+#include "worker/task.h"
 
 #include <jansson.h>
 #include <poll.h>
@@ -50,6 +51,20 @@ int assay_exec_prepare(assay_exec_t *self, const char *kind, char *err, size_t e
  * when the task could not start (the callback is never called). */
 int assay_exec_start(assay_exec_t *self, uint64_t id, uint32_t attempt, const char *kind,
                      json_t *input, json_t *params, uint32_t timeout_ms, void *user);
+
+/* check params (a JSON object, or NULL for none) against what kind declares
+ * (assay_param_spec_t in task.h): unknown names, wrong types, values out of range
+ * or not allowed, missing required ones. settings = 1 also accepts the
+ * process-wide settings `assay run --param` may carry (terms, prompts_dir,
+ * endpoint, normalize_examples). Returns 0, or ASSAY_EINVAL with a message naming
+ * the parameter (and, for an unknown one, the accepted names) in err, or
+ * ASSAY_ENOTFOUND for a kind this build does not have. assay_exec_start runs it
+ * on every task (a refused task fails permanently, its handler never runs), and
+ * assay_exec_prepare on the process-wide params. */
+int assay_exec_check_params(const char *kind, const json_t *params, int settings, char *err,
+                            size_t errlen);
+/* the declaration of parameter name of kind, or NULL when kind has none such */
+const assay_param_spec_t *assay_exec_param_spec(const char *kind, const char *name);
 
 int assay_exec_pollfds(assay_exec_t *self, struct pollfd *fds, int max);
 long assay_exec_timeout_ms(assay_exec_t *self);

@@ -5,6 +5,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,6 +348,39 @@ json_t *assay_prompt_render(const assay_prompt_t *self, const json_t *item, char
     return msgs;
 }
 
+int assay_prompt_missing_field(const assay_prompt_t *self, const json_t *item, char *field,
+                               size_t fieldlen)
+{
+    for (int i = 0; i < self->nmsgs; i++) {
+        for (const char *p = self->msgs[i].text; (p = strstr(p, "{{")) != NULL;) {
+            const char *close = strstr(p + 2, "}}"); /* checked at parse time */
+            const char *f = p + 2;
+            while (*f == ' ')
+                f++;
+            const char *fe = close;
+            while (fe > f && fe[-1] == ' ')
+                fe--;
+            p = close + 2;
+            if (fe > f && fe[-1] == '?') continue;
+            const json_t *v = s_lookup(item, f, (size_t)(fe - f));
+            if (!v || json_is_null(v)) {
+                snprintf(field, fieldlen, "%.*s", (int)(fe - f), f);
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+#ifndef ASSAY_PROMPTS_DIR
+#define ASSAY_PROMPTS_DIR "ops/prompts"
+#endif
+
+const char *assay_prompts_default_dir(void)
+{
+    return ASSAY_PROMPTS_DIR;
+}
+
 /* ---- table ----------------------------------------------------------------------- */
 
 struct assay_prompts {
@@ -387,4 +421,209 @@ const assay_prompt_t *assay_prompts_get(assay_prompts_t *self, const char *name,
     }
     self->items[self->n++] = p;
     return p;
+}
+
+/* ---- what the gold holds ------------------------------------------------------------ */
+
+int assay_prompt_gold_letters(const json_t *item)
+{
+    const json_t *a = json_object_get(item, "answer");
+    unsigned mask = 0;
+    if (json_is_string(a)) {
+        const char *s = json_string_value(a);
+        for (size_t i = 0; i < json_string_length(a); i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (c >= 'a' && c <= 'z') c = (unsigned char)(c - 'a' + 'A');
+            if (c >= 'A' && c <= 'Z')
+                mask |= 1u << (c - 'A');
+            else if (c != ',' && c != ' ' && c != ';' && c != '/' && c != '|') {
+                mask = 0; /* an option's text, not letters */
+                break;
+            }
+        }
+    } else if (json_is_array(a)) {
+        size_t i;
+        const json_t *v;
+        json_array_foreach(a, i, v)
+        {
+            const char *s = json_string_value(v);
+            if (s && json_string_length(v) == 1 && ((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')))
+                mask |= 1u << ((*s >= 'a' ? *s - 'a' : *s - 'A'));
+        }
+    }
+    int n = 0;
+    for (; mask; mask &= mask - 1)
+        n++;
+    if (json_is_true(json_object_get(item, "multi_answer")) && n < 2) n = 2;
+    return n;
+}
+
+/* one code point at s[*i] (len bytes in all); invalid bytes read as themselves */
+static uint32_t s_cp(const char *s, size_t len, size_t *i)
+{
+    const unsigned char *u = (const unsigned char *)s + *i;
+    size_t left = len - *i;
+    if (u[0] < 0x80 || left < 2) {
+        (*i)++;
+        return u[0];
+    }
+    if ((u[0] & 0xE0) == 0xC0 && (u[1] & 0xC0) == 0x80) {
+        *i += 2;
+        return ((uint32_t)(u[0] & 0x1F) << 6) | (u[1] & 0x3F);
+    }
+    if ((u[0] & 0xF0) == 0xE0 && left >= 3 && (u[1] & 0xC0) == 0x80 && (u[2] & 0xC0) == 0x80) {
+        *i += 3;
+        return ((uint32_t)(u[0] & 0x0F) << 12) | ((uint32_t)(u[1] & 0x3F) << 6) | (u[2] & 0x3F);
+    }
+    if ((u[0] & 0xF8) == 0xF0 && left >= 4 && (u[1] & 0xC0) == 0x80 && (u[2] & 0xC0) == 0x80 &&
+        (u[3] & 0xC0) == 0x80) {
+        *i += 4;
+        return ((uint32_t)(u[0] & 0x07) << 18) | ((uint32_t)(u[1] & 0x3F) << 12) |
+               ((uint32_t)(u[2] & 0x3F) << 6) | (u[3] & 0x3F);
+    }
+    (*i)++;
+    return u[0];
+}
+
+static int s_open_bracket(uint32_t c)
+{
+    return c == '(' || c == '[' || c == 0xFF08 || c == 0x3010 || c == 0x3014;
+}
+
+static int s_close_bracket(uint32_t c)
+{
+    return c == ')' || c == ']' || c == 0xFF09 || c == 0x3011 || c == 0x3015;
+}
+
+/* the list number want at s+i ("2." "2、" "2)" "(2)" "②"): its length in bytes,
+ * else 0. A number right after a digit is part of a larger one. */
+static size_t s_list_marker(const char *s, size_t len, size_t i, unsigned want)
+{
+    if (i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9') return 0;
+    size_t j = i;
+    uint32_t c = s_cp(s, len, &j);
+    if (want <= 20 && c == 0x2460 + want - 1) return j - i; /* ① .. ⑳ */
+    int bracketed = s_open_bracket(c);
+    size_t k = bracketed ? j : i;
+    unsigned num = 0;
+    size_t digits = 0;
+    while (k < len && s[k] >= '0' && s[k] <= '9' && digits < 3) {
+        num = num * 10 + (unsigned)(s[k] - '0');
+        k++, digits++;
+    }
+    if (digits == 0 || num != want || k >= len) return 0;
+    size_t m = k;
+    c = s_cp(s, len, &m);
+    if (bracketed ? s_close_bracket(c)
+                  : (c == '.' || c == 0x3001 || c == 0xFF0E || c == ')' || c == 0xFF09)) {
+        return m - i;
+    }
+    return 0;
+}
+
+static int s_item_sep(uint32_t c)
+{
+    return c == 0xFF0C || c == ',' || c == 0xFF1B || c == ';' || c == 0x3001 || c == '\n' ||
+           c == '\r' || c == 0x3002;
+}
+
+/* append s[0..len) trimmed of spaces and separators as one line; 1 when it was
+ * not empty */
+static size_t s_add_item(assay_buf_t *out, const char *s, size_t len)
+{
+    for (;;) {
+        size_t i = 0;
+        if (len == 0) return 0;
+        uint32_t c = s_cp(s, len, &i);
+        if (c == ' ' || c == '\t' || c == 0x3000 || s_item_sep(c) || c == '.')
+            s += i, len -= i;
+        else
+            break;
+    }
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '.' ||
+                       s[len - 1] == '\n' || s[len - 1] == '\r'))
+        len--;
+    if (len == 0) return 0;
+    if (out->len) assay_buf_addc(out, '\n');
+    assay_buf_add(out, s, len);
+    return 1;
+}
+
+size_t assay_prompt_list_split(const char *s, size_t len, assay_buf_t *out)
+{
+    size_t n = 0, start = 0, i = 0;
+    unsigned want = 1;
+    int depth = 0;
+    while (i < len) {
+        size_t m = depth == 0 ? s_list_marker(s, len, i, want) : 0;
+        if (m > 0) {
+            n += s_add_item(out, s + start, i - start);
+            want++;
+            i += m;
+            start = i;
+            continue;
+        }
+        size_t at = i;
+        uint32_t c = s_cp(s, len, &i);
+        if (s_open_bracket(c))
+            depth++;
+        else if (s_close_bracket(c) && depth > 0)
+            depth--;
+        else if (depth == 0 && s_item_sep(c)) {
+            n += s_add_item(out, s + start, at - start);
+            start = i;
+        }
+    }
+    n += s_add_item(out, s + start, len - start);
+    return n;
+}
+
+size_t assay_prompt_gold_split(const json_t *gold, assay_buf_t *out)
+{
+    if (json_is_string(gold)) return assay_prompt_list_split(json_string_value(gold), json_string_length(gold), out);
+    size_t n = 0;
+    if (json_is_array(gold)) {
+        size_t i;
+        const json_t *v;
+        json_array_foreach(gold, i, v)
+        {
+            if (json_is_string(v)) n += s_add_item(out, json_string_value(v), json_string_length(v));
+            else if (json_is_object(v)) { /* {"name"|"text": ..., "code": ...} */
+                const json_t *t = json_object_get(v, "name");
+                if (!json_is_string(t)) t = json_object_get(v, "text");
+                if (json_is_string(t)) n += s_add_item(out, json_string_value(t), json_string_length(t));
+            }
+        }
+    }
+    return n;
+}
+
+const char *assay_prompt_default_name(const json_t *item)
+{
+    if (json_is_object(json_object_get(item, "options"))) return "answer_mcq";
+    if (json_object_get(item, "text") && !json_object_get(item, "question")) return "answer_case";
+    return "answer_open";
+}
+
+const char *assay_prompt_fit_name(const char *tname, const json_t *item, char *buf,
+                                  size_t buflen)
+{
+    if (!strcmp(tname, "answer_mcq")) return assay_prompt_gold_letters(item) > 1 ? "answer_mcq_multi" : tname;
+    if ((!strcmp(tname, "answer_case") || !strcmp(tname, "answer_case_clean")) &&
+        assay_prompt_gold_count(item) > 1) {
+        snprintf(buf, buflen, "%s_multi", tname);
+        return buf;
+    }
+    return tname;
+}
+
+size_t assay_prompt_gold_count(const json_t *item)
+{
+    const json_t *g = json_object_get(item, "gold_items");
+    if (!json_is_array(g) || json_array_size(g) == 0) g = json_object_get(item, "diagnosis");
+    if (!json_is_string(g) && !json_is_array(g)) g = json_object_get(item, "answer");
+    assay_buf_t b = ASSAY_BUF_INIT;
+    size_t n = assay_prompt_gold_split(g, &b);
+    assay_buf_release(&b);
+    return n;
 }

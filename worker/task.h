@@ -27,6 +27,32 @@
 typedef struct assay_task assay_task_t;
 typedef struct assay_runtime assay_runtime_t;
 
+/* The parameters a kind accepts, declared once next to its handler. The executor
+ * checks every task's params (and the process-wide ones of `assay run --param`)
+ * against them before the handler runs, and `assay submit` checks every stage of a
+ * spec against the same table, so an unknown name, a wrong type or a value out of
+ * range is refused with the parameter named, never ignored or crashed on. */
+typedef enum {
+    ASSAY_PARAM_STRING = 1, /* a non-empty JSON string (allowed: "a|b|c" limits it) */
+    ASSAY_PARAM_INT,        /* an integer (a JSON number or a numeric string) in [min, max] */
+    ASSAY_PARAM_NUMBER,     /* a finite number (JSON number or numeric string) in [min, max] */
+    ASSAY_PARAM_BOOL,       /* true/false, 0/1, or "true" "false" "yes" "no" "1" "0" */
+    ASSAY_PARAM_RANGE       /* [low, high]: two numbers in [min, max] with low <= high */
+} assay_param_type_t;
+
+typedef struct {
+    const char *name; /* NULL ends a table */
+    assay_param_type_t type;
+    double min, max;     /* INT and NUMBER: the inclusive range */
+    int required;        /* 1: a task without it is refused */
+    const char *allowed; /* STRING: the accepted values "a|b|c", or NULL for any */
+    int names;           /* STRING: what the value names, checked at submit */
+    const char *help;    /* one line for people */
+} assay_param_spec_t;
+
+/* what a STRING parameter names (assay_param_spec_t.names) */
+enum { ASSAY_PARAM_NAMES_NOTHING = 0, ASSAY_PARAM_NAMES_ENDPOINT, ASSAY_PARAM_NAMES_TEMPLATE };
+
 typedef struct {
     const char *kind;    /* the task kind name, e.g. "verify" */
     const char *summary; /* one line for `assay run --help` */
@@ -37,6 +63,8 @@ typedef struct {
     void (*teardown)(void *state);
     /* run one task (see the contract above) */
     void (*run)(void *state, assay_task_t *task);
+    /* the parameters it accepts, ended by an entry with name NULL */
+    const assay_param_spec_t *params;
 } assay_handler_t;
 
 /* the record the task works on (borrowed; valid until done/fail) */

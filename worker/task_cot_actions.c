@@ -77,10 +77,17 @@ static void s_run(void *state, assay_task_t *task)
     assay_task_done(task, out);
 }
 
+/* the parameters this kind accepts (checked by the executor and `assay submit`) */
+static const assay_param_spec_t s_params[] = {
+    {"step_text", ASSAY_PARAM_BOOL, 0, 0, 0, NULL, 0, "include each step's text (default true)"},
+    {"max_steps", ASSAY_PARAM_INT, 1, 100000, 0, NULL, 0, "steps kept (default 256)"},
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
+
 const assay_handler_t assay_task_cot_actions = {
     .kind = "cot_actions",
     .summary = "split a chain of thought into steps and label their reasoning actions",
     .setup = NULL,
     .teardown = NULL,
     .run = s_run,
+    .params = s_params,
 };

@@ -2,9 +2,15 @@
  *  call an endpoint for n samples, and return each sample with its reasoning,
  *  answer, raw response, tokens, latency, cost and lineage.
  *
- *  Params: endpoint (default: setting "endpoint", else "sim"), template (default by
- *  item shape: options -> answer_mcq, text without question -> answer_case, else
- *  answer_open), template_version (optional: fail if the file has another), n
+ *  Params (declared in s_params below; the executor refuses others): endpoint
+ *  (default: setting "endpoint", else "sim"), template (default by item shape:
+ *  options -> answer_mcq, text without question -> answer_case, else answer_open;
+ *  then fitted to the gold: answer_mcq becomes answer_mcq_multi for an item with
+ *  several answer letters or multi_answer true, answer_case / answer_case_clean
+ *  their _multi twin when the gold lists several diagnoses, see
+ *  assay_prompt_fit_name; the output's "template" names the file used),
+ *  template_version (optional: fail if the file has another; it pins the named
+ *  file, so no fitting), n
  *  (1..1000, default 1), temperature, top_p, seed, max_tokens, reasoning_effort,
  *  stream (default: the endpoint's), max_attempts (per sample, default 3).
  *
@@ -85,9 +91,11 @@ static int s_setup(assay_runtime_t *rt, void **state, char *err, size_t errlen)
 
 /* ---- generation ----------------------------------------------------------------- */
 
+/* safe at every stage of s_run: samples, attempts and busy are allocated last,
+ * after the checks that may fail (g->n is set before them) */
 static void s_gen_free(s_gen_t *g)
 {
-    for (int i = 0; i < g->n; i++)
+    for (int i = 0; g->samples && i < g->n; i++)
         json_decref(g->samples[i]);
     free(g->samples);
     free(g->attempts);
@@ -348,13 +356,6 @@ static int s_num_param(const assay_task_t *task, const char *key, double *out)
     return 1;
 }
 
-static const char *s_default_template(const json_t *item)
-{
-    if (json_is_object(json_object_get(item, "options"))) return "answer_mcq";
-    if (json_object_get(item, "text") && !json_object_get(item, "question")) return "answer_case";
-    return "answer_open";
-}
-
 static void s_run(void *state, assay_task_t *task)
 {
     s_shared_t *sh = state;
@@ -372,7 +373,11 @@ static void s_run(void *state, assay_task_t *task)
         assay_task_fail(task, 0, "generate: %s", err);
         return;
     }
-    const char *tname = assay_param_str(task, "template", s_default_template(item));
+    const char *tname = assay_param_str(task, "template", assay_prompt_default_name(item));
+    char fitted[160];
+    double tv;
+    if (s_num_param(task, "template_version", &tv) == 0)
+        tname = assay_prompt_fit_name(tname, item, fitted, sizeof fitted);
     const assay_prompt_t *prompt = assay_prompts_get(sh->prompts, tname, err, sizeof err);
     if (!prompt) {
         assay_task_fail(task, 0, "generate: %s", err);
@@ -486,10 +491,26 @@ static void s_run(void *state, assay_task_t *task)
     s_maybe_finish(g);
 }
 
+/* the parameters this kind accepts (checked by the executor and `assay submit`) */
+static const assay_param_spec_t s_params[] = {
+    {"endpoint", ASSAY_PARAM_STRING, 0, 0, 0, NULL, ASSAY_PARAM_NAMES_ENDPOINT, "the [endpoint.NAME] to call (default: setting endpoint, else sim)"},
+    {"template", ASSAY_PARAM_STRING, 0, 0, 0, NULL, ASSAY_PARAM_NAMES_TEMPLATE, "prompt template (default by item shape)"},
+    {"template_version", ASSAY_PARAM_INT, 1, 1000000, 0, NULL, 0, "fail unless the template file has this version"},
+    {"n", ASSAY_PARAM_INT, 1, 1000, 0, NULL, 0, "samples per item (default 1)"},
+    {"temperature", ASSAY_PARAM_NUMBER, 0, 2, 0, NULL, 0, "sampling temperature"},
+    {"top_p", ASSAY_PARAM_NUMBER, 0, 1, 0, NULL, 0, "nucleus sampling"},
+    {"seed", ASSAY_PARAM_INT, -9000000000000000.0, 9000000000000000.0, 0, NULL, 0, "base seed (a distinct one per sample)"},
+    {"max_tokens", ASSAY_PARAM_INT, 1, 10000000, 0, NULL, 0, "completion token limit"},
+    {"reasoning_effort", ASSAY_PARAM_STRING, 0, 0, 0, "low|medium|high", 0, "o3-style reasoning effort"},
+    {"stream", ASSAY_PARAM_BOOL, 0, 0, 0, NULL, 0, "server-sent events (default: the endpoint's)"},
+    {"max_attempts", ASSAY_PARAM_INT, 1, 20, 0, NULL, 0, "calls per sample or reply before the task fails (default 3)"},
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
+
 const assay_handler_t assay_task_generate = {
     .kind = "generate",
     .summary = "call a model endpoint for n samples of a prompt template (reasoning + answer)",
     .setup = s_setup,
     .teardown = NULL,
     .run = s_run,
+    .params = s_params,
 };

@@ -139,10 +139,20 @@ static void s_run(void *state, assay_task_t *task)
     assay_task_done(task, out);
 }
 
+/* the parameters this kind accepts (checked by the executor and `assay submit`) */
+static const assay_param_spec_t s_params[] = {
+    {"min_chars", ASSAY_PARAM_INT, 0, 1000000000.0, 0, NULL, 0, "reasoning shorter than this is short (default 20)"},
+    {"max_chars", ASSAY_PARAM_INT, 0, 1000000000.0, 0, NULL, 0, "cap on the expected reasoning length (default 200)"},
+    {"ratio", ASSAY_PARAM_NUMBER, 0, 100, 0, NULL, 0, "expected reasoning chars per question char (default 0.1)"},
+    {"repeat_min", ASSAY_PARAM_INT, 2, 1000000000.0, 0, NULL, 0, "copies of a conclusion that make a repeat (default 3)"},
+    {"check_reasoning", ASSAY_PARAM_BOOL, 0, 0, 0, NULL, 0, "look for unknown entities in the reasoning too"},
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
+
 const assay_handler_t assay_task_hack_check = {
     .kind = "hack_check",
     .summary = "flag samples without reasoning, with repeated conclusions or unknown entities",
     .setup = s_setup,
     .teardown = s_teardown,
     .run = s_run,
+    .params = s_params,
 };

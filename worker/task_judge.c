@@ -446,6 +446,22 @@ static void s_run(void *state, assay_task_t *task)
     s_send(j);
 }
 
+/* the parameters this kind accepts (checked by the executor and `assay submit`) */
+static const assay_param_spec_t s_params[] = {
+    {"judge", ASSAY_PARAM_STRING, 0, 0, 0, NULL, 0, "outcome, process, consistency or preference (default outcome)"},
+    {"scorer", ASSAY_PARAM_STRING, 0, 0, 0, NULL, 0, "the score's name (default the judge's)"},
+    {"template", ASSAY_PARAM_STRING, 0, 0, 0, NULL, ASSAY_PARAM_NAMES_TEMPLATE, "template (default judge_<judge>)"},
+    {"endpoint", ASSAY_PARAM_STRING, 0, 0, 0, NULL, ASSAY_PARAM_NAMES_ENDPOINT, "the [endpoint.NAME] to call (default: setting endpoint, else sim)"},
+    {"template_version", ASSAY_PARAM_INT, 1, 1000000, 0, NULL, 0, "fail unless the template file has this version"},
+    {"temperature", ASSAY_PARAM_NUMBER, 0, 2, 0, NULL, 0, "sampling temperature"},
+    {"top_p", ASSAY_PARAM_NUMBER, 0, 1, 0, NULL, 0, "nucleus sampling"},
+    {"seed", ASSAY_PARAM_INT, -9000000000000000.0, 9000000000000000.0, 0, NULL, 0, "base seed (a distinct one per sample)"},
+    {"max_tokens", ASSAY_PARAM_INT, 1, 10000000, 0, NULL, 0, "completion token limit"},
+    {"reasoning_effort", ASSAY_PARAM_STRING, 0, 0, 0, "low|medium|high", 0, "o3-style reasoning effort"},
+    {"stream", ASSAY_PARAM_BOOL, 0, 0, 0, NULL, 0, "server-sent events (default: the endpoint's)"},
+    {"max_attempts", ASSAY_PARAM_INT, 1, 20, 0, NULL, 0, "calls per sample or reply before the task fails (default 3)"},
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
+
 const assay_handler_t assay_task_judge = {
     .kind = "judge",
     .summary = "an LLM judge scores a sample (outcome, process, consistency or preference "
@@ -453,4 +469,5 @@ const assay_handler_t assay_task_judge = {
     .setup = s_setup,
     .teardown = NULL,
     .run = s_run,
+    .params = s_params,
 };

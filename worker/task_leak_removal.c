@@ -785,10 +785,29 @@ done:
     assay_leak_case_destroy(&lc);
 }
 
+/* the parameters this kind accepts (checked by the executor and `assay submit`) */
+static const assay_param_spec_t s_params[] = {
+    {"max_bytes", ASSAY_PARAM_INT, 0, 1000000000000.0, 0, NULL, 0, "largest record accepted (0: 1 MiB)"},
+    {"allow_unsectioned", ASSAY_PARAM_BOOL, 0, 0, 0, NULL, 0, "accept a record without section headers"},
+    {"flag_threshold", ASSAY_PARAM_NUMBER, 0, 1, 0, NULL, 0, "residual leak score that flags a case (default 0.5, > 0)"},
+    {"fail_on_leak", ASSAY_PARAM_BOOL, 0, 0, 0, NULL, 0, "fail a case that still leaks instead of flagging it"},
+    {"hide_history", ASSAY_PARAM_BOOL, 0, 0, 0, NULL, 0, "hide the diagnosis in the patient's past history too"},
+    {"max_treatment_diseases", ASSAY_PARAM_INT, 0, 1000000, 0, NULL, 0, "diseases whose treatments are hidden (default 5)"},
+    {"question_template", ASSAY_PARAM_STRING, 0, 0, 0, NULL, 0, "the question text: {case} and {n} are replaced"},
+    {"rewrite_endpoint", ASSAY_PARAM_STRING, 0, 0, 0, NULL, ASSAY_PARAM_NAMES_ENDPOINT, "endpoint that rewrites the clean text"},
+    {"rewrite_template", ASSAY_PARAM_STRING, 0, 0, 0, NULL, ASSAY_PARAM_NAMES_TEMPLATE, "template of the rewrite (default leak_rewrite)"},
+    {"judge_endpoint", ASSAY_PARAM_STRING, 0, 0, 0, NULL, ASSAY_PARAM_NAMES_ENDPOINT, "endpoint that judges the residual leak"},
+    {"judge_template", ASSAY_PARAM_STRING, 0, 0, 0, NULL, ASSAY_PARAM_NAMES_TEMPLATE, "template of the leak judge (default leak_judge)"},
+    {"max_attempts", ASSAY_PARAM_INT, 1, 20, 0, NULL, 0, "calls per LLM step (default 3)"},
+    {"rewrite_min_ratio", ASSAY_PARAM_NUMBER, 0, 100, 0, NULL, 0, "shortest accepted rewrite / clean text (default 0.5)"},
+    {"rewrite_max_ratio", ASSAY_PARAM_NUMBER, 0, 100, 0, NULL, 0, "longest accepted rewrite / clean text (default 1.5)"},
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
+
 const assay_handler_t assay_task_leak_removal = {
     .kind = "leak_removal",
     .summary = "remove what reveals the gold diagnosis from a case record and ask for it",
     .setup = s_setup,
     .teardown = s_teardown,
     .run = s_run,
+    .params = s_params,
 };

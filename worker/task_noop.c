@@ -39,10 +39,18 @@ static void s_run(void *state, assay_task_t *task)
     s_finish(task);
 }
 
+/* the parameters this kind accepts (checked by the executor and `assay submit`) */
+static const assay_param_spec_t s_params[] = {
+    {"echo", ASSAY_PARAM_BOOL, 0, 0, 0, NULL, 0, "include the input in the output (default true)"},
+    {"delay_ms", ASSAY_PARAM_NUMBER, 0, 600000, 0, NULL, 0, "finish this much later"},
+    {"fail", ASSAY_PARAM_STRING, 0, 0, 0, NULL, 0, "fail every task retryably with this reason"},
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
+
 const assay_handler_t assay_task_noop = {
     .kind = "noop",
     .summary = "echo the input back, optionally after delay_ms (benchmarks and tests)",
     .setup = NULL,
     .teardown = NULL,
     .run = s_run,
+    .params = s_params,
 };

@@ -158,6 +158,14 @@ static void s_run(void *state, assay_task_t *task)
     assay_task_done(task, out);
 }
 
+/* the parameters this kind accepts (checked by the executor and `assay submit`) */
+static const assay_param_spec_t s_params[] = {
+    {"system", ASSAY_PARAM_STRING, 0, 0, 0, "clin2.0|bj_v601", 0, "code system (default clin2.0)"},
+    {"min_confidence", ASSAY_PARAM_NUMBER, 0, 1, 0, NULL, 0, "drop links below this confidence (default 0.3)"},
+    {"detail", ASSAY_PARAM_BOOL, 0, 0, 0, NULL, 0, "add entities and terms_version"},
+    {"exact", ASSAY_PARAM_BOOL, 0, 0, 0, NULL, 0, "exact names, aliases and codes only"},
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
+
 const assay_handler_t assay_task_normalize = {
     .kind = "normalize",
     .summary = "link medical entities in `text` to ICD codes (adds codes, names; "
@@ -165,4 +173,5 @@ const assay_handler_t assay_task_normalize = {
     .setup = s_setup,
     .teardown = s_teardown,
     .run = s_run,
+    .params = s_params,
 };

@@ -95,10 +95,15 @@ static void s_run(void *state, assay_task_t *task)
     assay_task_done(task, out);
 }
 
+/* the parameters this kind accepts (checked by the executor and `assay submit`) */
+static const assay_param_spec_t s_params[] = {
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
+
 const assay_handler_t assay_task_tag = {
     .kind = "tag",
     .summary = "tag entities, attributes, intent and category of an item",
     .setup = s_setup,
     .teardown = NULL,
     .run = s_run,
+    .params = s_params,
 };

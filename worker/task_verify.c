@@ -56,6 +56,7 @@
 #include "worker/task.h"
 #include "worker/terms.h"
 #include "worker/normalize.h"
+#include "worker/prompt.h"
 #include "worker/verify.h"
 
 #include <stdio.h>
@@ -64,7 +65,7 @@
 
 #define S_MAX_CODES 16
 
-static int s_params(assay_task_t *task, assay_verify_params_t *p, char *err, size_t errlen)
+static int s_read_params(assay_task_t *task, assay_verify_params_t *p, char *err, size_t errlen)
 {
     assay_verify_params_default(p);
     p->w_path = assay_param_num(task, "w_path", p->w_path);
@@ -412,13 +413,16 @@ static int s_escalate(assay_task_t *task, const json_t *in, const assay_sample_t
     return 1;
 }
 
+static void s_check(assay_task_t *task, const json_t *in, assay_verify_kind_t kind,
+                    assay_verify_params_t *pp, const char *gold, size_t glen);
+
 static void s_run(void *state, assay_task_t *task)
 {
     (void)state;
     const json_t *in = assay_task_input(task);
     char err[512];
     assay_verify_params_t p;
-    if (s_params(task, &p, err, sizeof err) < 0) {
+    if (s_read_params(task, &p, err, sizeof err) < 0) {
         assay_task_fail(task, 0, "%s", err);
         return;
     }
@@ -434,13 +438,121 @@ static void s_run(void *state, assay_task_t *task)
             json_is_object(json_object_get(in, "options")) ? ASSAY_VERIFY_MCQ : ASSAY_VERIFY_CASE;
     }
     const json_t *ja = json_object_get(in, "answer");
-    if (ja && !json_is_string(ja) && !json_is_null(ja)) {
-        assay_task_fail(task, 0, "field \"answer\": expected a string (the gold answer)");
+    /* case records and open questions name their gold as on import */
+    if (kind != ASSAY_VERIFY_MCQ && (!ja || json_is_null(ja))) ja = json_object_get(in, "diagnosis");
+    if (kind != ASSAY_VERIFY_MCQ && (!ja || json_is_null(ja)))
+        ja = json_object_get(in, "reference_answer");
+    if (ja && !json_is_string(ja) && !json_is_null(ja) && !json_is_array(ja)) {
+        assay_task_fail(task, 0,
+                        "field \"answer\": expected a string (the gold answer) or an array of "
+                        "strings (several answers)");
         return;
     }
-    const char *gold = json_is_string(ja) ? json_string_value(ja) : NULL;
-    size_t glen = json_is_string(ja) ? json_string_length(ja) : 0;
+    /* a gold that lists several answers (an array, or a numbered list such as
+     * "1.心房颤动2.高血压病") is compared as a list: one item per line, so each
+     * diagnosis is an atom of its own and recall counts every one of them */
+    size_t i;
+    const json_t *v;
+    json_array_foreach(ja, i, v)
+    {
+        if (!json_is_string(v)) {
+            assay_task_fail(task, 0, "field \"answer[%zu]\": expected a string", i);
+            return;
+        }
+    }
+    assay_buf_t goldbuf = ASSAY_BUF_INIT;
+    if (kind == ASSAY_VERIFY_MCQ) /* letters: "ABD", or ["A", "B", "D"] */
+        json_array_foreach(ja, i, v) assay_buf_add(&goldbuf, json_string_value(v),
+                                                   json_string_length(v));
+    else if (assay_prompt_gold_split(ja, &goldbuf) < 2 && json_is_string(ja))
+        assay_buf_reset(&goldbuf); /* one item: the text as it is */
+    const char *gold = goldbuf.len ? goldbuf.data : json_string_value(ja);
+    size_t glen = goldbuf.len ? goldbuf.len : (json_is_string(ja) ? json_string_length(ja) : 0);
+    s_check(task, in, kind, &p, gold, glen);
+    assay_buf_release(&goldbuf);
+}
 
+#define S_MAX_MARKS 64
+
+/* the start of the line holding text[at] */
+static size_t s_line_start(const char *text, size_t at)
+{
+    while (at > 0 && text[at - 1] != '\n')
+        at--;
+    return at;
+}
+
+/* A case answer ends with its diagnoses: "诊断：X", "诊断：" and a numbered list, or
+ * one line per diagnosis ("主要诊断：A" / "次要诊断：B"). When it has such lines
+ * (a "诊断：" or "诊断:" not preceded by 鉴别), what follows the markers of the last
+ * run of consecutive marker lines, and everything after the last marker, is what
+ * is checked -- not the differentials discussed before. Written into out; 0 when
+ * the answer has no such line (or nothing follows it). */
+static int s_final_diagnosis(const assay_sample_text_t *st, assay_buf_t *out)
+{
+    static const char *const marks[] = {"诊断：", "诊断:"};
+    size_t at[S_MAX_MARKS], end[S_MAX_MARKS], n = 0;
+    const char *t = st->answer;
+    size_t len = st->answer_len;
+    for (size_t i = 0; i + 4 <= len;) {
+        size_t ml = 0;
+        for (size_t m = 0; m < sizeof marks / sizeof marks[0] && !ml; m++) {
+            size_t l = strlen(marks[m]);
+            if (i + l <= len && memcmp(t + i, marks[m], l) == 0) ml = l;
+        }
+        if (!ml) {
+            i++;
+            continue;
+        }
+        if (!(i >= 3 && memcmp(t + i - 3, "别", 3) == 0)) {
+            if (n == S_MAX_MARKS) { /* keep the last ones: those are the conclusion */
+                memmove(at, at + 1, (n - 1) * sizeof at[0]);
+                memmove(end, end + 1, (n - 1) * sizeof end[0]);
+                n--;
+            }
+            at[n] = i;
+            end[n] = i + ml;
+            n++;
+        }
+        i += ml;
+    }
+    if (n == 0) return 0;
+    /* the last run of marker lines: walk back while the previous marker sits on
+     * the line just before */
+    size_t first = n - 1;
+    while (first > 0) {
+        size_t ls = s_line_start(t, at[first]);
+        if (ls == 0 || s_line_start(t, ls - 1) > at[first - 1] || at[first - 1] >= ls) break;
+        first--;
+    }
+    for (size_t k = first; k < n; k++) {
+        size_t from = end[k];
+        size_t to = k + 1 < n ? s_line_start(t, at[k + 1]) : len;
+        if (to < from) to = from; /* two markers on one line: the later one counts */
+        if (out->len) assay_buf_addc(out, '\n');
+        assay_buf_add(out, t + from, to - from);
+    }
+    size_t k = 0;
+    while (k < out->len && (out->data[k] == ' ' || out->data[k] == '\n' || out->data[k] == '\r' ||
+                            out->data[k] == '*'))
+        k++;
+    if (k == out->len) {
+        assay_buf_reset(out);
+        return 0;
+    }
+    return 1;
+}
+
+static void s_check_text(assay_task_t *task, const json_t *in, assay_verify_kind_t kind,
+                         assay_verify_params_t *pp, const char *gold, size_t glen,
+                         const assay_sample_text_t *stp);
+
+/* the rest of s_run, with the gold answer as text (a list one item per line) */
+static void s_check(assay_task_t *task, const json_t *in, assay_verify_kind_t kind,
+                    assay_verify_params_t *pp, const char *gold, size_t glen)
+{
+    char err[512];
+    assay_verify_params_t p = *pp;
     assay_sample_text_t st;
     if (assay_sample_text_get(in, &st, err, sizeof err) < 0) {
         assay_task_fail(task, 0, "%s", err);
@@ -456,6 +568,35 @@ static void s_run(void *state, assay_task_t *task)
         s_mcq(task, in, &p, &st, gold);
         return;
     }
+
+    /* a case answer ends with its diagnoses ("诊断：X", or "诊断：" and a numbered
+     * list): when it has that line, the diagnoses are what is checked, not the
+     * differentials discussed before them */
+    assay_buf_t final = ASSAY_BUF_INIT, listed = ASSAY_BUF_INIT;
+    if (kind == ASSAY_VERIFY_CASE) {
+        if (s_final_diagnosis(&st, &final)) {
+            st.answer = final.data;
+            st.answer_len = final.len;
+        }
+        /* "1. 冠心病 2. 2型糖尿病" on one line: one diagnosis per line */
+        if (assay_prompt_list_split(st.answer, st.answer_len, &listed) > 1) {
+            st.answer = listed.data;
+            st.answer_len = listed.len;
+        }
+    }
+    s_check_text(task, in, kind, &p, gold, glen, &st);
+    assay_buf_release(&listed);
+    assay_buf_release(&final);
+}
+
+/* the free-text check of s_check */
+static void s_check_text(assay_task_t *task, const json_t *in, assay_verify_kind_t kind,
+                         assay_verify_params_t *pp, const char *gold, size_t glen,
+                         const assay_sample_text_t *stp)
+{
+    char err[512];
+    assay_verify_params_t p = *pp;
+    assay_sample_text_t st = *stp;
 
     const char *codes[S_MAX_CODES];
     size_t n_codes = 0;
@@ -529,10 +670,25 @@ static void s_run(void *state, assay_task_t *task)
     assay_task_done(task, out);
 }
 
+/* the parameters this kind accepts (checked by the executor and `assay submit`) */
+static const assay_param_spec_t s_params[] = {
+    {"w_path", ASSAY_PARAM_NUMBER, 0, 1000000, 0, NULL, 0, "weight of the ICD path similarity"},
+    {"w_graph", ASSAY_PARAM_NUMBER, 0, 1000000, 0, NULL, 0, "weight of the knowledge-graph similarity"},
+    {"w_term", ASSAY_PARAM_NUMBER, 0, 1000000, 0, NULL, 0, "weight of the string similarity"},
+    {"w_precision", ASSAY_PARAM_NUMBER, 0, 1, 0, NULL, 0, "share of precision in the score"},
+    {"threshold", ASSAY_PARAM_NUMBER, 0, 1, 0, NULL, 0, "score at which a sample is correct (default 0.8)"},
+    {"system", ASSAY_PARAM_STRING, 0, 0, 0, "any|clin2.0|bj_v601", 0, "code system for name lookups"},
+    {"link", ASSAY_PARAM_STRING, 0, 0, 0, "full|exact|fuzzy", 0, "how answer text is linked to concepts (default full)"},
+    {"min_precision", ASSAY_PARAM_NUMBER, 0, 1, 0, NULL, 0, "share of an answer's diagnoses that must match for correct (default 0.34)"},
+    {"escalate_endpoint", ASSAY_PARAM_STRING, 0, 0, 0, NULL, ASSAY_PARAM_NAMES_ENDPOINT, "outcome judge for rule scores in the band"},
+    {"escalate_band", ASSAY_PARAM_RANGE, 0, 1, 0, NULL, 0, "rule scores handed to the judge (default [0.4, 0.8])"},
+    {NULL, 0, 0, 0, 0, NULL, 0, NULL}};
+
 const assay_handler_t assay_task_verify = {
     .kind = "verify",
     .summary = "score a sampled answer against the gold answer through the terminology",
     .setup = s_setup,
     .teardown = NULL,
     .run = s_run,
+    .params = s_params,
 };

@@ -21,7 +21,11 @@ static const char s_help[] =
     "Validate SPEC.json (a pipeline spec) and ITEMS.jsonl (one item per line), import\n"
     "the items in one transaction and create a job that runs the spec over them.\n"
     "A bad line stops the whole import: nothing is imported and every problem found\n"
-    "(up to 20) is reported as FILE:LINE: field: what was expected.\n"
+    "(up to 20) is reported as FILE:LINE: field: what was expected. Before anything\n"
+    "is written the spec's stage params are checked against what each task kind\n"
+    "declares, its endpoints against the configuration, its templates against the\n"
+    "prompts directory, and every item against the fields the stages read from it\n"
+    "(template fields, the gold answer a verifier or outcome judge compares with).\n"
     "Identical items (same kind, question, context, options) are stored once per\n"
     "dataset. Without --input, the job runs over the dataset's existing items.\n"
     "\n"
@@ -40,7 +44,8 @@ static const char s_help[] =
     "  --near-dup X     also drop near-duplicate items: a question (with its options)\n"
     "                   whose 5-character shingles overlap an earlier one's with an\n"
     "                   estimated Jaccard similarity >= X (e.g. 0.8); each is reported\n"
-    "  --dry-run        validate only, change nothing\n"
+    "  --dry-run        validate and count only: no item is stored, no job is\n"
+    "                   created (no job id is used)\n"
     "  --json           print the result as JSON\n"
     "\n"
     "examples:\n"
@@ -58,6 +63,7 @@ typedef struct {
     double near_dup;        /* similarity threshold, 0 = off */
     long long near_dups;    /* lines dropped as near duplicates */
     int prioritized;        /* some line has a non-zero "priority" */
+    assay_spec_needs_t *needs; /* what the stages read from each item */
 } s_opts_t;
 
 static int s_parse(int argc, char **argv, s_opts_t *o)
@@ -276,7 +282,9 @@ static long s_copy_items(assay_cli_t *cli, assay_db_t *db, const char *path, con
             if (!item) {
                 snprintf(err, sizeof err, "invalid JSON at column %d: %s", jerr.column, jerr.text);
                 bad = 1;
-            } else if (assay_item_check(item, &info, err, sizeof err) != 0) {
+            } else if (assay_item_check(item, &info, err, sizeof err) != 0 ||
+                       (o->needs &&
+                        assay_spec_needs_check(o->needs, item, info.kind, err, sizeof err) != 0)) {
                 bad = 1;
             }
         }
@@ -417,6 +425,9 @@ static int s_submit(assay_cli_t *cli, const s_opts_t *o, json_t *spec)
         staged = PQgetvalue(res, 0, 0)[0] == 't';
         PQclear(res);
         res = NULL;
+        /* a dry run stages the file in a temporary table: no row reaches items and
+         * no sequence moves (a rolled-back nextval is still consumed) */
+        if (o->dry_run) staged = 1;
         /* a dataset without items takes the file as it is: the client already
          * dropped the lines that repeat an earlier one */
         if (staged ? assay_db_exec(db, s_stage_table) != 0 ||
@@ -439,6 +450,26 @@ static int s_submit(assay_cli_t *cli, const s_opts_t *o, json_t *spec)
         if (assay_db_copy_end(db) != 0) goto db_err;
     }
 
+    if (o->dry_run) {
+        /* count what the job would hold without creating it: INSERT INTO jobs
+         * would take a job id from its sequence, rollback or not */
+        if (o->input) {
+            long long old = s_count(db, s_stage_existing, 0, NULL);
+            inserted = old < 0 ? -1 : s_count(db, "SELECT count(*) FROM import_stage", 0, NULL);
+            nitems = inserted < 0 ? -1 : old + inserted;
+        } else {
+            const char *p[] = {dataset};
+            nitems = s_count(db, "SELECT count(*) FROM items WHERE dataset = $1", 1, p);
+        }
+        if (nitems < 0) goto db_err;
+        assay_db_rollback(db);
+        if (nitems == 0) {
+            assay_cli_error("submit", "dataset \"%s\" has no items: nothing submitted", dataset);
+            rc = ASSAY_EXIT_NOTFOUND;
+            goto out;
+        }
+        goto report;
+    }
     {
         char *spec_text = json_dumps(spec, JSON_COMPACT | JSON_PRESERVE_ORDER);
         char hash[65], weight[16], prio[16];
@@ -510,11 +541,8 @@ static int s_submit(assay_cli_t *cli, const s_opts_t *o, json_t *spec)
             goto out;
         }
     }
-    if (o->dry_run) {
-        assay_db_rollback(db);
-    } else {
-        if (assay_db_exec(db, "NOTIFY assay_jobs") != 0 || assay_db_commit(db) != 0) goto db_err;
-    }
+    if (assay_db_exec(db, "NOTIFY assay_jobs") != 0 || assay_db_commit(db) != 0) goto db_err;
+report:
     if (o->json)
         printf("{\"job\":%lld,\"dataset\":\"%s\",\"lines\":%lld,\"new_items\":%lld,"
                "\"items\":%lld,\"decontaminated\":%lld,\"near_duplicates\":%lld,\"dry_run\":%s}\n",
@@ -588,16 +616,26 @@ int assay_cmd_submit(assay_cli_t *cli, int argc, char **argv)
         assay_cli_error("submit", "%s", err);
         return ASSAY_EXIT_FAIL;
     }
+    /* endpoints and templates the stages name, before anything is written */
+    char why[900];
+    if (assay_spec_check_config(spec, cli->config, why, sizeof why) != 0) {
+        assay_cli_error("submit", "%s: %s", o.spec_path, why);
+        json_decref(spec);
+        return ASSAY_EXIT_FAIL;
+    }
+    o.needs = assay_spec_needs_new(spec, assay_spec_prompts_dir(cli->config));
     if (o.decontaminate) {
         if (!o.overlap) o.overlap = 64;
         o.eval = assay_overlap_new((size_t)o.overlap);
         if (s_load_eval(o.eval, o.decontaminate) != 0) {
             assay_overlap_destroy(&o.eval);
+            assay_spec_needs_destroy(&o.needs);
             json_decref(spec);
             return ASSAY_EXIT_FAIL;
         }
     }
     int rc = s_submit(cli, &o, spec);
+    assay_spec_needs_destroy(&o.needs);
     assay_overlap_destroy(&o.eval);
     json_decref(spec);
     return rc;

@@ -63,6 +63,19 @@ int assay_item_check(const json_t *item, assay_item_info_t *info, char *err, siz
         snprintf(err, errlen, "field \"id\": expected a string or an integer");
         return -1;
     }
+    /* the item's own priority orders its tasks (job_items.priority, an integer) */
+    json_t *prio = json_object_get(item, "priority");
+    if (prio && !json_is_null(prio) &&
+        (!json_is_integer(prio) || json_integer_value(prio) < -2147483647 - 1 ||
+         json_integer_value(prio) > 2147483647)) {
+        char *got = json_dumps(prio, JSON_ENCODE_ANY | JSON_COMPACT);
+        snprintf(err, errlen,
+                 "field \"priority\": expected an integer from -2147483648 to 2147483647 "
+                 "(higher runs first), got %.40s",
+                 got ? got : "?");
+        free(got);
+        return -1;
+    }
     json_t *fields = json_object_get(item, "fields");
     if (fields && !json_is_object(fields) && !json_is_null(fields)) {
         snprintf(err, errlen, "field \"fields\": expected an object of named sections");

@@ -4,7 +4,8 @@
  *  text (case record; stands for question), context, options ({"A": "...", ...}),
  *  answer (diagnosis and reference_answer are accepted as its synonyms), gold_codes
  *  (array of strings), category, tags (array of strings), source, fields (named
- *  sections of a case record). Other fields are kept verbatim in items.record.
+ *  sections of a case record), priority (an integer: higher runs first; anything
+ *  else is an error, not 0). Other fields are kept verbatim in items.record.
  */
 #ifndef ASSAY_IMPORT_H
 #define ASSAY_IMPORT_H

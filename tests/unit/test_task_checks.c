@@ -319,6 +319,81 @@ static void test_verify_handler(void **state)
     }
 }
 
+/* several answers: mcq letters as sets (exact set = correct, partial credit by
+ * overlap), case diagnoses as lists (a numbered gold is split item by item, and
+ * the answer's final 诊断 lines are checked, not the differentials before them) */
+static void test_verify_lists(void **state)
+{
+    s_world_t *w = *state;
+    static const char mcq[] = "{\"answer\":%s,\"multi_answer\":true,\"options\":{\"A\":\"甲\","
+                              "\"B\":\"乙\",\"C\":\"丙\",\"D\":\"丁\"},\"sample\":{\"answer\":\"%s\"}}";
+    static const struct {
+        const char *gold, *answer;
+        double score;
+        int correct;
+    } m[] = {{"\"ABC\"", "答案：ABC", 1.0, 1},      {"\"ABC\"", "答案：CAB", 1.0, 1},
+             {"\"ABC\"", "答案：AB", 2.0 / 3, 0},   {"\"ABC\"", "答案：ABCD", 0.75, 0},
+             {"\"ABC\"", "答案：D", 0.0, 0},        {"[\"A\",\"C\"]", "答案：A、C", 1.0, 1},
+             {"\"A,C\"", "最后选 AC", 1.0, 1}};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        char in[512];
+        snprintf(in, sizeof in, mcq, m[i].gold, m[i].answer);
+        assay_task_t t = s_run(w, VERIFY, in, NULL);
+        if (!t.done) fail_msg("%s: %s", in, t.reason);
+        double sc = json_real_value(json_object_get(t.out, "score"));
+        if (sc < m[i].score - 1e-6 || sc > m[i].score + 1e-6 ||
+            json_is_true(json_object_get(t.out, "correct")) != m[i].correct)
+            fail_msg("%s: score %g correct %d, expected %g %d", in, sc,
+                     json_is_true(json_object_get(t.out, "correct")), m[i].score, m[i].correct);
+        json_decref(t.out);
+    }
+
+    static const char gold[] = "1.冠状动脉粥样硬化性心脏病2.2型糖尿病3.高血压";
+    char in[1024];
+    /* every diagnosis named, after a differential that names another disease */
+    snprintf(in, sizeof in,
+             "{\"kind\":\"case\",\"diagnosis\":\"%s\",\"sample\":{\"answer\":\"鉴别诊断："
+             "急性心肌梗死、肺炎。\\n诊断：\\n1. 冠心病\\n2. 2型糖尿病\\n3. 高血压\"}}",
+             gold);
+    assay_task_t t = s_run(w, VERIFY, in, NULL);
+    if (!t.done) fail_msg("%s", t.reason);
+    double full = json_real_value(json_object_get(t.out, "score"));
+    json_t *atoms = json_object_get(json_object_get(json_object_get(t.out, "explain"), "atoms"), "gold");
+    assert_int_equal(json_array_size(atoms), 3);
+    json_decref(t.out);
+    assert_true(full >= 0.9);
+    /* one of three: partial credit only */
+    snprintf(in, sizeof in,
+             "{\"kind\":\"case\",\"answer\":\"%s\",\"prediction\":\"诊断：冠心病\"}", gold);
+    t = s_run(w, VERIFY, in, NULL);
+    assert_int_equal(t.done, 1);
+    double one = json_real_value(json_object_get(t.out, "score"));
+    assert_true(one > 0.2 && one < 0.6);
+    assert_false(json_is_true(json_object_get(t.out, "correct")));
+    json_decref(t.out);
+    /* one line per diagnosis, each with its own marker */
+    snprintf(in, sizeof in,
+             "{\"kind\":\"case\",\"answer\":\"%s\",\"prediction\":\"考虑肺炎可能。\\n主要诊断："
+             "冠心病\\n次要诊断：2型糖尿病\\n其他诊断：高血压\"}",
+             gold);
+    t = s_run(w, VERIFY, in, NULL);
+    assert_int_equal(t.done, 1);
+    if (json_real_value(json_object_get(t.out, "score")) < 0.9)
+        fail_msg("marker lines: score %g", json_real_value(json_object_get(t.out, "score")));
+    json_decref(t.out);
+    /* a gold given as an array works the same */
+    t = s_run(w, VERIFY,
+              "{\"kind\":\"case\",\"answer\":[\"冠状动脉粥样硬化性心脏病\",\"2型糖尿病\"],"
+              "\"prediction\":\"诊断：1. 冠心病 2. 2型糖尿病\"}",
+              NULL);
+    assert_int_equal(t.done, 1);
+    assert_true(json_real_value(json_object_get(t.out, "score")) >= 0.9);
+    json_decref(t.out);
+    t = s_run(w, VERIFY, "{\"kind\":\"case\",\"answer\":[\"肺炎\",3],\"prediction\":\"x\"}", NULL);
+    assert_int_equal(t.failed, 1);
+    assert_non_null(strstr(t.reason, "field \"answer[1]\""));
+}
+
 static void test_hack_handler(void **state)
 {
     s_world_t *w = *state;
@@ -435,7 +510,8 @@ static void test_setup_without_terms(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_verify_handler),      cmocka_unit_test(test_hack_handler),
+        cmocka_unit_test(test_verify_handler),      cmocka_unit_test(test_verify_lists),
+        cmocka_unit_test(test_hack_handler),
         cmocka_unit_test(test_tag_handler),         cmocka_unit_test(test_cot_handler),
         cmocka_unit_test(test_setup_without_terms),
     };

@@ -113,7 +113,8 @@ static void test_fail_and_bad_params(void **state)
     for (int i = 1; i < 3; i++) {
         assert_false(s.ok[i]);
         assert_false(s.retryable[i]);
-        assert_string_equal(s.reason[i], "param \"delay_ms\": expected a number from 0 to 600000");
+        /* refused by the executor from noop's declared parameters */
+        assert_non_null(strstr(s.reason[i], "parameter \"delay_ms\": expected a number from 0 to 600000, got"));
     }
     assay_exec_destroy(&e);
 }

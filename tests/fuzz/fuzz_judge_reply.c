@@ -1,4 +1,4 @@
-/*  fuzz_judge.c: libFuzzer target for the judge reply parser (worker/judge.h).
+/*  fuzz_judge_reply.c: libFuzzer target for the judge reply parser (worker/judge.h).
  *
  *  A judge's reply is text from a remote model: whatever it is, the parser must
  *  return either a clear error or scores that all lie in [0, 1] with a comment.
@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void s_fail(const char *what)
 {
-    fprintf(stderr, "fuzz_judge: %s\n", what);
+    fprintf(stderr, "fuzz_judge_reply: %s\n", what);
     abort();
 }
 
