@@ -200,6 +200,8 @@ static assay_ratelimit_t *s_limit(assay_broker_t *self, const char *endpoint)
  * restarted (a supervisor brings a crashed worker back under its fixed name within
  * the liveness window) or lost its link; either way its tasks died with it */
 #define S_WHY_REPLACED "registered again on a new connection"
+/* ... and for one that said goodbye (DISCONNECT) */
+#define S_WHY_BYE "disconnected"
 
 static void s_release_flight(assay_broker_t *self, s_flight_t *f, const char *reason, int died)
 {
@@ -252,9 +254,18 @@ static void s_peer_remove(assay_broker_t *self, s_peer_t *p, const char *why)
      * not draining may have been killed by what it ran: each of its tasks counts a
      * worker death (poison detection). A goodbye or a drain is a live worker */
     int died = !p->draining && (strcmp(why, S_WHY_SILENT) == 0 || strcmp(why, S_WHY_REPLACED) == 0);
+    /* a worker that said goodbye has answered every TASK it received (§4.7): what
+     * is still outstanding crossed its DISCONNECT on the wire and never ran, so it
+     * goes back without counting an attempt */
+    int bye = strcmp(why, S_WHY_BYE) == 0;
     for (size_t i = 0; i < c.n; i++) {
         s_flight_t *f = assay_imap_del(self->flights, c.ids[i]);
-        s_release_flight(self, f, reason, died);
+        if (bye) {
+            s_flight_end(f);
+            assay_store_add_release(self->store, f->id, f->attempt);
+        } else {
+            s_release_flight(self, f, reason, died);
+        }
         free(f);
     }
     free(c.ids);
@@ -619,7 +630,7 @@ static void s_on_message(assay_broker_t *self, const uint8_t *id, size_t idlen, 
          * outstanding there until reported; with nothing outstanding, or on a
          * second DISCONNECT, the registration ends (PROTOCOL.md §4.7) */
         if (p->draining || s_peer_outstanding(self, p) == 0) {
-            s_peer_remove(self, p, "disconnected");
+            s_peer_remove(self, p, S_WHY_BYE);
         } else {
             p->draining = 1;
             log_info("broker", "worker %s is draining (%s): %zu tasks still running", p->name,

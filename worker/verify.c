@@ -1521,6 +1521,24 @@ static void s_evidence(const assay_terms_t *terms, const assay_verify_params_t *
         }
         float conf = e->items[hit].confidence;
         ga->ev_conf = conf;
+        /* the same words read, far more confidently, as another disease (not a
+         * sibling: "冠心病" weakly read as 高血压 beside its own strong reading) rival
+         * the gold like a sibling does */
+        {
+            size_t es = e->items[hit].start, ee = e->items[hit].end;
+            for (size_t k = 0; k < e->n; k++) {
+                if (k == hit || e->items[k].confidence <= conf) continue;
+                if (!(e->items[k].start < ee && es < e->items[k].end)) continue;
+                int other = 1;
+                for (size_t c = 0; c < ga->n_cands && other; c++)
+                    other = s_other_disease(terms, ga->cands[c], e->items[k].concept);
+                if (other && (rival == SIZE_MAX || e->items[k].confidence > ga->ev_rival_conf)) {
+                    ga->ev_rival = e->items[k].concept;
+                    ga->ev_rival_conf = e->items[k].confidence;
+                    rival = k;
+                }
+            }
+        }
         float rc = rival != SIZE_MAX ? ga->ev_rival_conf : 0;
 
         /* the gold's share of the evidence between it and its best sibling */

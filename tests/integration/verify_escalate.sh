@@ -92,10 +92,13 @@ assert r['decided_by'] == 'rule' and r['judge_error'], r
 assert r['score'] == r['rule']['score'], r
 "
 
-# a malformed band is refused
+# a malformed band is refused by `assay run` before any line (its params are
+# checked against the kind's declaration, as a spec's are at submit)
+: >"$TMP/run.err"
 verify "$URL" --param escalate_endpoint=sim --param 'escalate_band=[0.9,0.1]' < <(head -n 1 "$TMP/in.jsonl") |
-    check "a malformed band is an error naming the parameter" "
-r = rows[0]
-assert 'escalate_band' in r['error']['reason'], r
+    check "a malformed band given to assay run is refused, naming the parameter" "
+assert rows == [], rows
+err = open('$TMP/run.err').read()
+assert 'escalate_band' in err and 'low <= high' in err, err
 "
 finish

@@ -56,7 +56,7 @@ static void test_params(void **state)
     s_validate("[{\"name\": \"a\", \"kind\": \"noop\", \"params\": {\"echo\": \"maybe\"}}]",
                "parameter \"echo\": expected true or false");
     s_validate("[{\"name\": \"a\", \"kind\": \"verify\", \"params\": {\"link\": \"magic\"}}]",
-               "parameter \"link\": expected one of exact,fuzzy, got \"magic\"");
+               "parameter \"link\": expected one of full,exact,fuzzy, got \"magic\"");
     s_validate("[{\"name\": \"a\", \"kind\": \"tag\", \"params\": {\"x\": 1}}]",
                "unknown parameter \"x\" for kind tag (accepted: none)");
     /* filter bands */
