@@ -1229,6 +1229,7 @@ static void s_atom_pair(s_ctx_t *cx, const assay_verify_atom_t *g, const assay_v
 
 #define S_EV_FLOOR 0.02f /* below this confidence a candidate says nothing */
 #define S_EV_RIVAL 0.5f  /* the gold is named unless a sibling has twice its confidence */
+#define S_EV_OTHER 10.0f /* ... or another disease read from the same words ten times */
 #define S_EV_BASE 0.85f  /* the similarity of a gold the normaliser names */
 #define S_EV_LOW 0.75f   /* the most a gold the normaliser does not name gets from it */
 #define S_EV_MAX_BYTES 4096
@@ -1521,13 +1522,13 @@ static void s_evidence(const assay_terms_t *terms, const assay_verify_params_t *
         }
         float conf = e->items[hit].confidence;
         ga->ev_conf = conf;
-        /* the same words read, far more confidently, as another disease (not a
-         * sibling: "冠心病" weakly read as 高血压 beside its own strong reading) rival
-         * the gold like a sibling does */
+        /* the same words read as another disease (not a sibling) with an order of
+         * magnitude more confidence rival the gold like a sibling does: a name of one
+         * disease weakly read as another gives no credit for it */
         {
             size_t es = e->items[hit].start, ee = e->items[hit].end;
             for (size_t k = 0; k < e->n; k++) {
-                if (k == hit || e->items[k].confidence <= conf) continue;
+                if (k == hit || e->items[k].confidence <= S_EV_OTHER * conf) continue;
                 if (!(e->items[k].start < ee && es < e->items[k].end)) continue;
                 int other = 1;
                 for (size_t c = 0; c < ga->n_cands && other; c++)
