@@ -46,6 +46,22 @@ static void s_on_signal(int sig)
     s_stop = 1;
 }
 
+/* a RESULT kept for a while after it was sent */
+typedef struct s_sent {
+    struct s_sent *next;
+    int64_t at_ms;
+    uint64_t id;
+    uint32_t attempt;
+    uint64_t elapsed_us;
+    size_t len;
+    char output[];
+} s_sent_t;
+
+/* how long, and how much of it, a worker keeps: a broker stores what it received
+ * within one pass of its loop, so seconds cover it with room to spare */
+#define S_SENT_KEEP_MS 10000
+#define S_SENT_KEEP_BYTES ((size_t)64 << 20)
+
 typedef struct {
     const assay_config_t *cfg;
     void *ctx;
@@ -78,6 +94,11 @@ typedef struct {
     uint64_t done, failed;
     int64_t next_metrics_ms;
     assay_metrics_t *metrics; /* NULL unless worker.metrics is set */
+    /* RESULTs sent lately (oldest first), sent again to a new broker: the one that
+     * received them may have died before it stored them (PROTOCOL.md §5) */
+    s_sent_t *sent_head, *sent_tail;
+    size_t sent_bytes;
+    char broker_id[128]; /* the broker of the last WELCOME */
 } s_worker_t;
 
 static void s_metrics_task(s_worker_t *w, const assay_exec_result_t *r);
@@ -172,6 +193,58 @@ static void s_run_del(s_worker_t *w, uint64_t id, uint32_t attempt)
     free(r);
 }
 
+/* forget what is older than the keep window or over its size */
+static void s_sent_trim(s_worker_t *w, int64_t now)
+{
+    while (w->sent_head &&
+           (now - w->sent_head->at_ms > S_SENT_KEEP_MS || w->sent_bytes > S_SENT_KEEP_BYTES)) {
+        s_sent_t *e = w->sent_head;
+        w->sent_head = e->next;
+        if (!w->sent_head) w->sent_tail = NULL;
+        w->sent_bytes -= e->len;
+        free(e);
+    }
+}
+
+static void s_sent_keep(s_worker_t *w, const assay_msg_result_t *r)
+{
+    s_sent_t *e = assay_malloc(sizeof *e + r->output_len + 1);
+    e->next = NULL;
+    e->at_ms = assay_clock_ms();
+    e->id = r->id;
+    e->attempt = r->attempt;
+    e->elapsed_us = r->elapsed_us;
+    e->len = r->output_len;
+    memcpy(e->output, r->output, r->output_len + 1);
+    if (w->sent_tail)
+        w->sent_tail->next = e;
+    else
+        w->sent_head = e;
+    w->sent_tail = e;
+    w->sent_bytes += e->len;
+    s_sent_trim(w, e->at_ms);
+}
+
+/* registered with a broker other than the last one: what the last one may have died
+ * holding goes to this one (a current attempt is stored, the rest is counted) */
+static void s_sent_again(s_worker_t *w)
+{
+    s_sent_trim(w, assay_clock_ms());
+    size_t n = 0;
+    for (s_sent_t *e = w->sent_head; e; e = e->next, n++) {
+        assay_msg_t m;
+        memset(&m, 0, sizeof m);
+        m.cmd = ASSAY_CMD_RESULT;
+        m.u.result.id = e->id;
+        m.u.result.attempt = e->attempt;
+        m.u.result.output = e->output;
+        m.u.result.output_len = e->len;
+        m.u.result.elapsed_us = e->elapsed_us;
+        s_send(w, &m);
+    }
+    if (n) log_info("worker", "sent %zu recent results again to the new broker", n);
+}
+
 static void s_on_done(const assay_exec_result_t *r, void *arg)
 {
     s_worker_t *w = arg;
@@ -214,6 +287,7 @@ static void s_on_done(const assay_exec_result_t *r, void *arg)
                   m.u.fail.reason);
     }
     s_send(w, &m);
+    if (m.cmd == ASSAY_CMD_RESULT) s_sent_keep(w, &m.u.result);
     free(text);
 }
 
@@ -308,6 +382,10 @@ static void s_on_message(s_worker_t *w, assay_msg_t *m)
                  "registered with broker %s (heartbeat %u ms, liveness %u, lease grace %u ms)",
                  m->u.welcome.broker ? m->u.welcome.broker : "?", w->heartbeat_ms, w->liveness,
                  w->lease_grace_ms);
+        if (m->u.welcome.broker) {
+            if (w->broker_id[0] && strcmp(w->broker_id, m->u.welcome.broker) != 0) s_sent_again(w);
+            snprintf(w->broker_id, sizeof w->broker_id, "%s", m->u.welcome.broker);
+        }
         break;
     case ASSAY_CMD_TASK:
         s_on_task(w, &m->u.task);
@@ -608,6 +686,11 @@ int main(int argc, char **argv)
     zmq_close(w.sock);
     zmq_ctx_term(w.ctx);
     for (uint32_t i = 0; i < w.nslots; i++) free(w.slots[i].kind);
+    while (w.sent_head) {
+        s_sent_t *e = w.sent_head;
+        w.sent_head = e->next;
+        free(e);
+    }
     for (size_t b = 0; b < S_RUN_BUCKETS; b++)
         while (w.running[b]) {
             s_run_t *r = w.running[b];
