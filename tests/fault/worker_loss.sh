@@ -170,7 +170,8 @@ wait_job "$JOB" 20
 row=$(sql "SELECT state || '|' || attempt || '|' || last_error FROM tasks WHERE job_id = $JOB")
 [ "$row" = "dead|3|simulated outage" ] || fail "expected dead|3|simulated outage, got $row"
 fin=$(sql "SELECT finished_at FROM tasks WHERE job_id = $JOB")
-"$BIN/assay" retry "$JOB" | grep -q "1 dead tasks back to pending" || fail "assay retry did not bring the task back"
+out=$("$BIN/assay" retry "$JOB")
+grep -q "1 dead tasks back to pending" <<<"$out" || fail "assay retry did not bring the task back: $out"
 [ "$(sql "SELECT state FROM jobs WHERE id = $JOB")" = running ] || fail "retry did not restart the job"
 wait_job "$JOB" 20
 row=$(sql "SELECT state || '|' || attempt || '|' || last_error || '|' || (finished_at > '$fin')::int FROM tasks WHERE job_id = $JOB")

@@ -79,6 +79,9 @@ for p in $bport $w1port $w2port; do
 done
 [ "$(code $sport /readyz)" = 503 ] || { echo "FAIL the standby is ready"; errors=$((errors + 1)); }
 [ "$(code $bport /nothing)" = 404 ] || { echo "FAIL unknown path"; errors=$((errors + 1)); }
-m $bport | grep -q '^# TYPE assay_broker_dispatched_total counter' || { echo "FAIL no TYPE line"; errors=$((errors + 1)); }
+# (read whole first: grep -q stops at its match and, under pipefail, a curl still
+# writing would fail the pipeline)
+bm=$(m $bport)
+grep -q '^# TYPE assay_broker_dispatched_total counter' <<<"$bm" || { echo "FAIL no TYPE line"; errors=$((errors + 1)); }
 [ $errors -eq 0 ] || fail "$errors metrics disagree with the database"
 echo "PASS metrics_scrape"

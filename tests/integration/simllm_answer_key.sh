@@ -17,7 +17,8 @@ for _ in $(seq 1 20); do grep -q warning "$TMP/sim.NOKEY.log" && break; sleep 0.
 if grep -q "warning: no --answer-key.*pass rates against real items are meaningless" \
     "$TMP/sim.NOKEY.log"; then ok "no key: warning at start, even with --quiet"; else
   bad "no key: no warning in: $(cat "$TMP/sim.NOKEY.log")"; fi
-"$SIMLLM" --help | tr '\n' ' ' | grep -q "WITHOUT IT the gold is *invented" &&
+help=$("$SIMLLM" --help | tr '\n' ' ')
+grep -q "WITHOUT IT the gold is *invented" <<<"$help" &&
   ok "--help says what happens without a key" || bad "--help says nothing about a missing key"
 
 # --- an items file as its key: synonyms, null answers skipped ---------------------------
