@@ -193,15 +193,21 @@ static assay_ratelimit_t *s_limit(assay_broker_t *self, const char *endpoint)
     return NULL;
 }
 
-/* the reason s_peer_remove is given for a worker that went silent: the one way a
- * worker leaves without a word, i.e. the way a worker that crashed leaves */
-#define S_WHY_SILENT "heartbeat missed"
-/* ... and for one whose name registers again on a new connection: the process was
- * restarted (a supervisor brings a crashed worker back under its fixed name within
- * the liveness window) or lost its link; either way its tasks died with it */
-#define S_WHY_REPLACED "registered again on a new connection"
-/* ... and for one that said goodbye (DISCONNECT) */
-#define S_WHY_BYE "disconnected"
+/* why a worker's registration ends; it decides what happens to its tasks */
+typedef enum {
+    /* it went silent: the one way a worker leaves without a word, i.e. the way a
+     * worker that crashed leaves */
+    S_GONE_SILENT,
+    /* its name registered again on a new connection: the process was restarted (a
+     * supervisor brings a crashed worker back under its fixed name within the
+     * liveness window) or lost its link; either way its tasks died with it */
+    S_GONE_REPLACED,
+    /* it said goodbye (DISCONNECT) */
+    S_GONE_BYE
+} s_gone_t;
+static const char *const s_gone_names[] = {"heartbeat missed",
+                                           "registered again on a new connection",
+                                           "disconnected"};
 
 static void s_release_flight(assay_broker_t *self, s_flight_t *f, const char *reason, int died)
 {
@@ -244,8 +250,9 @@ static size_t s_peer_outstanding(assay_broker_t *self, s_peer_t *p)
     return c.n;
 }
 
-static void s_peer_remove(assay_broker_t *self, s_peer_t *p, const char *why)
+static void s_peer_remove(assay_broker_t *self, s_peer_t *p, s_gone_t gone)
 {
+    const char *why = s_gone_names[gone];
     s_collect_t c = {self, p, NULL, 0, 0};
     assay_imap_each(self->flights, s_collect_flights, &c);
     char reason[256];
@@ -253,11 +260,11 @@ static void s_peer_remove(assay_broker_t *self, s_peer_t *p, const char *why)
     /* a worker that went silent, or came back as a new connection, while it was
      * not draining may have been killed by what it ran: each of its tasks counts a
      * worker death (poison detection). A goodbye or a drain is a live worker */
-    int died = !p->draining && (strcmp(why, S_WHY_SILENT) == 0 || strcmp(why, S_WHY_REPLACED) == 0);
+    int died = !p->draining && (gone == S_GONE_SILENT || gone == S_GONE_REPLACED);
     /* a worker that said goodbye has answered every TASK it received (§4.7): what
      * is still outstanding crossed its DISCONNECT on the wire and never ran, so it
      * goes back without counting an attempt */
-    int bye = strcmp(why, S_WHY_BYE) == 0;
+    int bye = gone == S_GONE_BYE;
     for (size_t i = 0; i < c.n; i++) {
         s_flight_t *f = assay_imap_del(self->flights, c.ids[i]);
         if (bye) {
@@ -401,7 +408,7 @@ static void s_on_ready(assay_broker_t *self, const uint8_t *id, size_t idlen,
      * socket only when it gave the broker up for dead), so that connection is
      * dead: what was sent there is lost or will be reported late (§4.6) */
     s_peer_t *named = s_peer_named(self, r->worker, id, idlen);
-    if (named) s_peer_remove(self, named, S_WHY_REPLACED);
+    if (named) s_peer_remove(self, named, S_GONE_REPLACED);
     s_peer_t *old = s_peer_find(self, id, idlen);
     s_peer_t *p = ASSAY_NEW(s_peer_t);
     memcpy(p->identity, id, idlen);
@@ -630,7 +637,7 @@ static void s_on_message(assay_broker_t *self, const uint8_t *id, size_t idlen, 
          * outstanding there until reported; with nothing outstanding, or on a
          * second DISCONNECT, the registration ends (PROTOCOL.md §4.7) */
         if (p->draining || s_peer_outstanding(self, p) == 0) {
-            s_peer_remove(self, p, S_WHY_BYE);
+            s_peer_remove(self, p, S_GONE_BYE);
         } else {
             p->draining = 1;
             log_info("broker", "worker %s is draining (%s): %zu tasks still running", p->name,
@@ -1067,7 +1074,7 @@ static void s_timers(assay_broker_t *self, int64_t now)
     for (size_t i = 0; i < self->npeers;) {
         s_peer_t *p = self->peers[i];
         if (now - p->last_recv_ms > (int64_t)p->hb_ms * self->liveness) {
-            s_peer_remove(self, p, S_WHY_SILENT);
+            s_peer_remove(self, p, S_GONE_SILENT);
             continue;
         }
         if (now - p->last_send_ms >= (int64_t)p->hb_ms) {
