@@ -2,10 +2,10 @@
 #include "broker/broker.h"
 
 #include "broker/dbmetrics.h"
-#include "broker/imap.h"
+#include "common/imap.h"
 #include "broker/queue.h"
 #include "broker/ratelimit.h"
-#include "broker/retry.h"
+#include "common/retry.h"
 #include "broker/store.h"
 #include "common/curve.h"
 #include "common/error.h"

@@ -1,7 +1,7 @@
 /*  dbmetrics.c: see dbmetrics.h */
 #include "broker/dbmetrics.h"
 
-#include "common/db.h"
+#include "common/db/db.h"
 #include "common/log.h"
 #include "common/metrics.h"
 

@@ -5,6 +5,7 @@
 
 #include "common/config.h"
 #include "common/curve.h"
+#include "common/daemon.h"
 #include "common/log.h"
 
 #include <signal.h>
@@ -12,12 +13,6 @@
 #include <string.h>
 
 static volatile sig_atomic_t s_stop = 0;
-
-static void s_on_signal(int sig)
-{
-    (void)sig;
-    s_stop = 1;
-}
 
 static void s_usage(FILE *out)
 {
@@ -46,60 +41,17 @@ static void s_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    const char *config_path = NULL, *db = NULL, *bind = NULL, *level = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            s_usage(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--version")) {
-            printf("assay-broker %s\n", ASSAY_VERSION);
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "assay-broker: unknown option or missing value \"%s\"\n", a);
-            s_usage(stderr);
-            return 2;
-        }
-        const char *v = argv[++i];
-        if (!strcmp(a, "--config"))
-            config_path = v;
-        else if (!strcmp(a, "--db"))
-            db = v;
-        else if (!strcmp(a, "--bind"))
-            bind = v;
-        else if (!strcmp(a, "--log-level"))
-            level = v;
-        else {
-            fprintf(stderr, "assay-broker: unknown option \"%s\"\n", a);
-            s_usage(stderr);
-            return 2;
-        }
-    }
-    assay_config_t *cfg = assay_config_new();
-    char err[1024];
-    if (assay_config_load_default(cfg, config_path, err, sizeof err) != 0) {
-        fprintf(stderr, "assay-broker: %s\n", err);
-        return 2;
-    }
+    const char *db = NULL, *bind = NULL;
+    const assay_daemon_opt_t opts[] = {{"--db", &db}, {"--bind", &bind}, {NULL, NULL}};
+    const assay_daemon_spec_t spec = {"assay-broker", s_usage, opts};
+    assay_config_t *cfg;
+    int st = assay_daemon_init(&spec, argc, argv, &cfg);
+    if (!cfg) return st;
     if (db) assay_config_set(cfg, "db", db);
     if (bind) assay_config_set(cfg, "broker.bind", bind);
-    assay_log_level_t lv = ASSAY_LOG_INFO;
-    const char *lvs = level ? level : assay_config_get(cfg, "log_level", "info");
-    if (assay_log_parse_level(lvs, &lv) != 0) {
-        fprintf(stderr, "assay-broker: unknown log level \"%s\"\n", lvs);
-        return 2;
-    }
-    assay_log_init("assay-broker", lv, !strcmp(assay_config_get(cfg, "log_format", "text"), "json"));
+    assay_daemon_signals(&s_stop);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
+    char err[1024];
     if (assay_curve_server_check(cfg, err, sizeof err) != 0) {
         log_error("broker", "%s", err);
         assay_config_destroy(&cfg);

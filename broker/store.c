@@ -1,8 +1,8 @@
 /*  store.c: see store.h */
 #include "broker/store.h"
 
-#include "broker/imap.h"
-#include "common/db.h"
+#include "common/imap.h"
+#include "common/db/db.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -876,11 +876,6 @@ const char *assay_store_error(const assay_store_t *self)
 int assay_store_fd(assay_store_t *self)
 {
     return self->db ? PQsocket(assay_db_conn(self->db)) : -1;
-}
-
-int assay_store_ok(assay_store_t *self)
-{
-    return self->db && PQstatus(assay_db_conn(self->db)) == CONNECTION_OK;
 }
 
 int assay_store_poll_notify(assay_store_t *self)

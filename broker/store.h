@@ -85,7 +85,6 @@ int assay_store_fd(assay_store_t *self);
 int assay_store_poll_notify(assay_store_t *self);
 /* reconnect after a failure (and re-LISTEN); 0 or -1 */
 int assay_store_reconnect(assay_store_t *self);
-int assay_store_ok(assay_store_t *self);
 
 /* try the broker advisory lock: 1 got it, 0 another broker holds it, -1 error */
 int assay_store_try_lock(assay_store_t *self);

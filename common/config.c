@@ -221,19 +221,6 @@ double assay_config_get_double(const assay_config_t *self, const char *key, doub
     return d;
 }
 
-int assay_config_get_bool(const assay_config_t *self, const char *key, int def)
-{
-    const char *v = assay_config_get(self, key, NULL);
-    if (!v) return def;
-    if (!strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
-        !strcasecmp(v, "on"))
-        return 1;
-    if (!strcasecmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") ||
-        !strcasecmp(v, "off"))
-        return 0;
-    return def;
-}
-
 int assay_config_sections(const assay_config_t *self, const char *prefix,
                           void (*fn)(const char *name, void *arg), void *arg)
 {

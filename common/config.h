@@ -36,7 +36,6 @@ void assay_config_set(assay_config_t *self, const char *key, const char *value);
 const char *assay_config_get(const assay_config_t *self, const char *key, const char *def);
 long assay_config_get_long(const assay_config_t *self, const char *key, long def);
 double assay_config_get_double(const assay_config_t *self, const char *key, double def);
-int assay_config_get_bool(const assay_config_t *self, const char *key, int def);
 
 /* names of sections that start with prefix (e.g. "endpoint." yields "sim", "o3"):
  * calls fn for each distinct name once; returns the count */

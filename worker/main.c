@@ -11,13 +11,14 @@
  */
 #include "common/config.h"
 #include "common/curve.h"
+#include "common/daemon.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/proto.h"
 #include "common/util.h"
-#include "worker/exec.h"
-#include "worker/handlers.h"
+#include "worker/tasks/exec.h"
+#include "worker/tasks/handlers.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -39,12 +40,6 @@ typedef struct s_run {
 } s_run_t;
 
 static volatile sig_atomic_t s_stop = 0;
-
-static void s_on_signal(int sig)
-{
-    (void)sig;
-    s_stop = 1;
-}
 
 /* a RESULT kept for a while after it was sent */
 typedef struct s_sent {
@@ -476,55 +471,15 @@ static void s_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    const char *config_path = NULL, *broker = NULL, *name = NULL, *slots = NULL, *terms = NULL,
-               *level = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            s_usage(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--version")) {
-            printf("assay-worker %s\n", ASSAY_VERSION);
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "assay-worker: unknown option or missing value \"%s\"\n", a);
-            s_usage(stderr);
-            return 2;
-        }
-        const char *v = argv[++i];
-        if (!strcmp(a, "--config"))
-            config_path = v;
-        else if (!strcmp(a, "--broker"))
-            broker = v;
-        else if (!strcmp(a, "--name"))
-            name = v;
-        else if (!strcmp(a, "--slots"))
-            slots = v;
-        else if (!strcmp(a, "--terms"))
-            terms = v;
-        else if (!strcmp(a, "--log-level"))
-            level = v;
-        else {
-            fprintf(stderr, "assay-worker: unknown option \"%s\"\n", a);
-            s_usage(stderr);
-            return 2;
-        }
-    }
-    assay_config_t *cfg = assay_config_new();
+    const char *broker = NULL, *name = NULL, *slots = NULL, *terms = NULL;
+    const assay_daemon_opt_t opts[] = {{"--broker", &broker}, {"--name", &name},
+                                       {"--slots", &slots},   {"--terms", &terms},
+                                       {NULL, NULL}};
+    const assay_daemon_spec_t spec = {"assay-worker", s_usage, opts};
+    assay_config_t *cfg;
+    int st = assay_daemon_init(&spec, argc, argv, &cfg);
+    if (!cfg) return st;
     char err[1024];
-    if (assay_config_load_default(cfg, config_path, err, sizeof err) != 0) {
-        fprintf(stderr, "assay-worker: %s\n", err);
-        return 2;
-    }
-    assay_log_level_t lv = ASSAY_LOG_INFO;
-    const char *lvs = level ? level : assay_config_get(cfg, "log_level", "info");
-    if (assay_log_parse_level(lvs, &lv) != 0) {
-        fprintf(stderr, "assay-worker: unknown log level \"%s\"\n", lvs);
-        return 2;
-    }
-    assay_log_init("assay-worker", lv, !strcmp(assay_config_get(cfg, "log_format", "text"), "json"));
 
     s_worker_t w;
     memset(&w, 0, sizeof w);
@@ -553,12 +508,7 @@ int main(int argc, char **argv)
         }
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    assay_daemon_signals(&s_stop);
 
     const char *maddr = assay_config_get(cfg, "worker.metrics", NULL);
     if (maddr && *maddr && s_metrics_start(&w, maddr, err, sizeof err) != 0) {

@@ -6,7 +6,7 @@
 #define ASSAY_CLI_H
 
 #include "common/config.h"
-#include "common/db.h"
+#include "common/db/db.h"
 
 #include <stdio.h>
 

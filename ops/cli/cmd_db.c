@@ -5,7 +5,7 @@
 #include "ops/cli/cli.h"
 
 #include "common/error.h"
-#include "common/migrations.h"
+#include "common/db/migrations.h"
 #include "common/util.h"
 
 #include <stdlib.h>

@@ -1,11 +1,11 @@
 /*  cmd_endpoints.c: `assay endpoints`: the model endpoints of the configuration
- *  ([endpoint.NAME] sections, loaded with worker/endpoint.h exactly as workers load
+ *  ([endpoint.NAME] sections, loaded with worker/llm/endpoint.h exactly as workers load
  *  them), so an operator sees what the workers will use and which endpoints would
  *  fail to load. API keys are never printed: only whether one is configured. */
 #include "ops/cli/cli.h"
 
 #include "common/util.h"
-#include "worker/endpoint.h"
+#include "worker/llm/endpoint.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*  cmd_run.c: `assay run KIND`: the offline runner. Reads JSONL on stdin, runs
- *  every line through the same handler code assay-worker runs (worker/exec.h), and
+ *  every line through the same handler code assay-worker runs (worker/tasks/exec.h), and
  *  writes each line back with the handler's fields added, in input order.
  *
  *  Per-sample kinds fan out as the broker does after a generate stage
@@ -11,8 +11,8 @@
 #include "ops/cli/cli.h"
 
 #include "common/util.h"
-#include "worker/exec.h"
-#include "worker/handlers.h"
+#include "worker/tasks/exec.h"
+#include "worker/tasks/handlers.h"
 
 #include <errno.h>
 #include <math.h>

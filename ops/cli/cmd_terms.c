@@ -14,7 +14,7 @@
 
 #include "common/error.h"
 #include "common/util.h"
-#include "worker/terms.h"
+#include "worker/domain/terms.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /*  import.c: see import.h */
 #include "ops/cli/import.h"
 
-#include "common/db.h"
+#include "common/db/db.h"
 #include "common/util.h"
 
 #include <ctype.h>

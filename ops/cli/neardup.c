@@ -1,6 +1,7 @@
 /*  neardup.c: see neardup.h */
 #include "ops/cli/neardup.h"
 
+#include "common/hash.h"
 #include "common/util.h"
 
 #include <stdint.h>
@@ -27,23 +28,13 @@ struct assay_neardup {
     uint64_t seeds[S_HASHES];
 };
 
-static uint64_t s_mix(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
 assay_neardup_t *assay_neardup_new(double threshold)
 {
     assay_neardup_t *self = ASSAY_NEW(assay_neardup_t);
     self->threshold = threshold > 0 && threshold <= 1 ? threshold : 0.8;
     self->cap = 1024;
     self->buckets = assay_calloc(self->cap, sizeof *self->buckets);
-    for (int i = 0; i < S_HASHES; i++) self->seeds[i] = s_mix(0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1));
+    for (int i = 0; i < S_HASHES; i++) self->seeds[i] = assay_mix64(0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1));
     return self;
 }
 
@@ -88,7 +79,7 @@ static void s_signature(const assay_neardup_t *self, const char *text, uint32_t 
         uint64_t h = 1469598103934665603ULL;
         for (size_t j = s; j < s + S_K && j < n; j++) h = (h ^ cp[j]) * 1099511628211ULL;
         for (int i = 0; i < S_HASHES; i++) {
-            uint32_t v = (uint32_t)(s_mix(h ^ self->seeds[i]) >> 32);
+            uint32_t v = (uint32_t)(assay_mix64(h ^ self->seeds[i]) >> 32);
             if (v < sig[i]) sig[i] = v;
         }
     }
@@ -98,7 +89,7 @@ static void s_signature(const assay_neardup_t *self, const char *text, uint32_t 
 static uint64_t s_band_key(const uint32_t sig[S_HASHES], int band)
 {
     uint64_t h = (uint64_t)band * 0x100000001B3ULL + 7;
-    for (int r = 0; r < S_ROWS; r++) h = s_mix(h ^ sig[band * S_ROWS + r]);
+    for (int r = 0; r < S_ROWS; r++) h = assay_mix64(h ^ sig[band * S_ROWS + r]);
     return h ? h : 1;
 }
 

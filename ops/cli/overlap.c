@@ -1,6 +1,7 @@
 /*  overlap.c: see overlap.h */
 #include "ops/cli/overlap.h"
 
+#include "common/hash.h"
 #include "common/util.h"
 
 #include <stdint.h>
@@ -39,11 +40,10 @@ size_t assay_overlap_size(const assay_overlap_t *self)
     return self->size;
 }
 
+/* a non-zero hash (zero marks an empty slot) */
 static uint64_t s_mix(uint64_t h)
 {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
+    h = assay_mix64(h);
     return h ? h : 1;
 }
 

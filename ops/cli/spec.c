@@ -2,9 +2,9 @@
 #include "ops/cli/spec.h"
 
 #include "common/util.h"
-#include "worker/exec.h"
-#include "worker/handlers.h"
-#include "worker/prompt.h"
+#include "worker/tasks/exec.h"
+#include "worker/tasks/handlers.h"
+#include "worker/llm/prompt.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -6,7 +6,7 @@
  *
  *  Validation reports the first problem as "FILE: stages[1].kind: what was
  *  wrong (what was expected)". Stage params are checked against the parameters
- *  each task kind declares (worker/task.h, the same table the executor checks
+ *  each task kind declares (worker/tasks/task.h, the same table the executor checks
  *  every task against); a filter's band must have min_pass_rate <= max_pass_rate.
  *  assay_spec_check_config() then checks the names a spec gives against the
  *  configuration (endpoints, prompt templates), and assay_spec_needs_check() each

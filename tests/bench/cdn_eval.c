@@ -15,8 +15,8 @@
  *  `cdn_precision=P cdn_recall=R cdn_f1=F`.
  */
 #include "common/util.h"
-#include "worker/normalize.h"
-#include "worker/terms.h"
+#include "worker/domain/normalize.h"
+#include "worker/domain/terms.h"
 
 #include <jansson.h>
 #include <stdio.h>

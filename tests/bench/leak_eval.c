@@ -55,8 +55,8 @@
  *  Last line: leak_rate=X retention=Y evidence_retention=Z cases_per_s=W
  */
 #include "common/util.h"
-#include "worker/leak.h"
-#include "worker/terms.h"
+#include "worker/domain/leak.h"
+#include "worker/domain/terms.h"
 
 #include <ctype.h>
 #include <jansson.h>

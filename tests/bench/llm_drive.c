@@ -12,8 +12,8 @@
 #include "common/config.h"
 #include "common/http.h"
 #include "common/util.h"
-#include "worker/endpoint.h"
-#include "worker/llm.h"
+#include "worker/llm/endpoint.h"
+#include "worker/llm/llm.h"
 
 #include <getopt.h>
 #include <poll.h>

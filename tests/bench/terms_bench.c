@@ -7,7 +7,7 @@
  *  the snapshot to FILE and keep it, else a temporary file is removed)
  */
 #include "common/util.h"
-#include "worker/terms.h"
+#include "worker/domain/terms.h"
 
 #include <stdio.h>
 #include <stdlib.h>

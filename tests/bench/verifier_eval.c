@@ -36,7 +36,7 @@
  *        auc_same_unrelated=…
  */
 #include "common/util.h"
-#include "worker/terms.h"
+#include "worker/domain/terms.h"
 
 #include <errno.h>
 #include <jansson.h>

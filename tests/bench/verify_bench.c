@@ -18,9 +18,9 @@
  *  random). It prints `key=value` lines, the figures first.
  */
 #include "common/util.h"
-#include "worker/normalize.h"
-#include "worker/terms.h"
-#include "worker/verify.h"
+#include "worker/domain/normalize.h"
+#include "worker/domain/terms.h"
+#include "worker/domain/verify.h"
 
 #include <jansson.h>
 #include <stdio.h>

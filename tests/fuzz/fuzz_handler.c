@@ -1,6 +1,6 @@
 /*  fuzz_handler.c: libFuzzer target for one task kind (ASSAY_FUZZ_KIND, set by
  *  tests/fuzz/CMakeLists.txt: one binary per kind). The real handler runs through
- *  the real executor (worker/exec.h), exactly as assay-worker and `assay run` run
+ *  the real executor (worker/tasks/exec.h), exactly as assay-worker and `assay run` run
  *  it: parameter checks, setup, run, timers, HTTP, completion.
  *
  *  An input is parts separated by a line "%%":
@@ -29,7 +29,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "worker/exec.h"
+#include "worker/tasks/exec.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

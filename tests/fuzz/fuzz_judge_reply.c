@@ -1,10 +1,10 @@
-/*  fuzz_judge_reply.c: libFuzzer target for the judge reply parser (worker/judge.h).
+/*  fuzz_judge_reply.c: libFuzzer target for the judge reply parser (worker/domain/judge.h).
  *
  *  A judge's reply is text from a remote model: whatever it is, the parser must
  *  return either a clear error or scores that all lie in [0, 1] with a comment.
  */
 #include "common/error.h"
-#include "worker/judge.h"
+#include "worker/domain/judge.h"
 
 #include <math.h>
 #include <stdint.h>

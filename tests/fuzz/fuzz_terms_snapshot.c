@@ -2,7 +2,7 @@
  *  Any input must either be refused by assay_terms_from_image() or yield a
  *  terminology on which every query is safe. Seed corpus: a snapshot of the test
  *  fixture (`assay terms snapshot --from-dir tests/data/terms -o seed`). */
-#include "worker/terms.h"
+#include "worker/domain/terms.h"
 
 #include <stddef.h>
 #include <stdint.h>

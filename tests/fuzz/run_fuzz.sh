@@ -3,7 +3,7 @@
 # build-fuzz/ (or $FUZZ_BUILD) and fuzz each for SECONDS (default 60), one after
 # the other ($FUZZ_JOBS at once, default 1). Targets (default: all):
 #   proto        the wire protocol decoder (common/proto.c)
-#   judge_reply  the judge reply parser alone (worker/judge.c)
+#   judge_reply  the judge reply parser alone (worker/domain/judge.c)
 #   noop generate leak_removal normalize verify hack_check tag cot_actions judge
 #                one task kind each: the real handler through the real executor on
 #                mutated inputs, params and model replies (fuzz_handler.c)

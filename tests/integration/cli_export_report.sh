@@ -60,7 +60,7 @@ INSERT INTO tasks (id, job_id, stage_id, item_id, kind, state, attempt) VALUES
 INSERT INTO workers (name, slots, last_seen, connected) VALUES
  ('old-hack', '{"hack_check": 4}', now() - interval '10 minutes', true);
 
--- leak removal audit as worker/leak.c writes it: reasons name the diagnosis
+-- leak removal audit as worker/domain/leak.c writes it: reasons name the diagnosis
 INSERT INTO task_outputs (task_id, job_id, stage_id, item_id, attempt, output) VALUES
  (12, 1, 4, 3, 1, '{"removed": [
    {"span": "诊断：肺炎", "reason": "names the gold diagnosis “肺炎”"},

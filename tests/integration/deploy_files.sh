@@ -2,7 +2,7 @@
 # deploy_files: the files under ops/deploy/ are well-formed and agree with the
 # programs. systemd units pass `systemd-analyze verify` without a warning; compose
 # and Kubernetes YAML parse; every config key they set is documented in the README
-# (or in worker/endpoint.h for endpoint keys); every ASSAY_* variable maps to such
+# (or in worker/llm/endpoint.h for endpoint keys); every ASSAY_* variable maps to such
 # a key; every flag given to a binary is in that binary's --help; the files the
 # Dockerfile copies exist and the Debian packages it installs are known to apt.
 # A check whose tool is missing (systemd-analyze, python3-yaml, a bookworm apt) is
@@ -61,7 +61,7 @@ for line in block.splitlines():
     if m:
         documented.add((section + "." if section else "") + m.group(1))
 ep_keys = set()
-for line in open(os.path.join(root, "worker/endpoint.h")):
+for line in open(os.path.join(root, "worker/llm/endpoint.h")):
     m = re.match(r" \*    ([a-z_, ]+?)\s{2,}", line) or re.match(r" \*    ([a-z_, ]+)$", line.rstrip())
     if m:
         ep_keys.update(k.strip() for k in m.group(1).split(",") if k.strip())

@@ -5,7 +5,7 @@
 #include <cmocka.h>
 
 #include "common/util.h"
-#include "worker/acmatch.h"
+#include "worker/domain/acmatch.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "worker/cot.h"
-#include "worker/textscan.h"
+#include "worker/domain/cot.h"
+#include "worker/domain/textscan.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -5,7 +5,7 @@
 #include <cmocka.h>
 
 #include "common/config.h"
-#include "worker/endpoint.h"
+#include "worker/llm/endpoint.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -12,9 +12,9 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "worker/exec.h"
-#include "worker/handlers.h"
-#include "worker/prompt.h"
+#include "worker/tasks/exec.h"
+#include "worker/tasks/handlers.h"
+#include "worker/llm/prompt.h"
 
 #include <jansson.h>
 #include <poll.h>

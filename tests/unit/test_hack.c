@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "worker/hack.h"
-#include "worker/terms.h"
+#include "worker/domain/hack.h"
+#include "worker/domain/terms.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
 
 #include "common/error.h"
 #include "common/util.h"
-#include "worker/judge.h"
+#include "worker/domain/judge.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -7,8 +7,8 @@
 #include <cmocka.h>
 
 #include "common/error.h"
-#include "worker/leak.h"
-#include "worker/terms.h"
+#include "worker/domain/leak.h"
+#include "worker/domain/terms.h"
 
 #include <stdint.h>
 #include <stdio.h>

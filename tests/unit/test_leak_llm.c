@@ -1,11 +1,11 @@
-/*  test_leak_llm.c: the pure parts of the leak_removal LLM pass (worker/leak_llm.h):
+/*  test_leak_llm.c: the pure parts of the leak_removal LLM pass (worker/domain/leak_llm.h):
  *  rewrite extraction, the length check and judge verdict parsing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "worker/leak_llm.h"
+#include "worker/domain/leak_llm.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,8 +8,8 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/util.h"
-#include "worker/endpoint.h"
-#include "worker/llm.h"
+#include "worker/llm/endpoint.h"
+#include "worker/llm/llm.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,8 +8,8 @@
 
 #include "common/error.h"
 #include "common/util.h"
-#include "worker/normalize.h"
-#include "worker/terms.h"
+#include "worker/domain/normalize.h"
+#include "worker/domain/terms.h"
 
 #include <stdio.h>
 #include <stdlib.h>

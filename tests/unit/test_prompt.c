@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "worker/prompt.h"
+#include "worker/llm/prompt.h"
 
 /* the shipped templates: from the build, else relative to the source tree (the
  * test runs there) */

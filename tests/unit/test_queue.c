@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "broker/imap.h"
+#include "common/imap.h"
 #include "broker/queue.h"
 #include "common/util.h"
 

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "broker/retry.h"
+#include "common/retry.h"
 
 static void test_growth_and_jitter(void **state)
 {

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "worker/tagger.h"
-#include "worker/terms.h"
+#include "worker/domain/tagger.h"
+#include "worker/domain/terms.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "worker/tagger.h"
+#include "worker/domain/tagger.h"
 
 #include <jansson.h>
 #include <stdio.h>

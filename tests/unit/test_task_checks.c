@@ -1,19 +1,12 @@
 /*  test_task_checks.c: the verify, hack_check, tag and cot_actions handlers run
- *  on JSON inputs as the executor would run them: input shapes, parameters, output
- *  fields, and clear failures for bad input.
- *
- *  Test seam: this file stands in for the executor by defining the handler-side
- *  API of worker/task.h and worker/runtime.h (tasks, params, the shared-object
- *  cache), so the handlers are tested without sockets or an event loop. */
+ *  on JSON inputs through the real executor (tests/lib/taskrun.h): input shapes,
+ *  parameters, output fields, and clear failures for bad input. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "common/config.h"
-#include "common/util.h"
-#include "worker/runtime.h"
-#include "worker/task.h"
+#include "tests/lib/taskrun.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,177 +16,20 @@
 #define ASSAY_TEST_DATA "tests/data"
 #endif
 
-extern const assay_handler_t assay_task_verify;
-extern const assay_handler_t assay_task_hack_check;
-extern const assay_handler_t assay_task_tag;
-extern const assay_handler_t assay_task_cot_actions;
-
-/* ---------------------------------------------------- executor stand-in */
-
-typedef struct s_shared {
-    char *name;
-    void *obj;
-    void (*free_fn)(void *obj);
-    struct s_shared *next;
-} s_shared_t;
-
-struct assay_runtime {
-    assay_config_t *config;
-    json_t *params;
-    s_shared_t *shared;
-};
-
-struct assay_task {
-    assay_runtime_t *rt;
-    const assay_handler_t *h;
-    json_t *input, *params;
-    json_t *out;
-    int done, failed, retryable;
-    char reason[1024];
-};
-
-const assay_config_t *assay_runtime_config(const assay_runtime_t *rt)
-{
-    return rt->config;
-}
-
-const json_t *assay_runtime_params(const assay_runtime_t *rt)
-{
-    return rt->params;
-}
-
-const char *assay_runtime_setting(const assay_runtime_t *rt, const char *key, const char *def)
-{
-    json_t *v = json_object_get(rt->params, key);
-    return json_is_string(v) ? json_string_value(v) : def;
-}
-
-assay_http_t *assay_runtime_http(assay_runtime_t *rt)
-{
-    (void)rt;
-    return NULL;
-}
-
-void *assay_runtime_shared(assay_runtime_t *rt, const char *name,
-                           void *(*load)(assay_runtime_t *rt, char *err, size_t errlen),
-                           void (*free_fn)(void *obj), char *err, size_t errlen)
-{
-    for (s_shared_t *s = rt->shared; s; s = s->next)
-        if (strcmp(s->name, name) == 0) return s->obj;
-    void *obj = load(rt, err, errlen);
-    if (!obj) return NULL;
-    s_shared_t *s = ASSAY_NEW(s_shared_t);
-    s->name = assay_strdup(name);
-    s->obj = obj;
-    s->free_fn = free_fn;
-    s->next = rt->shared;
-    rt->shared = s;
-    return obj;
-}
-
-const json_t *assay_task_input(const assay_task_t *task)
-{
-    return task->input;
-}
-
-const json_t *assay_task_params(const assay_task_t *task)
-{
-    return task->params;
-}
-
-uint64_t assay_task_id(const assay_task_t *task)
-{
-    (void)task;
-    return 1;
-}
-
-const char *assay_task_kind(const assay_task_t *task)
-{
-    return task->h->kind;
-}
-
-assay_runtime_t *assay_task_runtime(const assay_task_t *task)
-{
-    return task->rt;
-}
-
-void assay_task_done(assay_task_t *task, json_t *output)
-{
-    task->done++;
-    task->out = output;
-}
-
-void assay_task_fail(assay_task_t *task, int retryable, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(task->reason, sizeof task->reason, fmt, ap);
-    va_end(ap);
-    task->failed++;
-    task->retryable = retryable;
-}
-
-void assay_task_fail_ratelimited(assay_task_t *task, const char *endpoint, uint32_t retry_after_ms,
-                                 const char *fmt, ...)
-{
-    (void)endpoint;
-    (void)retry_after_ms;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(task->reason, sizeof task->reason, fmt, ap);
-    va_end(ap);
-    task->failed++;
-    task->retryable = 1;
-}
-
-static json_t *s_param(const assay_task_t *task, const char *key)
-{
-    json_t *v = json_object_get(task->params, key);
-    return v ? v : json_object_get(task->rt->params, key);
-}
-
-const char *assay_param_str(const assay_task_t *task, const char *key, const char *def)
-{
-    json_t *v = s_param(task, key);
-    return json_is_string(v) ? json_string_value(v) : def;
-}
-
-double assay_param_num(const assay_task_t *task, const char *key, double def)
-{
-    json_t *v = s_param(task, key);
-    return json_is_number(v) ? json_number_value(v) : def;
-}
-
-int assay_param_bool(const assay_task_t *task, const char *key, int def)
-{
-    json_t *v = s_param(task, key);
-    return json_is_boolean(v) ? json_is_true(v) : def;
-}
-
-/* ---------------------------------------------------------- harness */
+static const char *const s_kinds[4] = {"verify", "hack_check", "tag", "cot_actions"};
 
 typedef struct {
-    assay_runtime_t rt;
-    void *state[4];
+    assay_taskrun_t *run;
 } s_world_t;
-
-static const assay_handler_t *const *s_kinds(void)
-{
-    static const assay_handler_t *const k[4] = {&assay_task_verify, &assay_task_hack_check,
-                                                &assay_task_tag, &assay_task_cot_actions};
-    return k;
-}
 
 static int s_setup(void **state)
 {
     s_world_t *w = calloc(1, sizeof *w);
-    w->rt.config = assay_config_new();
-    w->rt.params = json_pack("{s:s}", "terms", ASSAY_TEST_DATA "/verify");
+    w->run = assay_taskrun_new(NULL, json_pack("{s:s}", "terms", ASSAY_TEST_DATA "/verify"));
     char err[512];
     for (int i = 0; i < 4; i++) {
-        const assay_handler_t *h = s_kinds()[i];
-        if (h->setup && h->setup(&w->rt, &w->state[i], err, sizeof err) != 0) {
-            fprintf(stderr, "setup %s: %s\n", h->kind, err);
+        if (assay_taskrun_prepare(w->run, s_kinds[i], err, sizeof err) != 0) {
+            fprintf(stderr, "setup %s: %s\n", s_kinds[i], err);
             return -1;
         }
     }
@@ -204,36 +40,18 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     s_world_t *w = *state;
-    for (int i = 0; i < 4; i++)
-        if (s_kinds()[i]->teardown) s_kinds()[i]->teardown(w->state[i]);
-    while (w->rt.shared) {
-        s_shared_t *s = w->rt.shared;
-        w->rt.shared = s->next;
-        s->free_fn(s->obj);
-        free(s->name);
-        free(s);
-    }
-    json_decref(w->rt.params);
-    assay_config_destroy(&w->rt.config);
+    assay_taskrun_destroy(&w->run);
     free(w);
     return 0;
 }
 
-/* run kind on the JSON input (and params); returns the task for inspection */
-static assay_task_t s_run(s_world_t *w, int kind, const char *input, const char *params)
+typedef assay_taskrun_result_t s_result_t;
+
+/* run kind on the JSON input (and params); returns the outcome for inspection */
+static s_result_t s_run(s_world_t *w, int kind, const char *input, const char *params)
 {
-    assay_task_t t;
-    memset(&t, 0, sizeof t);
-    t.rt = &w->rt;
-    t.h = s_kinds()[kind];
-    json_error_t je;
-    t.input = json_loads(input, 0, &je);
-    if (!t.input) fail_msg("bad test input %s: %s", input, je.text);
-    t.params = params ? json_loads(params, 0, &je) : json_object();
-    t.h->run(w->state[kind], &t);
+    s_result_t t = assay_taskrun_run(w->run, s_kinds[kind], input, params);
     assert_int_equal(t.done + t.failed, 1); /* exactly one of done / fail */
-    json_decref(t.input);
-    json_decref(t.params);
     return t;
 }
 
@@ -245,7 +63,7 @@ static assay_task_t s_run(s_world_t *w, int kind, const char *input, const char 
 static void test_verify_handler(void **state)
 {
     s_world_t *w = *state;
-    assay_task_t t = s_run(w, VERIFY,
+    s_result_t t = s_run(w, VERIFY,
                            "{\"kind\":\"mcq\",\"answer\":\"C\",\"options\":{\"A\":\"原发病\","
                            "\"B\":\"出血部位\",\"C\":\"出血量\"},\"sample\":{\"answer\":"
                            "\"正确答案是 C．出血量\",\"reasoning\":\"……\"}}",
@@ -338,7 +156,7 @@ static void test_verify_lists(void **state)
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
         char in[512];
         snprintf(in, sizeof in, mcq, m[i].gold, m[i].answer);
-        assay_task_t t = s_run(w, VERIFY, in, NULL);
+        s_result_t t = s_run(w, VERIFY, in, NULL);
         if (!t.done) fail_msg("%s: %s", in, t.reason);
         double sc = json_real_value(json_object_get(t.out, "score"));
         if (sc < m[i].score - 1e-6 || sc > m[i].score + 1e-6 ||
@@ -355,7 +173,7 @@ static void test_verify_lists(void **state)
              "{\"kind\":\"case\",\"diagnosis\":\"%s\",\"sample\":{\"answer\":\"鉴别诊断："
              "急性心肌梗死、肺炎。\\n诊断：\\n1. 冠心病\\n2. 2型糖尿病\\n3. 高血压\"}}",
              gold);
-    assay_task_t t = s_run(w, VERIFY, in, NULL);
+    s_result_t t = s_run(w, VERIFY, in, NULL);
     if (!t.done) fail_msg("%s", t.reason);
     double full = json_real_value(json_object_get(t.out, "score"));
     json_t *atoms = json_object_get(json_object_get(json_object_get(t.out, "explain"), "atoms"), "gold");
@@ -397,7 +215,7 @@ static void test_verify_lists(void **state)
 static void test_hack_handler(void **state)
 {
     s_world_t *w = *state;
-    assay_task_t t = s_run(w, HACK,
+    s_result_t t = s_run(w, HACK,
                            "{\"question\":\"男，58岁，胸痛2小时，最可能的诊断是\",\"sample\":"
                            "{\"reasoning\":\"\",\"answer\":\"克里斯托弗综合征\"}}",
                            NULL);
@@ -431,7 +249,7 @@ static void test_hack_handler(void **state)
 static void test_tag_handler(void **state)
 {
     s_world_t *w = *state;
-    assay_task_t t = s_run(w, TAG,
+    s_result_t t = s_run(w, TAG,
                            "{\"question\":\"冠心病胸痛应该吃什么药\",\"options\":{\"A\":"
                            "\"硝酸甘油片\",\"B\":\"阿莫西林胶囊\"}}",
                            NULL);
@@ -459,7 +277,7 @@ static void test_tag_handler(void **state)
 static void test_cot_handler(void **state)
 {
     s_world_t *w = *state;
-    assay_task_t t =
+    s_result_t t =
         s_run(w, COT,
               "{\"question\":\"男，65岁，突发胸痛\",\"sample\":{\"reasoning\":"
               "\"男，65岁，突发胸痛。可能是急性心肌梗死。疼痛不是撕裂样，排除主动脉夹层。"
@@ -497,14 +315,12 @@ static void test_cot_handler(void **state)
 static void test_setup_without_terms(void **state)
 {
     (void)state;
-    assay_runtime_t rt = {assay_config_new(), json_object(), NULL};
-    void *st = NULL;
+    assay_taskrun_t *run = assay_taskrun_new(NULL, NULL);
     char err[256] = "";
-    assert_true(assay_task_hack_check.setup(&rt, &st, err, sizeof err) < 0);
+    assert_true(assay_taskrun_prepare(run, "hack_check", err, sizeof err) < 0);
     assert_non_null(strstr(err, "terminology"));
-    assert_true(assay_task_tag.setup(&rt, &st, err, sizeof err) < 0);
-    json_decref(rt.params);
-    assay_config_destroy(&rt.config);
+    assert_true(assay_taskrun_prepare(run, "tag", err, sizeof err) < 0);
+    assay_taskrun_destroy(&run);
 }
 
 int main(void)

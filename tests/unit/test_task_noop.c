@@ -7,7 +7,7 @@
 #include <cmocka.h>
 
 #include "common/util.h"
-#include "worker/exec.h"
+#include "worker/tasks/exec.h"
 
 #include <jansson.h>
 #include <poll.h>

@@ -7,7 +7,7 @@
 
 #include "common/error.h"
 #include "common/util.h"
-#include "worker/terms.h"
+#include "worker/domain/terms.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,9 +8,9 @@
 #include <cmocka.h>
 
 #include "common/error.h"
-#include "worker/normalize.h"
-#include "worker/terms.h"
-#include "worker/verify.h"
+#include "worker/domain/normalize.h"
+#include "worker/domain/terms.h"
+#include "worker/domain/verify.h"
 
 #include <stdio.h>
 #include <stdlib.h>

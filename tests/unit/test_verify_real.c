@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "worker/terms.h"
-#include "worker/verify.h"
+#include "worker/domain/terms.h"
+#include "worker/domain/verify.h"
 
 #include <jansson.h>
 #include <stdio.h>
